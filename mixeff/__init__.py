@@ -1,0 +1,19 @@
+"""mixeff: conditional and marginal effects from Bayesian mixed models, draw by draw.
+
+The verbs follow R's marginaleffects; random effects follow brms
+(``re_formula``, ``allow_new_levels``, ``sample_new_levels``).
+"""
+
+from . import datasets
+from .adapters import from_arrays, from_brms_draws
+from .fit import MixedFit, example_fit, fit, from_bambi
+from .grid import datagrid, new_levels
+from .predictions import avg_predictions, predictions
+from .results import Result, get_draws
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "fit", "from_bambi", "from_arrays", "from_brms_draws", "MixedFit", "example_fit",
+    "datagrid", "new_levels", "predictions", "avg_predictions", "Result", "get_draws", "datasets",
+]

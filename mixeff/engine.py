@@ -1,0 +1,122 @@
+"""The engine: η = Xβ + Σ_g Z_g b_g per draw, inverse link, family mean — in row chunks.
+
+Work is split in two so nothing is built twice:
+
+* :func:`prepare` evaluates the design once per frame (X, Z, level codes, trials);
+  these are ``rows × columns``, small next to ``rows × draws``.
+* :func:`stream` walks row chunks of one or more aligned frames ("arms"),
+  computes a ``(chunk, S)`` block per arm and hands the blocks to a reducer
+  (:mod:`mixeff.reduce`), so memory stays bounded by chunk × draws unless the
+  caller asks for every row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .random_effects import FactorPlan, plan_random_effects
+from .spec import ModelSpec
+
+__all__ = ["TYPES", "Call", "Design", "prepare", "stream", "default_chunk_rows"]
+
+TYPES = ("response", "link", "prediction")
+CHUNK_ELEMENTS = 1 << 20  # cells of one (chunk, S) block: 8 MiB of float64
+
+
+def default_chunk_rows(n_samples: int) -> int:
+    return max(1, CHUNK_ELEMENTS // max(1, n_samples))
+
+
+@dataclass
+class Design:
+    """Per-row design of one frame: fixed columns, group columns and level codes."""
+
+    X: np.ndarray
+    offset: np.ndarray | None
+    Z: list[np.ndarray | None]
+    """Per factor plan: ``(n, k_active)`` term columns, or None when all are ones."""
+    codes: list[np.ndarray]
+    trials: np.ndarray | None
+
+    @property
+    def n(self) -> int:
+        return self.X.shape[0]
+
+
+@dataclass
+class Call:
+    """Everything fixed for one verb call: spec, scale, random-effects plan, RNG."""
+
+    spec: ModelSpec
+    type: str
+    plans: list[FactorPlan]
+    rng: np.random.Generator
+
+    @classmethod
+    def make(cls, spec, frames, *, type="response", re_formula=None, allow_new_levels=False,
+             sample_new_levels="uncertainty", seed=None):
+        if type not in TYPES:
+            raise ValueError(f"type={type!r} is not one of {list(TYPES)}")
+        rng = np.random.default_rng(seed)
+        plans = plan_random_effects(
+            spec, frames, re_formula=re_formula, allow_new_levels=allow_new_levels,
+            sample_new_levels=sample_new_levels, rng=rng,
+        )
+        return cls(spec, type, plans, rng)
+
+    def evaluate(self, design: Design, rows: slice) -> np.ndarray:
+        """``(chunk, S)`` values for ``rows`` of one prepared frame."""
+        spec = self.spec
+        eta = design.X[rows] @ spec.beta_t
+        if design.offset is not None:
+            eta += design.offset[rows, None]
+        for plan, Z, codes in zip(self.plans, design.Z, design.codes):
+            idx = codes[rows]
+            for j in range(len(plan.active)):
+                effect = plan.table_t[j].take(idx, axis=0)
+                if Z is None:
+                    eta += effect
+                else:
+                    effect *= Z[rows, j, None]
+                    eta += effect
+        if self.type == "link":
+            return eta
+        mu = spec.link.inverse(eta)
+        trials = None if design.trials is None else design.trials[rows]
+        if self.type == "response":
+            return spec.family.mean(mu, spec.aux, trials)
+        return spec.family.draw(self.rng, mu, spec.aux, trials)
+
+
+def prepare(call: Call, frame: pd.DataFrame) -> Design:
+    spec = call.spec
+    X = np.ascontiguousarray(spec.fixed_design(frame), dtype=float)
+    offset = None if spec.offset is None else np.asarray(spec.offset(frame), dtype=float)
+    Zs, codes = [], []
+    for plan in call.plans:
+        Z = np.asarray(plan.group.design(frame), dtype=float)[:, plan.active]
+        Zs.append(None if np.all(Z == 1.0) else np.ascontiguousarray(Z))
+        codes.append(plan.codes(frame))
+    trials = None
+    if spec.family.needs_trials and call.type != "link":
+        trials = np.asarray(frame[spec.trials], dtype=float)
+    return Design(X, offset, Zs, codes, trials)
+
+
+def stream(call: Call, designs: list[Design], reducer, *, chunk_rows=None, progress=None):
+    """Feed ``(chunk, S)`` blocks of every arm to ``reducer.update(rows, blocks)``."""
+    n = designs[0].n
+    chunk_rows = chunk_rows or default_chunk_rows(call.spec.n_samples)
+    starts = range(0, n, chunk_rows)
+    show = progress if progress is not None else len(starts) * len(designs) >= 64
+    if show:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="mixeff", unit="chunk", leave=False)
+    for start in starts:
+        rows = slice(start, min(n, start + chunk_rows))
+        reducer.update(rows, [call.evaluate(d, rows) for d in designs])
+    return reducer.result()

@@ -1,0 +1,175 @@
+"""Families and links: each defined once, here.
+
+A *link* maps the mean parameter to the linear predictor; the engine only needs
+its inverse.  A *family* turns the mean parameter ``mu`` (and auxiliary
+parameter draws) into the expected value of the response (brms's
+``posterior_epred``) and into posterior-predictive draws (``posterior_predict``).
+
+Arrays follow the engine's layout: ``mu`` is ``(rows, draws)`` and every
+auxiliary parameter is a ``(draws,)`` vector, broadcast along rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from scipy import special
+
+__all__ = ["Family", "Link", "FAMILIES", "LINKS", "get_family", "get_link"]
+
+
+@dataclass(frozen=True)
+class Link:
+    name: str
+    inverse: Callable[[np.ndarray], np.ndarray]
+    """In-place inverse link: overwrites and returns its argument."""
+    forward: Callable[[np.ndarray], np.ndarray]
+
+
+def _identity(x):
+    return x
+
+
+def _inv_cloglog(x):
+    # 1 - exp(-exp(x)), computed as -expm1(-exp(x)) for accuracy near 0
+    np.exp(x, out=x)
+    np.negative(x, out=x)
+    np.expm1(x, out=x)
+    np.negative(x, out=x)
+    return x
+
+
+def _inv_inverse(x):
+    np.reciprocal(x, out=x)
+    return x
+
+
+LINKS: dict[str, Link] = {
+    "identity": Link("identity", _identity, _identity),
+    "log": Link("log", lambda x: np.exp(x, out=x), np.log),
+    "logit": Link("logit", lambda x: special.expit(x, out=x), special.logit),
+    "probit": Link("probit", lambda x: special.ndtr(x, out=x), special.ndtri),
+    "cloglog": Link("cloglog", _inv_cloglog, lambda p: np.log(-np.log1p(-p))),
+    "inverse": Link("inverse", _inv_inverse, np.reciprocal),
+}
+
+
+def _mean_is_mu(mu, aux, trials):
+    return mu
+
+
+def _binomial_mean(mu, aux, trials):
+    mu *= trials[:, None]
+    return mu
+
+
+def _lognormal_mean(mu, aux, trials):
+    # E[Y] = exp(mu + sigma^2 / 2)
+    mu += 0.5 * aux["sigma"] ** 2
+    np.exp(mu, out=mu)
+    return mu
+
+
+def _gaussian_draw(rng, mu, aux, trials):
+    return rng.normal(mu, aux["sigma"])
+
+
+def _student_draw(rng, mu, aux, trials):
+    return mu + aux["sigma"] * rng.standard_t(np.broadcast_to(aux["nu"], mu.shape))
+
+
+def _bernoulli_draw(rng, mu, aux, trials):
+    return (rng.random(mu.shape) < mu).astype(float)
+
+
+def _binomial_draw(rng, mu, aux, trials):
+    return rng.binomial(np.broadcast_to(trials[:, None], mu.shape).astype(np.int64), mu).astype(float)
+
+
+def _poisson_draw(rng, mu, aux, trials):
+    return rng.poisson(mu).astype(float)
+
+
+def _negbinomial_draw(rng, mu, aux, trials):
+    # gamma-poisson mixture with mean mu and shape alpha (brms "shape")
+    alpha = aux["alpha"]
+    return rng.poisson(rng.gamma(alpha, mu / alpha)).astype(float)
+
+
+def _lognormal_draw(rng, mu, aux, trials):
+    return rng.lognormal(mu, np.broadcast_to(aux["sigma"], mu.shape))
+
+
+def _gamma_draw(rng, mu, aux, trials):
+    alpha = aux["alpha"]
+    return rng.gamma(np.broadcast_to(alpha, mu.shape), mu / alpha)
+
+
+def _beta_draw(rng, mu, aux, trials):
+    kappa = aux["kappa"]
+    return rng.beta(mu * kappa, (1.0 - mu) * kappa)
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    default_link: str
+    links: tuple[str, ...]
+    aux: tuple[str, ...]
+    mean: Callable
+    """``mean(mu, aux, trials)``: expected value, may overwrite ``mu``."""
+    draw: Callable
+    """``draw(rng, mu, aux, trials)``: one posterior-predictive draw per cell."""
+    needs_trials: bool = False
+
+
+FAMILIES: dict[str, Family] = {
+    f.name: f
+    for f in [
+        Family("gaussian", "identity", ("identity", "log", "inverse"), ("sigma",), _mean_is_mu, _gaussian_draw),
+        Family("t", "identity", ("identity", "log", "inverse"), ("sigma", "nu"), _mean_is_mu, _student_draw),
+        Family("bernoulli", "logit", ("logit", "probit", "cloglog"), (), _mean_is_mu, _bernoulli_draw),
+        Family("binomial", "logit", ("logit", "probit", "cloglog"), (), _binomial_mean, _binomial_draw, True),
+        Family("poisson", "log", ("log", "identity"), (), _mean_is_mu, _poisson_draw),
+        Family("negativebinomial", "log", ("log", "identity"), ("alpha",), _mean_is_mu, _negbinomial_draw),
+        Family("lognormal", "identity", ("identity",), ("sigma",), _lognormal_mean, _lognormal_draw),
+        Family("gamma", "inverse", ("inverse", "log", "identity"), ("alpha",), _mean_is_mu, _gamma_draw),
+        Family("beta", "logit", ("logit", "probit", "cloglog"), ("kappa",), _mean_is_mu, _beta_draw),
+    ]
+}
+
+# Other spellings users bring from brms and bambi.
+FAMILY_ALIASES = {
+    "normal": "gaussian",
+    "student": "t",
+    "studentt": "t",
+    "student_t": "t",
+    "negbinomial": "negativebinomial",
+    "negative_binomial": "negativebinomial",
+}
+
+# brms names of auxiliary parameters -> the names used here (bambi's)
+AUX_ALIASES = {"shape": "alpha", "phi": "kappa"}
+
+
+def get_family(name: str) -> Family:
+    key = FAMILY_ALIASES.get(str(name).lower(), str(name).lower())
+    if key not in FAMILIES:
+        raise ValueError(
+            f"family={name!r} is not supported; choose one of {sorted(FAMILIES)}"
+        )
+    return FAMILIES[key]
+
+
+def get_link(family: Family, name: str | None) -> Link:
+    name = family.default_link if name is None else str(name).lower()
+    if name not in LINKS:
+        raise ValueError(f"link={name!r} is not supported; choose one of {sorted(LINKS)}")
+    if name not in family.links:
+        raise ValueError(
+            f"link={name!r} is not available for family {family.name!r}; "
+            f"use one of {list(family.links)}"
+        )
+    return LINKS[name]

@@ -1,0 +1,138 @@
+"""Results: draws of a derived quantity plus their summary, and ``get_draws``.
+
+Every verb returns a :class:`Result`: a grid (one row per estimate: the
+newdata rows, the ``by`` groups, or term/contrast rows) and a ``(rows, S)``
+array of draws.  The summary is the median and a 95% equal-tailed interval by
+default, as in marginaleffects; mean, HDI and other levels are options.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+__all__ = ["Result", "get_draws", "summarise_draws"]
+
+ESTIMATORS = ("median", "mean")
+INTERVALS = ("eti", "hdi")
+
+
+def _hdi(draws: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Narrowest interval holding ``level`` of each row's draws (vectorised over rows)."""
+    x = np.sort(draws, axis=1)
+    n = x.shape[1]
+    k = max(1, min(n - 1, int(np.floor(level * n))))
+    widths = x[:, k:] - x[:, : n - k]
+    start = np.argmin(widths, axis=1)
+    rows = np.arange(x.shape[0])
+    return x[rows, start], x[rows, start + k]
+
+
+def summarise_draws(draws: np.ndarray, *, conf_level=0.95, estimator="median", interval="eti") -> pd.DataFrame:
+    """``estimate``, ``conf_low``, ``conf_high`` of each row of a ``(rows, S)`` array."""
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator={estimator!r} is not one of {list(ESTIMATORS)}")
+    if interval not in INTERVALS:
+        raise ValueError(f"interval={interval!r} is not one of {list(INTERVALS)}")
+    if not 0 < conf_level < 1:
+        raise ValueError(f"conf_level={conf_level!r} must be strictly between 0 and 1, e.g. 0.95")
+    est = np.median(draws, axis=1) if estimator == "median" else np.mean(draws, axis=1)
+    if interval == "eti":
+        lo, hi = np.quantile(draws, [(1 - conf_level) / 2, (1 + conf_level) / 2], axis=1)
+    else:
+        lo, hi = _hdi(draws, conf_level)
+    return pd.DataFrame({"estimate": est, "conf_low": lo, "conf_high": hi})
+
+
+class Result:
+    """Draws of one quantity per grid row, with a pandas summary.
+
+    Attributes
+    ----------
+    summary : pandas.DataFrame
+        The grid columns plus ``estimate``, ``conf_low``, ``conf_high``.
+    draws : numpy.ndarray
+        ``(rows, S)``, draws flattened chain-major over ``n_chains × n_draws``.
+    source : str
+        ``"posterior"`` or ``"prior"``: which draws the quantity was computed from.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> r = Result(pd.DataFrame({"TX": [0, 1]}), np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), 1, 3)
+    >>> r.summary["estimate"].tolist()
+    [2.0, 5.0]
+    """
+
+    def __init__(self, grid: pd.DataFrame, draws: np.ndarray, n_chains: int, n_draws: int, *,
+                 kind: str = "predictions", type: str = "response", source: str = "posterior",
+                 conf_level: float = 0.95, estimator: str = "median", interval: str = "eti"):
+        self.grid = grid.reset_index(drop=True)
+        self.draws = np.asarray(draws, dtype=float)
+        if self.draws.shape != (len(self.grid), n_chains * n_draws):
+            raise ValueError(f"draws shape {self.draws.shape} != ({len(self.grid)}, {n_chains * n_draws})")
+        self.n_chains, self.n_draws = n_chains, n_draws
+        self.kind, self.type, self.source = kind, type, source
+        self.options = dict(conf_level=conf_level, estimator=estimator, interval=interval)
+        self.summary = self.summarise()
+
+    def summarise(self, **options) -> pd.DataFrame:
+        """The summary table, recomputed with other ``conf_level``/``estimator``/``interval``."""
+        stats = summarise_draws(self.draws, **{**self.options, **options})
+        return pd.concat([self.grid, stats], axis=1)
+
+    def __len__(self):
+        return len(self.grid)
+
+    def __getitem__(self, column):
+        return self.summary[column]
+
+    def __repr__(self):
+        head = f"{self.kind} ({self.source} draws, type={self.type!r}, {self.n_chains}×{self.n_draws} draws)"
+        return f"{head}\n{self.summary.to_string(max_rows=30)}"
+
+    def _repr_html_(self):
+        head = f"<p><b>{self.kind}</b> — {self.source} draws, type={self.type!r}, {self.n_chains}×{self.n_draws} draws</p>"
+        return head + self.summary.to_html(max_rows=30)
+
+
+def get_draws(result: Result, shape: str = "long"):
+    """Draws of a result, as marginaleffects' ``get_draws``.
+
+    ``"long"``: a DataFrame with ``drawid``, ``draw``, ``rowid`` and the grid
+    columns, one row per (grid row, draw); ``"DxP"``/``"PxD"``: arrays of
+    shape (draws, rows) / (rows, draws); ``"xarray"``: a DataArray with
+    ``chain``, ``draw`` and ``rowid`` dims (grid columns as ``rowid``
+    coordinates), ready for arviz diagnostics such as ESS and R-hat.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> r = Result(pd.DataFrame({"TX": [0, 1]}), np.arange(8.0).reshape(2, 4), 2, 2)
+    >>> get_draws(r, "DxP").shape
+    (4, 2)
+    >>> get_draws(r, "xarray").dims
+    ('chain', 'draw', 'rowid')
+    """
+    if not isinstance(result, Result):
+        raise ValueError(f"get_draws needs a mixeff Result, got {type(result).__name__}")
+    p, s = result.draws.shape
+    if shape == "PxD":
+        return result.draws
+    if shape == "DxP":
+        return result.draws.T
+    if shape == "long":
+        long = result.grid.loc[np.repeat(np.arange(p), s)].reset_index(drop=True)
+        long.insert(0, "rowid", np.repeat(np.arange(p), s))
+        long.insert(0, "draw", result.draws.ravel())
+        long.insert(0, "drawid", np.tile(np.arange(s), p))
+        return long
+    if shape == "xarray":
+        values = result.draws.reshape(p, result.n_chains, result.n_draws).transpose(1, 2, 0)
+        coords = {"chain": np.arange(result.n_chains), "draw": np.arange(result.n_draws), "rowid": np.arange(p)}
+        for col in result.grid.columns:
+            coords[str(col)] = ("rowid", result.grid[col].to_numpy())
+        return xr.DataArray(values, dims=("chain", "draw", "rowid"), coords=coords, name=result.kind,
+                            attrs={"source": result.source, "type": result.type})
+    raise ValueError(f"shape={shape!r} is not one of ['long', 'DxP', 'PxD', 'xarray']")

@@ -109,7 +109,7 @@ def plan_random_effects(
     for name, active in include.items():
         group = spec.groups[name]
         seen = np.unique(np.concatenate([factor_labels(f, group.columns) for f in frames]))
-        new = [lab for lab in seen if lab not in group._index]
+        new = [str(lab) for lab in seen if lab not in group._index]
         if new and not allow_new_levels:
             shown = new[:5] + (["..."] if len(new) > 5 else [])
             raise ValueError(

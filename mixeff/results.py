@@ -37,11 +37,15 @@ def summarise_draws(draws: np.ndarray, *, conf_level=0.95, estimator="median", i
         raise ValueError(f"interval={interval!r} is not one of {list(INTERVALS)}")
     if not 0 < conf_level < 1:
         raise ValueError(f"conf_level={conf_level!r} must be strictly between 0 and 1, e.g. 0.95")
-    est = np.median(draws, axis=1) if estimator == "median" else np.mean(draws, axis=1)
     if interval == "eti":
-        lo, hi = np.quantile(draws, [(1 - conf_level) / 2, (1 + conf_level) / 2], axis=1)
+        # one partition pass for both tails and the median
+        probs = [(1 - conf_level) / 2, (1 + conf_level) / 2] + ([0.5] if estimator == "median" else [])
+        q = np.quantile(draws, probs, axis=1)
+        lo, hi = q[0], q[1]
+        est = q[2] if estimator == "median" else np.mean(draws, axis=1)
     else:
         lo, hi = _hdi(draws, conf_level)
+        est = np.median(draws, axis=1) if estimator == "median" else np.mean(draws, axis=1)
     return pd.DataFrame({"estimate": est, "conf_low": lo, "conf_high": hi})
 
 
@@ -75,7 +79,15 @@ class Result:
         self.n_chains, self.n_draws = n_chains, n_draws
         self.kind, self.type, self.source = kind, type, source
         self.options = dict(conf_level=conf_level, estimator=estimator, interval=interval)
-        self.summary = self.summarise()
+        summarise_draws(self.draws[:, :2], **self.options)  # validate the options now
+        self._summary = None
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Grid columns plus estimate, conf_low, conf_high (computed on first use)."""
+        if self._summary is None:
+            self._summary = self.summarise()
+        return self._summary
 
     def summarise(self, **options) -> pd.DataFrame:
         """The summary table, recomputed with other ``conf_level``/``estimator``/``interval``."""

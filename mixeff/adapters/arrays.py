@@ -38,7 +38,7 @@ def _formula_design(formula: str, data: pd.DataFrame):
     rhs = re.sub(r"\([^()]*\|[^()]*\)", "", rhs)  # drop (expr | group) terms
     rhs = re.sub(r"\+\s*\+", "+", rhs).strip().strip("+").strip() or "1"
     design = formulae.design_matrices(rhs, data, na_action="error").common
-    names = [brms_name(c) for c in design.labels]
+    names = [brms_name(c) for t in design.terms.values() for c in t.labels]
     var_names = set().union(*[t.var_names for t in design.terms.values()])
 
     def evaluate(frame: pd.DataFrame) -> pd.DataFrame:

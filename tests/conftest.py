@@ -1,0 +1,56 @@
+"""Shared fits: each model is sampled once per test session (MCMC is the slow part)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixeff
+
+FAST = dict(draws=250, tune=300, chains=2, progress=False)
+
+
+@pytest.fixture(scope="session")
+def magnusson_fit():
+    """The seed's lognormal cluster model, y ~ 1 + TX + (1 | cluster)."""
+    d = mixeff.datasets.load_magnusson()
+    return mixeff.fit("y ~ 1 + TX + (1 | cluster)", d, family="lognormal", seed=11, **FAST)
+
+
+@pytest.fixture(scope="session")
+def sleep_fit():
+    """Reaction ~ 1 + Days + (1 + Days | Subject): two uncorrelated terms in Bambi."""
+    d = mixeff.datasets.load_sleepstudy()
+    return mixeff.fit("Reaction ~ 1 + Days + (1 + Days | Subject)", d, family="gaussian", seed=12, **FAST)
+
+
+def _logistic_data(seed=3, n_groups=12, n_per=40, sd=1.5):
+    rng = np.random.default_rng(seed)
+    g = np.repeat([f"g{i}" for i in range(n_groups)], n_per)
+    u = rng.normal(0, sd, n_groups)
+    x = rng.normal(0, 1, g.size)
+    z = rng.choice(["a", "b", "c"], g.size)
+    eta = -1.0 + 0.5 * x + np.array([0.0, 0.4, -0.3])[pd.Categorical(z, ["a", "b", "c"]).codes] + np.repeat(u, n_per)
+    y = (rng.random(g.size) < 1 / (1 + np.exp(-eta))).astype(int)
+    return pd.DataFrame({"y": y, "x": x, "z": z, "g": g})
+
+
+@pytest.fixture(scope="session")
+def logistic_data():
+    return _logistic_data()
+
+
+@pytest.fixture(scope="session")
+def bernoulli_fit(logistic_data):
+    """y ~ x + z + (1 | g), bernoulli/logit, random-intercept sd about 1.5."""
+    return mixeff.fit("y ~ x + z + (1 | g)", logistic_data, family="bernoulli", seed=13, **FAST)
+
+
+@pytest.fixture(scope="session")
+def gaussian_ri_fit():
+    """A gaussian random-intercept model with a numeric x (seed 001, MAR.1)."""
+    rng = np.random.default_rng(5)
+    g = np.repeat(np.arange(5), 30)
+    x = rng.normal(0, 1, g.size)
+    y = np.array([60, 65, 70, 75, 80])[g] + 2.0 * x + rng.normal(0, 1, g.size)
+    d = pd.DataFrame({"y": y, "x": x, "g": [f"grp{i}" for i in g]})
+    return mixeff.fit("y ~ x + (1 | g)", d, family="gaussian", seed=14, **FAST)

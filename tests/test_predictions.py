@@ -1,0 +1,276 @@
+"""predictions / avg_predictions on Bambi fits, checked against Bambi and closed forms."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixeff
+from mixeff import datagrid, get_draws, new_levels, predictions
+
+
+def flat(da):
+    """(chain, draw, ...) DataArray -> (S, ...) array, chain-major like mixeff's draws."""
+    v = da.transpose("chain", "draw", ...).values
+    return v.reshape(-1, *v.shape[2:])
+
+
+def bambi_mu(fit, **kwargs):
+    out = fit.model.predict(fit.idata, kind="response_params", inplace=False, **kwargs)
+    return flat(out["posterior"][fit.model.family.likelihood.parent]).T  # (rows, S)
+
+
+@pytest.mark.parametrize("fixture", ["sleep_fit", "bernoulli_fit"])
+def test_matches_bambi_predict_on_own_rows(fixture, request):
+    fit = request.getfixturevalue(fixture)
+    ours = predictions(fit).draws
+    np.testing.assert_allclose(ours, bambi_mu(fit), rtol=0, atol=1e-10)
+    ours_na = predictions(fit, re_formula="NA").draws
+    np.testing.assert_allclose(ours_na, bambi_mu(fit, include_group_specific=False), rtol=0, atol=1e-10)
+    # the two differ: random effects matter in these models
+    assert np.abs(ours - ours_na).max() > 1e-3
+
+
+def test_matches_bambi_predict_on_newdata(bernoulli_fit, logistic_data):
+    new = logistic_data.sample(50, random_state=1).assign(x=lambda d: d.x * 2 - 0.3)
+    fit = bernoulli_fit
+    out = fit.model.predict(fit.idata, kind="response_params", data=new, inplace=False)
+    np.testing.assert_allclose(predictions(fit, new).draws, flat(out["posterior"]["p"]).T, atol=1e-10)
+
+
+def test_lognormal_link_is_bambi_mu_and_response_is_lognormal_mean(magnusson_fit):
+    fit = magnusson_fit
+    link = predictions(fit, type="link").draws
+    np.testing.assert_allclose(link, bambi_mu(fit), atol=1e-10)
+    sigma = flat(fit.idata["posterior"]["sigma"])
+    np.testing.assert_allclose(predictions(fit).draws, np.exp(link + sigma**2 / 2), rtol=1e-12)
+
+
+def _magnusson_params(fit):
+    post = fit.idata["posterior"]
+    return (flat(post["Intercept"]), flat(post["TX"]), flat(post["1|cluster_sigma"]), flat(post["sigma"]))
+
+
+def test_typical_cluster_is_closed_form(magnusson_fit):
+    b0, b1, s0, sy = _magnusson_params(magnusson_fit)
+    p = predictions(magnusson_fit, datagrid(magnusson_fit, TX=[0, 1]), re_formula="NA")
+    expected = np.exp(b0 + np.outer([0, 1], b1) + sy**2 / 2)
+    np.testing.assert_allclose(p.draws, expected, rtol=1e-12)
+    np.testing.assert_allclose(p.summary["estimate"], np.median(expected, axis=1), rtol=1e-12)
+
+
+def test_gaussian_new_levels_match_lognormal_moment_formula(magnusson_fit):
+    """Per draw, the mean over K new clusters estimates exp(b0 + b1 TX + (s0² + sy²)/2).
+
+    Given a draw, the K cluster means are iid lognormal with known variance
+    exp(2(mu + sy²/2)) (exp(2 s0²) - exp(s0²)), so z = (avg - closed form) / (sd/√K)
+    is standard normal per draw and independent across draws.  We require the
+    mean of z within 3 of its standard error (1/√S) and its sd near 1.
+    """
+    K = 2000
+    fit = magnusson_fit
+    b0, b1, s0, sy = _magnusson_params(fit)
+    grid = datagrid(fit, TX=[0, 1], cluster=new_levels(K))
+    p = predictions(fit, grid, by="TX", allow_new_levels=True, sample_new_levels="gaussian", seed=7)
+    mu = b0 + np.outer([0, 1], b1) + sy**2 / 2
+    closed = np.exp(mu + s0**2 / 2)
+    mc_se = np.sqrt(np.exp(2 * mu) * (np.exp(2 * s0**2) - np.exp(s0**2)) / K)
+    z = (p.draws - closed) / mc_se
+    S = z.shape[1]
+    assert abs(z.mean()) < 3 / np.sqrt(z.size)
+    assert 0.9 < z.std() < 1.1
+    assert np.all(np.abs(z.mean(axis=1)) < 3 / np.sqrt(S))
+
+
+def test_new_level_shared_across_rows_and_distinct_levels_differ(magnusson_fit):
+    fit = magnusson_fit
+    b0, b1, s0, sy = _magnusson_params(fit)
+    grid = datagrid(fit, TX=[0, 1], cluster=new_levels(2))  # rows: (0,new_1) (0,new_2) (1,new_1) (1,new_2)
+    eta = predictions(fit, grid, type="link", allow_new_levels=True, sample_new_levels="gaussian", seed=3).draws
+    b_new = eta - (b0 + np.outer(grid["TX"], b1))
+    np.testing.assert_allclose(b_new[0], b_new[2], atol=1e-12)  # new_1 identical in TX=0 and TX=1
+    np.testing.assert_allclose(b_new[1], b_new[3], atol=1e-12)
+    assert np.mean(b_new[0] != b_new[1]) == 1.0
+    # each draw's new effect ~ N(0, s0): standardised draws have unit variance
+    assert 0.9 < np.std(b_new[:2] / s0) < 1.1
+    again = predictions(fit, grid, type="link", allow_new_levels=True, sample_new_levels="gaussian", seed=3).draws
+    np.testing.assert_array_equal(eta, again)
+    other = predictions(fit, grid, type="link", allow_new_levels=True, sample_new_levels="gaussian", seed=4).draws
+    assert not np.allclose(eta, other)
+
+
+def test_uncertainty_and_old_levels_copy_existing_effects(magnusson_fit):
+    fit = magnusson_fit
+    b = flat(fit.idata["posterior"]["1|cluster"])  # (S, L)
+    b0, b1, _, _ = _magnusson_params(fit)
+    grid = datagrid(fit, TX=0, cluster=new_levels(3))
+    for how in ["uncertainty", "old_levels"]:
+        eta = predictions(fit, grid, type="link", allow_new_levels=True, sample_new_levels=how, seed=1).draws
+        effects = eta - b0  # (3, S)
+        match = np.isclose(effects[:, :, None], b[None, :, :], rtol=0, atol=1e-12)  # (3, S, L)
+        assert match.any(axis=2).all()  # every draw copies some existing level's effect
+        chosen = match.argmax(axis=2)
+        if how == "old_levels":
+            assert (chosen == chosen[:, :1]).all()  # one level for all draws
+        else:
+            assert all(len(np.unique(c)) > 5 for c in chosen)  # a new pick per draw
+
+
+def test_re_formula_subset_keeps_only_listed_terms(sleep_fit):
+    fit = sleep_fit
+    post = fit.idata["posterior"]
+    b0, b1 = flat(post["Intercept"]), flat(post["Days"])
+    r_int, r_days = flat(post["1|Subject"]), flat(post["Days|Subject"])
+    levels = list(post["Subject__factor_dim"].values)
+    d = fit.spec().data.iloc[[0, 15, 77]]
+    idx = [levels.index(s) for s in d["Subject"]]
+    days = d["Days"].to_numpy()[:, None]
+    only_int = predictions(fit, d, re_formula="~(1|Subject)").draws
+    np.testing.assert_allclose(only_int, b0 + days * b1 + r_int[:, idx].T, rtol=1e-12)
+    both = predictions(fit, d, re_formula="~(1 + Days|Subject)").draws
+    np.testing.assert_allclose(both, b0 + days * b1 + r_int[:, idx].T + days * r_days[:, idx].T, rtol=1e-12)
+    only_days = predictions(fit, d, re_formula="~(0 + Days|Subject)").draws
+    np.testing.assert_allclose(only_days, b0 + days * b1 + days * r_days[:, idx].T, rtol=1e-12)
+
+
+def test_by_and_wts_average_within_draw(bernoulli_fit, logistic_data):
+    fit = bernoulli_fit
+    d = logistic_data.assign(w=np.random.default_rng(0).uniform(0, 3, len(logistic_data)))
+    rows = predictions(fit, d).draws
+    avg = predictions(fit, d, by="z", wts="w")
+    assert avg.summary["z"].tolist() == ["a", "b", "c"]
+    for i, level in enumerate(["a", "b", "c"]):
+        m = (d["z"] == level).to_numpy()
+        expected = np.average(rows[m], axis=0, weights=d["w"][m])
+        np.testing.assert_allclose(avg.draws[i], expected, rtol=1e-12)
+        lo, hi = np.quantile(expected, [0.025, 0.975])
+        assert avg.summary["conf_low"][i] == pytest.approx(lo, rel=1e-12)
+        assert avg.summary["conf_high"][i] == pytest.approx(hi, rel=1e-12)
+        # bambi #1004: averaging per-row interval bounds is NOT the interval of the average
+        naive = np.quantile(rows[m], 0.025, axis=1).mean()
+        assert abs(naive - lo) > 1e-3
+    # weights normalised within group: rescaling one group's weights changes nothing
+    d2 = d.assign(w=np.where(d["z"] == "b", d["w"] * 17.0, d["w"]))
+    np.testing.assert_allclose(predictions(fit, d2, by="z", wts="w").draws, avg.draws, rtol=1e-12)
+    # array weights and by=True
+    overall = mixeff.avg_predictions(fit, d, wts=d["w"].to_numpy())
+    np.testing.assert_allclose(overall.draws[0], np.average(rows, axis=0, weights=d["w"]), rtol=1e-12)
+
+
+def test_streamed_chunks_give_identical_results(bernoulli_fit, logistic_data):
+    full = predictions(bernoulli_fit, logistic_data, by="g").draws
+    tiny = predictions(bernoulli_fit, logistic_data, by="g", chunk_rows=7).draws
+    np.testing.assert_allclose(tiny, full, rtol=1e-13)
+    rows = predictions(bernoulli_fit, logistic_data, chunk_rows=13).draws
+    np.testing.assert_allclose(rows, predictions(bernoulli_fit, logistic_data).draws, rtol=0, atol=0)
+
+
+def test_posterior_predictive_draws(bernoulli_fit, magnusson_fit):
+    ypred = predictions(bernoulli_fit, type="prediction", seed=1).draws
+    assert set(np.unique(ypred)) == {0.0, 1.0}
+    mu = predictions(bernoulli_fit).draws
+    # mean of 0/1 draws over all rows and draws vs the mean probability: binomial MC error
+    se = np.sqrt((mu * (1 - mu)).sum()) / mu.size
+    assert abs(ypred.mean() - mu.mean()) < 4 * se
+    logy = np.log(predictions(magnusson_fit, type="prediction", seed=2).draws)
+    eta = predictions(magnusson_fit, type="link").draws
+    sigma = flat(magnusson_fit.idata["posterior"]["sigma"])
+    z = (logy - eta) / sigma
+    assert abs(z.mean()) < 4 / np.sqrt(z.size) and 0.98 < z.std() < 1.02
+
+
+def test_summary_options_and_get_draws(magnusson_fit):
+    p = predictions(magnusson_fit, datagrid(magnusson_fit, TX=[0, 1]), re_formula="NA")
+    d = p.draws
+    mean = p.summarise(estimator="mean", conf_level=0.8)
+    np.testing.assert_allclose(mean["estimate"], d.mean(axis=1))
+    np.testing.assert_allclose(mean["conf_low"], np.quantile(d, 0.1, axis=1))
+    hdi = p.summarise(interval="hdi", conf_level=0.9)
+    for i in range(2):
+        x = np.sort(d[i])
+        k = int(np.floor(0.9 * x.size))
+        j = np.argmin(x[k:] - x[: x.size - k])
+        assert hdi["conf_low"][i] == x[j] and hdi["conf_high"][i] == x[j + k]
+    long = get_draws(p, "long")
+    assert list(long.columns[:3]) == ["drawid", "draw", "rowid"]
+    assert len(long) == d.size
+    np.testing.assert_array_equal(long.loc[long.rowid == 1, "draw"], d[1])
+    assert (long.loc[long.rowid == 1, "TX"] == 1).all()
+    np.testing.assert_array_equal(get_draws(p, "DxP"), d.T)
+    xr_draws = get_draws(p, "xarray")
+    assert xr_draws.dims == ("chain", "draw", "rowid")
+    np.testing.assert_array_equal(xr_draws.isel(rowid=1).values.ravel(), d[1])
+    from arviz_stats import ess, rhat
+
+    e = ess(xr_draws, sample_dims=["chain", "draw"])
+    r = rhat(xr_draws, sample_dims=["chain", "draw"])
+    assert e.shape == (2,) and np.all(e.values > 20)
+    assert np.all(np.abs(r.values - 1) < 0.1)
+    assert "posterior draws" in repr(p)
+
+
+def test_datagrid_rules(magnusson_fit, bernoulli_fit, logistic_data):
+    g = datagrid(magnusson_fit, TX=[0, 1])
+    # TX given; cluster (a grouping factor left out) takes its mode, as in marginaleffects
+    assert g.columns.tolist() == ["TX", "cluster"]
+    assert g["cluster"].nunique() == 1
+    g = datagrid(bernoulli_fit, z="unique")
+    assert g["z"].tolist() == ["a", "b", "c"]
+    assert g["x"].iloc[0] == pytest.approx(logistic_data["x"].mean())
+    g = datagrid(bernoulli_fit, x=lambda c: c.quantile([0.25, 0.75]).to_numpy())
+    np.testing.assert_allclose(g["x"], logistic_data["x"].quantile([0.25, 0.75]))
+    assert g["z"].iloc[0] == logistic_data["z"].mode().iloc[0]
+    cf = datagrid(bernoulli_fit, grid_type="counterfactual", z=["a", "c"])
+    assert len(cf) == 2 * len(logistic_data) and set(cf["z"]) == {"a", "c"}
+    bal = datagrid(bernoulli_fit, grid_type="balanced", x=0.0)
+    assert len(bal) == 3 * logistic_data["g"].nunique()
+    g = datagrid(magnusson_fit, TX=0, cluster=new_levels(100))
+    assert len(g) == 100 and not set(g["cluster"]) & set(magnusson_fit.spec().data["cluster"])
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_errors_name_the_argument(magnusson_fit, bernoulli_fit, logistic_data):
+    fit = magnusson_fit
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['TX'\]"):
+        predictions(fit, pd.DataFrame({"cluster": ["1"]}))
+    with pytest.raises(ValueError, match=r"by=.*'nope'.*not a column"):
+        predictions(fit, by="nope")
+    with pytest.raises(ValueError, match=r"wts='w'.*not a column"):
+        predictions(fit, by="TX", wts="w")
+    with pytest.raises(ValueError, match=r"level\(s\) \['99'\] of grouping factor 'cluster'.*allow_new_levels=True"):
+        predictions(fit, pd.DataFrame({"TX": [0], "cluster": ["99"]}))
+    with pytest.raises(ValueError, match=r"column 'TX' has 1 missing"):
+        predictions(fit, pd.DataFrame({"TX": [0, np.nan], "cluster": ["1", "2"]}))
+    with pytest.raises(ValueError, match=r"grouping factor 'school'.*lacks"):
+        predictions(fit, re_formula="~(1|school)")
+    with pytest.raises(ValueError, match=r"term 'TX' for 'cluster'.*lacks"):
+        predictions(fit, re_formula="~(1 + TX|cluster)")
+    with pytest.raises(ValueError, match="sample_new_levels='normal'"):
+        predictions(fit, sample_new_levels="normal")
+    with pytest.raises(ValueError, match="type='mean'"):
+        predictions(fit, type="mean")
+    d = logistic_data.assign(w=1.0)
+    with pytest.raises(ValueError, match="negative weights"):
+        predictions(bernoulli_fit, d.assign(w=-1.0), by="z", wts="w")
+    with pytest.raises(ValueError, match=r"missing \(NaN\) weights"):
+        predictions(bernoulli_fit, d.assign(w=np.nan), by="z", wts="w")
+    with pytest.raises(ValueError, match="sum to zero in group"):
+        predictions(bernoulli_fit, d.assign(w=np.where(d.z == "b", 0.0, 1.0)), by="z", wts="w")
+    with pytest.raises(ValueError, match="wts needs by="):
+        predictions(bernoulli_fit, d, wts="w")
+
+
+def test_unseen_category_in_fixed_part_is_clear(bernoulli_fit):
+    with pytest.raises(ValueError, match="newdata cannot be evaluated"):
+        predictions(bernoulli_fit, pd.DataFrame({"x": [0.0], "z": ["zzz"], "g": ["g1"]}))
+
+
+def test_datatree_without_needed_group(magnusson_fit):
+    import xarray as xr
+
+    no_post = xr.DataTree.from_dict({"observed_data": magnusson_fit.idata["observed_data"].to_dataset()})
+    with pytest.raises(ValueError, match="idata has no 'posterior' group"):
+        mixeff.from_bambi(magnusson_fit.model, no_post)
+    with pytest.raises(ValueError, match="no prior draws.*sample_prior"):
+        predictions(magnusson_fit, draws="prior")

@@ -122,7 +122,8 @@ def stream(call: Call, designs: list[Design], reducer, *, chunk_rows=None, progr
     n = designs[0].n
     chunk_rows = chunk_rows or default_chunk_rows(call.spec.n_samples)
     starts = range(0, n, chunk_rows)
-    show = progress if progress is not None else len(starts) * len(designs) >= 64
+    # a bar only for work that takes seconds (~1e8 cells a second here)
+    show = progress if progress is not None else n * call.spec.n_samples * len(designs) > 2e8
     if show:
         from tqdm.auto import tqdm
 

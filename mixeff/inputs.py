@@ -5,7 +5,6 @@ Every error names the argument, the bad value and the fix.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from .spec import ModelSpec
@@ -72,8 +71,3 @@ def as_by(by, frame: pd.DataFrame) -> list[str] | None:
         return []
     return check_columns(frame, by, f"by={by!r}")
 
-
-def finite_or_raise(values: np.ndarray, what: str):
-    bad = ~np.isfinite(values)
-    if bad.any():
-        raise ValueError(f"{what}: {int(bad.sum())} non-finite value(s) computed; check the inputs")

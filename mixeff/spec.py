@@ -60,12 +60,7 @@ class GroupFactor:
 
     def __post_init__(self):
         self.levels = np.asarray(self.levels).astype(str)
-        self._index = {lev: i for i, lev in enumerate(self.levels)}
-
-    def level_index(self, labels: np.ndarray) -> np.ndarray:
-        """Index of each label into ``levels``; -1 for a level the model has not seen."""
-        get = self._index.get
-        return np.fromiter((get(lab, -1) for lab in labels), dtype=np.int64, count=len(labels))
+        self._index = {lev: i for i, lev in enumerate(self.levels)}  # membership tests for new levels
 
 
 @dataclass

@@ -1,0 +1,45 @@
+# mixeff: `make demo` and `make test` set up .venv (Python 3.12) on first use.
+SHELL := /bin/bash
+VENV  := .venv
+BIN   := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# The first interpreter that really is Python 3.12 (pyenv shims may exist without a 3.12).
+PY := $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/local/bin/python3.12 /usr/bin/python3.12; do \
+        $$p -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 && { echo $$p; break; }; done)
+# CI-size notebooks: few draws, a few minutes; `make notebooks` runs them at full size.
+NB_SIZE ?= full
+
+.PHONY: demo test notebooks bench clean help
+
+help:
+	@echo "make demo       fit the seed's lognormal cluster model and print conditional vs marginal means"
+	@echo "make test       unit tests, doctests and the notebooks at CI size"
+	@echo "make notebooks  execute the four notebooks at full size (writes notebooks/_executed/)"
+	@echo "make bench      benchmark mixeff vs Bambi vs a numpy floor"
+
+$(STAMP): pyproject.toml
+	@if [ -z "$(PY)" ]; then echo "Python 3.12 not found: install python3.12 (e.g. apt-get install python3.12 python3.12-venv, or pyenv install 3.12)"; exit 1; fi
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev,nutpie]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/mixeff demo
+
+test: $(STAMP)
+	MPLBACKEND=Agg $(BIN)/python -m pytest -p no:cacheprovider
+	MPLBACKEND=Agg MIXEFF_SIZE=ci $(BIN)/python -m pytest -p no:cacheprovider --nbmake --nbmake-timeout=900 notebooks
+
+notebooks: $(STAMP)
+	mkdir -p notebooks/_executed
+	for nb in notebooks/0*.ipynb; do \
+	  MPLBACKEND=Agg MIXEFF_SIZE=$(NB_SIZE) $(BIN)/jupyter nbconvert --to notebook --execute \
+	    --ExecutePreprocessor.timeout=3600 --output-dir notebooks/_executed "$$nb" || exit 1; done
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_engine.py
+
+clean:
+	rm -rf $(VENV) notebooks/_executed .pytest_cache

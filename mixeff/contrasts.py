@@ -45,7 +45,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from .engine import Call, Design, default_chunk_rows, prepare
+from .engine import Call, Design, default_chunk_rows, prepare, row_chunks
+from .families import mean_increment
 from .inputs import check_columns
 from .reduce import GroupMeans, group_codes, normalised_weights
 from .spec import ModelSpec
@@ -75,10 +76,6 @@ TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "identity": lambda x: x,
 }
 """``transform=`` names: applied to every draw after the comparison (and after averaging)."""
-
-# Families whose expected value is the inverse link itself (``posterior_epred`` = μ).
-_MEAN_IS_MU = {"gaussian", "t", "bernoulli", "poisson", "negativebinomial", "gamma", "beta"}
-
 
 # --------------------------------------------------------------------------- variables
 
@@ -549,7 +546,6 @@ class _Pass:
             sample_new_levels=sample_new_levels, seed=seed,
         )
         self.type = type
-        self.link_call = dataclasses.replace(self.call, type="link")
         self.designs = [prepare(self.call, f) for f in frames]
         self._deltas: dict[tuple[int, int], tuple | None] = {}
         self.new_levels = {p.group.name: p.new_levels for p in self.call.plans if p.new_levels}
@@ -580,7 +576,7 @@ class _Pass:
             plans.append(plan)
             Zs.append(np.ascontiguousarray(dz, dtype=float))
             codes.append(c)
-        call = dataclasses.replace(self.call, type="link", plans=plans)
+        call = dataclasses.replace(self.call, plans=plans, _scratch=None)
         design = Design(np.ascontiguousarray(d_hi.X - d_lo.X), offset, Zs, codes, None)
         trials_equal = (d_lo.trials is None and d_hi.trials is None) or (
             d_lo.trials is not None and d_hi.trials is not None and np.array_equal(d_lo.trials, d_hi.trials)
@@ -598,7 +594,7 @@ class _Chunk:
 
     def eta(self, arm: int) -> np.ndarray:
         if arm not in self._eta:
-            self._eta[arm] = self.run.link_call.evaluate(self.run.designs[arm], self.rows)
+            self._eta[arm] = self.run.call.linear_predictor(self.run.designs[arm], self.rows)
         return self._eta[arm]
 
     def value(self, arm: int) -> np.ndarray:
@@ -606,17 +602,9 @@ class _Chunk:
             run = self.run
             if run.type == "link":
                 self._value[arm] = self.eta(arm)
-            elif run.type == "response":
-                self._value[arm] = self.response(self.eta(arm), run.designs[arm])
-            else:
-                self._value[arm] = run.call.evaluate(run.designs[arm], self.rows)
+            else:  # the cached η stays intact: finish() works on a copy
+                self._value[arm] = run.call.finish(self.eta(arm).copy(), run.designs[arm], self.rows)
         return self._value[arm]
-
-    def response(self, eta: np.ndarray, design: Design) -> np.ndarray:
-        spec = self.run.spec
-        mu = spec.link.inverse(np.array(eta, dtype=float, copy=True))
-        trials = None if design.trials is None else design.trials[self.rows]
-        return spec.family.mean(mu, spec.aux, trials)
 
 
 class _PairView:
@@ -655,30 +643,19 @@ class _PairView:
         if delta is None or run.type == "prediction":
             return self.hi - self.lo
         call, design, trials_equal = delta
-        d = call.evaluate(design, self.chunk.rows)
+        d = call.linear_predictor(design, self.chunk.rows)
         if run.type == "link":
             return d
         return self._increment(self.chunk.eta(self.c.lo), d, trials_equal)
 
     def _increment(self, eta, d, trials_equal):
         """F(η + d) − F(η) for the response function F, without cancellation where F allows."""
-        spec = self.chunk.run.spec
-        fam, link = spec.family.name, spec.link.name
-        if fam in _MEAN_IS_MU or (fam == "binomial" and trials_equal):
-            if link == "identity":
-                out = d.copy()
-            elif link == "log":
-                out = np.exp(eta) * np.expm1(d)
-            elif link == "logit":
-                out = special.expit(eta + d) * special.expit(-eta) * -np.expm1(-d)
-            else:
-                return self.hi - self.lo
-            if fam == "binomial":
-                out *= self.chunk.run.designs[self.c.lo].trials[self.chunk.rows, None]
-            return out
-        if fam == "lognormal" and link == "identity":
-            return np.exp(eta + 0.5 * spec.aux["sigma"] ** 2) * np.expm1(d)
-        return self.hi - self.lo
+        run = self.chunk.run
+        trials = run.designs[self.c.lo].trials
+        exact = None if not trials_equal else mean_increment(
+            run.spec.family, run.spec.link, eta, d, run.spec.aux,
+            None if trials is None else trials[self.chunk.rows])
+        return self.hi - self.lo if exact is None else exact
 
 
 def run_contrasts(
@@ -731,15 +708,7 @@ def run_contrasts(
         weights = normalised_weights(base, wts, codes, keys)
         reducers = []
     chunk_rows = chunk_rows or max(1, default_chunk_rows(s) // max(1, min(8, len(arms.frames))))
-    starts = range(0, n, chunk_rows)
-    # a bar only for work that takes seconds, as the engine's stream()
-    show = progress if progress is not None else n * s * len(arms.frames) > 2e8
-    if show:
-        from tqdm.auto import tqdm
-
-        starts = tqdm(starts, desc="mixeff", unit="chunk", leave=False)
-    for start in starts:
-        rows = slice(start, min(n, start + chunk_rows))
+    for rows in row_chunks(n, chunk_rows, work=n * s * len(arms.frames), progress=progress):
         chunk = _Chunk(run, rows)
         for i, c in enumerate(contrasts):
             view = _PairView(chunk, c, original, None if not x_columns else x_columns.get(c.term))

@@ -20,7 +20,7 @@ import pandas as pd
 from .random_effects import FactorPlan, plan_random_effects
 from .spec import ModelSpec
 
-__all__ = ["TYPES", "Call", "Design", "prepare", "stream", "default_chunk_rows"]
+__all__ = ["TYPES", "Call", "Design", "prepare", "stream", "row_chunks", "default_chunk_rows"]
 
 TYPES = ("response", "link", "prediction")
 CHUNK_ELEMENTS = 1 << 18  # cells of one (chunk, S) block: 2 MiB of float64, cache-friendly
@@ -69,7 +69,12 @@ class Call:
         return cls(spec, type, plans, rng)
 
     def evaluate(self, design: Design, rows: slice, out: np.ndarray | None = None) -> np.ndarray:
-        """``(chunk, S)`` values for ``rows`` of one prepared frame, written into ``out`` if given.
+        """``(chunk, S)`` values on this call's scale for ``rows`` of one prepared frame."""
+        eta = self.linear_predictor(design, rows, out)
+        return eta if self.type == "link" else self.finish(eta, design, rows)
+
+    def linear_predictor(self, design: Design, rows: slice, out: np.ndarray | None = None) -> np.ndarray:
+        """η = Xβ + offset + Σ_g Z_g b_g, ``(chunk, S)``, written into ``out`` if given.
 
         Reusing ``out`` (and one scratch block) across chunks matters: a fresh
         multi-MiB array per chunk costs more in page faults than the arithmetic.
@@ -89,13 +94,16 @@ class Call:
                 if Z is not None:
                     effect *= Z[rows, j, None]
                 eta += effect
-        if self.type == "link":
-            return eta
+        return eta
+
+    def finish(self, eta: np.ndarray, design: Design, rows: slice) -> np.ndarray:
+        """From η to the expected value or a predictive draw; overwrites ``eta``."""
+        spec = self.spec
         mu = spec.link.inverse(eta)
         trials = None if design.trials is None else design.trials[rows]
-        if self.type == "response":
-            return spec.family.mean(mu, spec.aux, trials)
-        return spec.family.draw(self.rng, mu, spec.aux, trials)
+        if self.type == "prediction":
+            return spec.family.draw(self.rng, mu, spec.aux, trials)
+        return spec.family.mean(mu, spec.aux, trials)
 
 
 def prepare(call: Call, frame: pd.DataFrame) -> Design:
@@ -119,17 +127,21 @@ def stream(call: Call, designs: list[Design], reducer, *, chunk_rows=None, progr
     Blocks live in buffers reused for the next chunk: reducers must copy or
     consume them before returning.
     """
-    n = designs[0].n
-    chunk_rows = chunk_rows or default_chunk_rows(call.spec.n_samples)
+    n, s = designs[0].n, call.spec.n_samples
+    chunk_rows = chunk_rows or default_chunk_rows(s)
+    buffers = [np.empty((min(n, chunk_rows), s)) for _ in designs]
+    for rows in row_chunks(n, chunk_rows, work=n * s * len(designs), progress=progress):
+        reducer.update(rows, [call.evaluate(d, rows, out=b) for d, b in zip(designs, buffers)])
+    return reducer.result()
+
+
+def row_chunks(n: int, chunk_rows: int, *, work: float, progress: bool | None = None):
+    """Row slices of at most ``chunk_rows``; a progress bar when asked, or when ``work``
+    (cells to compute) would take seconds (~1e8 cells a second here)."""
     starts = range(0, n, chunk_rows)
-    # a bar only for work that takes seconds (~1e8 cells a second here)
-    show = progress if progress is not None else n * call.spec.n_samples * len(designs) > 2e8
-    if show:
+    if progress if progress is not None else work > 2e8:
         from tqdm.auto import tqdm
 
         starts = tqdm(starts, desc="mixeff", unit="chunk", leave=False)
-    buffers = [np.empty((min(n, chunk_rows), call.spec.n_samples)) for _ in designs]
     for start in starts:
-        rows = slice(start, min(n, start + chunk_rows))
-        reducer.update(rows, [call.evaluate(d, rows, out=b) for d, b in zip(designs, buffers)])
-    return reducer.result()
+        yield slice(start, min(n, start + chunk_rows))

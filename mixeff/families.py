@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 from scipy import special
 
-__all__ = ["Family", "Link", "FAMILIES", "LINKS", "get_family", "get_link"]
+__all__ = ["Family", "Link", "FAMILIES", "LINKS", "get_family", "get_link", "mean_increment"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,13 @@ class Link:
     inverse: Callable[[np.ndarray], np.ndarray]
     """In-place inverse link: overwrites and returns its argument."""
     forward: Callable[[np.ndarray], np.ndarray]
+    increment: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+    """``increment(eta, d)`` = inverse(eta + d) − inverse(eta) without cancellation, where known."""
+
+
+def _logit_increment(eta, d):
+    # expit(a) - expit(b), a = b + d, = expit(a) * expit(-b) * (1 - exp(-d))
+    return special.expit(eta + d) * special.expit(-eta) * -np.expm1(-d)
 
 
 def _identity(x):
@@ -58,9 +65,9 @@ def _inv_inverse(x):
 
 
 LINKS: dict[str, Link] = {
-    "identity": Link("identity", _identity, _identity),
-    "log": Link("log", lambda x: np.exp(x, out=x), np.log),
-    "logit": Link("logit", _inv_logit, special.logit),
+    "identity": Link("identity", _identity, _identity, lambda eta, d: d.copy()),
+    "log": Link("log", lambda x: np.exp(x, out=x), np.log, lambda eta, d: np.exp(eta) * np.expm1(d)),
+    "logit": Link("logit", _inv_logit, special.logit, _logit_increment),
     "probit": Link("probit", lambda x: special.ndtr(x, out=x), special.ndtri),
     "cloglog": Link("cloglog", _inv_cloglog, lambda p: np.log(-np.log1p(-p))),
     "inverse": Link("inverse", _inv_inverse, np.reciprocal),
@@ -163,6 +170,23 @@ FAMILY_ALIASES = {
 
 # brms names of auxiliary parameters -> the names used here (bambi's)
 AUX_ALIASES = {"shape": "alpha", "phi": "kappa"}
+
+
+def mean_increment(family: Family, link: Link, eta, d, aux, trials):
+    """E[Y | η + d] − E[Y | η] computed without cancellation, or None where no exact form is known.
+
+    Used for finite-difference slopes and small contrasts, whose two arms differ
+    by ~1e-4 of η: subtracting two expected values would lose those digits.
+    """
+    if link.increment is None:
+        return None
+    if family.mean is _mean_is_mu:
+        return link.increment(eta, d)
+    if family.mean is _binomial_mean:
+        return None if trials is None else link.increment(eta, d) * trials[:, None]
+    if family.mean is _lognormal_mean and link.name == "identity":
+        return LINKS["log"].increment(eta + 0.5 * aux["sigma"] ** 2, d)
+    return None
 
 
 def get_family(name: str) -> Family:

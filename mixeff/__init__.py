@@ -7,10 +7,11 @@ The verbs follow R's marginaleffects; random effects follow brms
 from . import datasets
 from .adapters import from_arrays, from_brms_draws
 from .comparisons import avg_comparisons, comparisons
-from .fit import MixedFit, example_fit, fit, from_bambi
+from .fitting import MixedFit, example_fit, fit, from_bambi
 from .grid import datagrid, new_levels
 from .predictions import avg_predictions, predictions
 from .hypotheses import hypotheses
+from .plots import plot_draws, plot_estimates, plot_prior_posterior
 from .results import Result, get_draws
 from .slopes import avg_slopes, slopes
 
@@ -19,5 +20,5 @@ __version__ = "0.1.0"
 __all__ = [
     "fit", "from_bambi", "from_arrays", "from_brms_draws", "MixedFit", "example_fit",
     "datagrid", "new_levels", "predictions", "avg_predictions", "comparisons", "avg_comparisons", "slopes", "avg_slopes",
-    "hypotheses", "Result", "get_draws", "datasets",
+    "hypotheses", "Result", "get_draws", "plot_draws", "plot_estimates", "plot_prior_posterior", "datasets",
 ]

@@ -30,9 +30,22 @@ class Link:
     """``increment(eta, d)`` = inverse(eta + d) − inverse(eta) without cancellation, where known."""
 
 
+def _ordered(eta, d):
+    """(hi, lo, sign): hi >= lo are eta + d and eta, so every factor below stays bounded."""
+    up = d >= 0
+    return np.where(up, eta + d, eta), np.where(up, eta, eta + d), np.where(up, 1.0, -1.0)
+
+
+def _log_increment(eta, d):
+    # exp(hi) - exp(lo) = exp(hi) * (1 - exp(-(hi - lo)))
+    hi, lo, sign = _ordered(eta, d)
+    return sign * np.exp(hi) * -np.expm1(-np.abs(d))
+
+
 def _logit_increment(eta, d):
-    # expit(a) - expit(b), a = b + d, = expit(a) * expit(-b) * (1 - exp(-d))
-    return special.expit(eta + d) * special.expit(-eta) * -np.expm1(-d)
+    # expit(hi) - expit(lo) = expit(hi) * expit(-lo) * (1 - exp(-(hi - lo))): no inf * 0
+    hi, lo, sign = _ordered(eta, d)
+    return sign * special.expit(hi) * special.expit(-lo) * -np.expm1(-np.abs(d))
 
 
 def _identity(x):
@@ -66,7 +79,7 @@ def _inv_inverse(x):
 
 LINKS: dict[str, Link] = {
     "identity": Link("identity", _identity, _identity, lambda eta, d: d.copy()),
-    "log": Link("log", lambda x: np.exp(x, out=x), np.log, lambda eta, d: np.exp(eta) * np.expm1(d)),
+    "log": Link("log", lambda x: np.exp(x, out=x), np.log, _log_increment),
     "logit": Link("logit", _inv_logit, special.logit, _logit_increment),
     "probit": Link("probit", lambda x: special.ndtr(x, out=x), special.ndtri),
     "cloglog": Link("cloglog", _inv_cloglog, lambda p: np.log(-np.log1p(-p))),

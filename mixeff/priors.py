@@ -1,21 +1,48 @@
 """Priors in brms's short form, translated to Bambi, and brms's refusal of improper priors.
 
-brms classes map to Bambi terms as follows:
+``priors=`` (of :func:`mixeff.fit`) is a dict whose keys are brms classes or
+Bambi term names:
 
-========== ==============================================================
-class      Bambi terms it sets
-========== ==============================================================
-``b``      every common (population-level) term except the intercept
-``Intercept`` the intercept
-``sd``     the standard deviation of every group-level term
-``sigma``, ``nu``, ``shape``, ``phi``  the family's auxiliary parameter
-any term   that term by its Bambi name (``"TX"``, ``"1|cluster"``)
-========== ==============================================================
+=================================  ==============================================
+key                                what it sets
+=================================  ==============================================
+``"b"``                            every common (population-level) term except
+                                   the intercept
+``"Intercept"``                    the intercept, for *centred* predictors (Bambi's
+                                   ``center_predictors``, as brms's ``Intercept``)
+``"sd"``                           the standard deviation of every group-level term
+``"sigma"``, ``"nu"``,             the family's auxiliary parameter
+``"shape"``, ``"phi"``
+a common term (``"military"``)     that term (brms ``class = "b", coef = ...``)
+a group term (``"gender|state"``)  a string: that term's sd (brms ``class = "sd",
+                                   coef = ...``); a Bambi ``Prior``: the whole term
+=================================  ==============================================
 
-A prior is a Bambi ``Prior`` or a brms-style string such as
-``"normal(0, 0.2)"``.  As in brms, priors on standard deviations (``sd`` and
-the auxiliary scale parameters) are half-distributions: ``normal(0, 1)`` on
-``sd`` is a half-normal with scale 1.
+A value is a Bambi ``Prior`` or a brms-style string such as ``"normal(0, 0.2)"``.
+As in brms, priors on standard deviations (``sd`` and the auxiliary scale
+parameters) are half-distributions: ``"normal(0, 1)"`` on ``sd`` is a half-normal
+with scale 1.  A key that is not a parameter of the model (``"sigma"`` on a
+bernoulli model, ``"sd"`` without group-level terms, ``"cor"`` -- Bambi fits no
+correlations between group-level terms) is an error.
+
+The seed's prior predictive check (marginaleffects book, section 11.3.1) is one
+line per set-up::
+
+    vague = {"b": "normal(0, 1e6)", "Intercept": "normal(0, 1e6)"}
+    informative = {"b": "normal(0, 0.2)", "Intercept": "normal(0, 0.2)"}
+
+Classes left out keep Bambi's defaults, which are proper (unlike brms's flat
+``b``).  Bambi's default group-level sd prior is a half-normal auto-scaled from
+the predictors (about 2.5 for an intercept, 2.5 / sd(x) for a slope, so about 5
+for a 0/1 dummy) where brms uses ``student_t(3, 0, 2.5)``; for the seed's model
+both give prior-predictive intervals of the same width (pass
+``"sd": "student_t(3, 0, 2.5)"`` to use brms's).  For gaussian and t families
+Bambi's defaults are scaled by the response's mean and sd, so even a prior-only
+fit with default priors depends on the response, as in brms.
+
+brms refuses ``sample_prior = "only"`` when a prior is improper (``flat``);
+:func:`check_proper` does the same and names each parameter and the ``priors=``
+entry that fixes it.
 """
 
 from __future__ import annotations
@@ -59,17 +86,19 @@ def parse_prior(text: str, *, half: bool = False):
     Normal(mu: 0.0, sigma: 0.2)
     >>> parse_prior("normal(0, 1)", half=True)
     HalfNormal(sigma: 1.0)
+    >>> parse_prior("flat")
+    Flat()
     """
     import bambi as bmb
 
-    m = re.fullmatch(r"\s*([A-Za-z_]+)\s*\((.*)\)\s*", str(text))
+    m = re.fullmatch(r"\s*([A-Za-z_]+)\s*(?:\((.*)\))?\s*", str(text))
     if m is None or m.group(1).lower() not in _DISTRIBUTIONS:
         raise ValueError(
             f"prior {text!r} is not understood; write e.g. 'normal(0, 1)', 'student_t(3, 0, 2.5)', "
             f"'exponential(1)' (known: {sorted(_DISTRIBUTIONS)}) or pass a bambi.Prior"
         )
     dist, names = _DISTRIBUTIONS[m.group(1).lower()]
-    args = [a.strip() for a in m.group(2).split(",") if a.strip()]
+    args = [a.strip() for a in (m.group(2) or "").split(",") if a.strip()]
     try:
         values = [float(a) for a in args]
     except ValueError:
@@ -115,8 +144,17 @@ def resolve_priors(model, priors: dict) -> dict:
                     f"(its auxiliary parameters are {aux})"
                 )
             out[name] = _as_prior(value, half=True)
+        elif key in group:
+            # as brms's class "sd" for one term: a string is the prior of that term's sd
+            out[key] = bmb.Prior("Normal", mu=0, sigma=_as_prior(value, half=True)) if isinstance(value, str) else value
         elif key in comp.terms or key in aux:
             out[key] = _as_prior(value, half=key in aux)
+        elif key in ("cor", "L"):
+            raise ValueError(
+                f"priors: class {key!r} is not a parameter of this model: Bambi fits group-level terms "
+                "without correlations between them, so there is no correlation matrix to give a prior; "
+                "drop this entry"
+            )
         else:
             raise ValueError(
                 f"priors: {key!r} is neither a parameter class ({', '.join(CLASSES)}) nor a term of "
@@ -126,27 +164,54 @@ def resolve_priors(model, priors: dict) -> dict:
 
 
 def _named_priors(model):
-    comp = model_parameters(model)[model.family.likelihood.parent]
+    """``(parameter, prior, key that sets it)`` for every prior of the model, hyperpriors included."""
+    params = model_parameters(model)
+    comp = params[model.family.likelihood.parent]
+    group = set(comp.group_specific_terms)
     for name, term in comp.terms.items():
         prior = getattr(term, "prior", None)
         if prior is None or not hasattr(prior, "name"):
             continue
-        yield name, prior
+        key = "Intercept" if name == "Intercept" else ("sd" if name in group else "b")
+        yield name, prior, (key, name)
         for arg, sub in getattr(prior, "args", {}).items():
             if hasattr(sub, "name"):
-                yield f"{name}_{arg}", sub
-    for name, component in model_parameters(model).items():
+                yield f"{name}_{arg}", sub, ("sd", name)
+    for name, component in params.items():
         prior = getattr(component, "prior", None)
         if name != model.family.likelihood.parent and hasattr(prior, "name"):
-            yield name, prior
+            key = next((k for k, v in _AUX_CLASS.items() if v == name), name)
+            yield name, prior, (key, name)
+
+
+_FIX_EXAMPLE = {"b": "normal(0, 1)", "Intercept": "normal(0, 1)", "sd": "normal(0, 1)"}
 
 
 def check_proper(model):
-    """Refuse prior sampling when a prior is improper, naming the parameter (as brms does)."""
-    for name, prior in _named_priors(model):
-        if prior.name in IMPROPER:
-            raise ValueError(
-                f"the prior of {name!r} is {prior.name} (improper), so there is nothing to sample with "
-                "sample_prior='only'/'yes'; give it a proper prior, e.g. priors={'b': 'normal(0, 1)'} "
-                "or priors={" + repr(name) + ": 'normal(0, 1)'}"
-            )
+    """Refuse prior sampling when a prior is improper, naming the parameters (as brms does).
+
+    brms: "Sampling from priors is not possible as some parameters have no proper
+    priors".  The message lists every improper parameter and the ``priors=`` entry
+    that gives it a proper prior.
+    """
+    bad = [(name, prior.name, keys) for name, prior, keys in _named_priors(model) if prior.name in IMPROPER]
+    if not bad:
+        return
+    lines = [f"{name!r} has a {dist} prior" for name, dist, _ in bad]
+    fixes = {}
+    for _, _, (cls, _) in bad:
+        fixes.setdefault(cls, f"{cls!r}: {_FIX_EXAMPLE.get(cls, 'exponential(1)')!r}")
+    cls, term = bad[0][2]
+    single = (
+        f"; or one parameter by its term name, e.g. priors={{{term!r}: {_FIX_EXAMPLE.get(cls, 'exponential(1)')!r}}}"
+        if term != cls else ""
+    )
+    sd_note = (
+        " (on 'sd' or a group term the string is the prior of the group-level standard deviation, "
+        "a half-distribution)" if any(c == "sd" for _, _, (c, _) in bad) else ""
+    )
+    raise ValueError(
+        "sampling from the priors (sample_prior='only'/'yes') is not possible because some parameters "
+        f"have improper (flat) priors: {'; '.join(lines)}. Give them proper priors, e.g. "
+        f"priors={{{', '.join(fixes.values())}}}{single}{sd_note}"
+    )

@@ -184,3 +184,22 @@ def test_family_and_link_errors():
         _spec("bernoulli", "log")
     with pytest.raises(ValueError, match=r"needs draws of \['sigma'\]"):
         _spec("gaussian")
+
+
+@pytest.mark.parametrize("link", ["identity", "log", "logit"])
+def test_exact_increments_are_stable_and_right(link):
+    """inverse(eta + d) - inverse(eta), also for |d| ~ 1e6 where a naive form gives inf * 0."""
+    from mixeff.families import LINKS
+
+    L = LINKS[link]
+    rng = np.random.default_rng(0)
+    eta = rng.normal(0, 3, 2000)
+    d = rng.normal(0, 2, 2000) * rng.choice([1e-6, 1.0], 2000)
+    naive = L.inverse(eta + d) - L.inverse(eta.copy())
+    np.testing.assert_allclose(L.increment(eta, d), naive, rtol=1e-6, atol=1e-12)
+    huge = np.array([-1e6, 1e6, -1e6, 1e6])
+    base = np.array([3.0, -3.0, -800.0, 800.0])
+    out = L.increment(base, huge)
+    assert np.all(np.isfinite(out)) if link != "log" else not np.isnan(out).any()
+    if link == "logit":
+        np.testing.assert_allclose(out, [-special.expit(3.0), special.expit(3.0), 0.0, 0.0], atol=1e-300)

@@ -90,6 +90,15 @@ def demo(draws: int, chains: int, seed: int, sampler: str, progress: bool) -> in
 
 
 def main(argv=None) -> int:
+    """The ``mixeff`` command line (``mixeff demo --draws 1000 --chains 4``).
+
+    Examples
+    --------
+    >>> main(["--help"])
+    Traceback (most recent call last):
+    ...
+    SystemExit: 0
+    """
     parser = argparse.ArgumentParser(prog="mixeff", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     d = sub.add_parser("demo", help="fit the seed's lognormal cluster model and compare its means")

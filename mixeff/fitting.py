@@ -25,6 +25,13 @@ class MixedFit:
     fit (``sample_prior="only"``) answers every request with its prior draws, so
     verbs work on it unchanged; asking a fit without prior draws for them is an
     error that says how to refit.
+
+    Examples
+    --------
+    >>> import mixeff
+    >>> f = mixeff.example_fit()
+    >>> f.available_draws, f.spec().n_samples
+    (['posterior'], 500)
     """
 
     def __init__(self, model, idata, sample_prior: str = "no"):

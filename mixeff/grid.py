@@ -16,7 +16,13 @@ GRID_TYPES = ("mean_or_mode", "counterfactual", "balanced")
 
 @dataclass(frozen=True)
 class NewLevels:
-    """K brand-new levels of a grouping factor (labels the model has never seen)."""
+    """K brand-new levels of a grouping factor (labels the model has never seen).
+
+    Examples
+    --------
+    >>> NewLevels(2, "sim").labels(["sim_1"])
+    ['sim__1', 'sim__2']
+    """
 
     k: int
     prefix: str = "new"

@@ -39,6 +39,14 @@ class HypothesesResult(Result):
     draws strictly inside the ROPE ``equivalence=(lo, hi)``; ``p_rope_conditional``:
     that share among the draws inside the credible interval (marginaleffects'
     ``p.rope.unconditional`` / ``p.rope.conditional``).
+
+    Examples
+    --------
+    >>> import mixeff
+    >>> p = mixeff.avg_predictions(mixeff.example_fit(), by="TX")
+    >>> h = mixeff.hypotheses(p, "b1 > 400")
+    >>> isinstance(h, HypothesesResult), bool(0 <= h.summary["probability"].iloc[0] <= 1)
+    (True, True)
     """
 
     def __init__(self, grid, draws, n_chains, n_draws, *, directions, equivalence, **kwargs):

@@ -37,7 +37,15 @@ _INTERVALS = (0.66, 0.95)
 
 
 def silverman_bandwidth(draws: np.ndarray) -> np.ndarray:
-    """Silverman's rule of thumb per row: ``0.9 min(sd, IQR / 1.34) n^(-1/5)``."""
+    """Silverman's rule of thumb per row: ``0.9 min(sd, IQR / 1.34) n^(-1/5)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> bw = silverman_bandwidth(np.random.default_rng(0).normal(size=(2, 1000)))
+    >>> bw.shape, bool(0.1 < bw[0] < 0.4)
+    ((2,), True)
+    """
     x = np.atleast_2d(np.asarray(draws, dtype=float))
     n = x.shape[1]
     sd = x.std(axis=1, ddof=1) if n > 1 else np.zeros(x.shape[0])

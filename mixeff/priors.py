@@ -117,7 +117,15 @@ def _as_prior(value, *, half=False):
 
 
 def resolve_priors(model, priors: dict) -> dict:
-    """``{"priors": {bambi term name: Prior}}`` for ``model.set_priors`` from brms-style classes."""
+    """``{"priors": {bambi term name: Prior}}`` for ``model.set_priors`` from brms-style classes.
+
+    Examples
+    --------
+    >>> import bambi as bmb, mixeff
+    >>> m = bmb.Model("y ~ 1 + TX + (1 | cluster)", mixeff.datasets.load_magnusson(), family="lognormal")
+    >>> sorted(resolve_priors(m, {"b": "normal(0, 1)", "sd": "exponential(1)"})["priors"])
+    ['1|cluster', 'TX']
+    """
     import bambi as bmb
 
     comp = model_parameters(model)[model.family.likelihood.parent]
@@ -189,6 +197,16 @@ _FIX_EXAMPLE = {"b": "normal(0, 1)", "Intercept": "normal(0, 1)", "sd": "normal(
 
 def check_proper(model):
     """Refuse prior sampling when a prior is improper, naming the parameters (as brms does).
+
+    Examples
+    --------
+    >>> import bambi as bmb, mixeff
+    >>> m = bmb.Model("y ~ 1 + TX", mixeff.datasets.load_magnusson(), family="lognormal",
+    ...               priors={"TX": bmb.Prior("Flat")})
+    >>> check_proper(m)
+    Traceback (most recent call last):
+    ...
+    ValueError: ...'TX'...
 
     brms: "Sampling from priors is not possible as some parameters have no proper
     priors".  The message lists every improper parameter and the ``priors=`` entry

@@ -30,7 +30,14 @@ def _hdi(draws: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def summarise_draws(draws: np.ndarray, *, conf_level=0.95, estimator="median", interval="eti") -> pd.DataFrame:
-    """``estimate``, ``conf_low``, ``conf_high`` of each row of a ``(rows, S)`` array."""
+    """``estimate``, ``conf_low``, ``conf_high`` of each row of a ``(rows, S)`` array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> summarise_draws(np.arange(101.0)[None, :]).round(2).values.tolist()
+    [[50.0, 2.5, 97.5]]
+    """
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator={estimator!r} is not one of {list(ESTIMATORS)}")
     if interval not in INTERVALS:

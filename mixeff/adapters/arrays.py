@@ -23,7 +23,13 @@ _R_COLUMN = re.compile(r"^r_(?P<factor>[^\[]+)\[(?P<level>.*),(?P<term>[^,\]]+)\
 
 
 def brms_name(column: str) -> str:
-    """brms's name for a design column: ``age[30-39]`` -> ``age30M39``, ``gender[Woman]`` -> ``genderWoman``."""
+    """brms's name for a design column: ``age[30-39]`` -> ``age30M39``, ``gender[Woman]`` -> ``genderWoman``.
+
+    Examples
+    --------
+    >>> brms_name("age[70+]"), brms_name("education[Post grad]")
+    ('age70P', 'educationPostgrad')
+    """
     name = re.sub(r"\[([^\]]*)\]", r"\1", column)
     for old, new in [("+", "P"), ("-", "M"), ("*", "MU"), ("/", "D"), ("^", "E"), ("=", "EQ")]:
         name = name.replace(old, new)

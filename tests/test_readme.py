@@ -1,0 +1,27 @@
+"""The README's Python blocks run as written, top to bottom, in one namespace."""
+
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_quick_start_runs():
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    assert len(blocks) >= 2
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, str(README), "exec"), namespace)
+    # the quick start's numbers are what they claim to be
+    p = namespace["p"]
+    draws = namespace["draws"]
+    assert p.source == "posterior" and len(draws) == p.draws.size
+    assert 0.0 <= (draws["draw"] > 600).mean() <= 1.0
+    vague = namespace["vague"]
+    prior = namespace["me"].avg_predictions(vague, by="gender")
+    assert prior.source == "prior" and "prior draws" in repr(prior)
+    assert prior.summary["conf_low"].max() < 0.1 and prior.summary["conf_high"].min() > 0.9

@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pandas as pd
 
-__all__ = ["main", "demo_table"]
+__all__ = ["main", "demo_table", "demo_ates"]
 
 
 def demo_table(fit, n_new: int = 100, seed: int = 2022) -> pd.DataFrame:
@@ -57,6 +57,35 @@ def demo_table(fit, n_new: int = 100, seed: int = 2022) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True)
 
 
+def demo_ates(fit, n_new: int = 100, seed: int = 2022) -> pd.DataFrame:
+    """The seed's three ATEs of TX (typical, existing clusters, new clusters) and the closed form.
+
+    Examples
+    --------
+    >>> import mixeff
+    >>> bool(demo_ates(mixeff.example_fit())["estimate"].lt(0).all())
+    True
+    """
+    from . import avg_comparisons, datagrid, new_levels
+    from .results import summarise_draws
+
+    spec = fit.spec()
+    rows = [
+        ('typical cluster (re_formula="NA")', avg_comparisons(fit, variables="TX", re_formula="NA")),
+        ("existing clusters (average)", avg_comparisons(fit, variables="TX")),
+        (f"{n_new} new gaussian clusters (average)",
+         avg_comparisons(fit, variables="TX", newdata=datagrid(fit, cluster=new_levels(n_new)),
+                         allow_new_levels=True, sample_new_levels="gaussian", seed=seed)),
+    ]
+    b0 = spec.beta[:, spec.beta_names.index("Intercept")]
+    b1 = spec.beta[:, spec.beta_names.index("TX")]
+    v = (spec.groups["cluster"].sd[:, 0] ** 2 + spec.aux["sigma"] ** 2) / 2
+    closed = (np.exp(b0 + b1 + v) - np.exp(b0 + v))[None, :]
+    out = [pd.DataFrame({"quantity": name, **r.summary[["estimate", "conf_low", "conf_high"]]}) for name, r in rows]
+    out.append(pd.DataFrame({"quantity": "closed form difference", **summarise_draws(closed)}))
+    return pd.concat(out, ignore_index=True)
+
+
 def demo(draws: int, chains: int, seed: int, sampler: str, progress: bool) -> int:
     import mixeff
 
@@ -82,6 +111,9 @@ def demo(draws: int, chains: int, seed: int, sampler: str, progress: bool) -> in
     print(f"\nExpected gambling losses E[y] by TX (median and 95% interval of {spec.n_samples} draws)")
     with pd.option_context("display.width", 140, "display.max_colwidth", 60):
         print(table.round(1).to_string(index=False))
+    print("\nAverage treatment effect of TX, E[y | TX = 1] - E[y | TX = 0]")
+    with pd.option_context("display.width", 140, "display.max_colwidth", 60):
+        print(demo_ates(fit, seed=seed).round(1).to_string(index=False))
     print(f"\n(computed in {time.perf_counter() - t1:.1f} s). The typical cluster (b = 0) is not the average "
           "cluster: on the log scale the cluster effects are symmetric, on the dollar scale they are not, so "
           "averages over clusters sit above the typical cluster and the new-cluster average approaches the "

@@ -8,7 +8,7 @@ from .contrasts import (
 )
 from .evaluate import excluded_factors
 from .inputs import check_newdata, resolve_spec
-from .results import Result
+from .results import Result, require_defined
 
 __all__ = ["comparisons", "avg_comparisons"]
 
@@ -139,6 +139,11 @@ def comparisons(
         chunk_rows=chunk_rows, progress=progress,
     )
     values = apply_transform(fn, values.reshape(-1, spec.n_samples))
+    require_defined(
+        values, f"comparison={comparison!r}" + (f" with transform={transform!r}" if fn else ""),
+        f"lnratio needs positive expected values and lnor values in (0, 1) (family {spec.family.name!r}, "
+        f"type={type!r}); use comparison='difference' or 'ratio', or a transform defined for these values",
+    )
     grid = contrast_grid(contrasts, frame, keys)
     return Result(
         grid, values, spec.n_chains, spec.n_draws, kind="comparisons", type=type, source=spec.source,

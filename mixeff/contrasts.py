@@ -122,7 +122,7 @@ def _grouping_columns(spec: ModelSpec) -> set[str]:
 
 def default_variables(spec: ModelSpec) -> list[str]:
     """The population-level predictors: not the response, trials or grouping-factor columns."""
-    skip = _grouping_columns(spec) | {spec.response, spec.trials}
+    skip = _grouping_columns(spec) | {spec.response, spec.trials} | set(spec.offset_variables)
     return sorted(v for v in spec.predictors if v not in skip)
 
 

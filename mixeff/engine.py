@@ -117,8 +117,23 @@ def prepare(call: Call, frame: pd.DataFrame) -> Design:
         codes.append(plan.codes(frame))
     trials = None
     if spec.family.needs_trials and call.type != "link":
-        trials = np.asarray(frame[spec.trials], dtype=float)
+        trials = _trials(spec, frame, call.type)
     return Design(X, offset, Zs, codes, trials)
+
+
+def _trials(spec: ModelSpec, frame: pd.DataFrame, type: str) -> np.ndarray:
+    if spec.trials is None:
+        raise ValueError("the binomial family needs trials: pass trials= (a column or a number) to the adapter")
+    if not isinstance(spec.trials, str):
+        return np.full(len(frame), float(spec.trials))
+    trials = np.asarray(frame[spec.trials], dtype=float)
+    if type == "prediction" and np.any(trials != np.round(trials)):
+        bad = trials[trials != np.round(trials)][:3].tolist()
+        raise ValueError(
+            f"newdata column {spec.trials!r} (binomial trials) has non-whole values {bad} (datagrid gives "
+            f"its mean); type='prediction' draws counts: set {spec.trials}= to whole numbers in the grid"
+        )
+    return trials
 
 
 def stream(call: Call, designs: list[Design], reducer, *, chunk_rows=None, progress=None):

@@ -70,11 +70,13 @@ def _values_for(name, spec_value, col: pd.Series | None):
     if col is None:
         raise ValueError(f"datagrid: {name!r} is not a column of the data")
     if isinstance(spec_value, str) and spec_value == "unique":
+        if isinstance(col.dtype, pd.CategoricalDtype):  # level order, as R's factors
+            present = set(col.dropna())
+            return [c for c in col.cat.categories if c in present]
         vals = pd.unique(col.dropna())
-        try:
+        if pd.api.types.is_numeric_dtype(col):
             return sorted(vals)
-        except TypeError:
-            return list(vals)
+        return list(vals)  # strings: order of appearance, as R's unique()
     if callable(spec_value):
         out = spec_value(col)
         return list(np.atleast_1d(out))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .spec import GroupFactor, ModelSpec, factor_labels
+from .spec import GroupFactor, ModelSpec
 
 __all__ = ["FactorPlan", "parse_re_formula", "plan_random_effects", "SAMPLE_NEW_LEVELS"]
 
@@ -88,7 +88,7 @@ class FactorPlan:
     new_levels: list[str]
 
     def codes(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.labels.get_indexer(factor_labels(frame, self.group.columns))
+        return self.labels.get_indexer(self.group.labels_of(frame))
 
 
 def plan_random_effects(
@@ -108,7 +108,7 @@ def plan_random_effects(
     plans = []
     for name, active in include.items():
         group = spec.groups[name]
-        seen = np.unique(np.concatenate([factor_labels(f, group.columns) for f in frames]))
+        seen = np.unique(np.concatenate([group.labels_of(f) for f in frames]))
         new = [str(lab) for lab in seen if lab not in group._index]
         if new and not allow_new_levels:
             shown = new[:5] + (["..."] if len(new) > 5 else [])

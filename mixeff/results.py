@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-__all__ = ["Result", "get_draws", "summarise_draws"]
+__all__ = ["Result", "get_draws", "summarise_draws", "require_defined"]
 
 ESTIMATORS = ("median", "mean")
 INTERVALS = ("eti", "hdi")
@@ -54,6 +54,26 @@ def summarise_draws(draws: np.ndarray, *, conf_level=0.95, estimator="median", i
         lo, hi = _hdi(draws, conf_level)
         est = np.median(draws, axis=1) if estimator == "median" else np.mean(draws, axis=1)
     return pd.DataFrame({"estimate": est, "conf_low": lo, "conf_high": hi})
+
+
+def require_defined(values: np.ndarray, what: str, fix: str) -> np.ndarray:
+    """Raise instead of returning NaN draws: ``what`` produced them, ``fix`` says what to do.
+
+    Examples
+    --------
+    >>> require_defined(np.array([[1.0, np.nan]]), "comparison='lnor'", "use type='link'")
+    Traceback (most recent call last):
+    ...
+    ValueError: comparison='lnor' is undefined (NaN) in 1 of 2 draws (rows [0]); use type='link'
+    """
+    bad = np.isnan(values)
+    if bad.any():
+        rows = np.flatnonzero(bad.any(axis=1))
+        raise ValueError(
+            f"{what} is undefined (NaN) in {int(bad.sum())} of {values.size} draws "
+            f"(rows {rows[:5].tolist()}{' ...' if len(rows) > 5 else ''}); {fix}"
+        )
+    return values
 
 
 class Result:

@@ -11,7 +11,7 @@ from .contrasts import (
 )
 from .evaluate import excluded_factors
 from .inputs import check_newdata, resolve_spec
-from .results import Result
+from .results import Result, require_defined
 
 __all__ = ["slopes", "avg_slopes", "SLOPES"]
 
@@ -160,6 +160,10 @@ def slopes(
         allow_new_levels=allow_new_levels, sample_new_levels=sample_new_levels, seed=seed,
         chunk_rows=chunk_rows, progress=progress,
         x_columns=x_columns if (x_columns and (needs_y or slope == "dyex")) else None,
+    )
+    require_defined(
+        values.reshape(-1, spec.n_samples), f"slope={slope!r}",
+        "elasticities divide by the prediction and by x: use slope='dydx' where they are zero",
     )
     grid = contrast_grid(contrasts, frame, keys)
     return Result(

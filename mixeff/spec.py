@@ -19,23 +19,40 @@ from .families import Family, Link
 __all__ = ["GroupFactor", "ModelSpec", "factor_labels"]
 
 
-def factor_labels(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
+def factor_labels(frame: pd.DataFrame, columns: tuple[str, ...], sep: str = ":",
+                  canonical: bool = True) -> np.ndarray:
     """Level labels of a (possibly interaction) grouping factor, as strings.
 
-    ``("h", "Subject")`` gives ``"u:308"``, matching Bambi's coordinate labels.
+    ``("h", "Subject")`` gives ``"u:308"`` (Bambi's labels; brms joins with ``"_"``).
+    For a single column, whole numbers are written without decimals, so a
+    cluster id read as ``1``, ``1.0`` or ``"1"`` names the same level.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> factor_labels(pd.DataFrame({"g": [1.0, 2.5], "h": ["a", "b"]}), ("g",)).tolist()
+    ['1', '2.5']
+    >>> factor_labels(pd.DataFrame({"g": [1, 2], "h": ["a", "b"]}), ("h", "g")).tolist()
+    ['a:1', 'b:2']
     """
-    parts = [_as_label(frame[c]) for c in columns]
+    parts = [np.asarray(frame[c].to_numpy()).astype(str) for c in columns]
+    if len(parts) == 1:
+        return _canonical(parts[0]) if canonical else parts[0]
     out = parts[0]
     for p in parts[1:]:
-        out = np.char.add(np.char.add(out, ":"), p)
+        out = np.char.add(np.char.add(out, sep), p)
     return out
 
 
-def _as_label(col: pd.Series) -> np.ndarray:
-    values = col.to_numpy()
-    if values.dtype.kind == "f" and np.all(np.isfinite(values)) and np.all(values == np.round(values)):
-        values = values.astype(np.int64)
-    return values.astype(str)
+def _canonical(labels: np.ndarray) -> np.ndarray:
+    """``"1.0"`` -> ``"1"``: whole numbers lose their decimal part; other labels are kept."""
+    nums = pd.to_numeric(pd.Series(labels), errors="coerce").to_numpy(dtype=float)
+    whole = np.isfinite(nums) & (nums == np.round(nums))
+    if not whole.any():
+        return labels
+    out = labels.astype(object)
+    out[whole] = nums[whole].astype(np.int64).astype(str)
+    return out.astype(str)
 
 
 @dataclass
@@ -57,10 +74,20 @@ class GroupFactor:
     design: Callable[[pd.DataFrame], np.ndarray]
     term_blocks: dict[str, list[int]] = field(default_factory=dict)
     """Formula-term name (e.g. ``"1|cluster"``) -> indices into ``terms``; used by ``re_formula``."""
+    sep: str = ":"
+    """How an interaction factor's labels are joined: ``":"`` in Bambi, ``"_"`` in brms."""
 
     def __post_init__(self):
-        self.levels = np.asarray(self.levels).astype(str)
+        levels = np.asarray(self.levels).astype(str)
+        canonical = _canonical(levels) if len(self.columns) == 1 else levels
+        # canonical labels only when they stay distinct (never merge "01" and "1")
+        self.canonical = len(set(canonical)) == len(canonical)
+        self.levels = canonical if self.canonical else levels
         self._index = {lev: i for i, lev in enumerate(self.levels)}  # membership tests for new levels
+
+    def labels_of(self, frame: pd.DataFrame) -> np.ndarray:
+        """This factor's level label for every row of ``frame``."""
+        return factor_labels(frame, self.columns, self.sep, self.canonical)
 
 
 @dataclass
@@ -79,9 +106,12 @@ class ModelSpec:
     data: pd.DataFrame
     predictors: list[str]
     response: str | None = None
-    trials: str | None = None
+    trials: str | float | None = None
+    """Binomial trials: a newdata column, or a constant number."""
     source: str = "posterior"
     offset: Callable[[pd.DataFrame], np.ndarray] | None = None
+    offset_variables: tuple[str, ...] = ()
+    """Columns used only in ``offset()`` terms: exposure, not a predictor to contrast."""
 
     @property
     def n_samples(self) -> int:

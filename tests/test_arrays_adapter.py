@@ -203,3 +203,32 @@ def test_exact_increments_are_stable_and_right(link):
     assert np.all(np.isfinite(out)) if link != "log" else not np.isnan(out).any()
     if link == "logit":
         np.testing.assert_allclose(out, [-special.expit(3.0), special.expit(3.0), 0.0, 0.0], atol=1e-300)
+
+
+def test_brms_interaction_factor_levels_joined_with_underscore():
+    rng = np.random.default_rng(2)
+    data = pd.DataFrame({"x": rng.normal(size=8), "g": list("AABB") * 2, "h": list("uvuv") * 2})
+    levels = ["A_u", "A_v", "B_u", "B_v"]
+    draws = pd.DataFrame({"b_Intercept": rng.normal(size=20), "b_x": rng.normal(size=20),
+                          "sd_g:h__Intercept": np.ones(20), "sigma": np.ones(20),
+                          **{f"r_g:h[{lev},Intercept]": rng.normal(size=20) for lev in levels}})
+    spec = from_brms_draws(draws, formula="y ~ x + (1 | g:h)", data=data)
+    eta = predictions(spec, data).draws
+    expected = np.stack([draws.b_Intercept + draws.b_x * x + draws[f"r_g:h[{g}_{h},Intercept]"]
+                         for x, g, h in zip(data.x, data.g, data.h)])
+    np.testing.assert_allclose(eta, expected, rtol=1e-12)
+
+
+def test_unordered_factor_reference_is_its_first_level():
+    """brms's reference level is the factor's first level, even for an unordered Categorical."""
+    rng = np.random.default_rng(3)
+    edu = pd.Categorical(["No HS", "4 year", "2 year"] * 4, categories=["No HS", "2 year", "4 year"])
+    data = pd.DataFrame({"edu": edu})
+    draws = pd.DataFrame({"b_Intercept": rng.normal(size=10), "b_edu2year": rng.normal(size=10),
+                          "b_edu4year": rng.normal(size=10)})
+    spec = from_brms_draws(draws, formula="y ~ edu", data=data, family="bernoulli")
+    eta = predictions(spec, pd.DataFrame({"edu": ["No HS", "4 year"]}), type="link").draws
+    np.testing.assert_allclose(eta[0], draws.b_Intercept)
+    np.testing.assert_allclose(eta[1], draws.b_Intercept + draws.b_edu4year)
+    with pytest.raises(ValueError, match=r"column 'edu' has level\(s\) \['PhD'\]"):
+        predictions(spec, pd.DataFrame({"edu": ["PhD"]}))

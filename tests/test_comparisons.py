@@ -267,3 +267,9 @@ def test_new_levels_need_permission(magnusson_fit):
     grid = datagrid(magnusson_fit, cluster=new_levels(3))
     with pytest.raises(ValueError, match="allow_new_levels=True"):
         comparisons(magnusson_fit, "TX", newdata=grid)
+
+
+def test_undefined_comparison_is_an_error_not_nan(gaussian_ri_fit):
+    """lnor of gaussian expected values outside (0, 1) is undefined: say so, do not return NaN."""
+    with pytest.raises(ValueError, match=r"comparison='lnor' is undefined \(NaN\).*lnor values in \(0, 1\)"):
+        comparisons(gaussian_ri_fit, "x", comparison="lnor")

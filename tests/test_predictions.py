@@ -274,3 +274,85 @@ def test_datatree_without_needed_group(magnusson_fit):
         mixeff.from_bambi(magnusson_fit.model, no_post)
     with pytest.raises(ValueError, match="no prior draws.*sample_prior"):
         predictions(magnusson_fit, draws="prior")
+
+
+def test_grouping_labels_match_across_int_float_and_str():
+    """A cluster id written 1, 1.0 or "1" names one level (Bambi labels float levels '1.0')."""
+    from mixeff.spec import GroupFactor
+
+    b = np.arange(6.0).reshape(2, 3, 1)
+    g = GroupFactor("g", ("g",), np.array(["1.0", "2.0", "3.5"]), ["Intercept"], b, np.ones((2, 1)), None,
+                    design=lambda f: np.ones((len(f), 1)))
+    assert g.levels.tolist() == ["1", "2", "3.5"]
+    for col in ([1, 2], [1.0, 2.0], ["1", "2"]):
+        assert g.labels_of(pd.DataFrame({"g": col})).tolist() == ["1", "2"]
+    # never merge distinct labels: "01" and "1" stay apart
+    g2 = GroupFactor("g", ("g",), np.array(["01", "1"]), ["Intercept"], b[:, :2], np.ones((2, 1)), None,
+                     design=lambda f: np.ones((len(f), 1)))
+    assert g2.levels.tolist() == ["01", "1"]
+    assert g2.labels_of(pd.DataFrame({"g": ["01", "1"]})).tolist() == ["01", "1"]
+
+
+def test_float_grouping_column_uses_existing_levels():
+    import bambi as bmb
+
+    rng = np.random.default_rng(1)
+    d = pd.DataFrame({"y": rng.normal(size=60), "x": rng.normal(size=60), "g": np.repeat(np.arange(6.0), 10)})
+    m = bmb.Model("y ~ x + (1|g)", d)
+    idata = m.fit(draws=30, tune=30, chains=1, progressbar=False, random_seed=1)
+    fit = mixeff.from_bambi(m, idata)
+    out = m.predict(idata, kind="response_params", data=d.head(12), inplace=False)
+    np.testing.assert_allclose(predictions(fit, d.head(12)).draws, flat(out["posterior"]["mu"]).T, atol=1e-10)
+    ints = d.head(12).assign(g=lambda f: f.g.astype(int))
+    np.testing.assert_allclose(predictions(fit, ints).draws, predictions(fit, d.head(12)).draws, atol=0)
+
+
+def test_datagrid_unique_keeps_level_and_appearance_order():
+    d = pd.DataFrame({"f": pd.Categorical(["hi", "lo", "mid"], categories=["lo", "mid", "hi"]),
+                      "s": ["3", "10", "2"], "x": [3.0, 1.0, 2.0]})
+    assert datagrid(newdata=d, f="unique")["f"].tolist() == ["lo", "mid", "hi"]
+    assert datagrid(newdata=d, s="unique")["s"].tolist() == ["3", "10", "2"]
+    assert datagrid(newdata=d, x="unique")["x"].tolist() == [1.0, 2.0, 3.0]
+
+
+@pytest.fixture(scope="module")
+def count_fits():
+    """Binomial with constant and column trials, poisson with an exposure offset (small, quick fits)."""
+    import bambi as bmb
+
+    rng = np.random.default_rng(4)
+    n = 120
+    d = pd.DataFrame({"x": rng.normal(size=n), "g": rng.choice(list("abcdef"), n),
+                      "trials": rng.integers(5, 15, n), "expo": rng.uniform(0.5, 3, n)})
+    d["y10"] = rng.binomial(10, 0.4, n)
+    d["yn"] = rng.binomial(d["trials"], 0.4)
+    d["count"] = rng.poisson(2 * d["expo"])
+    fits = {}
+    for name, formula, family in [("const", "p(y10, 10) ~ x + (1|g)", "binomial"),
+                                  ("column", "p(yn, trials) ~ x + (1|g)", "binomial"),
+                                  ("offset", "count ~ x + offset(np.log(expo)) + (1|g)", "poisson")]:
+        m = bmb.Model(formula, d, family=family)
+        fits[name] = (mixeff.from_bambi(m, m.fit(draws=40, tune=40, chains=1, progressbar=False, random_seed=2)), d)
+    return fits
+
+
+def test_binomial_expected_value_is_mu_times_trials(count_fits):
+    for name, trials in [("const", 10.0), ("column", None)]:
+        fit, d = count_fits[name]
+        mu = predictions(fit, d.head(9), type="link").draws
+        n = trials if trials is not None else d["trials"].head(9).to_numpy()[:, None]
+        np.testing.assert_allclose(predictions(fit, d.head(9)).draws, n / (1 + np.exp(-mu)), rtol=1e-12)
+    fit, d = count_fits["column"]
+    grid = datagrid(fit, x=0.0)  # trials at its mean: not a whole number
+    assert grid["trials"].iloc[0] != round(grid["trials"].iloc[0])
+    with pytest.raises(ValueError, match="binomial trials.*non-whole.*set trials="):
+        predictions(fit, grid, type="prediction")
+
+
+def test_offset_enters_eta_and_is_not_a_default_contrast(count_fits):
+    fit, d = count_fits["offset"]
+    base = predictions(fit, d.head(5).assign(expo=1.0), type="link").draws
+    double = predictions(fit, d.head(5).assign(expo=2.0), type="link").draws
+    np.testing.assert_allclose(double - base, np.log(2.0), atol=1e-12)
+    terms = mixeff.avg_comparisons(fit).summary["term"].tolist()
+    assert terms == ["x"]

@@ -43,13 +43,28 @@ def _formula_design(formula: str, data: pd.DataFrame):
     rhs = formula.split("~", 1)[-1]
     rhs = re.sub(r"\([^()]*\|[^()]*\)", "", rhs)  # drop (expr | group) terms
     rhs = re.sub(r"\+\s*\+", "+", rhs).strip().strip("+").strip() or "1"
-    design = formulae.design_matrices(rhs, data, na_action="error").common
+    # brms takes a factor's first *level* as reference; formulae would sort an unordered
+    # Categorical's levels alphabetically, so pass every Categorical as ordered.
+    levels = {c: data[c].cat.categories for c in data.columns if isinstance(data[c].dtype, pd.CategoricalDtype)}
+
+    def with_levels(frame):
+        cols = {}
+        for c, cats in levels.items():
+            if c in frame.columns:
+                unknown = sorted(set(pd.unique(frame[c].dropna())) - set(cats), key=str)
+                if unknown:
+                    raise ValueError(f"newdata column {c!r} has level(s) {unknown} the model does not have; "
+                                     f"its levels are {list(cats)}")
+                cols[c] = pd.Categorical(frame[c], categories=cats, ordered=True)
+        return frame.assign(**cols) if cols else frame
+
+    design = formulae.design_matrices(rhs, with_levels(data), na_action="error").common
     names = [brms_name(c) for t in design.terms.values() for c in t.labels]
     var_names = set().union(*[t.var_names for t in design.terms.values()])
 
     def evaluate(frame: pd.DataFrame) -> pd.DataFrame:
         try:
-            X = np.asarray(design.evaluate_new_data(frame).design_matrix, dtype=float)
+            X = np.asarray(design.evaluate_new_data(with_levels(frame)).design_matrix, dtype=float)
         except ValueError as err:
             raise ValueError(f"newdata cannot be evaluated by the formula {formula!r}: {err}") from None
         return pd.DataFrame(X, columns=names, index=frame.index)
@@ -69,7 +84,7 @@ def from_arrays(
     aux: dict[str, np.ndarray] | None = None,
     n_chains: int = 1,
     predictors: list[str] | None = None,
-    trials: str | None = None,
+    trials: str | float | None = None,
     source: str = "posterior",
 ) -> ModelSpec:
     """Build a spec from arrays: ``beta`` is ``(S, p)``, draws ordered chain-major.
@@ -101,8 +116,9 @@ def from_arrays(
             missing = [n for n in names if n not in X.columns]
             if missing:
                 raise ValueError(
-                    f"fixed_design returned no column for coefficient(s) {missing}; "
-                    f"it returned {list(X.columns)}"
+                    f"fixed_design returned no column for coefficient(s) {missing}; it returned "
+                    f"{list(X.columns)}. A factor's reference level may differ from the model's: "
+                    "make it a pandas Categorical whose first category is brms's reference level"
                 )
             X = X[names].to_numpy(dtype=float)
         return np.asarray(X, dtype=float)
@@ -122,7 +138,7 @@ def from_arrays(
         n_chains=n_chains,
         n_draws=s // n_chains,
         data=data,
-        predictors=sorted(used | ({trials} if trials else set())),
+        predictors=sorted(used | ({trials} if isinstance(trials, str) else set())),
         trials=trials,
         source=source,
     )
@@ -135,7 +151,7 @@ def from_brms_draws(
     data: pd.DataFrame,
     family: str = "gaussian",
     link: str | None = None,
-    trials: str | None = None,
+    trials: str | float | None = None,
 ) -> ModelSpec:
     """Read brms-named draws (``as_draws_df(fit)`` written to CSV, say) into a spec.
 
@@ -237,7 +253,7 @@ def _brms_group(factor, terms: dict[str, dict[str, str]], draws, data, fixed_des
         blocks.setdefault(_variable_of(t, data), []).append(j)
     return GroupFactor(
         name=factor, columns=tuple(factor.split(":")), levels=np.asarray(levels), terms=term_names,
-        b=b, sd=sd, cor=cor, design=design, term_blocks=blocks,
+        b=b, sd=sd, cor=cor, design=design, term_blocks=blocks, sep="_",  # brms: paste(g, h, sep = "_")
     )
 
 

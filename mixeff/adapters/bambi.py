@@ -90,7 +90,7 @@ def spec_from_bambi(model, idata, group: str = "posterior") -> ModelSpec:
     for t in group_design.terms.values() if group_design else []:
         predictors |= set(t.var_names)
     trials = _trials_variable(model) if family.needs_trials else None
-    if trials:
+    if isinstance(trials, str):
         predictors.add(trials)
     data = model.data
     return ModelSpec(
@@ -109,6 +109,7 @@ def spec_from_bambi(model, idata, group: str = "posterior") -> ModelSpec:
         trials=trials,
         source=group,
         offset=offset,
+        offset_variables=tuple(sorted({v for n in comp.offset_terms for v in comp.design.common.terms[n].var_names})),
     )
 
 
@@ -217,10 +218,13 @@ def _group_part(comp, draws) -> dict[str, GroupFactor]:
     return groups
 
 
-def _trials_variable(model) -> str | None:
+def _trials_variable(model) -> str | float:
+    """The trials of ``p(y, n)``: a column name, or a number for ``p(y, 10)``."""
     import re
 
-    m = re.match(r"\s*p\(\s*[^,]+,\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\)", str(model.formula.main))
+    m = re.match(r"\s*p\(\s*[^,]+,\s*([A-Za-z_][A-Za-z0-9_.]*|[0-9.]+)\s*\)", str(model.formula.main))
+    if m is not None and re.fullmatch(r"[0-9.]+", m.group(1)):
+        return float(m.group(1))
     if m is None:
         raise ValueError(
             "binomial models need the number of trials as a column: write the response as p(y, n)"

@@ -68,7 +68,6 @@ def main():
     import mixeff
 
     fit, data = make_fit()
-    spec = fit.spec()
     post = fit.idata["posterior"]
     beta = np.column_stack([post["Intercept"].values.ravel(), post["x"].values.ravel()])
     b = post["1|g"].transpose("chain", "draw", "g__factor_dim").values.reshape(CHAINS * DRAWS, -1)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from .contrasts import (
-    ArmSet, apply_transform, by_columns, categorical_contrasts, comparison_rule, contrast_grid,
-    label_contrast, numeric_contrasts, parse_variables, resolve_transform, run_contrasts, variable_kind,
-)
+from .contrast_pass import by_columns, contrast_grid, run_contrasts
+from .contrasts import ArmSet, categorical_contrasts, numeric_contrasts, parse_variables, variable_kind
+from .rules import apply_transform, comparison_rule, label_contrast, resolve_transform
 from .evaluate import excluded_factors
 from .inputs import check_newdata, resolve_spec
 from .results import Result, require_defined

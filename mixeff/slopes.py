@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .contrasts import (
-    ArmSet, Contrast, Rule, by_columns, categorical_contrasts, comparison_rule, contrast_grid,
-    label_contrast, parse_variables, run_contrasts, variable_kind,
-)
+from .contrast_pass import by_columns, contrast_grid, run_contrasts
+from .contrasts import ArmSet, Contrast, categorical_contrasts, parse_variables, variable_kind
+from .rules import Rule, comparison_rule, label_contrast
 from .evaluate import excluded_factors
 from .inputs import check_newdata, resolve_spec
 from .results import Result, require_defined

@@ -10,7 +10,6 @@ model's.  Group-level terms sharing a grouping factor are gathered into one
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 
 from ..families import AUX_ALIASES, get_family, get_link
@@ -136,16 +135,21 @@ def _fixed_part(comp, draws):
         names += [name] if not rest else [f"{name}[{lev}]" for lev in da[rest[0]].values]
     beta = np.concatenate(blocks, axis=1)
 
+    last: dict = {}
+
+    def full_design(frame):
+        # X and the offset come from one formulae evaluation of the same frame
+        if last.get("frame") is not frame:
+            last.update(frame=frame, X=_evaluate(common, frame))
+        return last["X"]
+
     def evaluate(frame):
-        X = _evaluate(common, frame)
-        return X[:, cols]
+        return full_design(frame)[:, cols]
 
-    offset = None
-    if offset_cols is not None:
-        def offset(frame):
-            return _evaluate(common, frame)[:, offset_cols].sum(axis=1)
+    def offset(frame):
+        return full_design(frame)[:, offset_cols].sum(axis=1)
 
-    return evaluate, beta, names, offset
+    return evaluate, beta, names, (offset if offset_cols is not None else None)
 
 
 def _evaluate(design, frame):

@@ -34,10 +34,13 @@ class MixedFit:
     (['posterior'], 500)
     """
 
-    def __init__(self, model, idata, sample_prior: str = "no"):
+    def __init__(self, model, idata, sample_prior: str = "no", data=None):
         self.model = model
         self.idata = idata
         self.sample_prior = sample_prior
+        # the user's own frame (dtypes and row order as given) when Bambi kept every row;
+        # Bambi's copy turns strings into alphabetically ordered Categoricals
+        self.data = data if data is not None and len(data) == len(model.data) else model.data
         self._specs: dict[str, ModelSpec] = {}
 
     @property
@@ -63,7 +66,7 @@ class MixedFit:
                     + ("refit with sample_prior='yes' or 'only' to get prior draws" if draws == "prior"
                        else "refit with sample_prior='no' or 'yes'")
                 )
-            self._specs[draws] = spec_from_bambi(self.model, self.idata, draws)
+            self._specs[draws] = spec_from_bambi(self.model, self.idata, draws, data=self.data)
         return self._specs[draws]
 
     def __repr__(self):
@@ -162,7 +165,7 @@ def fit(
         idata = model.fit(**kwargs)
     if sample_prior in ("only", "yes"):
         idata = _add_prior(model, idata, draws=draws, chains=chains, seed=seed)
-    return MixedFit(model, idata, sample_prior)
+    return MixedFit(model, idata, sample_prior, data=data)
 
 
 #: attribute set on a prior group whose intercept is on the scale of the uncentred design

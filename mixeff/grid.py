@@ -73,10 +73,16 @@ def _values_for(name, spec_value, col: pd.Series | None):
         if isinstance(col.dtype, pd.CategoricalDtype):  # level order, as R's factors
             present = set(col.dropna())
             return [c for c in col.cat.categories if c in present]
-        vals = pd.unique(col.dropna())
+        vals = list(pd.unique(col.dropna()))
         if pd.api.types.is_numeric_dtype(col):
             return sorted(vals)
-        return list(vals)  # strings: order of appearance, as R's unique()
+        as_numbers = pd.to_numeric(pd.Series(vals, dtype=object), errors="coerce")
+        if as_numbers.notna().all():  # ids such as "1", "2", "10": numeric order
+            return [vals[i] for i in np.argsort(as_numbers.to_numpy(), kind="stable")]
+        try:
+            return sorted(vals)  # the level order brms gives a character column
+        except TypeError:
+            return vals
     if callable(spec_value):
         out = spec_value(col)
         return list(np.atleast_1d(out))
@@ -90,7 +96,8 @@ def datagrid(fit=None, *, newdata: pd.DataFrame | None = None, grid_type: str = 
     """A grid of predictor values: the given variables at the given values, the rest typical.
 
     Each keyword names a column and gives a list, a scalar, ``"unique"`` (every
-    value in the data), a function of the column (e.g. ``np.quantile``-based), or
+    value in the data: a Categorical's levels in order, numbers and numeric ids
+    such as ``"1"``…``"20"`` ascending, other strings sorted), a function of the column (e.g. ``np.quantile``-based), or
     :func:`new_levels` for brand-new levels of a grouping factor.  All
     combinations are crossed.  Other model variables take their mean (numeric)
     or mode (factors and 0/1 variables) for ``grid_type="mean_or_mode"``; every

@@ -307,11 +307,12 @@ def test_float_grouping_column_uses_existing_levels():
     np.testing.assert_allclose(predictions(fit, ints).draws, predictions(fit, d.head(12)).draws, atol=0)
 
 
-def test_datagrid_unique_keeps_level_and_appearance_order():
+def test_datagrid_unique_keeps_level_order_and_sorts_the_rest():
     d = pd.DataFrame({"f": pd.Categorical(["hi", "lo", "mid"], categories=["lo", "mid", "hi"]),
                       "s": ["3", "10", "2"], "x": [3.0, 1.0, 2.0]})
     assert datagrid(newdata=d, f="unique")["f"].tolist() == ["lo", "mid", "hi"]
-    assert datagrid(newdata=d, s="unique")["s"].tolist() == ["3", "10", "2"]
+    assert datagrid(newdata=d, s="unique")["s"].tolist() == ["2", "3", "10"]  # ids in numeric order
+    assert datagrid(newdata=d.assign(s=["b", "c", "a"]), s="unique")["s"].tolist() == ["a", "b", "c"]
     assert datagrid(newdata=d, x="unique")["x"].tolist() == [1.0, 2.0, 3.0]
 
 

@@ -51,7 +51,19 @@ def _flatten(da: xr.DataArray, *rest: str) -> np.ndarray:
     return np.asarray(da.values, dtype=float).reshape(-1, *da.shape[2:])
 
 
-def spec_from_bambi(model, idata, group: str = "posterior") -> ModelSpec:
+def spec_from_bambi(model, idata, group: str = "posterior", data=None) -> ModelSpec:
+    """The engine's view of a Bambi fit's ``posterior`` (or ``prior``) draws.
+
+    ``data`` (default: Bambi's copy) is the frame used for default newdata and datagrid.
+
+    Examples
+    --------
+    >>> import mixeff
+    >>> f = mixeff.example_fit()
+    >>> spec = spec_from_bambi(f.model, f.idata)
+    >>> spec.beta_names, spec.groups["cluster"].b.shape[1:], spec.family.name
+    (['Intercept', 'TX'], (20, 1), 'lognormal')
+    """
     if not getattr(model, "built", True):
         model.build()
     draws = draws_group(idata, group)
@@ -91,7 +103,7 @@ def spec_from_bambi(model, idata, group: str = "posterior") -> ModelSpec:
     trials = _trials_variable(model) if family.needs_trials else None
     if isinstance(trials, str):
         predictors.add(trials)
-    data = model.data
+    data = model.data if data is None else data
     return ModelSpec(
         fixed_design=fixed_design,
         beta=beta,

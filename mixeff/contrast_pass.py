@@ -34,8 +34,8 @@ import pandas as pd
 from .contrasts import ArmSet, Contrast
 from .engine import Call, Design, default_chunk_rows, prepare, row_chunks
 from .families import mean_increment
-from .inputs import check_columns
-from .reduce import GroupMeans, group_codes, normalised_weights
+from .inputs import as_by
+from .reduce import GroupMeans, grouping
 from .spec import ModelSpec
 
 __all__ = ["run_contrasts", "contrast_grid", "by_columns"]
@@ -53,13 +53,9 @@ def by_columns(by, frame: pd.DataFrame) -> list[str] | None:
     >>> by_columns(["term", "g"], pd.DataFrame({"g": [1]})), by_columns(True, pd.DataFrame())
     (['g'], [])
     """
-    if by is None or by is False:
-        return None
-    if by is True:
-        return []
-    cols = [by] if isinstance(by, str) else list(by)
-    cols = [c for c in cols if c not in ("term", "contrast")]
-    return check_columns(frame, cols, f"by={by!r}") if cols else []
+    if isinstance(by, (list, tuple)) or by in ("term", "contrast"):
+        by = [c for c in ([by] if isinstance(by, str) else by) if c not in ("term", "contrast")] or True
+    return as_by(by, frame)
 
 
 class _Pass:
@@ -75,7 +71,6 @@ class _Pass:
         self.type = type
         self.designs = [prepare(self.call, f) for f in frames]
         self._deltas: dict[tuple[int, int], tuple | None] = {}
-        self.new_levels = {p.group.name: p.new_levels for p in self.call.plans if p.new_levels}
 
     def delta(self, lo: int, hi: int):
         """A (call, design) giving η_hi − η_lo exactly, or None when the arms differ in group levels."""
@@ -226,32 +221,26 @@ def run_contrasts(
     run = _Pass(spec, arms.frames, type=type, re_formula=re_formula, allow_new_levels=allow_new_levels,
                 sample_new_levels=sample_new_levels, seed=seed)
     n, s = len(base), spec.n_samples
-    if by is None:
-        if wts is not None:
-            raise ValueError("wts needs by= (or an avg_* verb): weights are used to average rows")
+    groups = grouping(base, by, wts)
+    if groups is None:
         out = np.empty((len(contrasts), n, s))
-        keys = None
-        reducers = None
-    else:
-        codes, keys = group_codes(base, by)
-        weights = normalised_weights(base, wts, codes, keys)
-        reducers = []
+    reducers: list[GroupMeans] = []
     chunk_rows = chunk_rows or max(1, default_chunk_rows(s) // max(1, min(8, len(arms.frames))))
     for rows in row_chunks(n, chunk_rows, work=n * s * len(arms.frames), progress=progress):
         chunk = _Chunk(run, rows)
         for i, c in enumerate(contrasts):
             view = _PairView(chunk, c, original, None if not x_columns else x_columns.get(c.term))
-            if by is None:
+            if groups is None:
                 out[i, rows] = c.rule.per_row(view)
             else:
                 blocks = c.rule.parts(view)
                 if len(reducers) <= i:
-                    reducers.append(GroupMeans(codes, len(keys), weights, s, n_arms=len(blocks)))
+                    reducers.append(GroupMeans(groups, s, n_arms=len(blocks)))
                 reducers[i].update(rows, blocks)
-    if by is None:
+    if groups is None:
         return out, None
     values = np.stack([c.rule.finish(r.result()) for c, r in zip(contrasts, reducers)])
-    return values, keys
+    return values, groups.keys
 
 
 def contrast_grid(contrasts: list[Contrast], base: pd.DataFrame, keys: pd.DataFrame | None) -> pd.DataFrame:

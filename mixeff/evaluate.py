@@ -1,32 +1,20 @@
-"""One pass of the engine over aligned frames ("arms"), reduced per row or per ``by`` group.
+"""One pass of the engine over one frame, reduced per row or per ``by`` group.
 
-This is the single path every verb takes from user arguments to draws:
-random-effects plan for all arms at once (so new levels are shared), designs
-built once per arm, then a streamed reduction.
+The path :func:`mixeff.predictions` takes from user arguments to draws; the
+contrast verbs take the same engine through :mod:`mixeff.contrast_pass`.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from .engine import Call, prepare, stream
 from .random_effects import parse_re_formula
-from .reduce import GroupMeans, RowDraws, group_codes, normalised_weights
+from .reduce import GroupMeans, RowDraws, grouping
 from .spec import ModelSpec
 
-__all__ = ["Evaluation", "evaluate_arms", "excluded_factors"]
-
-
-@dataclass
-class Evaluation:
-    values: np.ndarray
-    """Per row: ``(rows, S)``; with ``by``: ``(arms or 1, groups, S)``."""
-    keys: pd.DataFrame | None
-    """The ``by`` groups (one row each), or None for per-row results."""
-    new_levels: dict[str, list[str]]
+__all__ = ["evaluate_frame", "excluded_factors"]
 
 
 def excluded_factors(spec: ModelSpec, re_formula) -> list[str]:
@@ -34,9 +22,9 @@ def excluded_factors(spec: ModelSpec, re_formula) -> list[str]:
     return [g for g in spec.groups if g not in included]
 
 
-def evaluate_arms(
+def evaluate_frame(
     spec: ModelSpec,
-    frames: list[pd.DataFrame],
+    frame: pd.DataFrame,
     *,
     by: list[str] | None,
     wts=None,
@@ -45,30 +33,15 @@ def evaluate_arms(
     allow_new_levels: bool = False,
     sample_new_levels: str = "uncertainty",
     seed=None,
-    combine=None,
     chunk_rows=None,
     progress=None,
-) -> Evaluation:
-    """Run the engine on aligned ``frames``.
-
-    ``combine(blocks)`` merges the arms' ``(chunk, S)`` blocks row by row (e.g. a
-    difference); without it, per-row mode returns the first arm and ``by`` mode
-    keeps one weighted mean per arm, so the caller can compare averages.
-    """
+) -> tuple[np.ndarray, pd.DataFrame | None]:
+    """``(rows, S)`` draws and None, or ``(groups, S)`` within-draw means and the ``by`` keys."""
+    groups = grouping(frame, by, wts)
     call = Call.make(
-        spec, frames, type=type, re_formula=re_formula, allow_new_levels=allow_new_levels,
+        spec, [frame], type=type, re_formula=re_formula, allow_new_levels=allow_new_levels,
         sample_new_levels=sample_new_levels, seed=seed,
     )
-    designs = [prepare(call, f) for f in frames]
-    new_levels = {p.group.name: p.new_levels for p in call.plans if p.new_levels}
-    base = frames[0]
-    if by is None:
-        if wts is not None:
-            raise ValueError("wts needs by= (or an avg_* verb): weights are used to average rows")
-        reducer = RowDraws(len(base), spec.n_samples, combine)
-        return Evaluation(stream(call, designs, reducer, chunk_rows=chunk_rows, progress=progress), None, new_levels)
-    codes, keys = group_codes(base, by)
-    weights = normalised_weights(base, wts, codes, keys)
-    reducer = GroupMeans(codes, len(keys), weights, spec.n_samples, n_arms=len(frames), combine=combine)
-    values = stream(call, designs, reducer, chunk_rows=chunk_rows, progress=progress)
-    return Evaluation(values, keys if by else pd.DataFrame(index=[0]), new_levels)
+    reducer = RowDraws(len(frame), spec.n_samples) if groups is None else GroupMeans(groups, spec.n_samples)
+    values = stream(call, [prepare(call, frame)], reducer, chunk_rows=chunk_rows, progress=progress)
+    return (values, None) if groups is None else (values[0], groups.keys)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .evaluate import evaluate_arms, excluded_factors
+from .evaluate import evaluate_frame, excluded_factors
 from .inputs import as_by, check_newdata, resolve_spec
 from .results import Result
 
@@ -70,15 +70,12 @@ def predictions(
     spec = resolve_spec(fit, draws)
     frame = check_newdata(spec, newdata, excluded_factors(spec, re_formula))
     by_cols = as_by(by, frame)
-    ev = evaluate_arms(
-        spec, [frame], by=by_cols, wts=wts, type=type, re_formula=re_formula,
+    values, keys = evaluate_frame(
+        spec, frame, by=by_cols, wts=wts, type=type, re_formula=re_formula,
         allow_new_levels=allow_new_levels, sample_new_levels=sample_new_levels, seed=seed,
         chunk_rows=chunk_rows, progress=progress,
     )
-    if ev.keys is None:
-        grid, values = frame, ev.values
-    else:
-        grid, values = ev.keys, ev.values[0]
+    grid = frame if keys is None else keys
     return Result(
         grid, values, spec.n_chains, spec.n_draws, kind="predictions", type=type, source=spec.source,
         conf_level=conf_level, estimator=estimator, interval=interval,

@@ -1,53 +1,66 @@
 """Reducers: what to do with each ``(chunk, S)`` block the engine streams.
 
-* :class:`RowDraws` keeps every row (``rows × draws``), combining arms per row.
+* :class:`RowDraws` keeps every row (``rows × draws``).
 * :class:`GroupMeans` keeps only (weighted) group means *within each draw*,
   accumulated chunk by chunk, so ``rows × draws`` is never held in memory.
-
-Both take ``combine(blocks) -> block`` to merge arms row by row before storing
-(e.g. ``hi - lo``); ``GroupMeans`` without ``combine`` keeps one mean per arm.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
-__all__ = ["RowDraws", "GroupMeans", "group_codes", "normalised_weights"]
+__all__ = ["RowDraws", "GroupMeans", "Grouping", "grouping", "group_codes", "normalised_weights"]
 
 
 class RowDraws:
-    def __init__(self, n_rows: int, n_samples: int, combine=None):
+    """Every row of the first arm: ``(rows, S)``."""
+
+    def __init__(self, n_rows: int, n_samples: int):
         self.out = np.empty((n_rows, n_samples))
-        self.combine = combine or (lambda blocks: blocks[0])
 
     def update(self, rows, blocks):
-        self.out[rows] = self.combine(blocks)
+        self.out[rows] = blocks[0]
 
     def result(self) -> np.ndarray:
         return self.out
 
 
-class GroupMeans:
-    """Weighted means by group, within draw: ``(n_arms or 1, G, S)``."""
+@dataclass
+class Grouping:
+    """Rows -> ``by`` groups with their (validated) weights."""
 
-    def __init__(self, codes: np.ndarray, n_groups: int, weights: np.ndarray, n_samples: int,
-                 n_arms: int = 1, combine=None):
-        self.codes = codes
-        self.weights = weights
-        self.n_groups = n_groups
-        self.combine = combine
-        width = 1 if combine is not None else n_arms
-        self.sums = np.zeros((width, n_groups, n_samples))
-        self.total = np.bincount(codes, weights=weights, minlength=n_groups)
+    codes: np.ndarray
+    keys: pd.DataFrame
+    weights: np.ndarray
+
+
+def grouping(frame: pd.DataFrame, by: list[str] | None, wts=None) -> Grouping | None:
+    """The ``by``/``wts`` grouping of ``frame``; None for per-row results (then ``wts`` is an error)."""
+    if by is None:
+        if wts is not None:
+            raise ValueError("wts needs by= (or an avg_* verb): weights are used to average rows")
+        return None
+    codes, keys = group_codes(frame, by)
+    return Grouping(codes, keys, normalised_weights(frame, wts, codes, keys))
+
+
+class GroupMeans:
+    """Weighted means by group, within draw, one per arm: ``(n_arms, G, S)``."""
+
+    def __init__(self, groups: Grouping, n_samples: int, n_arms: int = 1):
+        self.groups = groups
+        self.n_groups = len(groups.keys)
+        self.sums = np.zeros((n_arms, self.n_groups, n_samples))
+        self.total = np.bincount(groups.codes, weights=groups.weights, minlength=self.n_groups)
 
     def update(self, rows, blocks):
-        if self.combine is not None:
-            blocks = [self.combine(blocks)]
-        codes = self.codes[rows]
+        codes = self.groups.codes[rows]
         m = sparse.csr_matrix(
-            (self.weights[rows], (codes, np.arange(len(codes)))),
+            (self.groups.weights[rows], (codes, np.arange(len(codes)))),
             shape=(self.n_groups, len(codes)),
         )
         for a, block in enumerate(blocks):
@@ -55,8 +68,6 @@ class GroupMeans:
 
     def result(self) -> np.ndarray:
         return self.sums / self.total[None, :, None]
-
-
 def group_codes(frame: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
     """Integer group of each row and the sorted table of groups (one row per group)."""
     if not by:

@@ -1,19 +1,20 @@
 """mixeff: conditional and marginal effects from Bayesian mixed models, draw by draw.
 
 The verbs follow R's marginaleffects; random effects follow brms
-(``re_formula``, ``allow_new_levels``, ``sample_new_levels``).
+(``re_formula``, ``allow_new_levels``, ``sample_new_levels``).  This module is
+the public API; everything else is internal and may move.
 """
 
 from . import datasets
-from .adapters import from_arrays, from_brms_draws
-from .comparisons import avg_comparisons, comparisons
-from .fitting import MixedFit, example_fit, fit, from_bambi
-from .grid import datagrid, new_levels
-from .predictions import avg_predictions, predictions
-from .hypotheses import hypotheses
+from .model.adapters import from_arrays, from_brms_draws
+from .model.fitting import MixedFit, example_fit, fit, from_bambi
 from .plots import plot_draws, plot_estimates, plot_prior_posterior
 from .results import Result, get_draws
-from .slopes import avg_slopes, slopes
+from .verbs.comparisons import avg_comparisons, comparisons
+from .verbs.grid import datagrid, new_levels
+from .verbs.hypotheses import hypotheses
+from .verbs.predictions import avg_predictions, predictions
+from .verbs.slopes import avg_slopes, slopes
 
 __version__ = "0.1.0"
 

@@ -15,9 +15,6 @@ import time
 import numpy as np
 import pandas as pd
 
-__all__ = ["main", "demo_table", "demo_ates"]
-
-
 def demo_table(fit, n_new: int = 100, seed: int = 2022) -> pd.DataFrame:
     """The demo's comparison table for a fitted lognormal ``y ~ 1 + TX + (1 | cluster)`` model.
 

@@ -11,22 +11,39 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import xarray as xr
-
-__all__ = ["Result", "get_draws", "summarise_draws", "require_defined"]
+from arviz_stats.base import array_stats
 
 ESTIMATORS = ("median", "mean")
 INTERVALS = ("eti", "hdi")
 
 
-def _hdi(draws: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """Narrowest interval holding ``level`` of each row's draws (vectorised over rows)."""
-    x = np.sort(draws, axis=1)
-    n = x.shape[1]
-    k = max(1, min(n - 1, int(np.floor(level * n))))
-    widths = x[:, k:] - x[:, : n - k]
-    start = np.argmin(widths, axis=1)
-    rows = np.arange(x.shape[0])
-    return x[rows, start], x[rows, start + k]
+def varying_columns(grid: pd.DataFrame, exclude=()) -> list[str]:
+    """The grid columns whose values tell rows apart (a datagrid repeats its held-constant columns)."""
+    return [c for c in grid.columns if c not in exclude and grid[c].astype(str).nunique() > 1]
+
+
+def row_labels(grid: pd.DataFrame, columns=None, exclude=()) -> list[str] | None:
+    """One label per grid row from ``columns`` (default: the varying ones), or None if there are none.
+
+    One column gives its values; several give ``"name=value, name=value"``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> g = pd.DataFrame({"TX": [0, 1], "g": ["a", "a"], "h": [1, 2]})
+    >>> row_labels(g, exclude=("h",)), row_labels(g)
+    (['0', '1'], ['TX=0, h=1', 'TX=1, h=2'])
+    """
+    cols = varying_columns(grid, exclude) if columns is None else list(columns)
+    if not cols:
+        return None
+    if len(cols) == 1:
+        return grid[cols[0]].astype(str).tolist()
+    parts = [str(c) + "=" + grid[c].astype(str) for c in cols]
+    out = parts[0]
+    for p in parts[1:]:
+        out = out + ", " + p
+    return out.tolist()
 
 
 def summarise_draws(draws: np.ndarray, *, conf_level=0.95, estimator="median", interval="eti") -> pd.DataFrame:
@@ -51,7 +68,8 @@ def summarise_draws(draws: np.ndarray, *, conf_level=0.95, estimator="median", i
         lo, hi = q[0], q[1]
         est = q[2] if estimator == "median" else np.mean(draws, axis=1)
     else:
-        lo, hi = _hdi(draws, conf_level)
+        bounds = array_stats.hdi(draws, conf_level, axis=-1)
+        lo, hi = bounds[..., 0], bounds[..., 1]
         est = np.median(draws, axis=1) if estimator == "median" else np.mean(draws, axis=1)
     return pd.DataFrame({"estimate": est, "conf_low": lo, "conf_high": hi})
 
@@ -155,7 +173,7 @@ def get_draws(result: Result, shape: str = "long"):
     ('chain', 'draw', 'rowid')
     """
     if not isinstance(result, Result):
-        raise ValueError(f"get_draws needs a mixeff Result, got {type(result).__name__}")
+        raise TypeError(f"get_draws needs a mixeff Result, got {type(result).__name__}")
     p, s = result.draws.shape
     if shape == "PxD":
         return result.draws

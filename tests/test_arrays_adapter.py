@@ -7,9 +7,9 @@ from scipy import special
 
 import mixeff
 from mixeff import datagrid, new_levels, predictions
-from mixeff.adapters import from_arrays, from_brms_draws
-from mixeff.adapters.arrays import brms_name
-from mixeff.spec import GroupFactor
+from mixeff import from_arrays, from_brms_draws
+from mixeff.model.formula import brms_name
+from mixeff.model.spec import GroupFactor
 
 S_PER_CHAIN, CHAINS = 300, 2
 
@@ -189,7 +189,7 @@ def test_family_and_link_errors():
 @pytest.mark.parametrize("link", ["identity", "log", "logit"])
 def test_exact_increments_are_stable_and_right(link):
     """inverse(eta + d) - inverse(eta), also for |d| ~ 1e6 where a naive form gives inf * 0."""
-    from mixeff.families import LINKS
+    from mixeff.model.families import LINKS
 
     L = LINKS[link]
     rng = np.random.default_rng(0)

@@ -5,7 +5,7 @@ import pytest
 from scipy import special
 
 from mixeff import datagrid, get_draws, new_levels, predictions
-from mixeff.comparisons import avg_comparisons, comparisons
+from mixeff import avg_comparisons, comparisons
 
 
 def flat(da):

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from mixeff import avg_predictions, get_draws
-from mixeff.comparisons import avg_comparisons
-from mixeff.hypotheses import hypotheses
+from mixeff import avg_comparisons
+from mixeff import hypotheses
 from mixeff.results import Result
 
 
@@ -141,7 +141,7 @@ def test_other_bad_input(three_rows):
         hypotheses(three_rows, equivalence=0.1)
     with pytest.raises(ValueError, match="lo must be below hi"):
         hypotheses(three_rows, equivalence=(1, -1))
-    with pytest.raises(ValueError, match="needs a mixeff Result"):
+    with pytest.raises(TypeError, match="needs a mixeff Result"):
         hypotheses(pd.DataFrame({"a": [1]}), "b1")
     big = Result(pd.DataFrame({"i": range(30)}), np.zeros((30, 4)), 1, 4)
     with pytest.raises(ValueError, match="limited to 25 rows"):

@@ -13,7 +13,8 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 
-from mixeff.plots import kde, plot_draws, plot_estimates, plot_prior_posterior  # noqa: E402
+from mixeff.plots.density import kde  # noqa: E402
+from mixeff.plots import plot_draws, plot_estimates, plot_prior_posterior  # noqa: E402
 from mixeff.results import Result  # noqa: E402
 
 RNG = np.random.default_rng(20240611)
@@ -60,17 +61,19 @@ def states():
 # --------------------------------------------------------------------------- #
 
 
-def test_kde_matches_scipy_gaussian_kde_with_silverman_bandwidth():
-    from scipy.stats import gaussian_kde
+def test_kde_recovers_known_densities():
+    from scipy import stats
 
-    x = np.vstack([RNG.normal(0, 1, 3000), RNG.gamma(2.0, 3.0, 3000), RNG.normal(5, 0.01, 3000)])
+    n = 20000
+    x = np.vstack([RNG.normal(0, 1, n), RNG.gamma(2.0, 3.0, n), RNG.normal(5, 0.01, n)])
+    truth = [stats.norm(0, 1), stats.gamma(2.0, scale=3.0), stats.norm(5, 0.01)]
     grid, dens = kde(x, points=512)
-    for i in range(3):
-        q75, q25 = np.percentile(x[i], [75, 25])
-        h = 0.9 * min(x[i].std(ddof=1), (q75 - q25) / 1.34) * 3000 ** (-0.2)
-        ref = gaussian_kde(x[i], bw_method=h / x[i].std(ddof=1))(grid[i])
-        assert np.max(np.abs(dens[i] - ref)) < 0.02 * ref.max()
-        assert abs(np.trapezoid(dens[i], grid[i]) - 1) < 1e-3
+    for i, dist in enumerate(truth):
+        ref = dist.pdf(grid[i])
+        # sampling noise at n = 20000 is ~2% of the peak; boundary bias of the gamma at 0 is excluded
+        inner = grid[i] > dist.ppf(0.01)
+        assert np.max(np.abs(dens[i] - ref)[inner]) < 0.06 * ref.max()
+        assert abs(np.trapezoid(dens[i], grid[i]) - 1) < 0.01
 
 
 def test_kde_reflects_at_bounds():

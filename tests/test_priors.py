@@ -14,14 +14,14 @@ import pytest
 import xarray as xr
 
 import mixeff
-from mixeff.comparisons import avg_comparisons, comparisons
-from mixeff.hypotheses import hypotheses
-from mixeff.predictions import avg_predictions, predictions
-from mixeff.priors import check_proper, parse_prior, resolve_priors
+from mixeff import avg_comparisons, comparisons
+from mixeff import hypotheses
+from mixeff import avg_predictions, predictions
+from mixeff.model.priors import check_proper, parse_prior, resolve_priors
 from mixeff.results import get_draws
-from mixeff.slopes import avg_slopes
+from mixeff import avg_slopes
 
-from mixeff import fitting as fit_module
+from mixeff.model import fitting as fit_module
 
 FORMULA = "defund ~ age + education + military + gender + (1 + gender | state)"
 VAGUE = {"b": "normal(0, 1e6)", "Intercept": "normal(0, 1e6)"}
@@ -292,7 +292,7 @@ def test_short_form_sets_every_term_of_its_class(survey):
 
 
 def test_informative_set_up_reaches_the_model(informative_fit):
-    from mixeff.adapters.bambi import model_parameters
+    from mixeff.model.adapters.bambi import model_parameters
 
     terms = model_parameters(informative_fit.model)["p"].terms
     assert str(terms["military"].prior) == "Normal(mu: 0.0, sigma: 0.2)"

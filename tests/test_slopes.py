@@ -5,8 +5,8 @@ import pytest
 from scipy import special
 
 from mixeff import datagrid, get_draws, new_levels, predictions
-from mixeff.comparisons import comparisons
-from mixeff.slopes import avg_slopes, slopes
+from mixeff import comparisons
+from mixeff import avg_slopes, slopes
 
 
 def flat(da):

@@ -1,0 +1,109 @@
+"""Example data sets: reference data from ``data/`` and the synthetic CES-like survey.
+
+* Reference data copied into the repository's ``data/`` folder
+  (:func:`load_magnusson`, :func:`load_sleepstudy`).
+* A **SYNTHETIC** stand-in for the Cooperative Election Study (CES) survey of the
+  marginaleffects book's MRP chapter, with a known truth: written by
+  :mod:`mixeff.datasets.ces` (:func:`make_ces_like`, :func:`write_ces_like`) and
+  read back by :func:`load_ces_like`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .ces import (  # noqa: F401  (re-exported)
+    AGE_LEVELS, DEFAULT_SEED, EDUCATION_LEVELS, FILES, GENDER_LEVELS, SAMPLING_TILT, STATE_SIZES,
+    TRUE_FIXED_EFFECTS, TRUE_RE_COR, TRUE_RE_SD, make_ces_like, write_ces_like,
+)
+
+
+def _data_dir() -> Path:
+    return Path(__file__).resolve().parents[2] / "data"
+
+
+# pandas < 3 needs the "round_trip" float parser for floats written with repr()
+# to come back bit-exact; pandas >= 3 parses them exactly by default and
+# deprecates the argument.
+_FLOAT_KW = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+
+
+def _read_csv(path: Path, **kwargs) -> pd.DataFrame:
+    # no NA parsing: no field is ever missing in these files
+    return pd.read_csv(path, keep_default_na=False, na_values=[], **_FLOAT_KW, **kwargs)
+
+
+def load_ces_like(directory: str | Path | None = None) -> dict[str, pd.DataFrame]:
+    """Read the synthetic CES-like CSV files written by :func:`write_ces_like`.
+
+    ``directory`` defaults to the repository's ``data/`` folder.  Returns the
+    same dict of data frames as :func:`make_ces_like`, with ``age`` and
+    ``education`` restored as ordered categoricals and ``state``/``gender`` as
+    strings.
+
+    Examples
+    --------
+    >>> d = load_ces_like()
+    >>> d["survey"].shape, d["demographics"].shape, d["truth"].shape
+    ((3000, 6), (6912, 6), (48, 5))
+    >>> list(d["survey"]["age"].cat.categories)
+    ['18-29', '30-39', '40-49', '50-59', '60-69', '70+']
+    """
+    directory = _data_dir() if directory is None else Path(directory)
+    str_cols = {"state": str, "gender": str}
+    int_cols = {"defund": np.int64, "military": np.int64, "n_survey": np.int64}
+    out: dict[str, pd.DataFrame] = {}
+    for key, name in FILES.items():
+        df = _read_csv(directory / name, dtype={**str_cols, "age": str, "education": str})
+        for col, dtype in int_cols.items():
+            if col in df:
+                df[col] = df[col].astype(dtype)
+        if "age" in df:
+            df["age"] = pd.Categorical(df["age"], categories=list(AGE_LEVELS), ordered=True)
+        if "education" in df:
+            df["education"] = pd.Categorical(
+                df["education"], categories=list(EDUCATION_LEVELS), ordered=True
+            )
+        for col in ("age", "education"):
+            if col in df and df[col].isna().any():
+                raise ValueError(f"{name}: unknown {col} level(s) in file")
+        out[key] = df
+    return out
+
+
+def load_magnusson() -> pd.DataFrame:
+    """Kristoffer Magnusson's simulated gambling-losses data (lognormal outcome).
+
+    Reads ``data/magnusson_lognormal.csv``: 600 rows, ``cluster`` (returned as
+    a string column, so that it is treated as a grouping factor; 20 clusters,
+    "1"-"10" control, "11"-"20" treated), ``TX`` (int 0/1) and ``y`` (> 0).
+
+    Examples
+    --------
+    >>> df = load_magnusson()
+    >>> df.shape, df["cluster"].nunique()
+    ((600, 3), 20)
+    """
+    df = _read_csv(_data_dir() / "magnusson_lognormal.csv", dtype={"cluster": str})
+    df["TX"] = df["TX"].astype(np.int64)
+    return df
+
+
+def load_sleepstudy() -> pd.DataFrame:
+    """lme4's ``sleepstudy`` data (reaction times under sleep deprivation).
+
+    Reads ``data/sleepstudy.csv``: 180 rows, ``Reaction`` (ms), ``Days`` (0-9)
+    and ``Subject`` (returned as a string column; 18 subjects).
+
+    Examples
+    --------
+    >>> df = load_sleepstudy()
+    >>> df.shape, df["Subject"].nunique()
+    ((180, 3), 18)
+    """
+    df = _read_csv(_data_dir() / "sleepstudy.csv", dtype={"Subject": str})
+    df["Days"] = df["Days"].astype(np.int64)
+    return df

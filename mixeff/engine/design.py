@@ -1,0 +1,86 @@
+"""Per-row designs: each frame's fixed columns, group-level columns, level codes and trials.
+
+These are ``rows × columns``, small next to ``rows × draws``, and are built once
+per frame and call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..model.spec import ModelSpec
+from .random_effects import FactorPlan
+
+
+@dataclass
+class Design:
+    X: np.ndarray
+    offset: np.ndarray | None
+    Z: list[np.ndarray | None]
+    """Per factor plan: ``(n, k_active)`` term columns, or None when all are ones."""
+    codes: list[np.ndarray]
+    """Per factor plan: each row's level position in the plan's effects table."""
+    trials: np.ndarray | None
+
+    @property
+    def n(self) -> int:
+        return self.X.shape[0]
+
+
+def prepare(spec: ModelSpec, plans: list[FactorPlan], frame: pd.DataFrame, type: str) -> Design:
+    X = np.ascontiguousarray(spec.fixed_design(frame), dtype=float)
+    offset = None if spec.offset is None else np.asarray(spec.offset(frame), dtype=float)
+    Zs, codes = [], []
+    for plan in plans:
+        Z = np.asarray(plan.group.design(frame), dtype=float)[:, plan.active]
+        Zs.append(None if np.all(Z == 1.0) else np.ascontiguousarray(Z))
+        codes.append(plan.codes(frame))
+    trials = _trials(spec, frame, type) if spec.family.needs_trials and type != "link" else None
+    return Design(X, offset, Zs, codes, trials)
+
+
+def difference_design(plans: list[FactorPlan], lo: Design, hi: Design):
+    """``(plans, design)`` whose linear predictor is exactly η_hi − η_lo, or None.
+
+    η is linear in the design, so ``(X_hi − X_lo)β + Σ_g (Z_hi − Z_lo) b_g`` (plus the
+    offset difference) is η_hi − η_lo without cancellation.  A term whose Z columns
+    are equal in both arms (a random intercept) drops out exactly.  None when the
+    arms put rows in different levels of a grouping factor.
+    """
+    if any(not np.array_equal(a, b) for a, b in zip(lo.codes, hi.codes)):
+        return None
+    if lo.offset is None and hi.offset is None:
+        offset = None
+    else:
+        offset = (0.0 if hi.offset is None else hi.offset) - (0.0 if lo.offset is None else lo.offset)
+        offset = np.broadcast_to(offset, (lo.n,)).astype(float)
+    kept, Zs, codes = [], [], []
+    for plan, z_lo, z_hi, c in zip(plans, lo.Z, hi.Z, lo.codes):
+        if z_lo is None and z_hi is None:
+            continue  # both all ones: the term cancels exactly
+        dz = np.broadcast_to((1.0 if z_hi is None else z_hi) - (1.0 if z_lo is None else z_lo),
+                             (lo.n, len(plan.active)))
+        if not np.any(dz):
+            continue
+        kept.append(plan)
+        Zs.append(np.ascontiguousarray(dz, dtype=float))
+        codes.append(c)
+    return kept, Design(np.ascontiguousarray(hi.X - lo.X), offset, Zs, codes, None)
+
+
+def _trials(spec: ModelSpec, frame: pd.DataFrame, type: str) -> np.ndarray:
+    if spec.trials is None:
+        raise ValueError("the binomial family needs trials: pass trials= (a column or a number) to the adapter")
+    if not isinstance(spec.trials, str):
+        return np.full(len(frame), float(spec.trials))
+    trials = np.asarray(frame[spec.trials], dtype=float)
+    if type == "prediction" and np.any(trials != np.round(trials)):
+        bad = trials[trials != np.round(trials)][:3].tolist()
+        raise ValueError(
+            f"newdata column {spec.trials!r} (binomial trials) has non-whole values {bad} (datagrid gives "
+            f"its mean); type='prediction' draws counts: set {spec.trials}= to whole numbers in the grid"
+        )
+    return trials

@@ -1,0 +1,27 @@
+"""The options of one verb call that the engine reads, validated once by the verbs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+TYPES = ("response", "link", "prediction")
+SAMPLE_NEW_LEVELS = ("uncertainty", "gaussian", "old_levels")
+
+
+@dataclass(frozen=True)
+class PassOptions:
+    """How draws become values in one call.
+
+    ``include`` is the parsed ``re_formula``: the term indices kept per grouping
+    factor (a factor absent from it contributes nothing to η).
+    """
+
+    include: dict[str, list[int]] = field(default_factory=dict)
+    type: str = "response"
+    allow_new_levels: bool = False
+    sample_new_levels: str = "uncertainty"
+    seed: int | np.random.Generator | None = None
+    chunk_rows: int | None = None
+    progress: bool | None = None

@@ -1,0 +1,96 @@
+"""Reducers: what to do with each ``(chunk, S)`` block the engine streams.
+
+* per row, :func:`mixeff.engine.passes.run` writes every row (``rows × draws``);
+* :class:`GroupMeans` keeps only (weighted) group means *within each draw*,
+  accumulated chunk by chunk, so ``rows × draws`` is never held in memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+@dataclass
+class Grouping:
+    """Rows -> ``by`` groups with their (validated) weights."""
+
+    codes: np.ndarray
+    keys: pd.DataFrame
+    weights: np.ndarray
+
+
+def grouping(frame: pd.DataFrame, by: list[str] | None, wts=None) -> Grouping | None:
+    """The ``by``/``wts`` grouping of ``frame``; None for per-row results (then ``wts`` is an error)."""
+    if by is None:
+        if wts is not None:
+            raise ValueError("wts needs by= (or an avg_* verb): weights are used to average rows")
+        return None
+    codes, keys = group_codes(frame, by)
+    return Grouping(codes, keys, normalised_weights(frame, wts, codes, keys))
+
+
+class GroupMeans:
+    """Weighted means by group, within draw, one per part: ``(n_parts, G, S)``."""
+
+    def __init__(self, groups: Grouping, n_samples: int, n_parts: int = 1):
+        self.groups = groups
+        self.n_groups = len(groups.keys)
+        self.sums = np.zeros((n_parts, self.n_groups, n_samples))
+        self.total = np.bincount(groups.codes, weights=groups.weights, minlength=self.n_groups)
+
+    def update(self, rows, blocks):
+        codes = self.groups.codes[rows]
+        m = sparse.csr_matrix(
+            (self.groups.weights[rows], (codes, np.arange(len(codes)))),
+            shape=(self.n_groups, len(codes)),
+        )
+        for a, block in enumerate(blocks):
+            self.sums[a] += m @ block
+
+    def result(self) -> np.ndarray:
+        return self.sums / self.total[None, :, None]
+
+
+def group_codes(frame: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Integer group of each row and the sorted table of groups (one row per group)."""
+    if not by:
+        return np.zeros(len(frame), dtype=np.int64), pd.DataFrame(index=[0])
+    keys = frame[by].drop_duplicates()
+    try:
+        keys = keys.sort_values(by, kind="stable")
+    except TypeError:  # unorderable mixed types: keep order of appearance
+        pass
+    keys = keys.reset_index(drop=True)
+    index = pd.MultiIndex.from_frame(keys) if len(by) > 1 else pd.Index(keys[by[0]])
+    rows = pd.MultiIndex.from_frame(frame[by]) if len(by) > 1 else pd.Index(frame[by[0]])
+    return index.get_indexer(rows).astype(np.int64), keys
+
+
+def normalised_weights(frame: pd.DataFrame, wts, codes: np.ndarray, keys: pd.DataFrame) -> np.ndarray:
+    """Validated non-negative weights per row (a column name, an array, or None for equal)."""
+    if wts is None:
+        return np.ones(len(frame))
+    if isinstance(wts, str):
+        if wts not in frame.columns:
+            raise ValueError(
+                f"wts={wts!r} is not a column of newdata; available columns: {list(frame.columns)}"
+            )
+        w = pd.to_numeric(frame[wts], errors="coerce").to_numpy(dtype=float)
+        name = f"wts={wts!r}"
+    else:
+        w = np.asarray(wts, dtype=float).ravel()
+        name = "wts"
+        if len(w) != len(frame):
+            raise ValueError(f"wts has {len(w)} values but newdata has {len(frame)} rows")
+    if np.isnan(w).any():
+        raise ValueError(f"{name} has {int(np.isnan(w).sum())} missing (NaN) weights; drop or fill those rows")
+    if (w < 0).any():
+        raise ValueError(f"{name} has negative weights (min {w.min():g}); weights must be >= 0")
+    total = np.bincount(codes, weights=w, minlength=len(keys))
+    if (total <= 0).any():
+        bad = keys.iloc[np.flatnonzero(total <= 0)[:3]].to_dict("records")
+        raise ValueError(f"{name}: the weights sum to zero in group(s) {bad}; every group needs a positive weight")
+    return w

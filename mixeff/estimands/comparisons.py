@@ -1,0 +1,165 @@
+"""Comparison rules (difference, ratio, lnratio, lnor, lift, or a function) and transforms.
+
+Each rule says how a contrast's two arms become its quantity per row, and with
+``by`` which within-draw means to accumulate and how to combine them
+(marginaleffects' "avg" forms, e.g. ratio -> mean(hi) / mean(lo)).
+
+Rules read a *pair* ``p`` (built by the engine): ``p.lo``, ``p.hi`` (``(chunk, S)``
+values of the two arms), ``p.diff`` (``hi − lo``, exact where the model allows),
+``p.orig`` (values at the original frame), ``p.x`` (the focal variable) and
+``p.rows`` (the chunk's row slice).  Every comparison is defined once, in
+:data:`COMPARISONS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from scipy import special
+
+from .contrasts import Contrast
+
+TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "exp": np.exp,
+    "ln": np.log,
+    "log": np.log,
+    "expm1": np.expm1,
+    "log1p": np.log1p,
+    "invlogit": special.expit,
+    "expit": special.expit,
+    "logit": special.logit,
+    "identity": lambda x: x,
+}
+"""``transform=`` names: applied to every draw after the comparison (and after averaging)."""
+
+
+# --------------------------------------------------------------------------- comparison rules
+
+
+@dataclass
+class Rule:
+    """How one contrast turns arm draws into its quantity.
+
+    ``per_row(p)`` returns the per-row ``(chunk, S)`` value.  With ``by``,
+    ``parts(p)`` lists the per-row quantities whose within-draw (weighted) means
+    are accumulated, and ``finish(means)`` maps those ``(k, G, S)`` means to the
+    ``(G, S)`` result — marginaleffects' "avg" forms, e.g. ratio → mean(hi)/mean(lo).
+    """
+
+    name: str
+    per_row: Callable
+    parts: Callable
+    finish: Callable
+    template: str
+    avg_template: str
+
+
+def _logit_diff(hi, lo):
+    return special.logit(hi) - special.logit(lo)
+
+
+COMPARISONS: dict[str, Rule] = {
+    "difference": Rule(
+        "difference", lambda p: p.diff, lambda p: [p.diff], lambda m: m[0],
+        "{hi} - {lo}", "{hi} - {lo}"),
+    "ratio": Rule(
+        "ratio", lambda p: p.hi / p.lo, lambda p: [p.hi, p.lo], lambda m: m[0] / m[1],
+        "{hi} / {lo}", "mean({hi}) / mean({lo})"),
+    "lnratio": Rule(
+        "lnratio", lambda p: np.log1p(p.diff / p.lo), lambda p: [p.hi, p.lo], lambda m: np.log(m[0] / m[1]),
+        "ln({hi} / {lo})", "ln(mean({hi}) / mean({lo}))"),
+    "lnor": Rule(
+        "lnor", lambda p: _logit_diff(p.hi, p.lo), lambda p: [p.hi, p.lo], lambda m: _logit_diff(m[0], m[1]),
+        "ln(odds({hi}) / odds({lo}))", "ln(odds({hi}) / odds({lo}))"),
+    "lift": Rule(
+        "lift", lambda p: p.diff / p.lo, lambda p: [p.diff, p.lo], lambda m: m[0] / m[1],
+        "({hi} - {lo}) / {lo}", "mean({hi} - {lo}) / mean({lo})"),
+}
+"""marginaleffects' comparisons by name: the one place each is defined."""
+
+
+def comparison_rule(comparison) -> Rule:
+    """The rule for a comparison name or a function ``f(hi, lo)`` of ``(rows, S)`` draws.
+
+    Examples
+    --------
+    >>> rule = comparison_rule("ratio")
+    >>> rule.template.format(hi="1", lo="0"), rule.avg_template.format(hi="1", lo="0")
+    ('1 / 0', 'mean(1) / mean(0)')
+    """
+    if callable(comparison):
+        def row(p):
+            out = np.asarray(comparison(p.hi, p.lo), dtype=float)
+            if out.shape != p.lo.shape:
+                raise ValueError(
+                    f"comparison function returned shape {out.shape} for inputs of shape {p.lo.shape}; it "
+                    "must work element by element on (rows, draws) arrays of hi and lo predictions "
+                    "(with by=, mixeff averages its values within each draw)"
+                )
+            return out
+        return Rule("custom", lambda p: row(p), lambda p: [row(p)], lambda m: m[0],
+                    "custom({hi}, {lo})", "mean(custom({hi}, {lo}))")
+    if not isinstance(comparison, str):
+        raise TypeError(
+            f"comparison={comparison!r} must be one of {list(COMPARISONS)} or a function f(hi, lo) of the "
+            "(rows, draws) predictions"
+        )
+    if comparison not in COMPARISONS:
+        raise ValueError(
+            f"comparison={comparison!r} is not one of {list(COMPARISONS)}; pass one of those names or a "
+            "function f(hi, lo) of the (rows, draws) predictions"
+        )
+    return COMPARISONS[comparison]
+
+
+def label_contrast(c: Contrast, rule: Rule, averaged: bool) -> str:
+    """marginaleffects' contrast label, e.g. ``"1 - 0"``, ``"+1"``, ``"mean(70+) / mean(18-29)"``.
+
+    Examples
+    --------
+    >>> c = Contrast(term="age", lo=0, hi=1, hi_label="70+", lo_label="18-29")
+    >>> label_contrast(c, comparison_rule("ratio"), averaged=True)
+    'mean(70+) / mean(18-29)'
+    """
+    template = rule.avg_template if averaged else rule.template
+    if c.step_label is not None:
+        return f"mean({c.step_label})" if "mean(" in template else c.step_label
+    hi, lo = c.hi_label, c.lo_label
+    if "mean(" in template and hi.startswith("(") and lo.startswith("("):
+        hi, lo = hi[1:-1], lo[1:-1]
+    return template.format(hi=hi, lo=lo)
+
+
+def resolve_transform(transform) -> Callable | None:
+    """``None``, a callable, or a name in :data:`TRANSFORMS`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> float(resolve_transform("exp")(np.array(0.0)))
+    1.0
+    """
+    if transform is None:
+        return None
+    if callable(transform):
+        return transform
+    if isinstance(transform, str) and transform in TRANSFORMS:
+        return TRANSFORMS[transform]
+    raise ValueError(
+        f"transform={transform!r} is not understood; pass a function such as numpy.exp or one of "
+        f"{sorted(TRANSFORMS)}"
+    )
+
+
+def apply_transform(fn, values: np.ndarray) -> np.ndarray:
+    if fn is None:
+        return values
+    out = np.asarray(fn(values), dtype=float)
+    if out.shape != values.shape:
+        raise ValueError(
+            f"transform returned shape {out.shape} for draws of shape {values.shape}; it must apply "
+            "element by element (e.g. numpy.exp)"
+        )
+    return out

@@ -1,0 +1,242 @@
+"""Counterfactual contrasts: which (lo, hi) pairs of arms a user's ``variables`` asks for.
+
+A *contrast* compares two counterfactual copies of ``newdata`` ("arms"): ``lo``
+and ``hi``, which differ only in the focal variable (a factor set to one level
+in the whole column, a numeric variable shifted or set to a value).  Labels
+follow marginaleffects.  How two arms become a quantity is a rule
+(:mod:`mixeff.estimands.comparisons`, :mod:`mixeff.estimands.slopes`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .variables import levels_of
+
+CATEGORICAL_SHORTCUTS = (
+    "reference", "revreference", "pairwise", "revpairwise", "sequential", "revsequential", "all", "minmax",
+)
+NUMERIC_SHORTCUTS = ("sd", "2sd", "iqr", "minmax")
+
+
+@dataclass
+class Contrast:
+    """One (lo, hi) pair of arms for one term."""
+
+    term: str
+    lo: int
+    hi: int
+    hi_label: str
+    lo_label: str
+    step_label: str | None = None
+    """``"+1"``-style label of a numeric shift (marginaleffects labels these by the step)."""
+
+
+class ArmSet:
+    """Counterfactual copies of ``base``, deduplicated: arms shared by several contrasts are built once."""
+
+    def __init__(self, base: pd.DataFrame, spec):
+        self.base = base
+        self.spec = spec
+        self.frames: list[pd.DataFrame] = []
+        self._keys: dict = {}
+
+    def set_value(self, name: str, value) -> int:
+        """The arm where the whole column ``name`` is ``value``."""
+        key = (name, "set", _hashable(value))
+        if key not in self._keys:
+            self._keys[key] = self._add(self.base.assign(**{name: _constant_column(self.base, self.spec, name, value)}))
+        return self._keys[key]
+
+    def shift(self, name: str, delta: float) -> int:
+        """The arm where numeric ``name`` is ``x + delta`` (``delta = 0`` is the base frame itself)."""
+        if delta == 0:
+            return self.original()
+        key = (name, "shift", float(delta))
+        if key not in self._keys:
+            x = self.base[name].to_numpy(dtype=float)
+            self._keys[key] = self._add(self.base.assign(**{name: x + delta}))
+        return self._keys[key]
+
+    def original(self) -> int:
+        key = ("__original__",)
+        if key not in self._keys:
+            self._keys[key] = self._add(self.base)
+        return self._keys[key]
+
+    def _add(self, frame) -> int:
+        self.frames.append(frame)
+        return len(self.frames) - 1
+
+
+def _hashable(value):
+    try:
+        hash(value)
+        return value
+    except TypeError:
+        return repr(value)
+
+
+def _constant_column(base: pd.DataFrame, spec, name: str, value):
+    n = len(base)
+    col = base[name]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        cats = list(col.cat.categories)
+        model_col = spec.data[name] if name in spec.data.columns else None
+        if value not in cats and model_col is not None and isinstance(model_col.dtype, pd.CategoricalDtype):
+            cats = cats + [c for c in model_col.cat.categories if c not in cats]
+        if value not in cats:
+            cats = cats + [value]
+        return pd.Categorical([value] * n, categories=cats, ordered=col.cat.ordered)
+    if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+        return np.full(n, value)
+    return pd.Series([value] * n, index=base.index, dtype=col.dtype if col.dtype != object else object)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):g}"
+    return str(value)
+
+
+def _match_level(value, levels: list, name: str, argument: str):
+    for lev in levels:
+        if lev is value or (type(lev) is type(value) and lev == value):
+            return lev
+    for lev in levels:
+        try:
+            if lev == value:
+                return lev
+        except (TypeError, ValueError):
+            pass
+    for lev in levels:
+        if str(lev) == str(value):
+            return lev
+    raise ValueError(
+        f"{argument}: level {value!r} of {name!r} does not exist; choose two of its levels {levels}"
+    )
+
+
+def categorical_contrasts(spec, arms: ArmSet, name: str, kind: str, value, argument: str) -> list[Contrast]:
+    """Contrasts of a factor / logical / binary variable; each arm sets the whole column to one level.
+
+    Examples
+    --------
+    >>> from mixeff.model.examples import toy_spec
+    >>> spec = toy_spec()
+    >>> arms = ArmSet(spec.data, spec)
+    >>> [(c.lo_label, c.hi_label) for c in categorical_contrasts(spec, arms, "TX", "binary", None, "variables")]
+    [('0', '1')]
+    """
+    levels = levels_of(spec, name, kind)
+    if value is None:
+        value = "reference"
+    if isinstance(value, str):
+        if value not in CATEGORICAL_SHORTCUTS:
+            hint = (
+                f"{name!r} is {kind} (levels {levels}); a numeric shortcut such as {value!r} applies to "
+                "numeric variables only. " if value in NUMERIC_SHORTCUTS else f"{name!r} is {kind}. "
+            )
+            raise ValueError(
+                f"{argument}={{{name!r}: {value!r}}}: {hint}Use one of {list(CATEGORICAL_SHORTCUTS)} or a "
+                f"pair of levels such as {[_fmt(levels[0]), _fmt(levels[-1])]}"
+            )
+        pairs = _level_pairs(levels, value)
+    elif isinstance(value, (list, tuple, np.ndarray, pd.Index)) and len(value) == 2:
+        where = f"{argument}={{{name!r}: {list(value)!r}}}"
+        pairs = [(_match_level(value[0], levels, name, where), _match_level(value[1], levels, name, where))]
+    else:
+        raise ValueError(
+            f"{argument}={{{name!r}: {value!r}}}: {name!r} is {kind} (levels {levels}); a numeric step "
+            f"applies to numeric variables only. Use one of {list(CATEGORICAL_SHORTCUTS)} or a pair of "
+            f"levels such as {[_fmt(levels[0]), _fmt(levels[-1])]}"
+        )
+    return [
+        Contrast(term=name, lo=arms.set_value(name, lo), hi=arms.set_value(name, hi),
+                 hi_label=_fmt(hi), lo_label=_fmt(lo))
+        for lo, hi in pairs
+    ]
+
+
+def _level_pairs(levels: list, how: str) -> list[tuple]:
+    if len(levels) < 2:
+        raise ValueError(f"a contrast needs at least two levels, found {levels}")
+    base = how[3:] if how.startswith("rev") else how
+    if base == "reference":
+        pairs = [(levels[0], lev) for lev in levels[1:]]
+    elif base == "pairwise":
+        pairs = [(levels[i], levels[j]) for i in range(len(levels)) for j in range(i + 1, len(levels))]
+    elif base == "sequential":
+        pairs = list(zip(levels[:-1], levels[1:]))
+    elif base == "minmax":
+        pairs = [(levels[0], levels[-1])]
+    else:  # all: every ordered pair of distinct levels
+        pairs = [(a, b) for a in levels for b in levels if a is not b and a != b]
+    if how.startswith("rev"):
+        pairs = [(hi, lo) for lo, hi in pairs]
+    return pairs
+
+
+def numeric_contrasts(spec, arms: ArmSet, name: str, value, argument: str) -> list[Contrast]:
+    """Contrasts of a numeric variable, as marginaleffects builds them.
+
+    ``None``/a number ``k``: lo = x, hi = x + k (per row; label ``"+k"``).  ``"sd"``:
+    mean ± sd/2; ``"2sd"``: mean ± sd (sd with ddof=1, mean and sd of the model data,
+    as marginaleffects); ``"iqr"``: 25% and 75% quantiles; ``"minmax"``: min and max;
+    a pair: its sorted values.  Every non-step contrast sets the whole column.
+
+    Examples
+    --------
+    >>> from mixeff.model.examples import toy_spec
+    >>> spec = toy_spec()
+    >>> arms = ArmSet(spec.data, spec)
+    >>> c = numeric_contrasts(spec, arms, "TX", "minmax", "variables")[0]
+    >>> (c.lo_label, c.hi_label), float(arms.frames[c.hi]["TX"].iloc[0])
+    (('Min', 'Max'), 1.0)
+    """
+    x = pd.to_numeric(spec.data[name], errors="coerce").to_numpy(dtype=float)
+    x = x[np.isfinite(x)]
+    if value is None:
+        value = 1
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{argument}={{{name!r}: {value!r}}}: give a numeric step such as 1, not a boolean")
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        step = float(value)
+        return [Contrast(term=name, lo=arms.shift(name, 0.0), hi=arms.shift(name, step),
+                         hi_label="", lo_label="", step_label=f"+{_fmt(value)}")]
+    if isinstance(value, str):
+        if value not in NUMERIC_SHORTCUTS:
+            raise ValueError(
+                f"{argument}={{{name!r}: {value!r}}}: {name!r} is numeric; use a step such as 1, one of "
+                f"{list(NUMERIC_SHORTCUTS)}, or a pair of values such as [{_fmt(x.min())}, {_fmt(x.max())}]"
+            )
+        m, s = x.mean(), x.std(ddof=1)
+        lo, hi, lo_lab, hi_lab = {
+            "sd": (m - s / 2, m + s / 2, "x - sd/2", "x + sd/2"),
+            "2sd": (m - s, m + s, "x - sd", "x + sd"),
+            "iqr": (*np.quantile(x, [0.25, 0.75]), "Q1", "Q3"),
+            "minmax": (x.min(), x.max(), "Min", "Max"),
+        }[value]
+        c = Contrast(term=name, lo=arms.set_value(name, float(lo)), hi=arms.set_value(name, float(hi)),
+                     hi_label=hi_lab, lo_label=lo_lab)
+        if value in ("sd", "2sd"):
+            c.hi_label, c.lo_label = f"({hi_lab})", f"({lo_lab})"
+        return [c]
+    if isinstance(value, (list, tuple, np.ndarray)) and len(value) == 2:
+        try:
+            lo, hi = sorted(float(v) for v in value)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{argument}={{{name!r}: {value!r}}}: {name!r} is numeric; a pair must hold two numbers"
+            ) from None
+        return [Contrast(term=name, lo=arms.set_value(name, lo), hi=arms.set_value(name, hi),
+                         hi_label=_fmt(hi), lo_label=_fmt(lo))]
+    raise ValueError(
+        f"{argument}={{{name!r}: {value!r}}} is not understood; {name!r} is numeric: use a step such as 1, "
+        f"one of {list(NUMERIC_SHORTCUTS)}, or a pair of values"
+    )

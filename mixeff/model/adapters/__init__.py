@@ -1,0 +1,4 @@
+"""Adapters: turn a fitted model (Bambi) or plain arrays of draws into a ModelSpec."""
+
+from .arrays import from_arrays, from_brms_draws
+from .bambi import spec_from_bambi

@@ -1,0 +1,248 @@
+"""Bambi adapter: a fitted ``bambi.Model`` and its DataTree -> :class:`ModelSpec`.
+
+Fixed-effect columns come from Bambi's own design (formulae's
+``evaluate_new_data``), so factor codings, transformations and centring are the
+model's.  Group-level terms sharing a grouping factor are gathered into one
+:class:`GroupFactor`; Bambi fits no correlations between them, so ``cor`` is
+``None`` (independent terms).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from ..families import brms_aux_name, get_family, get_link
+from ..spec import GroupFactor, ModelSpec
+
+def model_parameters(model) -> dict:
+    """Bambi's components by parameter name (``Model.parameters``; ``components`` before 0.21)."""
+    params = getattr(type(model), "parameters", None)
+    return model.parameters if params is not None else model.components
+
+
+def _response_name(model) -> str:
+    term = getattr(model, "response_term", None)
+    return term.name if term is not None else model.response_component.term.name
+
+
+def draws_group(idata, group: str = "posterior") -> xr.Dataset:
+    """The ``posterior`` (or ``prior``) group of a DataTree/InferenceData as a Dataset."""
+    children = getattr(idata, "children", None)
+    names = list(children) if children is not None else list(getattr(idata, "groups", lambda: [])())
+    names = [n.strip("/") for n in names]
+    if group not in names:
+        hint = (
+            "fit with sample_prior='only' or 'yes' to get prior draws"
+            if group == "prior"
+            else "pass the result of model.fit() (it has a 'posterior' group)"
+        )
+        raise ValueError(f"idata has no {group!r} group (it has {names}); {hint}")
+    node = idata[group]
+    return node.to_dataset() if hasattr(node, "to_dataset") else node
+
+
+def _flatten(da: xr.DataArray, *rest: str) -> np.ndarray:
+    """(chain, draw, *rest) -> (S, *rest) as float64."""
+    da = da.transpose("chain", "draw", *rest)
+    return np.asarray(da.values, dtype=float).reshape(-1, *da.shape[2:])
+
+
+def spec_from_bambi(model, idata, group: str = "posterior", data=None) -> ModelSpec:
+    """The engine's view of a Bambi fit's ``posterior`` (or ``prior``) draws.
+
+    ``data`` (default: Bambi's copy) is the frame used for default newdata and datagrid.
+
+    Examples
+    --------
+    Prior draws (no MCMC) show the layout as well as a fit would:
+
+    >>> import bambi as bmb, mixeff
+    >>> m = bmb.Model("y ~ 1 + TX + (1 | cluster)", mixeff.datasets.load_magnusson(), family="lognormal")
+    >>> m.build()
+    >>> spec = spec_from_bambi(m, m.prior_predictive(draws=50, random_seed=1), group="prior")
+    >>> spec.beta_names, spec.groups["cluster"].b.shape, spec.family.name
+    (['Intercept', 'TX'], (50, 20, 1), 'lognormal')
+    """
+    if not getattr(model, "built", True):
+        model.build()
+    draws = draws_group(idata, group)
+    if not {"chain", "draw"} <= set(draws.dims):
+        raise ValueError(f"the {group!r} group must have 'chain' and 'draw' dimensions, it has {list(draws.dims)}")
+    n_chains, n_draws = draws.sizes["chain"], draws.sizes["draw"]
+    family = get_family(model.family.name)
+    parent = model.family.likelihood.parent
+    params = model_parameters(model)
+    comp = params[parent]
+    link = get_link(family, model.family.link[parent].name)
+
+    for name, component in params.items():
+        if name != parent and getattr(component, "design", None) is not None:
+            raise ValueError(
+                f"the model gives {name!r} its own formula (a distributional model); mixeff "
+                "supports a formula for the mean only"
+            )
+    if getattr(comp, "hsgp_terms", None):
+        raise ValueError("HSGP terms are not supported by mixeff; refit without hsgp()")
+
+    fixed_design, beta, beta_names, offset = _fixed_part(comp, draws)
+    groups = _group_part(comp, draws)
+    aux = {}
+    for a in family.aux:
+        var = a if a in draws else (brms_aux_name(a) if brms_aux_name(a) in draws else None)
+        if var is None:
+            raise ValueError(f"the {group!r} group lacks draws of auxiliary parameter {a!r}")
+        aux[a] = _flatten(draws[var])
+
+    predictors = set()
+    for t in comp.design.common.terms.values() if comp.design.common else []:
+        predictors |= set(t.var_names)
+    group_design = comp.design.group
+    for t in group_design.terms.values() if group_design else []:
+        predictors |= set(t.var_names)
+    trials = _trials_variable(model) if family.needs_trials else None
+    if isinstance(trials, str):
+        predictors.add(trials)
+    data = model.data if data is None else data
+    return ModelSpec(
+        fixed_design=fixed_design,
+        beta=beta,
+        beta_names=beta_names,
+        groups=groups,
+        family=family,
+        link=link,
+        aux=aux,
+        n_chains=n_chains,
+        n_draws=n_draws,
+        data=data,
+        predictors=sorted(predictors),
+        response=_response_name(model),
+        trials=trials,
+        source=group,
+        offset=offset,
+        offset_variables=tuple(sorted({v for n in comp.offset_terms for v in comp.design.common.terms[n].var_names})),
+    )
+
+
+def _fixed_part(comp, draws):
+    common = comp.design.common
+    if not common:
+        return (lambda frame: np.zeros((len(frame), 0))), np.zeros((draws.sizes["chain"] * draws.sizes["draw"], 0)), [], None
+    slices = common.slices
+    offset_names = list(comp.offset_terms)
+    keep = [name for name in common.terms if name not in offset_names]
+    cols = np.concatenate([np.arange(slices[n].start, slices[n].stop) for n in keep]) if keep else np.array([], int)
+    offset_cols = (
+        np.concatenate([np.arange(slices[n].start, slices[n].stop) for n in offset_names]) if offset_names else None
+    )
+    blocks, names = [], []
+    terms = {**({"Intercept": comp.intercept_term} if comp.intercept_term else {}), **comp.common_terms}
+    for name in keep:
+        term = terms[name]
+        var = term.alias or term.name
+        da = draws[var]
+        rest = [d for d in da.dims if d not in ("chain", "draw")]
+        block = _flatten(da, *rest).reshape(da.sizes["chain"] * da.sizes["draw"], -1)
+        blocks.append(block)
+        names += [name] if not rest else [f"{name}[{lev}]" for lev in da[rest[0]].values]
+    beta = np.concatenate(blocks, axis=1)
+
+    last: dict = {}
+
+    def full_design(frame):
+        # X and the offset come from one formulae evaluation of the same frame
+        if last.get("frame") is not frame:
+            last.update(frame=frame, X=_evaluate(common, frame))
+        return last["X"]
+
+    def evaluate(frame):
+        return full_design(frame)[:, cols]
+
+    def offset(frame):
+        return full_design(frame)[:, offset_cols].sum(axis=1)
+
+    return evaluate, beta, names, (offset if offset_cols is not None else None)
+
+
+def _evaluate(design, frame):
+    try:
+        return np.asarray(design.evaluate_new_data(frame).design_matrix, dtype=float)
+    except ValueError as err:
+        raise ValueError(f"newdata cannot be evaluated by the model's formula: {err}") from None
+
+
+def _group_part(comp, draws) -> dict[str, GroupFactor]:
+    design = comp.design.group
+    if not design:
+        return {}
+    parts: dict[str, list] = {}
+    for name, fterm in design.terms.items():
+        bterm = comp.group_specific_terms[name]
+        var = bterm.alias or bterm.name
+        factor = fterm.factor.name if hasattr(fterm.factor, "name") else name.split("|")[1]
+        factor_dim = f"{factor}__factor_dim"
+        da = draws[var]
+        expr_dims = [d for d in da.dims if d not in ("chain", "draw", factor_dim)]
+        b = _flatten(da, factor_dim, *expr_dims)
+        b = b.reshape(b.shape[0], b.shape[1], -1)
+        sd = _flatten(draws[f"{var}_sigma"], *expr_dims).reshape(b.shape[0], -1)
+        expr = name.split("|")[0]
+        labels = (
+            ["Intercept"] if expr == "1"
+            else [f"{expr}[{lev}]" for lev in da[expr_dims[0]].values] if expr_dims
+            else [expr]
+        )
+        columns = tuple(c.name for c in fterm.factor.components)
+        parts.setdefault(factor, []).append(
+            dict(fterm=fterm, b=b, sd=sd, labels=labels, expr=expr, columns=columns,
+                 levels=np.asarray(da[factor_dim].values).astype(str))
+        )
+    groups = {}
+    for factor, items in parts.items():
+        levels = items[0]["levels"]
+        for it in items[1:]:
+            if not np.array_equal(it["levels"], levels):
+                raise ValueError(f"group-level terms of {factor!r} disagree on its levels")
+        blocks, start = {}, 0
+        for it in items:
+            k = it["b"].shape[2]
+            blocks.setdefault(it["expr"], []).extend(range(start, start + k))
+            start += k
+        fterms = [it["fterm"] for it in items]
+
+        def design_fn(frame, fterms=fterms):
+            cols = []
+            for ft in fterms:
+                try:
+                    z = np.asarray(ft.expr.eval_new_data(frame), dtype=float)
+                except ValueError as err:
+                    raise ValueError(f"newdata cannot be evaluated for term {ft.name!r}: {err}") from None
+                cols.append(z.reshape(len(frame), -1))
+            return np.concatenate(cols, axis=1)
+
+        groups[factor] = GroupFactor(
+            name=factor,
+            columns=items[0]["columns"],
+            levels=levels,
+            terms=[lab for it in items for lab in it["labels"]],
+            b=np.concatenate([it["b"] for it in items], axis=2),
+            sd=np.concatenate([it["sd"] for it in items], axis=1),
+            cor=None,
+            design=design_fn,
+            term_blocks=blocks,
+        )
+    return groups
+
+
+def _trials_variable(model) -> str | float:
+    """The trials of ``p(y, n)``: a column name, or a number for ``p(y, 10)``."""
+    import re
+
+    m = re.match(r"\s*p\(\s*[^,]+,\s*([A-Za-z_][A-Za-z0-9_.]*|[0-9.]+)\s*\)", str(model.formula.main))
+    if m is not None and re.fullmatch(r"[0-9.]+", m.group(1)):
+        return float(m.group(1))
+    if m is None:
+        raise ValueError(
+            "binomial models need the number of trials as a column: write the response as p(y, n)"
+        )
+    return m.group(1)

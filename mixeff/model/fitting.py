@@ -1,0 +1,283 @@
+"""Fitting with Bambi, and the fit object every verb accepts."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .adapters.bambi import draws_group, spec_from_bambi
+from .families import get_family, get_link
+from .priors import check_proper, resolve_priors
+from .spec import ModelSpec
+
+SAMPLE_PRIOR = ("no", "only", "yes")
+
+
+class MixedFit:
+    """A Bambi model with its draws (a DataTree with ``chain`` and ``draw`` dims).
+
+    ``spec("posterior")`` / ``spec("prior")`` give the engine's view of either set
+    of draws; verbs take ``draws="posterior" | "prior"`` to choose.  A prior-only
+    fit (``sample_prior="only"``) answers every request with its prior draws, so
+    verbs work on it unchanged; asking a fit without prior draws for them is an
+    error that says how to refit.
+
+    Examples
+    --------
+    >>> import mixeff
+    >>> f = mixeff.example_fit()
+    >>> f.available_draws, f.spec().n_samples
+    (['posterior'], 500)
+    """
+
+    def __init__(self, model, idata, sample_prior: str = "no", data=None):
+        self.model = model
+        self.idata = idata
+        self.sample_prior = sample_prior
+        # the user's own frame (dtypes and row order as given) when Bambi kept every row;
+        # Bambi's copy turns strings into alphabetically ordered Categoricals
+        self.data = data if data is not None and len(data) == len(model.data) else model.data
+        self._specs: dict[str, ModelSpec] = {}
+
+    @property
+    def default_draws(self) -> str:
+        return "prior" if self.sample_prior == "only" else "posterior"
+
+    @property
+    def available_draws(self) -> list[str]:
+        names = [n.strip("/") for n in self.idata.children]
+        return [g for g in ("posterior", "prior") if g in names]
+
+    def spec(self, draws: str | None = None) -> ModelSpec:
+        draws = draws or self.default_draws
+        if draws not in ("posterior", "prior"):
+            raise ValueError(f"draws={draws!r} must be 'posterior' or 'prior'")
+        if draws == "posterior" and self.sample_prior == "only":
+            # verbs default to "posterior"; a prior-only fit answers with its prior draws
+            draws = "prior"
+        if draws not in self._specs:
+            if draws not in self.available_draws:
+                raise ValueError(
+                    f"this fit has no {draws} draws (it has {self.available_draws}); "
+                    + ("refit with sample_prior='yes' or 'only' to get prior draws" if draws == "prior"
+                       else "refit with sample_prior='no' or 'yes'")
+                )
+            self._specs[draws] = spec_from_bambi(self.model, self.idata, draws, data=self.data)
+        return self._specs[draws]
+
+    def __repr__(self):
+        return f"MixedFit({self.model.formula}, family={self.model.family.name!r}, draws={self.available_draws})\n{self.model}"
+
+
+def fit(
+    formula: str,
+    data: pd.DataFrame,
+    *,
+    family: str = "gaussian",
+    link: str | None = None,
+    priors: dict | None = None,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    seed: int | None = None,
+    sampler: str = "pymc",
+    sample_prior: str = "no",
+    progress: bool = True,
+    **fit_kwargs,
+) -> MixedFit:
+    """Fit a mixed model with Bambi and keep its draws for the verbs.
+
+    Parameters
+    ----------
+    formula : str
+        lme4/brms syntax, e.g. ``"y ~ 1 + TX + (1 | cluster)"``.
+    family, link : str
+        Any family mixeff supports (gaussian, t, bernoulli, binomial, poisson,
+        negativebinomial, lognormal, gamma, beta) and one of its links.
+    priors : dict, optional
+        Bambi ``Prior`` objects by term name, or brms-style classes (see
+        :mod:`mixeff.model.priors`): ``{"b": "normal(0, 0.2)", "Intercept": "normal(0, 0.2)",
+        "sd": "normal(0, 1)"}`` (``sd`` priors are half-distributions).  A key that is
+        not a parameter of the model is an error.
+    draws, tune, chains, seed
+        Sampler settings (``draws`` per chain after ``tune`` warm-up draws).  Prior
+        draws come in the same ``chains × draws`` shape.
+    sampler : {"pymc", "nutpie"}
+    sample_prior : {"no", "only", "yes"}
+        As brms.  ``"only"``: draws from the priors alone -- exact forward sampling
+        with Bambi's ``prior_predictive``, no likelihood, no MCMC -- so the response
+        values play no part (Bambi's default priors for gaussian/t families are
+        scaled by the response, as brms's are; set them to make the fit fully
+        data-free).  Every verb then answers with prior draws (``Result.source ==
+        "prior"``).  ``"yes"``: posterior and prior draws in one fit; verbs use the
+        posterior unless given ``draws="prior"``.  Both refuse improper (flat)
+        priors, naming the parameter, as brms does.
+    progress : bool
+        Show the sampler's progress bar.
+
+    Examples
+    --------
+    >>> import mixeff
+    >>> d = mixeff.datasets.load_magnusson()
+    >>> f = mixeff.fit("y ~ 1 + TX + (1 | cluster)", d, family="lognormal",
+    ...                draws=100, tune=100, chains=2, seed=1, progress=False)
+    >>> f.spec().n_samples
+    200
+
+    A prior predictive check (the seed's section 11.3.1): no MCMC, the verbs as usual.
+
+    >>> survey = mixeff.datasets.make_ces_like()["survey"]
+    >>> vague = mixeff.fit("defund ~ age + education + military + gender + (1 + gender | state)",
+    ...                    survey, family="bernoulli", sample_prior="only", seed=1,
+    ...                    priors={"b": "normal(0, 1e6)", "Intercept": "normal(0, 1e6)"},
+    ...                    draws=100, chains=2, progress=False)
+    >>> p = mixeff.avg_predictions(vague, by="gender")
+    >>> p.source, bool(p.summary["conf_low"].max() < 0.05), bool(p.summary["conf_high"].min() > 0.95)
+    ('prior', True, True)
+    """
+    import bambi as bmb
+
+    if sample_prior not in SAMPLE_PRIOR:
+        raise ValueError(f"sample_prior={sample_prior!r} is not one of {list(SAMPLE_PRIOR)}")
+    if sampler not in ("pymc", "nutpie"):
+        raise ValueError(f"sampler={sampler!r} must be 'pymc' or 'nutpie'")
+    fam = get_family(family)
+    get_link(fam, link)
+    model_kwargs = {} if link is None else {"link": link}
+    model = bmb.Model(formula, data, family=fam.name, **model_kwargs)
+    if priors:
+        model.set_priors(**resolve_priors(model, priors))
+    model.build()
+    if sample_prior != "no":
+        check_proper(model)
+    idata = None
+    if sample_prior in ("no", "yes"):
+        kwargs = dict(draws=draws, tune=tune, chains=chains, random_seed=seed, progressbar=progress, **fit_kwargs)
+        if sampler == "nutpie":
+            kwargs["inference_method"] = "nutpie"
+        idata = model.fit(**kwargs)
+    if sample_prior in ("only", "yes"):
+        idata = _add_prior(model, idata, draws=draws, chains=chains, seed=seed)
+    return MixedFit(model, idata, sample_prior, data=data)
+
+
+#: attribute set on a prior group whose intercept is on the scale of the uncentred design
+_UNCENTRED = "mixeff_intercept_uncentred"
+
+
+def _add_prior(model, idata, *, draws: int, chains: int, seed):
+    """Exact forward draws from the priors (no likelihood), as ``chains`` × ``draws``.
+
+    Bambi's ``prior_predictive`` samples the PyMC graph, whose intercept belongs to
+    the *centred* predictors (Bambi's ``center_predictors``, like brms's
+    ``Intercept`` class); the intercept is moved to the uncentred scale the
+    engine's designs use, as Bambi itself does for posterior draws.
+    """
+    prior = model.prior_predictive(draws=draws * chains, random_seed=seed)
+    prior_ds = _uncentre_intercept(model, draws_group(prior, "prior"))
+    # one "chain" per requested chain keeps shapes parallel to the posterior's
+    prior_ds = _split_chains(prior_ds, chains)
+    if idata is None:
+        return xr.DataTree.from_dict({"prior": prior_ds, "observed_data": prior["observed_data"].to_dataset()})
+    idata["prior"] = prior_ds
+    return idata
+
+
+def _uncentre_intercept(model, ds):
+    """``Intercept - mean(X) @ b`` for every distributional component Bambi centred."""
+    if ds.attrs.get(_UNCENTRED):
+        return ds
+    ds = ds.copy()
+    backend = getattr(model, "backend", None)
+    if backend is not None and getattr(model, "center_predictors", False):
+        from bambi.utils import get_aliased_name
+
+        n_chain, n_draw = ds.sizes["chain"], ds.sizes["draw"]
+        for pymc_component in backend.distributional_components.values():
+            comp = pymc_component.component
+            x = pymc_component.design_matrix_without_intercept
+            if not (comp.intercept_term and comp.common_terms and x is not None):
+                continue
+            coefs = []
+            for term in comp.common_terms.values():
+                da = ds[get_aliased_name(term)]
+                rest = [d for d in da.dims if d not in ("chain", "draw")]
+                coefs.append(np.asarray(da.transpose("chain", "draw", *rest).values).reshape(n_chain * n_draw, -1))
+            coefs = np.concatenate(coefs, axis=1)  # (S, p), columns in design order
+            name = get_aliased_name(comp.intercept_term)
+            shift = (coefs @ np.asarray(x, dtype=float).mean(axis=0)).reshape(n_chain, n_draw)
+            ds[name] = ds[name] - xr.DataArray(shift, dims=("chain", "draw"))
+    ds.attrs[_UNCENTRED] = True
+    return ds
+
+
+def _split_chains(ds, chains: int):
+    """(chain=1, draw=chains·n) -> (chain=chains, draw=n), chain-major, coordinates kept."""
+    n = ds.sizes["draw"]
+    if chains <= 1 or ds.sizes["chain"] != 1 or n % chains:
+        return ds
+    per = n // chains
+    out = {}
+    for name, da in ds.data_vars.items():
+        rest = [d for d in da.dims if d not in ("chain", "draw")]
+        values = np.asarray(da.transpose("chain", "draw", *rest).values)
+        out[name] = (("chain", "draw", *rest), values.reshape(chains, per, *values.shape[2:]))
+    coords = {k: v for k, v in ds.coords.items() if k not in ("chain", "draw")}
+    coords.update(chain=np.arange(chains), draw=np.arange(per))
+    return xr.Dataset(out, coords=coords, attrs=dict(ds.attrs))
+
+
+def from_bambi(model, idata, sample_prior: str | None = None) -> MixedFit:
+    """Wrap a Bambi model you fitted yourself (``idata = model.fit(...)``).
+
+    A ``prior`` group -- ``model.prior_predictive(...)``, alone or added to the
+    fit's DataTree -- gives prior draws (``sample_prior`` "only" or "yes" is then
+    inferred).  Its intercept, which Bambi reports for the centred predictors, is
+    moved to the uncentred scale, as :func:`fit` does.
+
+    Examples
+    --------
+    >>> import bambi as bmb, mixeff
+    >>> d = mixeff.datasets.load_magnusson()
+    >>> m = bmb.Model("y ~ 1 + TX + (1 | cluster)", d, family="lognormal")
+    >>> idata = m.fit(draws=100, tune=100, chains=2, random_seed=1, progressbar=False)
+    >>> mixeff.from_bambi(m, idata).spec().n_samples
+    200
+    """
+    names = [n.strip("/") for n in getattr(idata, "children", {})] if hasattr(idata, "children") else []
+    if not names:
+        raise ValueError(f"idata must be the DataTree returned by model.fit(), got {type(idata).__name__}")
+    if "posterior" not in names and "prior" not in names:
+        draws_group(idata, "posterior")  # raises: names the groups it has and what to pass
+    if sample_prior is not None and sample_prior not in SAMPLE_PRIOR:
+        raise ValueError(f"sample_prior={sample_prior!r} is not one of {list(SAMPLE_PRIOR)}")
+    if sample_prior is None:
+        sample_prior = "yes" if {"posterior", "prior"} <= set(names) else ("only" if "prior" in names else "no")
+    if "prior" in names:
+        # Bambi's prior_predictive reports the intercept of the centred predictors
+        if not getattr(model, "built", True):
+            model.build()
+        idata = idata.copy()
+        idata["prior"] = _uncentre_intercept(model, draws_group(idata, "prior"))
+    fit_ = MixedFit(model, idata, sample_prior)
+    fit_.spec(fit_.default_draws)  # validate now: a missing group should fail here, not at the first verb
+    return fit_
+
+
+@functools.cache
+def example_fit() -> MixedFit:
+    """A small, cached fit of the seed's lognormal cluster model, for examples and docs.
+
+    Examples
+    --------
+    >>> import mixeff
+    >>> mixeff.example_fit().spec().family.name
+    'lognormal'
+    """
+    from ..datasets import load_magnusson
+
+    return fit("y ~ 1 + TX + (1 | cluster)", load_magnusson(), family="lognormal",
+               draws=250, tune=250, chains=2, seed=2022, progress=False)

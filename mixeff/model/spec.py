@@ -1,0 +1,150 @@
+"""The model spec: everything the engine needs, independent of where draws came from.
+
+Adapters (:mod:`mixeff.model.adapters`) build a :class:`ModelSpec` from a Bambi fit or
+from plain arrays of draws; the engine only ever reads a spec.  Draws are
+flattened over ``chain × draw`` into one axis of length ``S`` (chain-major), and
+``n_chains``/``n_draws`` let results restore the two axes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from .families import Family, Link
+from .formula import brms_name
+
+def factor_labels(frame: pd.DataFrame, columns: tuple[str, ...], sep: str = ":",
+                  canonical: bool = True) -> np.ndarray:
+    """Level labels of a (possibly interaction) grouping factor, as strings.
+
+    ``("h", "Subject")`` gives ``"u:308"`` (Bambi's labels; brms joins with ``"_"``).
+    For a single column, whole numbers are written without decimals, so a
+    cluster id read as ``1``, ``1.0`` or ``"1"`` names the same level.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> factor_labels(pd.DataFrame({"g": [1.0, 2.5], "h": ["a", "b"]}), ("g",)).tolist()
+    ['1', '2.5']
+    >>> factor_labels(pd.DataFrame({"g": [1, 2], "h": ["a", "b"]}), ("h", "g")).tolist()
+    ['a:1', 'b:2']
+    """
+    parts = [np.asarray(frame[c].to_numpy()).astype(str) for c in columns]
+    if len(parts) == 1:
+        return _canonical(parts[0]) if canonical else parts[0]
+    out = parts[0]
+    for p in parts[1:]:
+        out = np.char.add(np.char.add(out, sep), p)
+    return out
+
+
+def _canonical(labels: np.ndarray) -> np.ndarray:
+    """``"1.0"`` -> ``"1"``: whole numbers lose their decimal part; other labels are kept."""
+    nums = pd.to_numeric(pd.Series(labels), errors="coerce").to_numpy(dtype=float)
+    whole = np.isfinite(nums) & (nums == np.round(nums))
+    if not whole.any():
+        return labels
+    out = labels.astype(object)
+    out[whole] = nums[whole].astype(np.int64).astype(str)
+    return out.astype(str)
+
+
+@dataclass
+class GroupFactor:
+    """One grouping factor with all its group-level terms.
+
+    ``b`` holds the existing levels' effects as ``(S, L, k)``; ``sd`` is
+    ``(S, k)``; ``cor`` is ``(S, k, k)`` or ``None`` when the terms are
+    uncorrelated.  ``design(frame)`` returns the ``(n, k)`` term columns Z.
+    """
+
+    name: str
+    columns: tuple[str, ...]
+    levels: np.ndarray
+    terms: list[str]
+    b: np.ndarray
+    sd: np.ndarray
+    cor: np.ndarray | None
+    design: Callable[[pd.DataFrame], np.ndarray]
+    term_blocks: dict[str, list[int]] = field(default_factory=dict)
+    """Formula-term name (e.g. ``"1|cluster"``) -> indices into ``terms``; used by ``re_formula``."""
+    sep: str = ":"
+    """How an interaction factor's labels are joined: ``":"`` in Bambi, ``"_"`` in brms."""
+
+    canonical: bool = field(init=False)
+    """Whether labels are canonicalised (``"1.0"`` -> ``"1"``); only when that keeps them distinct."""
+    level_index: dict[str, int] = field(init=False, repr=False)
+    """Label -> position in ``levels``."""
+
+    def __post_init__(self):
+        levels = np.asarray(self.levels).astype(str)
+        canonical = _canonical(levels) if len(self.columns) == 1 else levels
+        # canonical labels only when they stay distinct (never merge "01" and "1")
+        self.canonical = len(set(canonical)) == len(canonical)
+        self.levels = canonical if self.canonical else levels
+        self.level_index = {lev: i for i, lev in enumerate(self.levels)}
+
+    def labels_of(self, frame: pd.DataFrame) -> np.ndarray:
+        """This factor's level label for every row of ``frame``."""
+        return factor_labels(frame, self.columns, self.sep, self.canonical)
+
+    def has_level(self, label: str) -> bool:
+        return label in self.level_index
+
+    def term_indices(self, expr: str) -> list[int] | None:
+        """Indices into ``terms`` of one formula term (``"1"``, ``"Days"``, ``"scale(Days)"``), or None.
+
+        brms names coefficients without punctuation (``scale(Days)`` -> ``scaleDays``),
+        so both spellings are looked up.
+        """
+        if expr in self.term_blocks:
+            return self.term_blocks[expr]
+        return self.term_blocks.get(brms_name(expr))
+
+
+@dataclass
+class ModelSpec:
+    """A fitted mixed model reduced to draws and design functions."""
+
+    fixed_design: Callable[[pd.DataFrame], np.ndarray]
+    beta: np.ndarray
+    beta_names: list[str]
+    groups: dict[str, GroupFactor]
+    family: Family
+    link: Link
+    aux: dict[str, np.ndarray]
+    n_chains: int
+    n_draws: int
+    data: pd.DataFrame
+    predictors: list[str]
+    response: str | None = None
+    trials: str | float | None = None
+    """Binomial trials: a newdata column, or a constant number."""
+    source: str = "posterior"
+    offset: Callable[[pd.DataFrame], np.ndarray] | None = None
+    offset_variables: tuple[str, ...] = ()
+    """Columns used only in ``offset()`` terms: exposure, not a predictor to contrast."""
+    beta_t: np.ndarray = field(init=False, repr=False)
+    """``(p, S)`` contiguous copy of ``beta``: row gathers and matmuls read contiguous memory."""
+
+    @property
+    def n_samples(self) -> int:
+        return self.n_chains * self.n_draws
+
+    def __post_init__(self):
+        s = self.n_samples
+        if self.beta.shape[0] != s:
+            raise ValueError(f"beta draws have {self.beta.shape[0]} rows, expected {s} (chains × draws)")
+        for g in self.groups.values():
+            if g.b.shape[0] != s:
+                raise ValueError(f"group {g.name!r} draws have {g.b.shape[0]} rows, expected {s}")
+        missing = [a for a in self.family.aux if a not in self.aux]
+        if missing:
+            raise ValueError(
+                f"family {self.family.name!r} needs draws of {missing}; pass them as auxiliary parameters"
+            )
+        self.beta_t = np.ascontiguousarray(self.beta.T)

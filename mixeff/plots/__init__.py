@@ -1,0 +1,21 @@
+"""Plots of draws: half-eye densities, sorted point-intervals, prior vs posterior.
+
+Matplotlib only; every function returns the :class:`matplotlib.figure.Figure`
+(draw into an existing axes with ``ax=``), so they work in notebooks and scripts.
+
+* :func:`plot_draws` -- a half-eye per row of a result (ggdist's
+  ``stat_halfeye``): a filled density of the draws above a point estimate (the
+  median) with 66% and 95% equal-tailed interval bars; ``group=`` overlays the
+  rows that differ only in one column (e.g. ``TX = 0`` and ``1``) in one slab
+  position, with a legend.
+* :func:`plot_estimates` -- one point-interval per row, sorted by estimate and
+  labelled by a column (the seed's per-state figures).
+* :func:`plot_prior_posterior` -- prior and posterior draws of the same quantity
+  overlaid, per row (one panel each, or stacked).
+
+Densities come from :func:`mixeff.plots.density.kde` (arviz-stats' KDE, with
+boundary correction at known bounds such as ``(0, 1)`` for probabilities).
+"""
+
+from .halfeye import plot_draws, plot_prior_posterior
+from .intervals import plot_estimates

@@ -1,0 +1,2 @@
+"""The verbs users call: thin layers that validate, build arms and rules, run one engine pass
+and return a :class:`~mixeff.results.Result`."""

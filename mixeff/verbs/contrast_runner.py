@@ -1,0 +1,76 @@
+"""What ``comparisons`` and ``slopes`` share: validate → build arms and rules → one engine pass → Result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from ..engine.passes import ArmPass, PairQuantity, run
+from ..engine.reduce import grouping
+from ..estimands.comparisons import Rule, apply_transform, resolve_transform
+from ..estimands.contrasts import ArmSet, Contrast
+from ..results import Result, require_defined
+from .inputs import check_newdata, contrast_by, pass_options, resolve_spec
+
+
+@dataclass
+class Term:
+    """One output block: a contrast, the rule that compares its arms, its label."""
+
+    contrast: Contrast
+    rule: Rule
+    label: str
+    x: np.ndarray | None = None
+    """The focal variable's original values, for rules that read ``p.x`` or ``p.orig``."""
+
+
+def contrast_result(
+    kind: str, fit, build: Callable[[object, ArmSet, bool], list[Term]], *, newdata, by, wts, type,
+    transform, re_formula, allow_new_levels, sample_new_levels, seed, draws, conf_level, estimator,
+    interval, chunk_rows, progress, undefined: Callable[[object], tuple[str, str]],
+) -> Result:
+    """Run ``build(spec, arms, averaged)``'s terms through one engine pass and wrap the draws.
+
+    ``undefined(spec)`` gives ``(what, fix)`` for the error raised when a rule yields NaN.
+    """
+    spec = resolve_spec(fit, draws)
+    options = pass_options(spec, type=type, re_formula=re_formula, allow_new_levels=allow_new_levels,
+                           sample_new_levels=sample_new_levels, seed=seed, chunk_rows=chunk_rows,
+                           progress=progress)
+    frame = check_newdata(spec, newdata, options)
+    by_cols = contrast_by(by, frame)
+    fn = resolve_transform(transform)
+    arms = ArmSet(frame, spec)
+    terms = build(spec, arms, by_cols is not None)
+    original = arms.original() if any(t.x is not None for t in terms) else None
+    quantities = [PairQuantity(t.rule, t.contrast.lo, t.contrast.hi, original, t.x) for t in terms]
+    groups = grouping(frame, by_cols, wts)
+    values = run(ArmPass(spec, arms.frames, options), quantities, groups).reshape(-1, spec.n_samples)
+    values = apply_transform(fn, values)
+    require_defined(values, *undefined(spec))
+    return Result(
+        contrast_grid(terms, frame if groups is None else groups.keys), values, spec.n_chains, spec.n_draws,
+        kind=kind, type=type, source=spec.source, conf_level=conf_level, estimator=estimator, interval=interval,
+    )
+
+
+def contrast_grid(terms: list[Term], rows: pd.DataFrame) -> pd.DataFrame:
+    """``term``, ``contrast``, then the newdata columns (per row) or the ``by`` columns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from mixeff.estimands.comparisons import comparison_rule
+    >>> c = Contrast(term="TX", lo=0, hi=1, hi_label="1", lo_label="0")
+    >>> contrast_grid([Term(c, comparison_rule("difference"), "1 - 0")], pd.DataFrame({"g": ["a", "b"]})).columns.tolist()
+    ['term', 'contrast', 'g']
+    """
+    rest = rows.drop(columns=[c for c in ("term", "contrast") if c in rows.columns]).reset_index(drop=True)
+    blocks = []
+    for t in terms:
+        head = pd.DataFrame({"term": [t.contrast.term] * len(rest), "contrast": [t.label] * len(rest)})
+        blocks.append(pd.concat([head, rest], axis=1))
+    return pd.concat(blocks, ignore_index=True)

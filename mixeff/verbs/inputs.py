@@ -1,0 +1,109 @@
+"""Checking what users pass, once, before any draw is touched.
+
+Every error names the argument, the bad value and the fix: wrong types raise
+``TypeError``, wrong values ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..engine.options import SAMPLE_NEW_LEVELS, TYPES, PassOptions
+from ..model.formula import parse_re_formula
+from ..model.spec import ModelSpec
+
+
+def resolve_spec(fit, draws: str = "posterior") -> ModelSpec:
+    """The spec of a fit (MixedFit, or a ModelSpec passed directly) for the chosen draws."""
+    if isinstance(fit, ModelSpec):
+        if draws != fit.source:
+            raise ValueError(f"draws={draws!r} but this spec holds {fit.source} draws")
+        return fit
+    spec_of = getattr(fit, "spec", None)
+    if spec_of is None:
+        raise TypeError(
+            f"expected a mixeff fit (mixeff.fit, mixeff.from_bambi) or ModelSpec, got {type(fit).__name__}"
+        )
+    return spec_of(draws)
+
+
+def pass_options(spec: ModelSpec, *, type="response", re_formula=None, allow_new_levels=False,
+                 sample_new_levels="uncertainty", seed=None, chunk_rows=None, progress=None) -> PassOptions:
+    """The engine options of one call, with ``re_formula`` parsed once."""
+    if not isinstance(type, str) or type not in TYPES:
+        raise ValueError(f"type={type!r} is not one of {list(TYPES)}")
+    if not isinstance(sample_new_levels, str) or sample_new_levels not in SAMPLE_NEW_LEVELS:
+        raise ValueError(f"sample_new_levels={sample_new_levels!r} is not one of {list(SAMPLE_NEW_LEVELS)}")
+    if not isinstance(allow_new_levels, bool):
+        raise TypeError(f"allow_new_levels={allow_new_levels!r} must be True or False")
+    if chunk_rows is not None and (isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int)):
+        raise TypeError(f"chunk_rows={chunk_rows!r} must be a whole number of rows, or None for automatic")
+    if chunk_rows is not None and chunk_rows < 1:
+        raise ValueError(f"chunk_rows={chunk_rows!r} must be at least 1 (or None for automatic)")
+    return PassOptions(
+        include=parse_re_formula(spec.groups, re_formula), type=type, allow_new_levels=allow_new_levels,
+        sample_new_levels=sample_new_levels, seed=seed, chunk_rows=chunk_rows, progress=progress,
+    )
+
+
+def check_columns(frame: pd.DataFrame, columns, argument: str, what: str = "newdata") -> list[str]:
+    cols = [columns] if isinstance(columns, str) else list(columns)
+    missing = [c for c in cols if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{argument}: {missing} not a column of {what}; available columns: {list(frame.columns)}"
+        )
+    return cols
+
+
+def check_newdata(spec: ModelSpec, newdata, options: PassOptions) -> pd.DataFrame:
+    """The frame to predict on: the model's data by default; needed columns present and complete.
+
+    Grouping columns of factors that ``re_formula`` leaves out are not needed.
+    """
+    if newdata is None:
+        frame = spec.data
+    elif isinstance(newdata, pd.DataFrame):
+        frame = newdata
+    else:
+        raise TypeError(f"newdata must be a pandas DataFrame (e.g. from mixeff.datagrid), got {type(newdata).__name__}")
+    if len(frame) == 0:
+        raise ValueError("newdata has no rows")
+    skip = {c for name, g in spec.groups.items() if name not in options.include for c in g.columns}
+    needed = [c for c in spec.predictors if c not in skip]
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"newdata lacks column(s) {missing} that the model needs; add them (mixeff.datagrid "
+            "fills unspecified predictors with their mean or mode)"
+        )
+    for c in needed:
+        n_missing = int(frame[c].isna().sum())
+        if n_missing:
+            raise ValueError(
+                f"newdata column {c!r} has {n_missing} missing value(s) (NaN); drop or fill those rows"
+            )
+    return frame.reset_index(drop=True)
+
+
+def as_by(by, frame: pd.DataFrame) -> list[str] | None:
+    """``None``/``False`` -> per row; ``True`` -> one overall group; names -> those columns."""
+    if by is None or by is False:
+        return None
+    if by is True:
+        return []
+    return check_columns(frame, by, f"by={by!r}")
+
+
+def contrast_by(by, frame: pd.DataFrame) -> list[str] | None:
+    """``by`` for contrasts: term and contrast always group, so naming them is allowed and ignored.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> contrast_by(["term", "g"], pd.DataFrame({"g": [1]})), contrast_by(True, pd.DataFrame())
+    (['g'], [])
+    """
+    if isinstance(by, (list, tuple)) or by in ("term", "contrast"):
+        by = [c for c in ([by] if isinstance(by, str) else by) if c not in ("term", "contrast")] or True
+    return as_by(by, frame)

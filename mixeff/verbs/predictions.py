@@ -1,0 +1,93 @@
+"""``predictions`` and ``avg_predictions``: expected values, linear predictors or predictive draws."""
+
+from __future__ import annotations
+
+from ..engine.passes import ArmPass, ArmValue, run
+from ..engine.reduce import grouping
+from ..results import Result
+from .inputs import as_by, check_newdata, pass_options, resolve_spec
+
+
+def predictions(
+    fit,
+    newdata=None,
+    *,
+    by=None,
+    wts=None,
+    type: str = "response",
+    re_formula=None,
+    allow_new_levels: bool = False,
+    sample_new_levels: str = "uncertainty",
+    seed=None,
+    draws: str = "posterior",
+    conf_level: float = 0.95,
+    estimator: str = "median",
+    interval: str = "eti",
+    chunk_rows: int | None = None,
+    progress: bool | None = None,
+) -> Result:
+    """Posterior draws of predictions for each row of ``newdata`` (or each ``by`` group).
+
+    Parameters
+    ----------
+    fit : MixedFit or ModelSpec
+    newdata : DataFrame, optional
+        Rows to predict; the model's data by default.  See :func:`mixeff.datagrid`.
+    by : str, list of str or True, optional
+        Average within each draw over rows sharing these columns (True: all rows).
+    wts : str or array, optional
+        Weights for the ``by`` averages (a newdata column or an array); normalised within group.
+    type : {"response", "link", "prediction"}
+        Expected value of the response (brms ``posterior_epred``), linear predictor η
+        (``posterior_linpred``) or posterior-predictive draws (``posterior_predict``).
+    re_formula : None, "NA" or str
+        None: all group-level terms, existing levels' own draws; ``"NA"``/``"~0"``:
+        none (random effects 0, the typical cluster); ``"~(1|g)"``: only those terms.
+    allow_new_levels, sample_new_levels, seed
+        New levels raise unless allowed; then they are simulated as in brms:
+        ``"uncertainty"`` (default), ``"gaussian"`` or ``"old_levels"``.  ``seed``
+        makes the simulation reproducible; a new level has the same draws in every row.
+    draws : {"posterior", "prior"}
+        Which draws of the fit to use (prior draws need ``sample_prior``).
+    conf_level, estimator, interval
+        Summary: 95% equal-tailed interval around the median by default.
+
+    Returns
+    -------
+    Result
+        ``.summary`` (grid columns + estimate, conf_low, conf_high) and ``.draws``.
+
+    Examples
+    --------
+    >>> import mixeff
+    >>> fit = mixeff.example_fit()
+    >>> grid = mixeff.datagrid(fit, TX=[0, 1])
+    >>> p = mixeff.predictions(fit, grid, re_formula="NA")
+    >>> p.summary[["TX", "estimate"]].shape
+    (2, 2)
+    """
+    spec = resolve_spec(fit, draws)
+    options = pass_options(spec, type=type, re_formula=re_formula, allow_new_levels=allow_new_levels,
+                           sample_new_levels=sample_new_levels, seed=seed, chunk_rows=chunk_rows,
+                           progress=progress)
+    frame = check_newdata(spec, newdata, options)
+    groups = grouping(frame, as_by(by, frame), wts)
+    values = run(ArmPass(spec, [frame], options), [ArmValue()], groups)[0]
+    return Result(
+        frame if groups is None else groups.keys, values, spec.n_chains, spec.n_draws, kind="predictions",
+        type=type, source=spec.source, conf_level=conf_level, estimator=estimator, interval=interval,
+    )
+
+
+def avg_predictions(fit, newdata=None, *, by=True, **kwargs) -> Result:
+    """:func:`predictions` averaged within each draw: over all rows, or per ``by`` group.
+
+    Examples
+    --------
+    >>> import mixeff
+    >>> fit = mixeff.example_fit()
+    >>> a = mixeff.avg_predictions(fit, by="TX")
+    >>> a.summary["TX"].tolist()
+    [0, 1]
+    """
+    return predictions(fit, newdata, by=by, **kwargs)

@@ -1,0 +1,114 @@
+"""The package's layering, read from the source: who may import whom, and no cycles.
+
+model ← engine ← verbs → estimands, results;  plots → results;  estimands, datasets
+and results stand alone.  Imports inside functions count too.
+"""
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "mixeff"
+
+ALLOWED = {
+    "model": {"model", "datasets"},
+    "engine": {"engine", "model"},
+    "estimands": {"estimands"},
+    "datasets": {"datasets"},
+    "results": {"results"},
+    "verbs": {"verbs", "engine", "estimands", "results", "model"},
+    "plots": {"plots", "results"},
+}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every mixeff module ``path`` imports, resolved to dotted names."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target.split(".")[0] == "mixeff":
+                found.add(target)
+                found.update(f"{target}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == "mixeff")
+    modules = {_module_name(p) for p in PACKAGE.rglob("*.py")}
+    return {m for m in found if m in modules and m != name}
+
+
+def _graph():
+    return {_module_name(p): _imports(p) for p in PACKAGE.rglob("*.py")}
+
+
+def _layer(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def test_every_module_is_in_a_layer():
+    layers = {_layer(m) for m in _graph()} - {""}
+    assert layers <= set(ALLOWED) | {"cli"}, layers - set(ALLOWED)
+
+
+@pytest.mark.parametrize("layer", sorted(ALLOWED))
+def test_layer_imports_only_what_it_may(layer):
+    bad = {
+        (m, dep) for m, deps in _graph().items() if _layer(m) == layer
+        for dep in deps if _layer(dep) not in ALLOWED[layer] and dep != "mixeff"
+    }
+    assert not bad, f"{layer} may import only {sorted(ALLOWED[layer])}; found {sorted(bad)}"
+
+
+def test_no_import_cycles():
+    graph = _graph()
+    state: dict[str, int] = {}
+
+    def visit(node, stack):
+        state[node] = 1
+        for dep in graph.get(node, ()):
+            if state.get(dep) == 1:
+                raise AssertionError("import cycle: " + " -> ".join(stack + [node, dep]))
+            if dep not in state:
+                visit(dep, stack + [node])
+        state[node] = 2
+
+    for module in graph:
+        if module not in state:
+            visit(module, [])
+
+
+def test_internal_modules_export_no_all():
+    """The public API is ``mixeff/__init__.py``; internal modules do not advertise ``__all__``."""
+    offenders = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
+                 if p != PACKAGE / "__init__.py" and "__all__" in p.read_text()]
+    assert not offenders
+
+
+def test_the_layering_check_sees_a_violation(tmp_path, monkeypatch):
+    """The walker is not vacuous: a planted upward import is found."""
+    pkg = tmp_path / "mixeff"
+    (pkg / "estimands").mkdir(parents=True)
+    (pkg / "engine").mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "engine" / "__init__.py").write_text("")
+    (pkg / "engine" / "passes.py").write_text("")
+    (pkg / "estimands" / "__init__.py").write_text("")
+    (pkg / "estimands" / "bad.py").write_text("from ..engine.passes import run\n")
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", pkg)
+    assert _graph()["mixeff.estimands.bad"] == {"mixeff.engine.passes"}
+    with pytest.raises(AssertionError, match="estimands may import only"):
+        test_layer_imports_only_what_it_may("estimands")

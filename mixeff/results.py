@@ -13,6 +13,14 @@ import pandas as pd
 import xarray as xr
 from arviz_stats.base import array_stats
 
+class MixeffWarning(UserWarning):
+    """Base class of mixeff's warnings (filter them with ``warnings.simplefilter(..., MixeffWarning)``)."""
+
+
+class MonteCarloWarning(MixeffWarning):
+    """An average over simulated new levels carries a Monte Carlo error comparable to its posterior sd."""
+
+
 ESTIMATORS = ("median", "mean")
 INTERVALS = ("eti", "hdi")
 
@@ -105,6 +113,10 @@ class Result:
         ``(rows, S)``, draws flattened chain-major over ``n_chains × n_draws``.
     source : str
         ``"posterior"`` or ``"prior"``: which draws the quantity was computed from.
+    new_levels : dict or None
+        How levels the model has not seen were treated: ``how`` (``sample_new_levels``),
+        ``factors``, ``levels`` (how many per factor) and, when integrated, ``method``
+        and ``error_bound`` (relative); None when there were none.
 
     Examples
     --------
@@ -116,13 +128,15 @@ class Result:
 
     def __init__(self, grid: pd.DataFrame, draws: np.ndarray, n_chains: int, n_draws: int, *,
                  kind: str = "predictions", type: str = "response", source: str = "posterior",
-                 conf_level: float = 0.95, estimator: str = "median", interval: str = "eti"):
+                 conf_level: float = 0.95, estimator: str = "median", interval: str = "eti",
+                 new_levels: dict | None = None):
         self.grid = grid.reset_index(drop=True)
         self.draws = np.asarray(draws, dtype=float)
         if self.draws.shape != (len(self.grid), n_chains * n_draws):
             raise ValueError(f"draws shape {self.draws.shape} != ({len(self.grid)}, {n_chains * n_draws})")
         self.n_chains, self.n_draws = n_chains, n_draws
         self.kind, self.type, self.source = kind, type, source
+        self.new_levels = new_levels
         self.options = dict(conf_level=conf_level, estimator=estimator, interval=interval)
         summarise_draws(self.draws[:, :2], **self.options)  # validate the options now
         self._summary = None
@@ -145,13 +159,34 @@ class Result:
     def __getitem__(self, column):
         return self.summary[column]
 
+    @property
+    def new_levels_note(self) -> str:
+        """One line on how new levels were treated ('' when there were none)."""
+        rec = self.new_levels
+        if not rec:
+            return ""
+        factors = ", ".join(rec["factors"])
+        if rec["how"] == "integrate":
+            bound = rec.get("error_bound", 0.0)
+            how = rec.get("method", "closed form")
+            exact = f"exact: {how}" + (f", relative error < {bound:.0e}" if bound else "")
+            return f"integrated over new levels of {factors} ({exact})"
+        counts = ", ".join(f"{k} = {v}" for k, v in rec["levels"].items())
+        note = f"new levels of {factors} simulated ({rec['how']!r}; {counts} levels)"
+        if "mc_se" in rec:
+            note += (f"; Monte Carlo SE of the average up to {max(rec['mc_se']):.4g} (median over draws), "
+                     f"{max(rec['mc_se_ratio']):.0%} of the posterior sd")
+        return note
+
     def __repr__(self):
         head = f"{self.kind} ({self.source} draws, type={self.type!r}, {self.n_chains}×{self.n_draws} draws)"
-        return f"{head}\n{self.summary.to_string(max_rows=30)}"
+        note = self.new_levels_note
+        return f"{head}\n" + (f"{note}\n" if note else "") + self.summary.to_string(max_rows=30)
 
     def _repr_html_(self):
-        head = f"<p><b>{self.kind}</b> — {self.source} draws, type={self.type!r}, {self.n_chains}×{self.n_draws} draws</p>"
-        return head + self.summary.to_html(max_rows=30)
+        head = f"<p><b>{self.kind}</b> — {self.source} draws, type={self.type!r}, {self.n_chains}×{self.n_draws} draws"
+        note = self.new_levels_note
+        return head + (f"<br>{note}" if note else "") + "</p>" + self.summary.to_html(max_rows=30)
 
 
 def get_draws(result: Result, shape: str = "long"):

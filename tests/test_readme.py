@@ -23,6 +23,8 @@ def test_readme_quick_start_runs():
     assert p.source == "posterior" and len(draws) == p.draws.size
     share = (draws["draw"] > 600).mean()
     assert share == pytest.approx((p.draws > 600).mean(), abs=0)  # the long layout holds every draw once
+    sim = namespace["sim"]
+    assert sim.new_levels["how"] == "gaussian" and all(se > 0 for se in sim.new_levels["mc_se"])
     vague = namespace["vague"]
     prior = namespace["me"].avg_predictions(vague, by="gender")
     assert prior.source == "prior" and "prior draws" in repr(prior)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 TYPES = ("response", "link", "prediction")
-SAMPLE_NEW_LEVELS = ("uncertainty", "gaussian", "old_levels")
+SAMPLE_NEW_LEVELS = ("uncertainty", "gaussian", "old_levels", "integrate")
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,11 @@ import pandas as pd
 
 from ..model.spec import ModelSpec
 from .design import Design, difference_design, prepare
+from .montecarlo import level_grouping, monte_carlo_se
 from .options import PassOptions
-from .predictor import linear_predictor, response, response_increment
+from .predictor import (
+    integrated_increment, integrated_response, linear_predictor, new_level_variance, response, response_increment,
+)
 from .random_effects import plan_random_effects
 from .reduce import GroupMeans, Grouping
 
@@ -57,6 +60,26 @@ class ArmPass:
         self.plans = plan_random_effects(spec, frames, options, self.rng)
         self.designs = [prepare(spec, self.plans, f, options.type) for f in frames]
         self._deltas: dict[tuple[int, int], tuple | None] = {}
+        self.quadrature: list = []
+        """How each integrated block was computed (closed form or quadrature), for the result's record."""
+        self.monte_carlo_se: np.ndarray | None = None
+        """``(quantities, groups, S)`` Monte Carlo SE of averages over simulated new levels, when known."""
+
+    def new_level_record(self) -> dict | None:
+        """How new levels were treated in this pass, for the result's credentials (None if none)."""
+        factors = [p.group.name for p in self.plans if p.n_new]
+        if not factors:
+            return None
+        record = {"how": self.options.sample_new_levels, "factors": factors,
+                  "levels": {p.group.name: p.n_new for p in self.plans if p.n_new}}
+        if self.options.sample_new_levels == "integrate" and self.quadrature:
+            widest = max(self.quadrature, key=lambda q: q.nodes)
+            record["method"] = widest.method
+            record["error_bound"] = max(q.error_bound for q in self.quadrature)
+        elif self.options.sample_new_levels == "integrate":  # type="link": u has mean zero
+            record["method"] = "closed form"
+            record["error_bound"] = 0.0
+        return record
 
     @property
     def n_rows(self) -> int:
@@ -106,7 +129,15 @@ class ChunkDraws:
         else:
             linear_predictor(a.spec, a.plans, a.designs[arm], self.rows, out=out, scratch=self._buffers.scratch)
         trials = a.designs[arm].trials
-        self._value[arm] = response(a.spec, a.options.type, out, None if trials is None else trials[self.rows], a.rng)
+        trials = None if trials is None else trials[self.rows]
+        new = new_level_variance(a.plans, a.designs[arm], self.rows) if a.options.type == "response" else None
+        eta_new = None if new is None else out[new[0]]  # fancy indexing copies η of the new-level rows
+        self._value[arm] = response(a.spec, a.options.type, out, trials, a.rng)
+        if new is not None:
+            idx, var = new
+            values, info = integrated_response(a.spec, eta_new, var, None if trials is None else trials[idx])
+            self._value[arm][idx] = values
+            a.quadrature.append(info)
         return self._value[arm]
 
     def difference(self, lo: int, hi: int) -> np.ndarray:
@@ -123,8 +154,32 @@ class ChunkDraws:
         if not (t_lo is None and t_hi is None) and not (
                 t_lo is not None and t_hi is not None and np.array_equal(t_lo, t_hi)):
             return self.value(hi) - self.value(lo)
-        exact = response_increment(a.spec, self.eta(lo), d, None if t_lo is None else t_lo[self.rows])
+        trials = None if t_lo is None else t_lo[self.rows]
+        new_lo = new_level_variance(a.plans, a.designs[lo], self.rows)
+        if new_lo is not None:
+            return self._integrated_difference(lo, hi, d, trials, new_lo)
+        exact = response_increment(a.spec, self.eta(lo), d, trials)
         return self.value(hi) - self.value(lo) if exact is None else exact
+
+    def _integrated_difference(self, lo: int, hi: int, d, trials, new_lo) -> np.ndarray:
+        """Exact increments at existing-level rows and, where both arms integrate the same
+        variance (equal Z of the new factors), the integrated increment at new-level rows;
+        otherwise the difference of the two integrated means."""
+        a = self.arms
+        idx, var = new_lo
+        eta = self.eta(lo)
+        out = response_increment(a.spec, eta, d, trials)
+        if out is None:
+            return self.value(hi) - self.value(lo)
+        integrated = None
+        if np.array_equal(var, new_level_variance(a.plans, a.designs[hi], self.rows)[1]):
+            integrated = integrated_increment(a.spec, eta[idx], d[idx], var, None if trials is None else trials[idx])
+        if integrated is None:
+            out[idx] = (self.value(hi) - self.value(lo))[idx]
+        else:
+            out[idx] = integrated[0]
+            a.quadrature.append(integrated[1])
+        return out
 
 
 class _Buffers:
@@ -238,6 +293,8 @@ def run(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.ndarray:
     if groups is None:
         out = np.empty((len(quantities), n, s))
     reducers: list[GroupMeans | None] = [None] * len(quantities)
+    cells = level_grouping(arms, groups)
+    level_reducers: list[GroupMeans | None] = [None] * len(quantities)
     work = n * s * len(arms.designs)
     for rows in row_chunks(n, chunk_rows, work=work, progress=arms.options.progress):
         chunk = ChunkDraws(arms, rows, buffers)
@@ -248,10 +305,18 @@ def run(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.ndarray:
             blocks = q.parts(chunk)
             if reducers[i] is None:
                 reducers[i] = GroupMeans(groups, s, n_parts=len(blocks))
+                if cells is not None:
+                    level_reducers[i] = GroupMeans(cells[0], s, n_parts=len(blocks))
             reducers[i].update(rows, blocks)
+            if cells is not None:
+                level_reducers[i].update(rows, blocks)
     if groups is None:
         return out
-    return np.stack([q.finish(r.result()) for q, r in zip(quantities, reducers)])
+    means = [r.result() for r in reducers]
+    if cells is not None:
+        arms.monte_carlo_se = np.stack([monte_carlo_se(q.finish, m, lr, cells[1])
+                                        for q, m, lr in zip(quantities, means, level_reducers)])
+    return np.stack([q.finish(m) for q, m in zip(quantities, means)])
 
 
 def row_chunks(n: int, chunk_rows: int, *, work: float, progress: bool | None = None):

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model.families import mean_increment
+from ..model.families import mean_increment, normal_mean, normal_mean_increment
 from ..model.spec import ModelSpec
 from .design import Design
+from .integrate import QuadratureInfo, normal_expectation
 from .random_effects import FactorPlan
+
+
+CLOSED_FORM = QuadratureInfo(method="closed form", nodes=0, error_bound=0.0)
 
 
 def linear_predictor(spec: ModelSpec, plans: list[FactorPlan], design: Design, rows: slice,
@@ -42,6 +46,58 @@ def response(spec: ModelSpec, type: str, eta: np.ndarray, trials: np.ndarray | N
     return spec.family.mean(mu, spec.aux, trials)
 
 
+def new_level_variance(plans: list[FactorPlan], design: Design, rows: slice):
+    """``(row indices, (n_new_rows, S) variance)`` of the integrated random term, or None.
+
+    A new level's effects enter η only through ``u = zᵀb``, ``b ~ N(0, Σ_s)``, so
+    ``u ~ N(0, zᵀ Σ_s z)``; independent factors that are new in the same row add
+    their variances.
+    """
+    masks = [(plan, Z, plan.new_rows(codes[rows])) for plan, Z, codes in zip(plans, design.Z, design.codes)
+             if plan.integrated]
+    masks = [(plan, Z, m) for plan, Z, m in masks if m.any()]
+    if not masks:
+        return None
+    any_new = np.zeros(rows.stop - rows.start, dtype=bool)
+    for _, _, m in masks:
+        any_new |= m
+    idx = np.flatnonzero(any_new)
+    var = np.zeros((len(idx), plans[0].table_t.shape[2]))
+    for plan, Z, m in masks:
+        z = np.ones((rows.stop - rows.start, len(plan.active))) if Z is None else Z[rows]
+        z = z[idx] * m[idx, None]  # rows new in another factor but not this one add nothing
+        k = z.shape[1]
+        for j in range(k):
+            for l in range(k):
+                var += (z[:, j] * z[:, l])[:, None] * plan.cov_t[j, l][None, :]
+    np.maximum(var, 0.0, out=var)  # rounding of an indefinite-looking 0 must not give a negative variance
+    return idx, var
+
+
 def response_increment(spec: ModelSpec, eta: np.ndarray, d: np.ndarray, trials: np.ndarray | None):
     """E[Y | η + d] − E[Y | η] without cancellation, or None where the family has no exact form."""
     return mean_increment(spec.family, spec.link, eta, d, spec.aux, trials)
+
+
+def integrated_response(spec: ModelSpec, eta: np.ndarray, var: np.ndarray, trials: np.ndarray | None):
+    """E[Y | η + u], u ~ N(0, var): a closed form where the family has one, else quadrature.
+
+    Returns the values and how they were computed (a :class:`~mixeff.engine.integrate.QuadratureInfo`).
+    """
+    closed = normal_mean(spec.family, spec.link, eta, var, spec.aux, trials)
+    if closed is not None:
+        return closed, CLOSED_FORM
+    return normal_expectation(lambda x: response(spec, "response", x, trials, None), eta, var,
+                              step=spec.link.quadrature_step)
+
+
+def integrated_increment(spec: ModelSpec, eta: np.ndarray, d: np.ndarray, var: np.ndarray,
+                         trials: np.ndarray | None):
+    """E[Y | η + d + u] − E[Y | η + u] without cancellation, or None where no exact form exists."""
+    closed = normal_mean_increment(spec.family, spec.link, eta, d, var, spec.aux, trials)
+    if closed is not None:
+        return closed, CLOSED_FORM
+    if response_increment(spec, eta[:1, :1], d[:1, :1], None if trials is None else trials[:1]) is None:
+        return None
+    return normal_expectation(lambda x: response_increment(spec, x, d, trials), eta, var,
+                              step=spec.link.quadrature_step)

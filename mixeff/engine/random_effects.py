@@ -27,6 +27,19 @@ class FactorPlan:
     labels: pd.Index
     table_t: np.ndarray
     """``(k_active, n_levels_total, S)``, contiguous so a row gather is one memcpy per row."""
+    n_new: int = 0
+    cov_t: np.ndarray | None = None
+    """With ``sample_new_levels="integrate"``: ``(k_active, k_active, S)`` covariance of the kept
+    terms; new levels then have zero effects in the table and their rows are integrated over
+    ``N(0, Σ)`` instead."""
+
+    @property
+    def integrated(self) -> bool:
+        return self.cov_t is not None and self.n_new > 0
+
+    def new_rows(self, codes: np.ndarray) -> np.ndarray:
+        """Which rows (of a frame's level codes) are at new levels."""
+        return codes >= len(self.labels) - self.n_new
 
     def codes(self, frame: pd.DataFrame) -> np.ndarray:
         return self.labels.get_indexer(self.group.labels_of(frame))
@@ -47,12 +60,20 @@ def plan_random_effects(spec: ModelSpec, frames: list[pd.DataFrame], options: Pa
                 f"{' / '.join(repr(s) for s in SAMPLE_NEW_LEVELS)}), or re_formula='NA' to predict at "
                 "random effects = 0"
             )
-        b_new = simulate_new_levels(group, len(new), options.sample_new_levels, rng)
         active = np.asarray(active, dtype=np.int64)
+        integrate = options.sample_new_levels == "integrate"
+        if integrate:  # zero effects in η; the row's value integrates over N(0, Σ) instead
+            b_new = np.zeros((group.b.shape[0], len(new), group.b.shape[2]))
+        else:
+            b_new = simulate_new_levels(group, len(new), options.sample_new_levels, rng)
         table = np.concatenate([group.b[:, :, active], b_new[:, :, active]], axis=1)
+        cov_t = None
+        if integrate:
+            cov = covariance(group)[:, active[:, None], active[None, :]]
+            cov_t = np.ascontiguousarray(cov.transpose(1, 2, 0))
         plans.append(FactorPlan(
             group=group, active=active, labels=pd.Index(list(group.levels) + new),
-            table_t=np.ascontiguousarray(table.transpose(2, 1, 0)),
+            table_t=np.ascontiguousarray(table.transpose(2, 1, 0)), n_new=len(new), cov_t=cov_t,
         ))
     return plans
 

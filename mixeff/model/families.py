@@ -24,6 +24,12 @@ class Link:
     """In-place inverse link: overwrites and returns its argument."""
     increment: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
     """``increment(eta, d)`` = inverse(eta + d) − inverse(eta) without cancellation, where known."""
+    normal_mean: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+    """``normal_mean(eta, v)`` = E[inverse(eta + u)], u ~ N(0, v), in closed form where one exists."""
+    integrable: bool = True
+    """False where E[inverse(eta + u)] does not exist (the inverse link: 1/(eta + u) has no mean)."""
+    quadrature_step: float = 0.3
+    """Spacing in η at which quadrature resolves the inverse link to 1e-10 (mixeff.engine.integrate)."""
 
 
 def _ordered(eta, d):
@@ -46,6 +52,17 @@ def _logit_increment(eta, d):
 
 def _identity(x):
     return x
+
+
+def _lognormal_moment(eta, v):
+    # E[exp(eta + u)] = exp(eta + v/2); overflow to inf is left for the caller to report
+    with np.errstate(over="ignore"):
+        return np.exp(eta + 0.5 * v)
+
+
+def _probit_normal(eta, v):
+    # E[Phi(eta + u)] = P(Z - u < eta) = Phi(eta / sqrt(1 + v))
+    return special.ndtr(eta / np.sqrt(1.0 + v))
 
 
 def _inv_cloglog(x):
@@ -74,12 +91,12 @@ def _inv_inverse(x):
 
 
 LINKS: dict[str, Link] = {
-    "identity": Link("identity", _identity, lambda eta, d: d.copy()),
-    "log": Link("log", lambda x: np.exp(x, out=x), _log_increment),
-    "logit": Link("logit", _inv_logit, _logit_increment),
-    "probit": Link("probit", lambda x: special.ndtr(x, out=x)),
+    "identity": Link("identity", _identity, lambda eta, d: d.copy(), lambda eta, v: eta.copy()),
+    "log": Link("log", lambda x: np.exp(x, out=x), _log_increment, _lognormal_moment),
+    "logit": Link("logit", _inv_logit, _logit_increment, quadrature_step=0.6),  # poles at ±iπ
+    "probit": Link("probit", lambda x: special.ndtr(x, out=x), None, _probit_normal),
     "cloglog": Link("cloglog", _inv_cloglog),
-    "inverse": Link("inverse", _inv_inverse),
+    "inverse": Link("inverse", _inv_inverse, integrable=False),
 }
 
 
@@ -211,6 +228,34 @@ def mean_increment(family: Family, link: Link, eta, d, aux, trials):
         return None if trials is None else link.increment(eta, d) * trials[:, None]
     if family.mean is _lognormal_mean and link.name == "identity":
         return LINKS["log"].increment(eta + 0.5 * aux["sigma"] ** 2, d)
+    return None
+
+
+def normal_mean(family: Family, link: Link, eta, v, aux, trials):
+    """E[Y | η + u], u ~ N(0, v), in closed form, or None where quadrature is needed.
+
+    Identity links give η; log links exp(η + v/2); probit Φ(η/√(1 + v)); the
+    lognormal mean exp(η + σ²/2) becomes exp(η + σ²/2 + v/2).
+    """
+    if family.mean is _lognormal_mean and link.name == "identity":
+        return LINKS["log"].normal_mean(eta + 0.5 * aux["sigma"] ** 2, v)
+    if link.normal_mean is None or family.mean not in (_mean_is_mu, _binomial_mean):
+        return None
+    out = link.normal_mean(eta, v)
+    return out if family.mean is _mean_is_mu else out * trials[:, None]
+
+
+def normal_mean_increment(family: Family, link: Link, eta, d, v, aux, trials):
+    """E[Y | η + d + u] − E[Y | η + u], u ~ N(0, v), in closed form without cancellation, or None.
+
+    Identity links: d; log links (and the lognormal mean): the log increment at η + v/2.
+    """
+    if link.name == "identity" and family.mean in (_mean_is_mu, _binomial_mean):
+        return mean_increment(family, link, eta, d, aux, trials)
+    if link.name == "log" and family.mean in (_mean_is_mu, _binomial_mean):
+        return mean_increment(family, link, eta + 0.5 * v, d, aux, trials)
+    if family.mean is _lognormal_mean and link.name == "identity":
+        return mean_increment(family, link, eta + 0.5 * v, d, aux, trials)
     return None
 
 

@@ -13,6 +13,7 @@ from ..engine.reduce import grouping
 from ..estimands.comparisons import Rule, apply_transform, resolve_transform
 from ..estimands.contrasts import ArmSet, Contrast
 from ..results import Result, require_defined
+from .credentials import new_level_credentials
 from .inputs import check_newdata, contrast_by, pass_options, resolve_spec
 
 
@@ -48,12 +49,15 @@ def contrast_result(
     original = arms.original() if any(t.x is not None for t in terms) else None
     quantities = [PairQuantity(t.rule, t.contrast.lo, t.contrast.hi, original, t.x) for t in terms]
     groups = grouping(frame, by_cols, wts)
-    values = run(ArmPass(spec, arms.frames, options), quantities, groups).reshape(-1, spec.n_samples)
+    arm_pass = ArmPass(spec, arms.frames, options)
+    values = run(arm_pass, quantities, groups).reshape(-1, spec.n_samples)
+    credentials = new_level_credentials(arm_pass, values, fn)
     values = apply_transform(fn, values)
     require_defined(values, *undefined(spec))
     return Result(
         contrast_grid(terms, frame if groups is None else groups.keys), values, spec.n_chains, spec.n_draws,
         kind=kind, type=type, source=spec.source, conf_level=conf_level, estimator=estimator, interval=interval,
+        new_levels=credentials,
     )
 
 

@@ -160,7 +160,7 @@ def hypotheses(result: Result, hypothesis=None, *, equivalence=None, conf_level=
                                                          interval=interval).items() if v is not None}}
     return HypothesesResult(
         grid, values, result.n_chains, result.n_draws, directions=directions, equivalence=eq,
-        kind="hypotheses", type=result.type, source=result.source, **opts,
+        kind="hypotheses", type=result.type, source=result.source, new_levels=result.new_levels, **opts,
     )
 
 

@@ -36,6 +36,17 @@ def pass_options(spec: ModelSpec, *, type="response", re_formula=None, allow_new
         raise ValueError(f"sample_new_levels={sample_new_levels!r} is not one of {list(SAMPLE_NEW_LEVELS)}")
     if not isinstance(allow_new_levels, bool):
         raise TypeError(f"allow_new_levels={allow_new_levels!r} must be True or False")
+    if sample_new_levels == "integrate" and type == "prediction":
+        raise ValueError(
+            "sample_new_levels='integrate' gives expected values (type='response' or 'link'); a predictive "
+            "draw (type='prediction') needs one simulated level: use sample_new_levels='gaussian'"
+        )
+    if sample_new_levels == "integrate" and type == "response" and not spec.link.integrable:
+        raise ValueError(
+            f"sample_new_levels='integrate': with the {spec.link.name!r} link the expected value over new "
+            "levels does not exist (1 / (η + u) has no mean when u is normal); use sample_new_levels="
+            "'gaussian', type='link', or a model with a log link"
+        )
     if chunk_rows is not None and (isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int)):
         raise TypeError(f"chunk_rows={chunk_rows!r} must be a whole number of rows, or None for automatic")
     if chunk_rows is not None and chunk_rows < 1:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..engine.passes import ArmPass, ArmValue, run
 from ..engine.reduce import grouping
 from ..results import Result
+from .credentials import new_level_credentials
 from .inputs import as_by, check_newdata, pass_options, resolve_spec
 
 
@@ -72,10 +73,12 @@ def predictions(
                            progress=progress)
     frame = check_newdata(spec, newdata, options)
     groups = grouping(frame, as_by(by, frame), wts)
-    values = run(ArmPass(spec, [frame], options), [ArmValue()], groups)[0]
+    arms = ArmPass(spec, [frame], options)
+    values = run(arms, [ArmValue()], groups)[0]
     return Result(
         frame if groups is None else groups.keys, values, spec.n_chains, spec.n_draws, kind="predictions",
         type=type, source=spec.source, conf_level=conf_level, estimator=estimator, interval=interval,
+        new_levels=new_level_credentials(arms, values),
     )
 
 

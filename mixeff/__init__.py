@@ -6,10 +6,11 @@ the public API; everything else is internal and may move.
 """
 
 from . import datasets
+from .config import get_options, set_options
 from .model.adapters import from_arrays, from_brms_draws
 from .model.fitting import MixedFit, example_fit, fit, from_bambi
 from .plots import plot_draws, plot_estimates, plot_prior_posterior
-from .results import MixeffWarning, MonteCarloWarning, Result, get_draws
+from .results import ConvergenceWarning, MixeffWarning, MonteCarloWarning, Result, get_draws, stack
 from .verbs.comparisons import avg_comparisons, comparisons
 from .verbs.grid import datagrid, new_levels
 from .verbs.hypotheses import hypotheses
@@ -21,5 +22,5 @@ __version__ = "0.1.0"
 __all__ = [
     "fit", "from_bambi", "from_arrays", "from_brms_draws", "MixedFit", "example_fit",
     "datagrid", "new_levels", "predictions", "avg_predictions", "comparisons", "avg_comparisons", "slopes", "avg_slopes",
-    "hypotheses", "Result", "get_draws", "MixeffWarning", "MonteCarloWarning", "plot_draws", "plot_estimates", "plot_prior_posterior", "datasets",
+    "hypotheses", "Result", "get_draws", "MixeffWarning", "MonteCarloWarning", "ConvergenceWarning", "stack", "set_options", "get_options", "plot_draws", "plot_estimates", "plot_prior_posterior", "datasets",
 ]

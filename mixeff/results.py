@@ -17,6 +17,10 @@ class MixeffWarning(UserWarning):
     """Base class of mixeff's warnings (filter them with ``warnings.simplefilter(..., MixeffWarning)``)."""
 
 
+class ConvergenceWarning(MixeffWarning):
+    """The draws behind a result did not converge (R-hat, effective sample size, divergences)."""
+
+
 class MonteCarloWarning(MixeffWarning):
     """An average over simulated new levels carries a Monte Carlo error comparable to its posterior sd."""
 
@@ -140,6 +144,7 @@ class Result:
         self.options = dict(conf_level=conf_level, estimator=estimator, interval=interval)
         summarise_draws(self.draws[:, :2], **self.options)  # validate the options now
         self._summary = None
+        self._diagnostics: dict[str, dict[str, np.ndarray]] = {}
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -148,10 +153,31 @@ class Result:
             self._summary = self.summarise()
         return self._summary
 
-    def summarise(self, **options) -> pd.DataFrame:
-        """The summary table, recomputed with other ``conf_level``/``estimator``/``interval``."""
+    def summarise(self, diagnostics: bool = False, **options) -> pd.DataFrame:
+        """The summary table, recomputed with other ``conf_level``/``estimator``/``interval``.
+
+        ``diagnostics=True`` adds each row's ``rhat`` (rank-normalised split R-hat),
+        ``ess_bulk``, ``ess_tail`` and ``mcse`` (Monte Carlo SE of the estimate), as
+        arviz defines them, computed on the result's (chain, draw) draws.  The table's
+        ``attrs["source"]`` says whether these are prior or posterior draws.
+        """
         stats = summarise_draws(self.draws, **{**self.options, **options})
-        return pd.concat([self.grid, stats], axis=1)
+        out = pd.concat([self.grid, stats], axis=1)
+        if diagnostics:
+            diag = self.diagnostics(estimator={**self.options, **options}["estimator"])
+            for name, values in diag.items():
+                out[name] = values
+        out.attrs["source"] = self.source
+        return out
+
+    def diagnostics(self, estimator: str | None = None) -> dict[str, np.ndarray]:
+        """Per-row ``rhat``, ``ess_bulk``, ``ess_tail`` and ``mcse`` (computed once, then cached)."""
+        from .diagnostics import diagnose
+
+        estimator = estimator or self.options["estimator"]
+        if estimator not in self._diagnostics:
+            self._diagnostics[estimator] = diagnose(self.draws, self.n_chains, self.n_draws, estimator)
+        return self._diagnostics[estimator]
 
     def __len__(self):
         return len(self.grid)
@@ -178,15 +204,44 @@ class Result:
                      f"{max(rec['mc_se_ratio']):.0%} of the posterior sd")
         return note
 
+    @property
+    def header(self) -> list[str]:
+        """What the printed numbers are: the statistic, the interval, the draws, how new levels were treated."""
+        o = self.options
+        stat = f"{o['estimator']}, {o['conf_level']:.0%} {o['interval'].upper()}"
+        draws = f"{self.n_chains} chains × {self.n_draws} draws"
+        source = "prior draws (a prior predictive check, not the posterior)" if self.source == "prior" else "posterior draws"
+        lines = [f"{self.kind} (type={self.type!r}): {stat} of {draws}, {source}"]
+        if self.new_levels_note:
+            lines.append(self.new_levels_note)
+        return lines
+
+    def _display_table(self) -> pd.DataFrame:
+        table = self.summary.copy()
+        for col in ("estimate", "conf_low", "conf_high"):
+            table[col] = [f"{v:.4g}" for v in table[col]]
+        return table
+
     def __repr__(self):
-        head = f"{self.kind} ({self.source} draws, type={self.type!r}, {self.n_chains}×{self.n_draws} draws)"
-        note = self.new_levels_note
-        return f"{head}\n" + (f"{note}\n" if note else "") + self.summary.to_string(max_rows=30)
+        return "\n".join(self.header) + "\n" + self._display_table().to_string(max_rows=30)
 
     def _repr_html_(self):
-        head = f"<p><b>{self.kind}</b> — {self.source} draws, type={self.type!r}, {self.n_chains}×{self.n_draws} draws"
-        note = self.new_levels_note
-        return head + (f"<br>{note}" if note else "") + "</p>" + self.summary.to_html(max_rows=30)
+        return ("<p>" + "<br>".join(self.header) + "</p>" + self._display_table().to_html(max_rows=30))
+
+
+def row_names(grid: pd.DataFrame) -> list[str]:
+    """Readable, unique row labels such as ``"TX=0"`` or ``"term=TX, contrast=1 - 0"``."""
+    cols = varying_columns(grid) or list(grid.columns)
+    if not cols:
+        return [f"row {i + 1}" for i in range(len(grid))]
+    parts = [str(c) + "=" + grid[c].astype(str) for c in cols]
+    names = parts[0]
+    for p in parts[1:]:
+        names = names + ", " + p
+    names = names.tolist()
+    if len(set(names)) < len(names):
+        names = [f"{n} [{i + 1}]" for i, n in enumerate(names)]
+    return names
 
 
 def get_draws(result: Result, shape: str = "long"):
@@ -195,8 +250,11 @@ def get_draws(result: Result, shape: str = "long"):
     ``"long"``: a DataFrame with ``drawid``, ``draw``, ``rowid`` and the grid
     columns, one row per (grid row, draw); ``"DxP"``/``"PxD"``: arrays of
     shape (draws, rows) / (rows, draws); ``"xarray"``: a DataArray with
-    ``chain``, ``draw`` and ``rowid`` dims (grid columns as ``rowid``
-    coordinates), ready for arviz diagnostics such as ESS and R-hat.
+    ``chain``, ``draw`` and ``row`` dims, ``row`` labelled by the grid's values
+    (``"TX=0"``) and every grid column a coordinate along it; ``"datatree"``: an
+    :class:`xarray.DataTree` whose ``posterior`` (or ``prior``) group holds that
+    DataArray, which arviz 1.x takes directly (``az.summary``, ``az.plot_dist``,
+    ``az.plot_forest``).
 
     Examples
     --------
@@ -204,8 +262,8 @@ def get_draws(result: Result, shape: str = "long"):
     >>> r = Result(pd.DataFrame({"TX": [0, 1]}), np.arange(8.0).reshape(2, 4), 2, 2)
     >>> get_draws(r, "DxP").shape
     (4, 2)
-    >>> get_draws(r, "xarray").dims
-    ('chain', 'draw', 'rowid')
+    >>> get_draws(r, "xarray").dims, get_draws(r, "xarray")["row"].values.tolist()
+    (('chain', 'draw', 'row'), ['TX=0', 'TX=1'])
     """
     if not isinstance(result, Result):
         raise TypeError(f"get_draws needs a mixeff Result, got {type(result).__name__}")
@@ -220,11 +278,56 @@ def get_draws(result: Result, shape: str = "long"):
         long.insert(0, "draw", result.draws.ravel())
         long.insert(0, "drawid", np.tile(np.arange(s), p))
         return long
-    if shape == "xarray":
+    if shape in ("xarray", "datatree"):
         values = result.draws.reshape(p, result.n_chains, result.n_draws).transpose(1, 2, 0)
-        coords = {"chain": np.arange(result.n_chains), "draw": np.arange(result.n_draws), "rowid": np.arange(p)}
+        coords = {"chain": np.arange(result.n_chains), "draw": np.arange(result.n_draws),
+                  "row": row_names(result.grid), "rowid": ("row", np.arange(p))}
         for col in result.grid.columns:
-            coords[str(col)] = ("rowid", result.grid[col].to_numpy())
-        return xr.DataArray(values, dims=("chain", "draw", "rowid"), coords=coords, name=result.kind,
-                            attrs={"source": result.source, "type": result.type})
-    raise ValueError(f"shape={shape!r} is not one of ['long', 'DxP', 'PxD', 'xarray']")
+            if str(col) not in coords:
+                coords[str(col)] = ("row", result.grid[col].to_numpy())
+        da = xr.DataArray(values, dims=("chain", "draw", "row"), coords=coords, name=result.kind,
+                          attrs={"source": result.source, "type": result.type})
+        if shape == "xarray":
+            return da
+        group = "prior" if result.source == "prior" else "posterior"
+        return xr.DataTree.from_dict({group: xr.Dataset({result.kind: da})})
+    raise ValueError(f"shape={shape!r} is not one of ['long', 'DxP', 'PxD', 'xarray', 'datatree']")
+
+
+def stack(results: dict) -> Result:
+    """Several results side by side, labelled: one :class:`Result` with a ``result`` column.
+
+    The results must share their draws' layout (chains × draws); grid columns are
+    united (missing ones are empty).  The stacked result works with ``plot_draws``,
+    ``hypotheses`` (rows in order) and ``get_draws``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> a = Result(pd.DataFrame({"TX": [0, 1]}), np.ones((2, 4)), 2, 2)
+    >>> b = Result(pd.DataFrame({"TX": [0, 1]}), np.zeros((2, 4)), 2, 2)
+    >>> s = stack({"typical": a, "new": b})
+    >>> s.grid.values.tolist(), s.draws.shape
+    ([['typical', 0], ['typical', 1], ['new', 0], ['new', 1]], (4, 4))
+    """
+    if not isinstance(results, dict) or not results:
+        raise TypeError("stack needs a non-empty dict {label: Result}, e.g. {'typical': r1, 'new': r2}")
+    items = list(results.items())
+    for label, r in items:
+        if not isinstance(r, Result):
+            raise TypeError(f"stack: {label!r} is a {type(r).__name__}, not a mixeff Result")
+    first = items[0][1]
+    for label, r in items[1:]:
+        if (r.n_chains, r.n_draws) != (first.n_chains, first.n_draws) or r.source != first.source:
+            raise ValueError(
+                f"stack: {label!r} has {r.n_chains}×{r.n_draws} {r.source} draws but {items[0][0]!r} has "
+                f"{first.n_chains}×{first.n_draws} {first.source} draws; stack results of the same fit and draws"
+            )
+    grid = pd.concat([r.grid.assign(result=str(label)) for label, r in items], ignore_index=True)
+    grid = grid[["result"] + [c for c in grid.columns if c != "result"]]
+    kinds = {r.kind for _, r in items}
+    types = {r.type for _, r in items}
+    notes = [r.new_levels for _, r in items if r.new_levels]
+    return Result(grid, np.vstack([r.draws for _, r in items]), first.n_chains, first.n_draws,
+                  kind=kinds.pop() if len(kinds) == 1 else "results", type=types.pop() if len(types) == 1 else "mixed",
+                  source=first.source, new_levels=notes[0] if len(notes) == 1 else None, **first.options)

@@ -69,6 +69,10 @@ def test_identity_and_exponential_are_exact():
     var = np.linspace(0.1, 4, 11)
     np.testing.assert_allclose(normal_expectation(lambda x: x, eta, var)[0], eta, atol=1e-13)
     np.testing.assert_allclose(normal_expectation(np.exp, eta, var, step=0.4)[0], np.exp(eta + var / 2), rtol=1e-10)
+    # a growing integrand tilts its mass to u ≈ +v whatever η is, also for a lone cell
+    for sd in (2.0, 3.0):
+        lone, _ = normal_expectation(np.exp, np.array([2.0]), np.array([sd**2]))
+        np.testing.assert_allclose(lone, np.exp(2.0 + sd**2 / 2), rtol=1e-12)
 
 
 def test_extreme_inputs_stay_finite_bounded_and_silent():

@@ -14,12 +14,14 @@ PACKAGE = Path(__file__).resolve().parents[1] / "mixeff"
 
 ALLOWED = {
     "model": {"model", "datasets"},
-    "engine": {"engine", "model"},
+    "engine": {"engine", "model", "config"},
     "estimands": {"estimands"},
     "datasets": {"datasets"},
-    "results": {"results"},
-    "verbs": {"verbs", "engine", "estimands", "results", "model"},
+    "results": {"results", "diagnostics"},
+    "diagnostics": {"diagnostics"},
+    "verbs": {"verbs", "engine", "estimands", "results", "model", "diagnostics", "config"},
     "plots": {"plots", "results"},
+    "config": {"config"},
 }
 
 

@@ -209,8 +209,9 @@ def test_summary_options_and_get_draws(magnusson_fit):
     assert (long.loc[long.rowid == 1, "TX"] == 1).all()
     np.testing.assert_array_equal(get_draws(p, "DxP"), d.T)
     xr_draws = get_draws(p, "xarray")
-    assert xr_draws.dims == ("chain", "draw", "rowid")
-    np.testing.assert_array_equal(xr_draws.isel(rowid=1).values.ravel(), d[1])
+    assert xr_draws.dims == ("chain", "draw", "row")
+    assert xr_draws["row"].values.tolist() == ["TX=0", "TX=1"]
+    np.testing.assert_array_equal(xr_draws.sel(row="TX=1").values.ravel(), d[1])
     from arviz_stats import ess, rhat
 
     e = ess(xr_draws, sample_dims=["chain", "draw"])

@@ -24,6 +24,8 @@ and arms in different group levels fall back to ``hi − lo``.
 
 from __future__ import annotations
 
+from contextlib import closing
+
 import numpy as np
 import pandas as pd
 
@@ -296,20 +298,22 @@ def run(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.ndarray:
     cells = level_grouping(arms, groups)
     level_reducers: list[GroupMeans | None] = [None] * len(quantities)
     work = n * s * len(arms.designs)
-    for rows in row_chunks(n, chunk_rows, work=work, progress=arms.options.progress):
-        chunk = ChunkDraws(arms, rows, buffers)
-        for i, q in enumerate(quantities):
-            if groups is None:
-                out[i, rows] = q.per_row(chunk)
-                continue
-            blocks = q.parts(chunk)
-            if reducers[i] is None:
-                reducers[i] = GroupMeans(groups, s, n_parts=len(blocks))
+    # closing(): the progress bar is closed however the loop ends (an error, a KeyboardInterrupt)
+    with closing(row_chunks(n, chunk_rows, work=work, progress=arms.options.progress)) as chunks:
+        for rows in chunks:
+            chunk = ChunkDraws(arms, rows, buffers)
+            for i, q in enumerate(quantities):
+                if groups is None:
+                    out[i, rows] = q.per_row(chunk)
+                    continue
+                blocks = q.parts(chunk)
+                if reducers[i] is None:
+                    reducers[i] = GroupMeans(groups, s, n_parts=len(blocks))
+                    if cells is not None:
+                        level_reducers[i] = GroupMeans(cells[0], s, n_parts=len(blocks))
+                reducers[i].update(rows, blocks)
                 if cells is not None:
-                    level_reducers[i] = GroupMeans(cells[0], s, n_parts=len(blocks))
-            reducers[i].update(rows, blocks)
-            if cells is not None:
-                level_reducers[i].update(rows, blocks)
+                    level_reducers[i].update(rows, blocks)
     if groups is None:
         return out
     means = [r.result() for r in reducers]
@@ -319,13 +323,69 @@ def run(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.ndarray:
     return np.stack([q.finish(m) for q, m in zip(quantities, means)])
 
 
-def row_chunks(n: int, chunk_rows: int, *, work: float, progress: bool | None = None):
-    """Row slices of at most ``chunk_rows``; a progress bar when asked, or by default when
-    ``work`` (cells to compute) exceeds :data:`PROGRESS_MIN_CELLS`."""
-    starts = range(0, n, chunk_rows)
-    if progress if progress is not None else work > PROGRESS_MIN_CELLS:
-        from tqdm.auto import tqdm
+PROGRESS_LOG_INTERVAL = 60.0
+"""Seconds between progress updates when stderr is not interactive (a pipe, a log file)."""
 
-        starts = tqdm(starts, desc="mixeff", unit="chunk", leave=False)
-    for start in starts:
-        yield slice(start, min(n, start + chunk_rows))
+
+def row_chunks(n: int, chunk_rows: int, *, work: float, progress: bool | None = None):
+    """Row slices of at most ``chunk_rows``, with a progress bar counting rows.
+
+    ``progress``: True always shows a bar, False never; None takes the package default
+    (:func:`mixeff.config.set_options`), and when that is None too shows one if ``work``
+    (cells to compute) exceeds :data:`PROGRESS_MIN_CELLS` and stderr is interactive (a
+    terminal or a Jupyter kernel).  On a stream that is not interactive an asked-for bar
+    writes at most one update per :data:`PROGRESS_LOG_INTERVAL` seconds and leaves its
+    final line.  The bar is closed in a ``finally``: close the generator
+    (``contextlib.closing``) to close it as soon as the loop stops.
+
+    Examples
+    --------
+    >>> [(r.start, r.stop) for r in row_chunks(5, 2, work=10.0, progress=False)]
+    [(0, 2), (2, 4), (4, 5)]
+    """
+    import sys
+
+    from ..config import get_options
+
+    if progress is None:
+        progress = get_options()["progress"]
+    stream = sys.stderr
+    interactive = _interactive(stream)
+    if progress is None:
+        progress = work > PROGRESS_MIN_CELLS and interactive
+    if not progress:
+        for start in range(0, n, chunk_rows):
+            yield slice(start, min(n, start + chunk_rows))
+        return
+    throttle = {} if interactive else dict(mininterval=PROGRESS_LOG_INTERVAL, maxinterval=PROGRESS_LOG_INTERVAL)
+    bar = _bar_class()(total=n, desc="mixeff", unit="row", unit_scale=True, leave=not interactive, file=stream,
+                       **throttle)
+    try:
+        for start in range(0, n, chunk_rows):
+            stop = min(n, start + chunk_rows)
+            yield slice(start, stop)
+            bar.update(stop - start)
+    finally:
+        bar.close()
+
+
+def _interactive(stream) -> bool:
+    """Whether ``stream`` is a terminal or a Jupyter kernel's output (which redraws a bar in place)."""
+    try:
+        if stream.isatty():
+            return True
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+    return type(stream).__module__.split(".")[0] == "ipykernel"
+
+
+def _bar_class():
+    """tqdm's notebook bar when ipywidgets can draw it, else the text bar: ``tqdm.auto``
+    without ipywidgets warns (TqdmWarning) before falling back to text."""
+    try:
+        import ipywidgets  # noqa: F401
+    except Exception:  # absent, or broken: no widgets
+        from tqdm.std import tqdm
+    else:
+        from tqdm.auto import tqdm
+    return tqdm

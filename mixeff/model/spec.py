@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .families import Family, Link
+from .families import FAMILIES, LINKS, Family, Link
 from .formula import brms_name
 
 def factor_labels(frame: pd.DataFrame, columns: tuple[str, ...], sep: str = ":",
@@ -131,6 +131,10 @@ class ModelSpec:
     beta_t: np.ndarray = field(init=False, repr=False)
     """``(p, S)`` contiguous copy of ``beta``: row gathers and matmuls read contiguous memory."""
 
+    _rebuild = None
+    """``(function, args)`` that builds this spec again, set by adapters whose design functions
+    are closures (:func:`~mixeff.model.adapters.from_brms_draws`): pickle saves these instead."""
+
     @property
     def n_samples(self) -> int:
         return self.n_chains * self.n_draws
@@ -148,3 +152,33 @@ class ModelSpec:
                 f"family {self.family.name!r} needs draws of {missing}; pass them as auxiliary parameters"
             )
         self.beta_t = np.ascontiguousarray(self.beta.T)
+
+    # Pickling: a spec whose adapter left a recipe is saved as that recipe; any other is saved as
+    # its fields, so it pickles when its design functions do.  The family and link (which hold
+    # lambdas) travel by name.
+    def __reduce_ex__(self, protocol):
+        if self._rebuild is not None:
+            return self._rebuild
+        return super().__reduce_ex__(protocol)
+
+    def __getstate__(self):
+        state = {k: v for k, v in self.__dict__.items() if k != "beta_t"}
+        for key, registry in (("family", FAMILIES), ("link", LINKS)):
+            if registry.get(state[key].name) is state[key]:
+                state[key] = _Registered(key, state[key].name)
+        return state
+
+    def __setstate__(self, state):
+        for key, registry in (("family", FAMILIES), ("link", LINKS)):
+            if isinstance(state[key], _Registered):
+                state[key] = registry[state[key].name]
+        self.__dict__.update(state)
+        self.beta_t = np.ascontiguousarray(self.beta.T)
+
+
+@dataclass(frozen=True)
+class _Registered:
+    """A family or link of :mod:`mixeff.model.families`, pickled by name."""
+
+    kind: str
+    name: str

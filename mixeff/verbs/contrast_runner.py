@@ -13,7 +13,7 @@ from ..engine.reduce import grouping
 from ..estimands.comparisons import Rule, apply_transform, resolve_transform
 from ..estimands.contrasts import ArmSet, Contrast
 from ..results import Result, require_defined
-from .credentials import new_level_credentials
+from .credentials import check_convergence, new_level_credentials
 from .inputs import check_newdata, contrast_by, pass_options, resolve_spec
 
 
@@ -54,11 +54,13 @@ def contrast_result(
     credentials = new_level_credentials(arm_pass, values, fn)
     values = apply_transform(fn, values)
     require_defined(values, *undefined(spec))
-    return Result(
+    result = Result(
         contrast_grid(terms, frame if groups is None else groups.keys), values, spec.n_chains, spec.n_draws,
         kind=kind, type=type, source=spec.source, conf_level=conf_level, estimator=estimator, interval=interval,
         new_levels=credentials,
     )
+    check_convergence(fit, result)
+    return result
 
 
 def contrast_grid(terms: list[Term], rows: pd.DataFrame) -> pd.DataFrame:

@@ -6,9 +6,14 @@ import warnings
 
 import numpy as np
 
+from ..diagnostics import ess_bulk, rhat
 from ..engine.passes import ArmPass
-from ..results import MonteCarloWarning
+from ..results import ConvergenceWarning, MonteCarloWarning, Result
 
+RHAT_MAX = 1.01
+ESS_BULK_MIN = 100
+CHECKED_ROWS = 64
+"""Rows checked at verb time (spread over the result); ``summarise(diagnostics=True)`` checks every row."""
 MC_SE_WARN_RATIO = 0.1
 """Warn when the Monte Carlo SE of an average over simulated levels exceeds this share of the posterior sd."""
 
@@ -38,3 +43,43 @@ def new_level_credentials(arms: ArmPass, values: np.ndarray, transform=None) -> 
             MonteCarloWarning, stacklevel=4,
         )
     return record
+
+
+def check_convergence(fit, result: Result) -> None:
+    """One :class:`ConvergenceWarning` when the result's draws show R-hat > 1.01, bulk ESS < 100,
+    or the sampler reported divergences; silent for healthy fits and for prior draws."""
+    if result.source == "prior":
+        return
+    rows = np.unique(np.linspace(0, len(result) - 1, min(len(result), CHECKED_ROWS)).astype(int))
+    x = result.draws[rows].reshape(len(rows), result.n_chains, result.n_draws)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r, e = rhat(x), ess_bulk(x)
+    problems = []
+    if np.any(r > RHAT_MAX):
+        problems.append(f"R-hat up to {np.nanmax(r):.3g} (> {RHAT_MAX}) in {int(np.sum(r > RHAT_MAX))} of "
+                        f"{len(rows)} rows checked")
+    if np.any(e < ESS_BULK_MIN):
+        problems.append(f"bulk ESS as low as {np.nanmin(e):.0f} (< {ESS_BULK_MIN}) in {int(np.sum(e < ESS_BULK_MIN))} "
+                        f"of {len(rows)} rows checked")
+    divergent = _divergences(fit)
+    if divergent and divergent[0] > 0:
+        problems.append(f"{divergent[0]} of {divergent[1]} draws divergent")
+    if problems:
+        warnings.warn(
+            f"the {result.kind} may not be trustworthy: " + "; ".join(problems) + ". Remedies: more draws "
+            "(draws=, chains=), a higher target_accept (e.g. mixeff.fit(..., target_accept=0.95)), a "
+            "reparameterisation, or a check of the model; result.summarise(diagnostics=True) gives every row's "
+            "R-hat, ESS and MCSE", ConvergenceWarning, stacklevel=4,
+        )
+
+
+def _divergences(fit) -> tuple[int, int] | None:
+    """``(divergent, total)`` draws from the fit's ``sample_stats``, when it has them."""
+    idata = getattr(fit, "idata", None)
+    if idata is None or "sample_stats" not in [n.strip("/") for n in getattr(idata, "children", {})]:
+        return None
+    stats = idata["sample_stats"]
+    if "diverging" not in stats:
+        return None
+    diverging = np.asarray(stats["diverging"].values)
+    return int(diverging.sum()), int(diverging.size)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..engine.passes import ArmPass, ArmValue, run
 from ..engine.reduce import grouping
 from ..results import Result
-from .credentials import new_level_credentials
+from .credentials import check_convergence, new_level_credentials
 from .inputs import as_by, check_newdata, pass_options, resolve_spec
 
 
@@ -75,11 +75,13 @@ def predictions(
     groups = grouping(frame, as_by(by, frame), wts)
     arms = ArmPass(spec, [frame], options)
     values = run(arms, [ArmValue()], groups)[0]
-    return Result(
+    result = Result(
         frame if groups is None else groups.keys, values, spec.n_chains, spec.n_draws, kind="predictions",
         type=type, source=spec.source, conf_level=conf_level, estimator=estimator, interval=interval,
         new_levels=new_level_credentials(arms, values),
     )
+    check_convergence(fit, result)
+    return result
 
 
 def avg_predictions(fit, newdata=None, *, by=True, **kwargs) -> Result:

@@ -55,6 +55,29 @@ def _formula_design(formula: str, data: pd.DataFrame):
     return evaluate, sorted(var_names)
 
 
+class _ByName:
+    """``fixed_design`` with a returned DataFrame's columns put in ``names`` order.
+
+    A class, not a closure, so that a spec pickles whenever the user's functions do.
+    """
+
+    def __init__(self, fixed_design: Callable, names: list[str]):
+        self.fixed_design, self.names = fixed_design, names
+
+    def __call__(self, frame: pd.DataFrame) -> np.ndarray:
+        X = self.fixed_design(frame)
+        if isinstance(X, pd.DataFrame):
+            missing = [n for n in self.names if n not in X.columns]
+            if missing:
+                raise ValueError(
+                    f"fixed_design returned no column for coefficient(s) {missing}; it returned "
+                    f"{list(X.columns)}. A factor's reference level may differ from the model's: "
+                    "make it a pandas Categorical whose first category is brms's reference level"
+                )
+            X = X[self.names].to_numpy(dtype=float)
+        return np.asarray(X, dtype=float)
+
+
 def from_arrays(
     *,
     fixed_design: Callable[[pd.DataFrame], pd.DataFrame | np.ndarray],
@@ -75,6 +98,9 @@ def from_arrays(
     ``fixed_design(newdata)`` returns the ``(n, p)`` fixed-effect design; when it
     returns a DataFrame its columns are matched to ``beta_names`` by name.
 
+    The spec pickles when ``fixed_design`` and every group's ``design`` do: module-level
+    functions do with ``pickle``; lambdas and closures need ``cloudpickle``.
+
     Examples
     --------
     >>> import numpy as np, pandas as pd
@@ -92,19 +118,7 @@ def from_arrays(
         raise ValueError(f"n_chains={n_chains} does not divide the {s} draws")
     fam = get_family(family)
     names = list(beta_names)
-
-    def design(frame):
-        X = fixed_design(frame)
-        if isinstance(X, pd.DataFrame):
-            missing = [n for n in names if n not in X.columns]
-            if missing:
-                raise ValueError(
-                    f"fixed_design returned no column for coefficient(s) {missing}; it returned "
-                    f"{list(X.columns)}. A factor's reference level may differ from the model's: "
-                    "make it a pandas Categorical whose first category is brms's reference level"
-                )
-            X = X[names].to_numpy(dtype=float)
-        return np.asarray(X, dtype=float)
+    design = _ByName(fixed_design, names)
 
     aux = {aux_name(k): np.asarray(v, dtype=float).ravel() for k, v in (aux or {}).items()}
     used = set(predictors or [])
@@ -154,8 +168,13 @@ def from_brms_draws(
     >>> spec = from_brms_draws(draws, formula="y ~ 1 + TX + (1 | cluster)", data=d, family="lognormal")
     >>> spec.groups["cluster"].b.shape
     (1, 2, 1)
+
+    The spec keeps the arguments it was built from (the draws as a private copy), and
+    pickling saves those: loading builds it again, identical.  A ``formula`` function
+    pickles as pickle saves functions.
     """
-    draws = draws.reset_index(drop=True)
+    draws = draws.reset_index(drop=True)  # a new frame: later edits of the caller's do not reach the spec
+    arguments = dict(draws=draws, formula=formula, data=data, family=family, link=link, trials=trials)
     if ".chain" in draws.columns:
         draws = draws.sort_values([".chain"] + ([".iteration"] if ".iteration" in draws.columns else []), kind="stable")
         n_chains = draws[".chain"].nunique()
@@ -183,10 +202,17 @@ def from_brms_draws(
         predictors += [t for t in g.terms if t in data.columns]
     aux_names = {"sigma", "nu", *BRMS_AUX, *BRMS_AUX.values()}
     aux = {a: draws[a].to_numpy(dtype=float) for a in draws.columns if a in aux_names}
-    return from_arrays(
+    spec = from_arrays(
         fixed_design=fixed_design, beta=beta, beta_names=beta_names, family=family, data=data,
         groups=groups, link=link, aux=aux, n_chains=n_chains, predictors=predictors, trials=trials,
     )
+    spec._rebuild = (_rebuild_brms, (arguments,))  # the design functions are closures: pickle these instead
+    return spec
+
+
+def _rebuild_brms(arguments: dict) -> ModelSpec:
+    """A pickled :func:`from_brms_draws` spec back, built again from its arguments."""
+    return from_brms_draws(**arguments)
 
 
 def _brms_group(factor, terms: dict[str, dict[str, str]], draws, data, fixed_design) -> GroupFactor:

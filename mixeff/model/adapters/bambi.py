@@ -9,6 +9,11 @@ model's.  Group-level terms sharing a grouping factor are gathered into one
 
 from __future__ import annotations
 
+import builtins
+import importlib
+import re
+import types
+
 import numpy as np
 import xarray as xr
 
@@ -246,3 +251,117 @@ def _trials_variable(model) -> str | float:
             "binomial models need the number of trials as a column: write the response as p(y, n)"
         )
     return m.group(1)
+
+
+# -- persistence ---------------------------------------------------------------------------
+# A bambi.Model does not pickle: formulae keeps the namespace of the frame that built it
+# (modules included) to evaluate the formula's calls.  It is rebuilt instead, from parts
+# that do pickle.
+
+_IDENTIFIER = re.compile(r"(?<![\w.])([A-Za-z_]\w*)")
+
+
+def model_recipe(model) -> dict:
+    """Picklable parts that rebuild ``model`` with :func:`rebuild_model`.
+
+    The formula strings; Bambi's copy of the data (the frame its designs were built from, so
+    factor levels and stateful transforms such as ``scale(x)`` come out the same); the family
+    and its links; the constructor's settings; every parameter's and term's prior and alias
+    as the model holds them now (priors already scaled, so nothing is rescaled); and the
+    objects the formula names from the namespace it was built in (modules by name).  A prior,
+    potential or family that holds a lambda makes pickling fail, naming it.
+    """
+    from bambi.defaults import get_builtin_family
+
+    family = model.family
+    try:
+        builtin = get_builtin_family(family.name)
+    except ValueError:  # a family of the user's own: pickled as it is
+        builtin = None
+    if builtin is not None and type(builtin) is type(family) and builtin.likelihood.name == family.likelihood.name:
+        family = family.name  # a builtin family travels by name, its links by their names
+    links = {p: getattr(lk, "name", lk) for p, lk in model.family.link.items()}
+    parameters = {}
+    for name, comp in model_parameters(model).items():
+        state = {"alias": getattr(comp, "alias", None)}
+        if hasattr(comp, "terms"):
+            state["terms"] = {
+                t: {a: getattr(term, a) for a in ("prior", "alias", "hyperprior_alias") if hasattr(term, a)}
+                for t, term in comp.terms.items()
+            }
+        else:
+            state["prior"] = comp.prior
+        parameters[name] = state
+    formula = model.formula
+    return {
+        "formula": (formula.main, *formula.additionals),
+        "data": model.data,
+        "family": family,
+        "link": links,
+        "settings": {a: getattr(model, a) for a in ("dropna", "auto_scale", "noncentered", "center_predictors",
+                                                       "potentials") if hasattr(model, a)},
+        "namespace": _formula_namespace(model, [formula.main, *formula.additionals]),
+        "parameters": parameters,
+        "response_alias": getattr(model.response_term, "alias", None) if hasattr(model, "response_term") else None,
+        "added_priors": dict(getattr(model, "_added_priors", {})),
+        "built": bool(getattr(model, "built", False)),
+        "fitted": bool(getattr(getattr(model, "backend", None), "fit", False)),
+    }
+
+
+def _formula_namespace(model, formulas: list[str]) -> dict:
+    """``{name: object}`` for the names the formulas take from the namespace they were built in
+    (``np`` of ``np.log(x)``, a function of the user's); modules as ``("module", name)``."""
+    env = None
+    for comp in model_parameters(model).values():
+        env = getattr(getattr(comp, "design", None), "env", None)
+        if env is not None:
+            break
+    if env is None:
+        return {}
+    lookup = env.namespace
+    columns = set(map(str, model.data.columns))
+    found = {}
+    for text in formulas:
+        for name in _IDENTIFIER.findall(text):
+            if name in columns or name in found or name not in lookup:
+                continue
+            value = lookup[name]
+            found[name] = ("module", value.__name__) if isinstance(value, types.ModuleType) else ("object", value)
+    return found
+
+
+def rebuild_model(recipe: dict):
+    """The bambi.Model described by :func:`model_recipe` (built if the original was)."""
+    import bambi as bmb
+
+    namespace = {name: importlib.import_module(value) if kind == "module" else value
+                 for name, (kind, value) in recipe["namespace"].items()}
+    model = _call_in_namespace(namespace, bmb.Model, bmb.Formula(*recipe["formula"]), recipe["data"],
+                               family=recipe["family"], link=recipe["link"], **recipe["settings"])
+    params = model_parameters(model)
+    for name, state in recipe["parameters"].items():
+        comp = params[name]
+        comp.alias = state["alias"]
+        if "prior" in state:
+            comp.prior = state["prior"]
+        for t, attrs in state.get("terms", {}).items():
+            for attr, value in attrs.items():
+                if value is not None and not (attr == "hyperprior_alias" and not value):  # set only what was set
+                    setattr(comp.terms[t], attr, value)
+    if recipe["response_alias"] is not None:
+        model.response_term.alias = recipe["response_alias"]
+    if hasattr(model, "_added_priors"):
+        model._added_priors = dict(recipe["added_priors"])
+    if recipe["built"]:
+        model.build()
+        if recipe["fitted"]:
+            model.backend.fit = True  # only what the model's repr says: its draws travel with the fit
+    return model
+
+
+def _call_in_namespace(namespace: dict, fn, /, *args, **kwargs):
+    """``fn(*args, **kwargs)`` called from a frame whose variables are exactly ``namespace``:
+    formulae looks a formula's names up in the frame that called ``bambi.Model``."""
+    scope = {"__builtins__": builtins, **namespace, "__mixeff_call": (fn, args, kwargs)}
+    return eval("__mixeff_call[0](*__mixeff_call[1], **__mixeff_call[2])", scope)

@@ -136,6 +136,15 @@ def mcse(x: np.ndarray, estimator: str = "median") -> np.ndarray:
     return (ordered[rows, hi] - ordered[rows, lo]) / 2
 
 
+def rhat_and_bulk_ess(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """R-hat and bulk ESS of ``(rows, chains, draws)``, sharing one rank-normalisation of the split chains."""
+    if x.shape[2] < 4:
+        nan = np.full(x.shape[0], np.nan)
+        return nan, nan.copy()
+    z_split = _z_scale(_split(x))
+    return rhat(x, z_split), ess_bulk(x, z_split)
+
+
 def diagnose(draws: np.ndarray, n_chains: int, n_draws: int, estimator: str = "median") -> dict[str, np.ndarray]:
     """``rhat``, ``ess_bulk``, ``ess_tail``, ``mcse`` of each row of ``(rows, S)`` chain-major draws.
 
@@ -147,6 +156,5 @@ def diagnose(draws: np.ndarray, n_chains: int, n_draws: int, estimator: str = "m
     (True, True)
     """
     x = np.asarray(draws, dtype=float).reshape(-1, n_chains, n_draws)
-    z_split = _z_scale(_split(x)) if n_draws >= 4 else None  # shared by R-hat and bulk ESS
-    return {"rhat": rhat(x, z_split), "ess_bulk": ess_bulk(x, z_split), "ess_tail": ess_tail(x),
-            "mcse": mcse(x, estimator)}
+    r, bulk = rhat_and_bulk_ess(x)
+    return {"rhat": r, "ess_bulk": bulk, "ess_tail": ess_tail(x), "mcse": mcse(x, estimator)}

@@ -51,6 +51,11 @@ def row_labels(grid: pd.DataFrame, columns=None, exclude=()) -> list[str] | None
         return None
     if len(cols) == 1:
         return grid[cols[0]].astype(str).tolist()
+    return _named_values(grid, cols)
+
+
+def _named_values(grid: pd.DataFrame, cols: list) -> list[str]:
+    """``"name=value, name=value"`` per row."""
     parts = [str(c) + "=" + grid[c].astype(str) for c in cols]
     out = parts[0]
     for p in parts[1:]:
@@ -230,15 +235,11 @@ class Result:
 
 
 def row_names(grid: pd.DataFrame) -> list[str]:
-    """Readable, unique row labels such as ``"TX=0"`` or ``"term=TX, contrast=1 - 0"``."""
+    """Readable, unique row names such as ``"TX=0"`` or ``"term=TX, contrast=1 - 0"`` (arviz coordinates)."""
     cols = varying_columns(grid) or list(grid.columns)
     if not cols:
         return [f"row {i + 1}" for i in range(len(grid))]
-    parts = [str(c) + "=" + grid[c].astype(str) for c in cols]
-    names = parts[0]
-    for p in parts[1:]:
-        names = names + ", " + p
-    names = names.tolist()
+    names = _named_values(grid, cols)
     if len(set(names)) < len(names):
         names = [f"{n} [{i + 1}]" for i, n in enumerate(names)]
     return names

@@ -33,8 +33,10 @@ from ..model.spec import ModelSpec
 from .design import Design, difference_design, prepare
 from .montecarlo import level_grouping, monte_carlo_se
 from .options import PassOptions
+from .integrate import QuadratureInfo
 from .predictor import (
-    integrated_increment, integrated_response, linear_predictor, new_level_variance, response, response_increment,
+    CLOSED_FORM, integrated_increment, integrated_response, linear_predictor, new_level_variance, response,
+    response_increment,
 )
 from .random_effects import plan_random_effects
 from .reduce import GroupMeans, Grouping
@@ -62,8 +64,8 @@ class ArmPass:
         self.plans = plan_random_effects(spec, frames, options, self.rng)
         self.designs = [prepare(spec, self.plans, f, options.type) for f in frames]
         self._deltas: dict[tuple[int, int], tuple | None] = {}
-        self.quadrature: list = []
-        """How each integrated block was computed (closed form or quadrature), for the result's record."""
+        self.quadrature: QuadratureInfo | None = None
+        """The widest rule any integrated block needed (closed form or quadrature), for the result's record."""
         self.monte_carlo_se: np.ndarray | None = None
         """``(quantities, groups, S)`` Monte Carlo SE of averages over simulated new levels, when known."""
 
@@ -74,14 +76,15 @@ class ArmPass:
             return None
         record = {"how": self.options.sample_new_levels, "factors": factors,
                   "levels": {p.group.name: p.n_new for p in self.plans if p.n_new}}
-        if self.options.sample_new_levels == "integrate" and self.quadrature:
-            widest = max(self.quadrature, key=lambda q: q.nodes)
-            record["method"] = widest.method
-            record["error_bound"] = max(q.error_bound for q in self.quadrature)
-        elif self.options.sample_new_levels == "integrate":  # type="link": u has mean zero
-            record["method"] = "closed form"
-            record["error_bound"] = 0.0
+        if self.options.sample_new_levels == "integrate":  # with type="link" nothing is integrated: u has mean 0
+            q = self.quadrature or CLOSED_FORM
+            record.update(method=q.method, error_bound=q.error_bound)
         return record
+
+    def record_quadrature(self, info: QuadratureInfo) -> None:
+        if self.quadrature is None or (info.nodes, info.error_bound) > (self.quadrature.nodes,
+                                                                          self.quadrature.error_bound):
+            self.quadrature = info
 
     @property
     def n_rows(self) -> int:
@@ -105,6 +108,7 @@ class ChunkDraws:
         self.arms, self.rows, self._buffers = arms, rows, buffers
         self._eta: dict[int, np.ndarray] = {}
         self._value: dict[int, np.ndarray] = {}
+        self._new: dict[int, tuple | None] = {}
 
     @property
     def size(self) -> int:
@@ -116,6 +120,13 @@ class ChunkDraws:
             self._eta[arm] = linear_predictor(a.spec, a.plans, a.designs[arm], self.rows,
                                               out=self._buffers.eta(arm), scratch=self._buffers.scratch)
         return self._eta[arm]
+
+    def new_levels(self, arm: int):
+        """``(row indices, variance)`` of the arm's rows at integrated new levels, or None (cached)."""
+        if arm not in self._new:
+            a = self.arms
+            self._new[arm] = new_level_variance(a.plans, a.designs[arm], self.rows)
+        return self._new[arm]
 
     def value(self, arm: int) -> np.ndarray:
         """The arm's values on the call's scale (η itself for ``type="link"``)."""
@@ -132,14 +143,14 @@ class ChunkDraws:
             linear_predictor(a.spec, a.plans, a.designs[arm], self.rows, out=out, scratch=self._buffers.scratch)
         trials = a.designs[arm].trials
         trials = None if trials is None else trials[self.rows]
-        new = new_level_variance(a.plans, a.designs[arm], self.rows) if a.options.type == "response" else None
+        new = self.new_levels(arm) if a.options.type == "response" else None
         eta_new = None if new is None else out[new[0]]  # fancy indexing copies η of the new-level rows
         self._value[arm] = response(a.spec, a.options.type, out, trials, a.rng)
         if new is not None:
             idx, var = new
             values, info = integrated_response(a.spec, eta_new, var, None if trials is None else trials[idx])
             self._value[arm][idx] = values
-            a.quadrature.append(info)
+            a.record_quadrature(info)
         return self._value[arm]
 
     def difference(self, lo: int, hi: int) -> np.ndarray:
@@ -153,11 +164,10 @@ class ChunkDraws:
         if a.options.type == "link":
             return d
         t_lo, t_hi = a.designs[lo].trials, a.designs[hi].trials
-        if not (t_lo is None and t_hi is None) and not (
-                t_lo is not None and t_hi is not None and np.array_equal(t_lo, t_hi)):
-            return self.value(hi) - self.value(lo)
+        if (t_lo is None) != (t_hi is None) or (t_lo is not None and not np.array_equal(t_lo, t_hi)):
+            return self.value(hi) - self.value(lo)  # different trials: no common increment
         trials = None if t_lo is None else t_lo[self.rows]
-        new_lo = new_level_variance(a.plans, a.designs[lo], self.rows)
+        new_lo = self.new_levels(lo)
         if new_lo is not None:
             return self._integrated_difference(lo, hi, d, trials, new_lo)
         exact = response_increment(a.spec, self.eta(lo), d, trials)
@@ -174,20 +184,20 @@ class ChunkDraws:
         if out is None:
             return self.value(hi) - self.value(lo)
         integrated = None
-        if np.array_equal(var, new_level_variance(a.plans, a.designs[hi], self.rows)[1]):
+        if np.array_equal(var, self.new_levels(hi)[1]):
             integrated = integrated_increment(a.spec, eta[idx], d[idx], var, None if trials is None else trials[idx])
         if integrated is None:
             out[idx] = (self.value(hi) - self.value(lo))[idx]
         else:
             out[idx] = integrated[0]
-            a.quadrature.append(integrated[1])
+            a.record_quadrature(integrated[1])
         return out
 
 
 class _Buffers:
     """Per-arm η and value blocks plus one gather scratch, allocated once per pass."""
 
-    def __init__(self, n_arms: int, chunk_rows: int, n_samples: int):
+    def __init__(self, chunk_rows: int, n_samples: int):
         self.shape = (chunk_rows, n_samples)
         self._eta: dict[int, np.ndarray] = {}
         self._value: dict[int, np.ndarray] = {}
@@ -291,7 +301,7 @@ def run(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.ndarray:
     """
     n, s = arms.n_rows, arms.spec.n_samples
     chunk_rows = arms.options.chunk_rows or default_chunk_rows(s, len(arms.designs))
-    buffers = _Buffers(len(arms.designs), min(n, chunk_rows), s)
+    buffers = _Buffers(min(n, chunk_rows), s)
     if groups is None:
         out = np.empty((len(quantities), n, s))
     reducers: list[GroupMeans | None] = [None] * len(quantities)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model.families import mean_increment, normal_mean, normal_mean_increment
+from ..model.families import has_mean_increment, mean_increment, normal_mean, normal_mean_increment
 from ..model.spec import ModelSpec
 from .design import Design
 from .integrate import QuadratureInfo, normal_expectation
@@ -97,7 +97,7 @@ def integrated_increment(spec: ModelSpec, eta: np.ndarray, d: np.ndarray, var: n
     closed = normal_mean_increment(spec.family, spec.link, eta, d, var, spec.aux, trials)
     if closed is not None:
         return closed, CLOSED_FORM
-    if response_increment(spec, eta[:1, :1], d[:1, :1], None if trials is None else trials[:1]) is None:
+    if not has_mean_increment(spec.family, spec.link, trials is not None):
         return None
     return normal_expectation(lambda x: response_increment(spec, x, d, trials), eta, var,
                               step=spec.link.quadrature_step)

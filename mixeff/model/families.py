@@ -220,15 +220,24 @@ def mean_increment(family: Family, link: Link, eta, d, aux, trials):
     Used for finite-difference slopes and small contrasts, whose two arms differ
     by ~1e-4 of η: subtracting two expected values would lose those digits.
     """
-    if link.increment is None:
+    if not has_mean_increment(family, link, trials is not None):
         return None
     if family.mean is _mean_is_mu:
         return link.increment(eta, d)
     if family.mean is _binomial_mean:
-        return None if trials is None else link.increment(eta, d) * trials[:, None]
-    if family.mean is _lognormal_mean and link.name == "identity":
-        return LINKS["log"].increment(eta + 0.5 * aux["sigma"] ** 2, d)
-    return None
+        return link.increment(eta, d) * trials[:, None]
+    return LINKS["log"].increment(eta + 0.5 * aux["sigma"] ** 2, d)  # the lognormal mean
+
+
+def has_mean_increment(family: Family, link: Link, with_trials: bool) -> bool:
+    """Whether :func:`mean_increment` has an exact form for this family and link."""
+    if link.increment is None:
+        return False
+    if family.mean is _mean_is_mu:
+        return True
+    if family.mean is _binomial_mean:
+        return with_trials
+    return family.mean is _lognormal_mean and link.name == "identity"
 
 
 def normal_mean(family: Family, link: Link, eta, v, aux, trials):
@@ -250,12 +259,10 @@ def normal_mean_increment(family: Family, link: Link, eta, d, v, aux, trials):
 
     Identity links: d; log links (and the lognormal mean): the log increment at η + v/2.
     """
-    if link.name == "identity" and family.mean in (_mean_is_mu, _binomial_mean):
+    if family.mean is _lognormal_mean or link.name == "log":  # exponential in η: shift by v/2
+        return mean_increment(family, link, eta + 0.5 * v, d, aux, trials)
+    if link.name == "identity":  # linear in η: the increment does not depend on u
         return mean_increment(family, link, eta, d, aux, trials)
-    if link.name == "log" and family.mean in (_mean_is_mu, _binomial_mean):
-        return mean_increment(family, link, eta + 0.5 * v, d, aux, trials)
-    if family.mean is _lognormal_mean and link.name == "identity":
-        return mean_increment(family, link, eta + 0.5 * v, d, aux, trials)
     return None
 
 

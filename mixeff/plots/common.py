@@ -18,7 +18,7 @@ def check_result(result, argument="result") -> Result:
     return result
 
 
-def row_names(grid: pd.DataFrame, label=None, exclude=()) -> list[str]:
+def tick_labels(grid: pd.DataFrame, label=None, exclude=()) -> list[str]:
     """One text label per grid row: the ``label`` column(s), or the grid columns that vary."""
     if label is not None:
         cols = [label] if isinstance(label, str) else list(label)

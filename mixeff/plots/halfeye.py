@@ -7,7 +7,7 @@ import pandas as pd
 
 from ..results import Result, varying_columns
 from .common import (
-    INTERVALS, check_result, interval_bounds, new_axes, point_estimate, positions, row_names, sort_order, x_label,
+    INTERVALS, check_result, interval_bounds, new_axes, point_estimate, positions, tick_labels, sort_order, x_label,
 )
 from .density import kde
 
@@ -133,7 +133,7 @@ def plot_draws(
     grid = result.grid
     if group is not None and group not in grid.columns:
         raise ValueError(f"group={group!r} is not a column of the result; available: {list(grid.columns)}")
-    keys = row_names(grid, label, exclude=() if group is None else (group,))
+    keys = tick_labels(grid, label, exclude=() if group is None else (group,))
     if group is None:
         # every row its own position (rows may share a label: keep them apart)
         keys = [k if keys.count(k) == 1 else f"{k} [{i}]" for i, k in enumerate(keys)]
@@ -245,7 +245,7 @@ def plot_prior_posterior(
         )
     if len(labels) != 2:
         raise ValueError(f"labels={labels!r} must be a pair, e.g. ('prior', 'posterior')")
-    names = row_names(g1, label)
+    names = tick_labels(g1, label)
     n = len(names)
     if facets is None:
         facets = ax is None and n <= 6

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..results import Result
-from .common import INTERVALS, check_result, new_axes, point_estimate, row_names, sort_order, x_label
+from .common import INTERVALS, check_result, new_axes, point_estimate, tick_labels, sort_order, x_label
 
 
 def plot_estimates(
@@ -62,7 +62,7 @@ def plot_estimates(
     if orientation not in ("horizontal", "vertical"):
         raise ValueError(f"orientation={orientation!r} must be 'horizontal' or 'vertical'")
     summary = result.summary if conf_level is None else result.summarise(conf_level=conf_level)
-    labels = np.asarray(row_names(result.grid, label), dtype=object)
+    labels = np.asarray(tick_labels(result.grid, label), dtype=object)
     est = summary["estimate"].to_numpy()
     lo, hi = summary["conf_low"].to_numpy(), summary["conf_high"].to_numpy()
     n = len(est)

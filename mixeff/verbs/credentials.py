@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from ..diagnostics import ess_bulk, rhat
+from ..diagnostics import rhat_and_bulk_ess
 from ..engine.passes import ArmPass
 from ..results import ConvergenceWarning, MonteCarloWarning, Result
 
@@ -53,7 +53,7 @@ def check_convergence(fit, result: Result) -> None:
     rows = np.unique(np.linspace(0, len(result) - 1, min(len(result), CHECKED_ROWS)).astype(int))
     x = result.draws[rows].reshape(len(rows), result.n_chains, result.n_draws)
     with np.errstate(invalid="ignore", divide="ignore"):
-        r, e = rhat(x), ess_bulk(x)
+        r, e = rhat_and_bulk_ess(x)
     problems = []
     if np.any(r > RHAT_MAX):
         problems.append(f"R-hat up to {np.nanmax(r):.3g} (> {RHAT_MAX}) in {int(np.sum(r > RHAT_MAX))} of "

@@ -12,7 +12,7 @@ from ..results import ConvergenceWarning, MonteCarloWarning, Result
 
 RHAT_MAX = 1.01
 ESS_BULK_MIN = 100
-CHECKED_ROWS = 64
+CHECKED_ROWS = 32
 """Rows checked at verb time (spread over the result); ``summarise(diagnostics=True)`` checks every row."""
 MC_SE_WARN_RATIO = 0.1
 """Warn when the Monte Carlo SE of an average over simulated levels exceeds this share of the posterior sd."""

@@ -41,6 +41,7 @@ notebooks: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_engine.py
 	$(BIN)/python bench/bench_integrate.py
+	$(BIN)/python bench/bench_diagnostics.py
 
 clean:
 	rm -rf $(VENV) notebooks/_executed .pytest_cache

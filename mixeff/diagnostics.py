@@ -3,18 +3,27 @@
 arviz-stats defines rank-normalised split R-hat, bulk and tail ESS and the
 Monte Carlo standard error (Vehtari et al. 2021) one array at a time; a result
 with 10⁵ rows would take minutes that way.  These are the same definitions,
-written for ``(rows, chains, draws)`` arrays: one rank, one FFT and a
-vectorised form of Geyer's initial positive and monotone sequences for all rows
-at once.  ``tests/test_diagnostics.py`` checks them against arviz-stats.
+written for ``(rows, chains, draws)`` arrays: each row is sorted once and that
+order gives its ranks (ties averaged, as ``scipy.stats.rankdata``), its median
+and its quantiles; one FFT per ESS and a vectorised form of Geyer's initial
+positive and monotone sequences serve all rows at once; blocks of rows run on
+threads (numpy's sorts and FFTs release the GIL), which also bounds memory.
+``tests/test_trust.py`` checks every number against arviz-stats.
 """
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
-from scipy import special, stats
+from scipy import fft, special, stats
 
 TAIL_PROB = 0.89
 """arviz's default ``ci_prob``: tail ESS is the smaller ESS of the 5.5% and 94.5% quantiles."""
+
+BLOCK_CELLS = 1 << 21
+"""Draws per block of rows (16 MB of float64): bounds the dozen temporaries of a block."""
 
 
 def _split(x: np.ndarray) -> np.ndarray:
@@ -23,22 +32,60 @@ def _split(x: np.ndarray) -> np.ndarray:
     return np.concatenate([x[:, :, :half], x[:, :, x.shape[2] - half:]], axis=1)
 
 
-def _ranks(flat: np.ndarray) -> np.ndarray:
-    """Average ranks (1-based) along axis 1: one argsort; rows with ties fall back to scipy's rankdata."""
-    order = np.argsort(flat, axis=1)
-    ranks = np.empty(flat.shape)
-    np.put_along_axis(ranks, order, np.arange(1.0, flat.shape[1] + 1.0)[None, :], axis=1)
-    ordered = np.take_along_axis(flat, order, axis=1)
-    tied = (ordered[:, 1:] == ordered[:, :-1]).any(axis=1)
-    if tied.any():
-        ranks[tied] = stats.rankdata(flat[tied], method="average", axis=1)
-    return ranks
+class _Sorted:
+    """One row-wise sort of ``flat`` (rows, size), reused for ranks, median and quantiles."""
+
+    def __init__(self, flat: np.ndarray):
+        self.order = np.argsort(flat, axis=1)
+        self.values = np.take_along_axis(flat, self.order, axis=1)
+
+    def z_scores(self) -> np.ndarray:
+        """Rank-normalised values (Blom's offset 3/8) in the original order of ``flat``.
+
+        Average ranks are multiples of 1/2, so ``ndtri`` is evaluated once per half-rank (a table) and
+        looked up: for a value whose run of ties spans sorted positions ``first..last`` the doubled
+        rank is ``first + last + 2`` (``scipy.stats.rankdata(method="average")``).
+        """
+        rows, size = self.values.shape
+        table = special.ndtri((np.arange(2, 2 * size + 1) / 2 - 3 / 8) / (size - 2 * 3 / 8 + 1))
+        z_sorted = np.broadcast_to(table[::2], (rows, size))
+        starts = np.ones((rows, size), dtype=bool)
+        np.not_equal(self.values[:, 1:], self.values[:, :-1], out=starts[:, 1:])
+        tied = ~starts.all(axis=1)
+        if tied.any():
+            starts = starts[tied]
+            index = np.broadcast_to(np.arange(size), starts.shape)
+            first = np.maximum.accumulate(np.where(starts, index, 0), axis=1)
+            ends = np.ones_like(starts)
+            ends[:, :-1] = starts[:, 1:]
+            last = np.minimum.accumulate(np.where(ends, index, size - 1)[:, ::-1], axis=1)[:, ::-1]
+            z_sorted = z_sorted.copy()
+            z_sorted[tied] = table[first + last]
+        z = np.empty((rows, size))
+        np.put_along_axis(z, self.order, z_sorted, axis=1)
+        return z
+
+    def quantile(self, prob: float) -> np.ndarray:
+        """``np.quantile(flat, prob, axis=1)`` (linear method, numpy's interpolation formula) from the sort."""
+        size = self.values.shape[1]
+        h = (size - 1) * prob
+        lo = int(np.floor(h))
+        hi = min(lo + 1, size - 1)
+        t = h - lo
+        a, b = self.values[:, lo], self.values[:, hi]
+        diff = b - a
+        return b - diff * (1 - t) if t >= 0.5 else a + diff * t
+
+    def median(self) -> np.ndarray:
+        """``np.median``: the mean of the two middle values of an even count, computed as numpy does."""
+        size = self.values.shape[1]
+        middle = self.values[:, (size - 1) // 2: size // 2 + 1]
+        return middle.mean(axis=1)
 
 
-def _z_scale(x: np.ndarray) -> np.ndarray:
+def _z_scale(x: np.ndarray, by: _Sorted | None = None) -> np.ndarray:
     flat = x.reshape(x.shape[0], -1)
-    size = flat.shape[1]
-    return special.ndtri((_ranks(flat) - 3 / 8) / (size - 2 * 3 / 8 + 1)).reshape(x.shape)
+    return (by or _Sorted(flat)).z_scores().reshape(x.shape)
 
 
 def _rhat(x: np.ndarray) -> np.ndarray:
@@ -56,9 +103,9 @@ def _ess(x: np.ndarray) -> np.ndarray:
     size = m * n
     constant = (x.max(axis=(1, 2)) - x.min(axis=(1, 2))) < np.finfo(float).resolution
     centred = x - x.mean(axis=2, keepdims=True)
-    nfft = 1 << int(np.ceil(np.log2(2 * n)))
-    spec = np.fft.rfft(centred, n=nfft, axis=2)
-    acov = np.fft.irfft(spec * np.conjugate(spec), n=nfft, axis=2)[:, :, :n] / n
+    nfft = fft.next_fast_len(2 * n - 1, real=True)  # any length >= 2n - 1 gives the linear autocovariance
+    spec = fft.rfft(centred, n=nfft, axis=2)
+    acov = fft.irfft(spec * np.conjugate(spec), n=nfft, axis=2)[:, :, :n] / n
     mean_var = acov[:, :, 0].mean(axis=1) * n / (n - 1.0)
     var_plus = mean_var * (n - 1.0) / n
     if m > 1:
@@ -90,63 +137,105 @@ def _ess(x: np.ndarray) -> np.ndarray:
     return np.where(constant, float(size), ess)
 
 
-def _quantile_ess(x: np.ndarray, prob: float) -> np.ndarray:
-    q = np.quantile(x.reshape(x.shape[0], -1), prob, axis=1)
+def _quantile_ess(x: np.ndarray, q: np.ndarray) -> np.ndarray:
     return _ess(_split((x <= q[:, None, None]).astype(float)))
 
 
-def rhat(x: np.ndarray, z_split: np.ndarray | None = None) -> np.ndarray:
-    """Rank-normalised split R-hat of each row of ``(rows, chains, draws)`` (NaN with < 2 chains or < 4 draws)."""
-    if x.shape[1] < 2 or x.shape[2] < 4:
-        return np.full(x.shape[0], np.nan)
-    split = _split(x)
-    z_split = _z_scale(split) if z_split is None else z_split
-    folded = np.abs(split - np.median(split.reshape(split.shape[0], -1), axis=1)[:, None, None])
+def _full_sort(x: np.ndarray, split_sort: _Sorted) -> _Sorted:
+    """The sort of all draws: the split's own when no middle draw was dropped (an even chain length)."""
+    return split_sort if x.shape[2] % 2 == 0 else _Sorted(x.reshape(x.shape[0], -1))
+
+
+def _rhat_from(split: np.ndarray, z_split: np.ndarray, split_sort: _Sorted) -> np.ndarray:
+    median = split_sort.median()
+    folded = np.abs(split - median[:, None, None])
     return np.maximum(_rhat(z_split), _rhat(_z_scale(folded)))
 
 
-def ess_bulk(x: np.ndarray, z_split: np.ndarray | None = None) -> np.ndarray:
-    if x.shape[2] < 4:  # arviz: at least 4 draws
+def _mcse_median(x: np.ndarray, full: _Sorted) -> np.ndarray:
+    ess = _quantile_ess(x, full.quantile(0.5))
+    with np.errstate(invalid="ignore"):
+        ppf = stats.beta.ppf(np.array([0.1586553, 0.8413447])[None, :], ess[:, None] * 0.5 + 1, ess[:, None] * 0.5 + 1)
+    size = full.values.shape[1]
+    lo = np.floor(np.nanmax(np.column_stack([ppf[:, 0] * size - 1, np.zeros(len(ess))]), axis=1)).astype(int)
+    hi = np.ceil(np.nanmin(np.column_stack([ppf[:, 1] * size - 1, np.full(len(ess), size - 1)]), axis=1)).astype(int)
+    rows = np.arange(len(ess))
+    return (full.values[rows, hi] - full.values[rows, lo]) / 2
+
+
+def _mcse_mean(x: np.ndarray) -> np.ndarray:
+    return x.reshape(x.shape[0], -1).std(axis=1, ddof=1) / np.sqrt(_ess(_split(x)))
+
+
+def _tail_ess(x: np.ndarray, full: _Sorted) -> np.ndarray:
+    low, high = sorted((TAIL_PROB, 1 - TAIL_PROB))
+    return np.minimum(_quantile_ess(x, full.quantile(low)), _quantile_ess(x, full.quantile(high)))
+
+
+def _too_short(x: np.ndarray) -> bool:
+    return x.shape[2] < 4  # arviz: at least 4 draws per chain
+
+
+def rhat(x: np.ndarray) -> np.ndarray:
+    """Rank-normalised split R-hat of each row of ``(rows, chains, draws)`` (NaN with < 2 chains or < 4 draws)."""
+    if x.shape[1] < 2 or _too_short(x):
         return np.full(x.shape[0], np.nan)
-    return _ess(_z_scale(_split(x)) if z_split is None else z_split)
+    split = _split(x)
+    split_sort = _Sorted(split.reshape(x.shape[0], -1))
+    return _rhat_from(split, _z_scale(split, split_sort), split_sort)
+
+
+def ess_bulk(x: np.ndarray) -> np.ndarray:
+    if _too_short(x):
+        return np.full(x.shape[0], np.nan)
+    return _ess(_z_scale(_split(x)))
 
 
 def ess_tail(x: np.ndarray) -> np.ndarray:
-    if x.shape[2] < 4:
+    if _too_short(x):
         return np.full(x.shape[0], np.nan)
-    low, high = sorted((TAIL_PROB, 1 - TAIL_PROB))
-    return np.minimum(_quantile_ess(x, low), _quantile_ess(x, high))
+    return _tail_ess(x, _Sorted(x.reshape(x.shape[0], -1)))
 
 
 def mcse(x: np.ndarray, estimator: str = "median") -> np.ndarray:
     """Monte Carlo standard error of each row's mean or median (arviz's ``mcse``)."""
-    flat = x.reshape(x.shape[0], -1)
-    if x.shape[2] < 4:
+    if _too_short(x):
         return np.full(x.shape[0], np.nan)
     if estimator == "mean":
-        return flat.std(axis=1, ddof=1) / np.sqrt(_ess(_split(x)))
-    ess = _quantile_ess(x, 0.5)
-    with np.errstate(invalid="ignore"):
-        ppf = stats.beta.ppf(np.array([0.1586553, 0.8413447])[None, :], ess[:, None] * 0.5 + 1, ess[:, None] * 0.5 + 1)
-    ordered = np.sort(flat, axis=1)
-    size = flat.shape[1]
-    lo = np.floor(np.nanmax(np.column_stack([ppf[:, 0] * size - 1, np.zeros(len(ess))]), axis=1)).astype(int)
-    hi = np.ceil(np.nanmin(np.column_stack([ppf[:, 1] * size - 1, np.full(len(ess), size - 1)]), axis=1)).astype(int)
-    rows = np.arange(flat.shape[0])
-    return (ordered[rows, hi] - ordered[rows, lo]) / 2
+        return _mcse_mean(x)
+    return _mcse_median(x, _Sorted(x.reshape(x.shape[0], -1)))
 
 
 def rhat_and_bulk_ess(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """R-hat and bulk ESS of ``(rows, chains, draws)``, sharing one rank-normalisation of the split chains."""
-    if x.shape[2] < 4:
-        nan = np.full(x.shape[0], np.nan)
-        return nan, nan.copy()
-    z_split = _z_scale(_split(x))
-    return rhat(x, z_split), ess_bulk(x, z_split)
+    """R-hat and bulk ESS of ``(rows, chains, draws)``, sharing one sort of the split chains."""
+    d = _diagnose_block(x, estimator=None)
+    return d["rhat"], d["ess_bulk"]
+
+
+def _diagnose_block(x: np.ndarray, estimator: str | None) -> dict[str, np.ndarray]:
+    rows = x.shape[0]
+    if _too_short(x):
+        nan = np.full(rows, np.nan)
+        return {"rhat": nan, "ess_bulk": nan, "ess_tail": nan, "mcse": nan}
+    split = _split(x)
+    split_sort = _Sorted(split.reshape(rows, -1))
+    z_split = _z_scale(split, split_sort)
+    out = {
+        "rhat": _rhat_from(split, z_split, split_sort) if x.shape[1] > 1 else np.full(rows, np.nan),
+        "ess_bulk": _ess(z_split),
+    }
+    if estimator is None:
+        return out
+    full = _full_sort(x, split_sort)
+    out["ess_tail"] = _tail_ess(x, full)
+    out["mcse"] = _mcse_mean(x) if estimator == "mean" else _mcse_median(x, full)
+    return out
 
 
 def diagnose(draws: np.ndarray, n_chains: int, n_draws: int, estimator: str = "median") -> dict[str, np.ndarray]:
     """``rhat``, ``ess_bulk``, ``ess_tail``, ``mcse`` of each row of ``(rows, S)`` chain-major draws.
+
+    Rows with a non-finite draw get NaN throughout.  Blocks of rows run on threads.
 
     Examples
     --------
@@ -156,5 +245,23 @@ def diagnose(draws: np.ndarray, n_chains: int, n_draws: int, estimator: str = "m
     (True, True)
     """
     x = np.asarray(draws, dtype=float).reshape(-1, n_chains, n_draws)
-    r, bulk = rhat_and_bulk_ess(x)
-    return {"rhat": r, "ess_bulk": bulk, "ess_tail": ess_tail(x), "mcse": mcse(x, estimator)}
+    rows = x.shape[0]
+    block = max(1, BLOCK_CELLS // max(n_chains * n_draws, 1))
+    starts = range(0, rows, block)
+    workers = min(len(starts), os.cpu_count() or 1, 8)
+
+    def one(start: int) -> dict[str, np.ndarray]:
+        return _diagnose_block(x[start:start + block], estimator)
+
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            parts = list(pool.map(one, starts))
+    else:
+        parts = [one(s) for s in starts]
+    out = {name: np.concatenate([p[name] for p in parts]) if parts else np.empty(0) for name in
+           ("rhat", "ess_bulk", "ess_tail", "mcse")}
+    finite = np.isfinite(x).all(axis=(1, 2))
+    if not finite.all():
+        for values in out.values():
+            values[~finite] = np.nan
+    return out

@@ -20,7 +20,9 @@ True
 
 from __future__ import annotations
 
-DEFAULTS: dict = {"progress": None}
+import os
+
+DEFAULTS: dict = {"progress": None, "memory_limit": None}
 """Every option and its default."""
 
 _options: dict = dict(DEFAULTS)
@@ -36,12 +38,38 @@ def set_options(**options) -> dict:
     ``set_options(**previous)`` restores them.
 
     ``progress`` : None, True or False -- see the module notes.
+    ``memory_limit`` : bytes a result's draws may take, or None for 80% of the memory
+    available when the call starts (see :func:`memory_limit`).
     """
     unknown = sorted(set(options) - set(DEFAULTS))
     if unknown:
         raise ValueError(f"unknown option(s) {unknown}; the options are {sorted(DEFAULTS)}")
     if "progress" in options and options["progress"] not in (None, True, False):
         raise ValueError(f"progress={options['progress']!r} must be None (automatic), True or False")
+    limit = options.get("memory_limit")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit <= 0):
+        raise ValueError(f"memory_limit={limit!r} must be a positive number of bytes, or None (automatic)")
     previous = {k: _options[k] for k in options}
     _options.update(options)
     return previous
+
+
+def available_memory() -> float:
+    """Bytes of memory available now (Linux ``MemAvailable``; physical pages elsewhere; inf if unknown)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return float("inf")
+
+
+def memory_limit() -> float:
+    """Bytes a call's output may take: the ``memory_limit`` option, else 80% of :func:`available_memory`."""
+    limit = _options["memory_limit"]
+    return float(limit) if limit is not None else 0.8 * available_memory()

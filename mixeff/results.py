@@ -8,6 +8,8 @@ default, as in marginaleffects; mean, HDI and other levels are options.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -63,6 +65,26 @@ def _named_values(grid: pd.DataFrame, cols: list) -> list[str]:
     return out.tolist()
 
 
+def check_summary_options(conf_level, estimator, interval) -> None:
+    """``conf_level`` a number in (0, 1), ``estimator`` and ``interval`` known names.
+
+    Examples
+    --------
+    >>> check_summary_options("0.9", "median", "eti")
+    Traceback (most recent call last):
+    ...
+    TypeError: conf_level='0.9' must be a number strictly between 0 and 1, e.g. 0.95
+    """
+    if isinstance(conf_level, bool) or not isinstance(conf_level, numbers.Real):
+        raise TypeError(f"conf_level={conf_level!r} must be a number strictly between 0 and 1, e.g. 0.95")
+    if not 0 < conf_level < 1:
+        raise ValueError(f"conf_level={conf_level!r} must be strictly between 0 and 1, e.g. 0.95")
+    if not isinstance(estimator, str) or estimator not in ESTIMATORS:
+        raise ValueError(f"estimator={estimator!r} is not one of {list(ESTIMATORS)}")
+    if not isinstance(interval, str) or interval not in INTERVALS:
+        raise ValueError(f"interval={interval!r} is not one of {list(INTERVALS)}")
+
+
 def summarise_draws(draws: np.ndarray, *, conf_level=0.95, estimator="median", interval="eti") -> pd.DataFrame:
     """``estimate``, ``conf_low``, ``conf_high`` of each row of a ``(rows, S)`` array.
 
@@ -72,12 +94,7 @@ def summarise_draws(draws: np.ndarray, *, conf_level=0.95, estimator="median", i
     >>> summarise_draws(np.arange(101.0)[None, :]).round(2).values.tolist()
     [[50.0, 2.5, 97.5]]
     """
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator={estimator!r} is not one of {list(ESTIMATORS)}")
-    if interval not in INTERVALS:
-        raise ValueError(f"interval={interval!r} is not one of {list(INTERVALS)}")
-    if not 0 < conf_level < 1:
-        raise ValueError(f"conf_level={conf_level!r} must be strictly between 0 and 1, e.g. 0.95")
+    check_summary_options(conf_level, estimator, interval)
     if interval == "eti":
         # one partition pass for both tails and the median
         probs = [(1 - conf_level) / 2, (1 + conf_level) / 2] + ([0.5] if estimator == "median" else [])
@@ -91,22 +108,27 @@ def summarise_draws(draws: np.ndarray, *, conf_level=0.95, estimator="median", i
     return pd.DataFrame({"estimate": est, "conf_low": lo, "conf_high": hi})
 
 
-def require_defined(values: np.ndarray, what: str, fix: str) -> np.ndarray:
-    """Raise instead of returning NaN draws: ``what`` produced them, ``fix`` says what to do.
+OVERFLOW_FIX = ("the model's values overflow float64 or are undefined there: check newdata for extreme "
+                "predictor values (exp overflows once η + σ²/2 exceeds 709), or use type='link'")
+
+
+def require_finite(values: np.ndarray, what: str, fix: str) -> np.ndarray:
+    """Raise instead of returning NaN or ±inf draws: ``what`` produced them, ``fix`` says what to do.
 
     Examples
     --------
-    >>> require_defined(np.array([[1.0, np.nan]]), "comparison='lnor'", "use type='link'")
+    >>> require_finite(np.array([[1.0, np.nan], [np.inf, 2.0]]), "comparison='lnor'", "use type='link'")
     Traceback (most recent call last):
     ...
-    ValueError: comparison='lnor' is undefined (NaN) in 1 of 2 draws (rows [0]); use type='link'
+    ValueError: comparison='lnor' is not finite in 2 of 4 draws (1 NaN, 1 ±inf; rows [0, 1]); use type='link'
     """
-    bad = np.isnan(values)
+    bad = ~np.isfinite(values)
     if bad.any():
-        rows = np.flatnonzero(bad.any(axis=1))
+        rows = np.flatnonzero(bad.any(axis=-1))
+        n_nan = int(np.isnan(values).sum())
         raise ValueError(
-            f"{what} is undefined (NaN) in {int(bad.sum())} of {values.size} draws "
-            f"(rows {rows[:5].tolist()}{' ...' if len(rows) > 5 else ''}); {fix}"
+            f"{what} is not finite in {int(bad.sum())} of {values.size} draws ({n_nan} NaN, "
+            f"{int(bad.sum()) - n_nan} ±inf; rows {rows[:5].tolist()}{' ...' if len(rows) > 5 else ''}); {fix}"
         )
     return values
 

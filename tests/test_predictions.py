@@ -290,20 +290,24 @@ def test_datatree_without_needed_group(magnusson_fit):
 
 
 def test_grouping_labels_match_across_int_float_and_str():
-    """A cluster id written 1, 1.0 or "1" names one level (Bambi labels float levels '1.0')."""
+    """In a numeric grouping column a cluster id written 1, 1.0 or "1" names one level (Bambi labels float
+    levels '1.0'); in a string column (the default) a number names the level it prints as."""
     from mixeff.model.spec import GroupFactor
 
     b = np.arange(6.0).reshape(2, 3, 1)
     g = GroupFactor("g", ("g",), np.array(["1.0", "2.0", "3.5"]), ["Intercept"], b, np.ones((2, 1)), None,
-                    design=lambda f: np.ones((len(f), 1)))
+                    design=lambda f: np.ones((len(f), 1)), numeric=True)
     assert g.levels.tolist() == ["1", "2", "3.5"]
     for col in ([1, 2], [1.0, 2.0], ["1", "2"]):
         assert g.labels_of(pd.DataFrame({"g": col})).tolist() == ["1", "2"]
     # never merge distinct labels: "01" and "1" stay apart
     g2 = GroupFactor("g", ("g",), np.array(["01", "1"]), ["Intercept"], b[:, :2], np.ones((2, 1)), None,
-                     design=lambda f: np.ones((len(f), 1)))
+                     design=lambda f: np.ones((len(f), 1)), numeric=True)
     assert g2.levels.tolist() == ["01", "1"]
     assert g2.labels_of(pd.DataFrame({"g": ["01", "1"]})).tolist() == ["01", "1"]
+    text = GroupFactor("g", ("g",), np.array(["1", "01"]), ["Intercept"], b[:, :2], np.ones((2, 1)), None,
+                       design=lambda f: np.ones((len(f), 1)))
+    assert text.labels_of(pd.DataFrame({"g": ["01", "1", 1, 1.0]})).tolist() == ["01", "1", "1", "1"]
 
 
 def test_float_grouping_column_uses_existing_levels():

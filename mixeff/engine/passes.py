@@ -29,6 +29,7 @@ from contextlib import closing
 import numpy as np
 import pandas as pd
 
+from ..config import memory_limit
 from ..model.spec import ModelSpec
 from .design import Design, difference_design, prepare
 from .montecarlo import level_grouping, monte_carlo_se
@@ -300,6 +301,7 @@ def run(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.ndarray:
     [[1.0, 0.0], [3.0, 1.0], [5.0, 2.0]]
     """
     n, s = arms.n_rows, arms.spec.n_samples
+    require_memory(len(quantities) * (n if groups is None else len(groups.keys)) * s, per_row=groups is None)
     chunk_rows = arms.options.chunk_rows or default_chunk_rows(s, len(arms.designs))
     buffers = _Buffers(min(n, chunk_rows), s)
     if groups is None:
@@ -308,8 +310,11 @@ def run(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.ndarray:
     cells = level_grouping(arms, groups)
     level_reducers: list[GroupMeans | None] = [None] * len(quantities)
     work = n * s * len(arms.designs)
-    # closing(): the progress bar is closed however the loop ends (an error, a KeyboardInterrupt)
-    with closing(row_chunks(n, chunk_rows, work=work, progress=arms.options.progress)) as chunks:
+    # closing(): the progress bar is closed however the loop ends (an error, a KeyboardInterrupt).
+    # Overflow and invalid operations stay silent here: the verbs refuse non-finite results with a
+    # message that says where they came from.
+    with closing(row_chunks(n, chunk_rows, work=work, progress=arms.options.progress)) as chunks, \
+            np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for rows in chunks:
             chunk = ChunkDraws(arms, rows, buffers)
             for i, q in enumerate(quantities):
@@ -326,11 +331,29 @@ def run(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.ndarray:
                     level_reducers[i].update(rows, blocks)
     if groups is None:
         return out
-    means = [r.result() for r in reducers]
-    if cells is not None:
-        arms.monte_carlo_se = np.stack([monte_carlo_se(q.finish, m, lr, cells[1])
-                                        for q, m, lr in zip(quantities, means, level_reducers)])
-    return np.stack([q.finish(m) for q, m in zip(quantities, means)])
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        means = [r.result() for r in reducers]
+        if cells is not None:
+            arms.monte_carlo_se = np.stack([monte_carlo_se(q.finish, m, lr, cells[1])
+                                            for q, m, lr in zip(quantities, means, level_reducers)])
+        return np.stack([q.finish(m) for q, m in zip(quantities, means)])
+
+
+def require_memory(cells: int, per_row: bool) -> None:
+    """Refuse at once a result whose draws (``cells`` float64, plus a working copy for the summary)
+    would not fit in memory (:func:`mixeff.config.memory_limit`), naming the size and the ways out."""
+    need = 2 * 8 * float(cells)
+    limit = memory_limit()
+    if need <= limit:
+        return
+    ways = ("average within draws instead (avg_predictions/avg_comparisons, or by= with few groups)"
+            if per_row else "use by= columns with fewer groups")
+    raise MemoryError(
+        f"the result would hold {cells:,} draws: about {need / 2**30:.1f} GiB with the working copy of its "
+        f"summary, more than the {limit / 2**30:.1f} GiB available. Ways out: {ways}; a smaller grid "
+        "(mixeff.datagrid); a fit with fewer draws; or newdata in pieces, keeping what you need of each "
+        "(mixeff.set_options(memory_limit=...) moves the limit)"
+    )
 
 
 PROGRESS_LOG_INTERVAL = 60.0

@@ -42,7 +42,15 @@ def response(spec: ModelSpec, type: str, eta: np.ndarray, trials: np.ndarray | N
     """From η to the expected value (``"response"``) or a predictive draw; overwrites ``eta``."""
     mu = spec.link.inverse(eta)
     if type == "prediction":
-        return spec.family.draw(rng, mu, spec.aux, trials)
+        try:
+            return spec.family.draw(rng, mu, spec.aux, trials)
+        except ValueError as err:
+            raise ValueError(
+                f"type='prediction': no draw from the {spec.family.name} distribution is possible at some rows "
+                f"(numpy: {err}): the mean leaves the family's support (e.g. negative with an identity link) or "
+                "is too large to sample (counts above ~1e18); check newdata for extreme values, or use "
+                "type='response'"
+            ) from None
     return spec.family.mean(mu, spec.aux, trials)
 
 

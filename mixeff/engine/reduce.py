@@ -87,6 +87,8 @@ def normalised_weights(frame: pd.DataFrame, wts, codes: np.ndarray, keys: pd.Dat
             raise ValueError(f"wts has {len(w)} values but newdata has {len(frame)} rows")
     if np.isnan(w).any():
         raise ValueError(f"{name} has {int(np.isnan(w).sum())} missing (NaN) weights; drop or fill those rows")
+    if np.isinf(w).any():
+        raise ValueError(f"{name} has {int(np.isinf(w).sum())} infinite weight(s); weights must be finite and >= 0")
     if (w < 0).any():
         raise ValueError(f"{name} has negative weights (min {w.min():g}); weights must be >= 0")
     total = np.bincount(codes, weights=w, minlength=len(keys))

@@ -156,7 +156,8 @@ def resolve_transform(transform) -> Callable | None:
 def apply_transform(fn, values: np.ndarray) -> np.ndarray:
     if fn is None:
         return values
-    out = np.asarray(fn(values), dtype=float)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        out = np.asarray(fn(values), dtype=float)
     if out.shape != values.shape:
         raise ValueError(
             f"transform returned shape {out.shape} for draws of shape {values.shape}; it must apply "

@@ -207,6 +207,8 @@ def numeric_contrasts(spec, arms: ArmSet, name: str, value, argument: str) -> li
         raise ValueError(f"{argument}={{{name!r}: {value!r}}}: give a numeric step such as 1, not a boolean")
     if isinstance(value, (int, float, np.integer, np.floating)):
         step = float(value)
+        if not np.isfinite(step):
+            raise ValueError(f"{argument}={{{name!r}: {value!r}}}: the step must be a finite number such as 1")
         return [Contrast(term=name, lo=arms.shift(name, 0.0), hi=arms.shift(name, step),
                          hi_label="", lo_label="", step_label=f"+{_fmt(value)}")]
     if isinstance(value, str):
@@ -234,6 +236,11 @@ def numeric_contrasts(spec, arms: ArmSet, name: str, value, argument: str) -> li
             raise ValueError(
                 f"{argument}={{{name!r}: {value!r}}}: {name!r} is numeric; a pair must hold two numbers"
             ) from None
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise ValueError(
+                f"{argument}={{{name!r}: {value!r}}}: both values must be finite numbers (no NaN or inf), "
+                f"e.g. [{_fmt(x.min())}, {_fmt(x.max())}]"
+            )
         return [Contrast(term=name, lo=arms.set_value(name, lo), hi=arms.set_value(name, hi),
                          hi_label=_fmt(hi), lo_label=_fmt(lo))]
     raise ValueError(

@@ -152,6 +152,8 @@ def _gamma_draw(rng, mu, aux, trials):
 
 
 def _beta_draw(rng, mu, aux, trials):
+    # a mean rounded to exactly 0 or 1 (|η| large) draws its limit instead of failing
+    mu = np.clip(mu, np.finfo(float).tiny, np.nextafter(1.0, 0.0))
     kappa = aux["kappa"]
     return rng.beta(mu * kappa, (1.0 - mu) * kappa)
 

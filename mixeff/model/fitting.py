@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
+import inspect
+import numbers
 
 import numpy as np
 import pandas as pd
@@ -10,10 +13,19 @@ import xarray as xr
 
 from .adapters.bambi import draws_group, model_recipe, rebuild_model, spec_from_bambi
 from .families import get_family, get_link
-from .priors import check_proper, resolve_priors
+from .formula import check_columns, check_complete, check_varying, parse_formula
+from .priors import check_priors, check_proper, resolve_priors
 from .spec import ModelSpec
 
 SAMPLE_PRIOR = ("no", "only", "yes")
+
+#: fit_kwargs that fit() sets itself, or that belong elsewhere -> what to do instead
+_KWARG_FIXES = {
+    "random_seed": "use seed=", "progressbar": "use progress=", "inference_method": "use sampler=",
+    "nuts_sampler": "use sampler=", "var_names": "mixeff keeps every parameter's draws",
+    "model": "fit() builds the model", "return_inferencedata": "mixeff needs the DataTree",
+    "dropna": "it is an argument of bambi.Model; drop incomplete rows first, e.g. data = data.dropna(subset={})",
+}
 
 
 class MixedFit:
@@ -54,8 +66,8 @@ class MixedFit:
         self.model = model
         self.idata = idata
         self.sample_prior = sample_prior
-        # the user's own frame (dtypes and row order as given) when Bambi kept every row;
-        # Bambi's copy turns strings into alphabetically ordered Categoricals
+        # fit()'s copy of the caller's frame (dtypes and row order as given) when Bambi kept every
+        # row; Bambi's copy turns strings into alphabetically ordered Categoricals
         self.data = data if data is not None and len(data) == len(model.data) else model.data
         self._specs: dict[str, ModelSpec] = {}
 
@@ -144,6 +156,14 @@ def fit(
         priors, naming the parameter, as brms does.
     progress : bool
         Show the sampler's progress bar.
+    **fit_kwargs
+        Passed to ``bambi.Model.fit`` and on to ``pymc.sample`` (``target_accept=0.95``,
+        ``cores=1``...); a name neither takes is an error.
+
+    Everything is checked before sampling: the formula's parentheses and columns, missing
+    or infinite values in the columns it reads, constant predictors of the fixed part,
+    ``fit_kwargs``, the sampler settings and the priors' parameters.  The fit keeps its own
+    copy of ``data``: editing the frame afterwards changes nothing.
 
     Examples
     --------
@@ -173,6 +193,17 @@ def fit(
         raise ValueError(f"sampler={sampler!r} must be 'pymc' or 'nutpie'")
     fam = get_family(family)
     get_link(fam, link)
+    _check_sampling(draws=draws, tune=tune, chains=chains, seed=seed)
+    parsed = parse_formula(formula)
+    _check_fit_kwargs(fit_kwargs, columns=list(parsed.variables))
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    check_columns(parsed, data, formula)
+    check_complete(parsed, data)
+    check_varying(parsed, data)
+    if priors is not None:
+        check_priors(priors)
+    data = data.copy()  # the fit's own: later edits of the caller's frame change nothing
     model_kwargs = {} if link is None else {"link": link}
     model = bmb.Model(formula, data, family=fam.name, **model_kwargs)
     if priors:
@@ -189,6 +220,52 @@ def fit(
     if sample_prior in ("only", "yes"):
         idata = _add_prior(model, idata, draws=draws, chains=chains, seed=seed)
     return MixedFit(model, idata, sample_prior, data=data)
+
+
+def _check_sampling(**settings) -> None:
+    """``draws`` and ``chains`` ints >= 1, ``tune`` an int >= 0, ``seed`` None or an int >= 0."""
+    least = {"draws": 1, "tune": 0, "chains": 1, "seed": 0}
+    example = {"draws": 1000, "tune": 1000, "chains": 4, "seed": 1}
+    for name, value in settings.items():
+        whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        if (whole and value >= least[name]) or (name == "seed" and value is None):
+            continue
+        raise (ValueError if whole else TypeError)(
+            f"{name}={value!r}: {name} must be an int >= {least[name]}, e.g. {name}={example[name]}"
+            + (" (or None for a random seed)" if name == "seed" else "")
+        )
+
+
+@functools.cache
+def _sampler_options() -> frozenset:
+    """What ``bambi.Model.fit`` passes on: its own, ``pymc.sample``'s and the NUTS step's arguments."""
+    import bambi as bmb
+    import pymc as pm
+    from pymc.step_methods.hmc.base_hmc import BaseHMC
+
+    names = set()
+    for fn in (bmb.Model.fit, pm.sample, pm.NUTS.__init__, BaseHMC.__init__):
+        names |= {p.name for p in inspect.signature(fn).parameters.values()
+                  if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+    return frozenset(names - {"self", "vars", "draws", "tune", "chains"} - set(_KWARG_FIXES))
+
+
+def _check_fit_kwargs(fit_kwargs: dict, columns: list[str]) -> None:
+    """Refuse keyword arguments that reach neither Bambi's fit nor PyMC's sampler (``columns``: the formula's)."""
+    options = _sampler_options()
+    for name in fit_kwargs:
+        if name in options:
+            continue
+        if name in _KWARG_FIXES:
+            fix = _KWARG_FIXES[name].format(columns)
+            raise TypeError(f"fit() does not take {name}={fit_kwargs[name]!r}: {fix}")
+        own = set(inspect.signature(fit).parameters) - {"fit_kwargs"}
+        close = difflib.get_close_matches(name, sorted(own | options), n=3, cutoff=0.75)
+        hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
+        raise TypeError(
+            f"fit() got an unknown keyword argument {name}={fit_kwargs[name]!r}; {hint}extra keyword "
+            "arguments go to bambi.Model.fit and pymc.sample (e.g. target_accept=0.95, cores=1, init='adapt_diag')"
+        )
 
 
 #: attribute set on a prior group whose intercept is on the scale of the uncentred design
@@ -289,6 +366,7 @@ def from_bambi(model, idata, sample_prior: str | None = None) -> MixedFit:
             model.build()
         idata = idata.copy()
         idata["prior"] = _uncentre_intercept(model, draws_group(idata, "prior"))
+    model.data = model.data.copy()  # Bambi keeps the caller's frame itself when no column needed converting
     fit_ = MixedFit(model, idata, sample_prior)
     fit_.spec(fit_.default_draws)  # validate now: a missing group should fail here, not at the first verb
     return fit_

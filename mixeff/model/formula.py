@@ -7,10 +7,12 @@ brms and lme4 write ``(1 + x || g)`` for uncorrelated terms; formulae knows only
 
 from __future__ import annotations
 
+import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 _NO_RE = {"na", "~0", "0", "~-1", "-1", "none"}
 
@@ -22,6 +24,11 @@ def brms_name(column: str) -> str:
     --------
     >>> brms_name("age[70+]"), brms_name("education[Post grad]"), brms_name("scale(Days)")
     ('age70P', 'educationPostgrad', 'scaleDays')
+
+    brms keeps dots, as in ``Sepal.Length``:
+
+    >>> brms_name("np.log(Days + 1)")
+    'np.logDaysP1'
     """
     name = re.sub(r"\[([^\]]*)\]", r"\1", column)
     for old, new in [("+", "P"), ("-", "M"), ("*", "MU"), ("/", "D"), ("^", "E"), ("=", "EQ")]:
@@ -43,6 +50,9 @@ class ParsedFormula:
     """Population-level terms as formulae names them (``"TX"``, ``"scale(x):w"``), intercept excluded."""
     intercept: bool
     group_terms: tuple[GroupTerm, ...]
+    variables: dict[str, str] = field(default_factory=dict, compare=False)
+    """Every name the formula reads (a data column, or an attribute such as ``np.pi``) -> its role:
+    ``"response"``, ``"predictor"``, ``"offset"``, ``"group-level predictor"`` or ``"grouping factor"``."""
 
     @property
     def fixed_rhs(self) -> str:
@@ -58,6 +68,8 @@ def parse_formula(text: str, argument: str = "formula") -> ParsedFormula:
     >>> f = parse_formula("y ~ 1 + TX + (1 + scale(Days) || Subject)")
     >>> f.fixed_rhs, [(t.expr, t.factor) for t in f.group_terms]
     ('1 + TX', [('1', 'Subject'), ('scale(Days)', 'Subject')])
+    >>> parse_formula("y ~ np.log(Days + 1) + (1 | g)").variables
+    {'y': 'response', 'Days': 'predictor', 'g': 'grouping factor'}
     """
     import formulae
     from formulae.terms import GroupSpecificTerm, Intercept
@@ -67,21 +79,100 @@ def parse_formula(text: str, argument: str = "formula") -> ParsedFormula:
     source = text.replace("||", "|")
     if "~" not in source:
         raise ValueError(f"{argument}={text!r} has no '~'; write e.g. 'y ~ 1 + x + (1 | g)'")
+    _check_parentheses(text, argument)
     lhs, rhs = source.split("~", 1)
     try:
         description = formulae.model_description(f"{lhs.strip() or 'y'} ~ {rhs}")
     except Exception as err:  # formulae raises its own ParseError / ScanError types
         raise ValueError(f"{argument}={text!r} cannot be parsed: {err}") from None
     fixed, groups, intercept = [], [], False
+    variables: dict[str, str] = {}
+
+    def read(names, role):
+        for name in sorted(names - {""}):  # formulae names a literal (the 1 of x + 1) ""
+            variables.setdefault(name, role)
+
+    if lhs.strip():
+        read(description.response.var_names, "response")
     for term in description.terms:
         if isinstance(term, GroupSpecificTerm):
             expr = "1" if isinstance(term.expr, Intercept) else term.expr.name
             groups.append(GroupTerm(expr, term.factor.name))
+            read(term.factor.var_names, "grouping factor")
+            read(term.expr.var_names, "group-level predictor")
         elif isinstance(term, Intercept):
             intercept = True
         else:
             fixed.append(term.name)
-    return ParsedFormula(tuple(fixed), intercept, tuple(groups))
+            read(term.var_names, "offset" if term.name.startswith("offset(") else "predictor")
+    return ParsedFormula(tuple(fixed), intercept, tuple(groups), variables)
+
+
+def _check_parentheses(text: str, argument: str) -> None:
+    depth = 0
+    for char in re.sub(r"'[^']*'|\"[^\"]*\"", "", text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            break
+    if depth:
+        problem = "a ')' closes no '('" if depth < 0 else f"{depth} '(' never closed"
+        raise ValueError(
+            f"{argument}={text!r} has unbalanced parentheses ({problem}); every '(' needs its ')', "
+            "e.g. 'y ~ 1 + x + (1 | g)'"
+        )
+
+
+def check_columns(parsed: ParsedFormula, data: pd.DataFrame, formula: str) -> None:
+    """Refuse a formula naming a column the data lack, listing close matches and the data's columns.
+
+    A dotted name that is not a column (``np.pi``) is an attribute, left to formulae.
+    """
+    columns = [str(c) for c in data.columns]
+    for name, role in parsed.variables.items():
+        if name in columns or "." in name:
+            continue
+        close = difflib.get_close_matches(name, columns, n=3, cutoff=0.6)
+        hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
+        raise ValueError(
+            f"formula={formula!r}: {role} {name!r} is not a column of data; {hint}"
+            f"the data's columns are {columns}"
+        )
+
+
+def check_complete(parsed: ParsedFormula, data: pd.DataFrame) -> None:
+    """Refuse missing or infinite values in the columns the formula reads (naming them); others may have them."""
+    used = [c for c in data.columns if str(c) in parsed.variables]
+    bad = pd.DataFrame({c: data[c].isna() | _infinite(data[c]) for c in used}, index=data.index)
+    counts = bad.sum()
+    counts = counts[counts > 0]
+    if counts.empty:
+        return
+    listed = ", ".join(f"{c!r} ({n} row{'s' * (n > 1)})" for c, n in counts.items())
+    raise ValueError(
+        f"data has missing (NaN/None) or infinite values in column(s) the formula uses: {listed}; "
+        f"{int(bad.any(axis=1).sum())} of {len(data)} rows in all. Drop or impute them first, e.g. "
+        f"data = data.dropna(subset={list(counts.index)})"
+    )
+
+
+def _infinite(column: pd.Series) -> pd.Series:
+    if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return pd.Series(False, index=column.index)
+    return pd.Series(np.isinf(column.to_numpy(dtype=float, na_value=np.nan)), index=column.index)
+
+
+def check_varying(parsed: ParsedFormula, data: pd.DataFrame) -> None:
+    """Refuse a predictor of the fixed part with a single value (or a factor with one level)."""
+    for name, role in parsed.variables.items():
+        if role != "predictor" or name not in data.columns:
+            continue
+        values = pd.Series(pd.unique(data[name])).tolist()
+        if len(values) == 1:
+            raise ValueError(
+                f"data column {name!r} has the single value {values[0]!r} in all {len(data)} rows, so "
+                f"the coefficient of {name!r} is not identified (it is confounded with the intercept); "
+                f"drop {name!r} from the formula or use data in which it varies"
+            )
 
 
 def is_no_re(re_formula) -> bool:

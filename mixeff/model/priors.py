@@ -49,6 +49,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from .adapters.bambi import model_parameters
 from .families import aux_name
 
@@ -74,6 +76,22 @@ _DISTRIBUTIONS = {
 _HALF = {"Normal": ("HalfNormal", ("sigma",)), "StudentT": ("HalfStudentT", ("nu", "sigma")),
          "Cauchy": ("HalfCauchy", ("beta",)), "Flat": ("HalfFlat", ())}
 IMPROPER = ("Flat", "HalfFlat")
+_CORRELATIONS = ("cor", "L")  # brms classes Bambi has no parameter for
+
+# Bambi distribution -> {parameter: what it must exceed (a number, or another parameter's name)}
+_LOWER_BOUNDS = {
+    "Normal": {"sigma": 0},
+    "StudentT": {"nu": 0, "sigma": 0},
+    "Cauchy": {"beta": 0},
+    "Logistic": {"s": 0},
+    "LogNormal": {"sigma": 0},
+    "Exponential": {"lam": 0},
+    "Gamma": {"alpha": 0, "beta": 0},
+    "Uniform": {"upper": "lower"},
+    "HalfNormal": {"sigma": 0},
+    "HalfCauchy": {"beta": 0},
+    "HalfStudentT": {"nu": 0, "sigma": 0},
+}
 
 
 def parse_prior(text: str, *, half: bool = False):
@@ -87,6 +105,10 @@ def parse_prior(text: str, *, half: bool = False):
     HalfNormal(sigma: 1.0)
     >>> parse_prior("flat")
     Flat()
+    >>> parse_prior("normal(0, 0)")
+    Traceback (most recent call last):
+    ...
+    ValueError: prior 'normal(0, 0)': sigma must be > 0, got 0.0
     """
     import bambi as bmb
 
@@ -105,14 +127,79 @@ def parse_prior(text: str, *, half: bool = False):
     if len(values) != len(names):
         raise ValueError(f"prior {text!r}: {m.group(1)} takes {len(names)} argument(s) {names}")
     params = dict(zip(names, values))
+    check_parameters(dist, params, repr(text))
     if half and dist in _HALF:
         dist, keep = _HALF[dist]
         params = {k: v for k, v in params.items() if k in keep}
     return bmb.Prior(dist, **params)
 
 
-def _as_prior(value, *, half=False):
-    return parse_prior(value, half=half) if isinstance(value, str) else value
+def check_parameters(dist: str, params: dict, shown: str) -> None:
+    """Refuse parameters outside a distribution's domain (``_LOWER_BOUNDS``); nested priors are checked too.
+
+    Examples
+    --------
+    >>> check_parameters("Uniform", {"lower": 1.0, "upper": 0.0}, "'uniform(1, 0)'")
+    Traceback (most recent call last):
+    ...
+    ValueError: prior 'uniform(1, 0)': upper must be > lower (1.0), got 0.0
+    """
+    from bambi import Prior
+
+    bounds = _LOWER_BOUNDS.get(dist, {})
+    for name, value in params.items():
+        if isinstance(value, Prior):
+            check_parameters(value.name, value.args, f"{shown} (its {name}: {value})")
+            continue
+        values = _numbers(value)
+        if values is None:
+            continue
+        if not np.all(np.isfinite(values)):
+            raise ValueError(f"prior {shown}: {name} must be a finite number, got {value}")
+        bound = bounds.get(name)
+        limit = _numbers(params.get(bound) if isinstance(bound, str) else bound)
+        if limit is not None and not np.all(values > limit):
+            what = f"{bound} ({params[bound]})" if isinstance(bound, str) else bound
+            raise ValueError(f"prior {shown}: {name} must be > {what}, got {value}")
+
+
+def _numbers(value):
+    """``value`` as a float array, or None when it is not numeric (a nested prior, None)."""
+    try:
+        return None if value is None else np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return None
+
+
+def _as_prior(key, value, *, half=False):
+    """``value`` as a Bambi ``Prior``; an error names the ``priors=`` entry."""
+    from bambi import Prior
+
+    try:
+        if isinstance(value, str):
+            return parse_prior(value, half=half)
+        if isinstance(value, Prior):
+            check_parameters(value.name, value.args, str(value))
+        return value
+    except ValueError as err:
+        raise ValueError(f"priors[{key!r}]: {err}") from None
+
+
+def check_priors(priors) -> None:
+    """Refuse a ``priors=`` that is not a dict, or a value that is no valid prior, naming its key.
+
+    Examples
+    --------
+    >>> check_priors({"b": "normal(0, 1)", "sd": "exponential(0)"})
+    Traceback (most recent call last):
+    ...
+    ValueError: priors['sd']: prior 'exponential(0)': lam must be > 0, got 0.0
+    """
+    if not isinstance(priors, dict):
+        raise TypeError(f"priors must be a dict such as {{'b': 'normal(0, 1)'}}, got {type(priors).__name__}")
+    for key, value in priors.items():
+        if key not in _CORRELATIONS:  # resolve_priors explains those
+            _as_prior(key, value)
 
 
 def resolve_priors(model, priors: dict) -> dict:
@@ -127,6 +214,7 @@ def resolve_priors(model, priors: dict) -> dict:
     """
     import bambi as bmb
 
+    check_priors(priors)
     comp = model_parameters(model)[model.family.likelihood.parent]
     common = [n for n in comp.common_terms if n not in comp.offset_terms]
     group = list(comp.group_specific_terms)
@@ -134,15 +222,15 @@ def resolve_priors(model, priors: dict) -> dict:
     out = {}
     for key, value in priors.items():
         if key == "b":
-            out.update({n: _as_prior(value) for n in common})
+            out.update({n: _as_prior(key, value) for n in common})
         elif key == "Intercept":
             if comp.intercept_term is None:
                 raise ValueError("priors: class 'Intercept' given but the model has no intercept")
-            out["Intercept"] = _as_prior(value)
+            out["Intercept"] = _as_prior(key, value)
         elif key == "sd":
             if not group:
                 raise ValueError("priors: class 'sd' given but the model has no group-level terms")
-            out.update({n: bmb.Prior("Normal", mu=0, sigma=_as_prior(value, half=True)) for n in group})
+            out.update({n: bmb.Prior("Normal", mu=0, sigma=_as_prior(key, value, half=True)) for n in group})
         elif key in _AUX_CLASS:
             name = _AUX_CLASS[key]
             if name not in aux:
@@ -150,13 +238,14 @@ def resolve_priors(model, priors: dict) -> dict:
                     f"priors: class {key!r} is not a parameter of the {model.family.name} family "
                     f"(its auxiliary parameters are {aux})"
                 )
-            out[name] = _as_prior(value, half=True)
+            out[name] = _as_prior(key, value, half=True)
         elif key in group:
             # as brms's class "sd" for one term: a string is the prior of that term's sd
-            out[key] = bmb.Prior("Normal", mu=0, sigma=_as_prior(value, half=True)) if isinstance(value, str) else value
+            out[key] = (bmb.Prior("Normal", mu=0, sigma=_as_prior(key, value, half=True)) if isinstance(value, str)
+                        else _as_prior(key, value))
         elif key in comp.terms or key in aux:
-            out[key] = _as_prior(value, half=key in aux)
-        elif key in ("cor", "L"):
+            out[key] = _as_prior(key, value, half=key in aux)
+        elif key in _CORRELATIONS:
             raise ValueError(
                 f"priors: class {key!r} is not a parameter of this model: Bambi fits group-level terms "
                 "without correlations between them, so there is no correlation matrix to give a prior; "

@@ -8,6 +8,7 @@ flattened over ``chain × draw`` into one axis of length ``S`` (chain-major), an
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -18,28 +19,44 @@ from .families import FAMILIES, LINKS, Family, Link
 from .formula import brms_name
 
 def factor_labels(frame: pd.DataFrame, columns: tuple[str, ...], sep: str = ":",
-                  canonical: bool = True) -> np.ndarray:
+                  numeric: bool = False) -> np.ndarray:
     """Level labels of a (possibly interaction) grouping factor, as strings.
 
     ``("h", "Subject")`` gives ``"u:308"`` (Bambi's labels; brms joins with ``"_"``).
-    For a single column, whole numbers are written without decimals, so a
-    cluster id read as ``1``, ``1.0`` or ``"1"`` names the same level.
+    A single column's numbers are written without a whole number's decimals (``1.0`` ->
+    ``"1"``); its strings are kept as they are, unless the model's column is ``numeric``:
+    then ``"1"``, ``"1.0"`` and ``"01"`` all name the level 1.
 
     Examples
     --------
     >>> import pandas as pd
-    >>> factor_labels(pd.DataFrame({"g": [1.0, 2.5], "h": ["a", "b"]}), ("g",)).tolist()
+    >>> factor_labels(pd.DataFrame({"g": [1.0, 2.5]}), ("g",)).tolist()
     ['1', '2.5']
+    >>> factor_labels(pd.DataFrame({"g": ["01", 1]}), ("g",)).tolist(), factor_labels(pd.DataFrame({"g": ["01"]}), ("g",), numeric=True).tolist()
+    (['01', '1'], ['1'])
     >>> factor_labels(pd.DataFrame({"g": [1, 2], "h": ["a", "b"]}), ("h", "g")).tolist()
     ['a:1', 'b:2']
     """
+    if len(columns) == 1:
+        return _single_labels(frame[columns[0]], numeric)
     parts = [np.asarray(frame[c].to_numpy()).astype(str) for c in columns]
-    if len(parts) == 1:
-        return _canonical(parts[0]) if canonical else parts[0]
     out = parts[0]
     for p in parts[1:]:
         out = np.char.add(np.char.add(out, sep), p)
     return out
+
+
+def _single_labels(column: pd.Series, numeric: bool) -> np.ndarray:
+    labels = np.asarray(column.to_numpy()).astype(str)
+    if numeric or (pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)):
+        return _canonical(labels)
+    if column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) != "string":
+        is_number = column.map(lambda v: isinstance(v, numbers.Number) and not isinstance(v, bool)).to_numpy(bool)
+        if is_number.any():
+            labels = labels.astype(object)
+            labels[is_number] = _canonical(labels[is_number].astype(str))
+            return labels.astype(str)
+    return labels
 
 
 def _canonical(labels: np.ndarray) -> np.ndarray:
@@ -75,22 +92,27 @@ class GroupFactor:
     sep: str = ":"
     """How an interaction factor's labels are joined: ``":"`` in Bambi, ``"_"`` in brms."""
 
-    canonical: bool = field(init=False)
-    """Whether labels are canonicalised (``"1.0"`` -> ``"1"``); only when that keeps them distinct."""
+    numeric: bool = False
+    """Whether the model's data column is numeric: then ``1``, ``1.0``, ``"1"`` and ``"01"`` name one
+    level; a string column's levels are matched exactly (set from the data by :class:`ModelSpec`)."""
     level_index: dict[str, int] = field(init=False, repr=False)
     """Label -> position in ``levels``."""
 
     def __post_init__(self):
+        self.levels = np.asarray(self.levels).astype(str)
+        self.set_numeric(self.numeric)
+
+    def set_numeric(self, numeric: bool) -> None:
+        """Label levels as a numeric column's (whole numbers without decimals) or as strings, exactly."""
         levels = np.asarray(self.levels).astype(str)
-        canonical = _canonical(levels) if len(self.columns) == 1 else levels
-        # canonical labels only when they stay distinct (never merge "01" and "1")
-        self.canonical = len(set(canonical)) == len(canonical)
-        self.levels = canonical if self.canonical else levels
+        canonical = _canonical(levels) if numeric and len(self.columns) == 1 else levels
+        self.numeric = bool(numeric) and len(set(canonical)) == len(canonical)
+        self.levels = canonical if self.numeric else levels
         self.level_index = {lev: i for i, lev in enumerate(self.levels)}
 
     def labels_of(self, frame: pd.DataFrame) -> np.ndarray:
         """This factor's level label for every row of ``frame``."""
-        return factor_labels(frame, self.columns, self.sep, self.canonical)
+        return factor_labels(frame, self.columns, self.sep, self.numeric)
 
     def has_level(self, label: str) -> bool:
         return label in self.level_index
@@ -152,6 +174,10 @@ class ModelSpec:
                 f"family {self.family.name!r} needs draws of {missing}; pass them as auxiliary parameters"
             )
         self.beta_t = np.ascontiguousarray(self.beta.T)
+        for g in self.groups.values():
+            column = self.data[g.columns[0]] if len(g.columns) == 1 and g.columns[0] in self.data else None
+            if column is not None:
+                g.set_numeric(pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column))
 
     # Pickling: a spec whose adapter left a recipe is saved as that recipe; any other is saved as
     # its fields, so it pickles when its design functions do.  The family and link (which hold

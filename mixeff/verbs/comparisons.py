@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..estimands.comparisons import comparison_rule, label_contrast
 from ..estimands.contrasts import categorical_contrasts, numeric_contrasts
 from ..estimands.variables import parse_variables, variable_kind
-from ..results import Result
+from ..results import OVERFLOW_FIX, Result
 from .contrast_runner import Term, contrast_result
 
 
@@ -124,10 +124,12 @@ def comparisons(
         return terms
 
     def undefined(spec):
-        what = f"comparison={comparison!r}" + (f" with transform={transform!r}" if transform is not None else "")
+        what = f"comparison={comparison!r}"
+        if comparison in ("difference", "dydx"):
+            return what, OVERFLOW_FIX
         return what, (
-            f"lnratio needs positive expected values and lnor values in (0, 1) (family {spec.family.name!r}, "
-            f"type={type!r}); use comparison='difference' or 'ratio', or a transform defined for these values")
+            f"ratios need non-zero predictions, lnratio positive ones and lnor values in (0, 1) (family "
+            f"{spec.family.name!r}, type={type!r}); use comparison='difference', or check newdata for extreme values")
 
     return contrast_result(
         "comparisons", fit, build, newdata=newdata, by=by, wts=wts, type=type, transform=transform,

@@ -8,11 +8,11 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from ..engine.passes import ArmPass, PairQuantity, run
+from ..engine.passes import ArmPass, PairQuantity, require_memory, run
 from ..engine.reduce import grouping
 from ..estimands.comparisons import Rule, apply_transform, resolve_transform
 from ..estimands.contrasts import ArmSet, Contrast
-from ..results import Result, require_defined
+from ..results import Result, check_summary_options, require_finite
 from .credentials import check_convergence, new_level_credentials
 from .inputs import check_newdata, contrast_by, pass_options, resolve_spec
 
@@ -35,9 +35,10 @@ def contrast_result(
 ) -> Result:
     """Run ``build(spec, arms, averaged)``'s terms through one engine pass and wrap the draws.
 
-    ``undefined(spec)`` gives ``(what, fix)`` for the error raised when a rule yields NaN.
+    ``undefined(spec)`` gives ``(what, fix)`` for the error raised when a rule yields NaN or ±inf.
     """
     spec = resolve_spec(fit, draws)
+    check_summary_options(conf_level, estimator, interval)
     options = pass_options(spec, type=type, re_formula=re_formula, allow_new_levels=allow_new_levels,
                            sample_new_levels=sample_new_levels, seed=seed, chunk_rows=chunk_rows,
                            progress=progress)
@@ -49,11 +50,15 @@ def contrast_result(
     original = arms.original() if any(t.x is not None for t in terms) else None
     quantities = [PairQuantity(t.rule, t.contrast.lo, t.contrast.hi, original, t.x) for t in terms]
     groups = grouping(frame, by_cols, wts)
+    require_memory(len(terms) * (len(frame) if groups is None else len(groups.keys)) * spec.n_samples,
+                   per_row=groups is None)
     arm_pass = ArmPass(spec, arms.frames, options)
     values = run(arm_pass, quantities, groups).reshape(-1, spec.n_samples)
     credentials = new_level_credentials(arm_pass, values, fn)
-    values = apply_transform(fn, values)
-    require_defined(values, *undefined(spec))
+    require_finite(values, *undefined(spec))
+    if fn is not None:
+        values = require_finite(apply_transform(fn, values), f"transform={getattr(transform, '__name__', transform)!r}",
+                                "the transform must map every draw to a finite number")
     result = Result(
         contrast_grid(terms, frame if groups is None else groups.keys), values, spec.n_chains, spec.n_draws,
         kind=kind, type=type, source=spec.source, conf_level=conf_level, estimator=estimator, interval=interval,

@@ -120,6 +120,8 @@ def datagrid(fit=None, *, newdata: pd.DataFrame | None = None, grid_type: str = 
         spec = resolve_spec(fit, _source_of(fit))
         data, variables = spec.data, list(spec.predictors)
     else:
+        if not isinstance(newdata, pd.DataFrame):
+            raise TypeError(f"datagrid: newdata must be a pandas DataFrame, got {type(newdata).__name__}")
         data = newdata
         response = None
         if fit is not None:

@@ -18,7 +18,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from ..results import Result, row_labels
+from ..results import Result, require_finite, row_labels
 
 SHORTCUTS = ("pairwise", "reference", "sequential", "revpairwise", "revreference", "revsequential")
 MAX_PAIRWISE_ROWS = 25
@@ -205,6 +205,16 @@ def _evaluate(text: str, draws: np.ndarray) -> tuple[np.ndarray, str | None]:
         raise ValueError(
             f"hypothesis {text!r} is not a valid expression; write e.g. 'b2 - b1 = 0' or 'b1 > 0.4'"
         ) from None
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        value, op = _compare(tree, draws, text)
+    value = np.broadcast_to(np.asarray(value, dtype=float), (draws.shape[1],)).copy()
+    require_finite(value[None, :], f"hypothesis {text!r}",
+                   "it divides by zero, takes the log or sqrt of a non-positive value, or overflows in "
+                   "those draws; rewrite it (e.g. a difference instead of a ratio)")
+    return value, op
+
+
+def _compare(tree, draws: np.ndarray, text: str):
     op = None
     if isinstance(tree, ast.Compare):
         if len(tree.ops) != 1 or type(tree.ops[0]) not in _CMPOPS:
@@ -216,7 +226,6 @@ def _evaluate(text: str, draws: np.ndarray) -> tuple[np.ndarray, str | None]:
         op = None if op == "=" else op
     else:
         value = _node(tree, draws, text)
-    value = np.broadcast_to(np.asarray(value, dtype=float), (draws.shape[1],)).copy()
     return value, op
 
 
@@ -295,5 +304,7 @@ def _lincom(weights: np.ndarray, draws: np.ndarray):
             f"hypothesis weights have shape {shape}; give a vector of {n} row weights or a "
             f"({n}, k) matrix"
         )
+    if not np.isfinite(weights).all():
+        raise ValueError(f"hypothesis weights must be finite numbers; got {weights.ravel()[:8].tolist()}")
     values = weights.T @ draws
     return pd.DataFrame({"term": ["custom"] * weights.shape[1]}), values, [None] * weights.shape[1]

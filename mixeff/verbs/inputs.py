@@ -6,6 +6,9 @@ Every error names the argument, the bad value and the fix: wrong types raise
 
 from __future__ import annotations
 
+import numbers
+
+import numpy as np
 import pandas as pd
 
 from ..engine.options import SAMPLE_NEW_LEVELS, TYPES, PassOptions
@@ -47,6 +50,7 @@ def pass_options(spec: ModelSpec, *, type="response", re_formula=None, allow_new
             "levels does not exist (1 / (η + u) has no mean when u is normal); use sample_new_levels="
             "'gaussian', type='link', or a model with a log link"
         )
+    check_seed(seed)
     if chunk_rows is not None and (isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int)):
         raise TypeError(f"chunk_rows={chunk_rows!r} must be a whole number of rows, or None for automatic")
     if chunk_rows is not None and chunk_rows < 1:
@@ -55,6 +59,16 @@ def pass_options(spec: ModelSpec, *, type="response", re_formula=None, allow_new
         include=parse_re_formula(spec.groups, re_formula), type=type, allow_new_levels=allow_new_levels,
         sample_new_levels=sample_new_levels, seed=seed, chunk_rows=chunk_rows, progress=progress,
     )
+
+
+def check_seed(seed) -> None:
+    """``seed``: None, a non-negative whole number, or a ``numpy.random.Generator``."""
+    if seed is None or isinstance(seed, np.random.Generator):
+        return
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed={seed!r} must be a whole number such as 2024 (or None for a fresh random state)")
+    if seed < 0:
+        raise ValueError(f"seed={seed!r} must be >= 0")
 
 
 def check_columns(frame: pd.DataFrame, columns, argument: str, what: str = "newdata") -> list[str]:
@@ -94,6 +108,13 @@ def check_newdata(spec: ModelSpec, newdata, options: PassOptions) -> pd.DataFram
             raise ValueError(
                 f"newdata column {c!r} has {n_missing} missing value(s) (NaN); drop or fill those rows"
             )
+        if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]):
+            n_inf = int(np.isinf(frame[c].to_numpy(dtype=float)).sum())
+            if n_inf:
+                raise ValueError(
+                    f"newdata column {c!r} has {n_inf} infinite value(s); predictions need finite predictors: "
+                    "drop those rows or replace the values"
+                )
     return frame.reset_index(drop=True)
 
 
@@ -103,7 +124,12 @@ def as_by(by, frame: pd.DataFrame) -> list[str] | None:
         return None
     if by is True:
         return []
-    return check_columns(frame, by, f"by={by!r}")
+    if not isinstance(by, (str, list, tuple)) or not all(isinstance(c, str) for c in ([by] if isinstance(by, str) else by)):
+        raise TypeError(f"by={by!r} must be a column name, a list of column names, True (all rows) or None")
+    cols = check_columns(frame, by, f"by={by!r}")
+    if len(set(cols)) < len(cols):
+        raise ValueError(f"by={by!r} names a column more than once; name each column once")
+    return cols
 
 
 def contrast_by(by, frame: pd.DataFrame) -> list[str] | None:
@@ -111,10 +137,13 @@ def contrast_by(by, frame: pd.DataFrame) -> list[str] | None:
 
     Examples
     --------
-    >>> import pandas as pd
+    >>> import numbers
+
+import numpy as np
+import pandas as pd
     >>> contrast_by(["term", "g"], pd.DataFrame({"g": [1]})), contrast_by(True, pd.DataFrame())
     (['g'], [])
     """
-    if isinstance(by, (list, tuple)) or by in ("term", "contrast"):
+    if isinstance(by, (list, tuple)) or (isinstance(by, str) and by in ("term", "contrast")):
         by = [c for c in ([by] if isinstance(by, str) else by) if c not in ("term", "contrast")] or True
     return as_by(by, frame)

@@ -9,7 +9,7 @@ from ..estimands.comparisons import comparison_rule, label_contrast
 from ..estimands.contrasts import Contrast, categorical_contrasts
 from ..estimands.slopes import SLOPES, default_eps, slope_rule
 from ..estimands.variables import parse_variables, variable_kind
-from ..results import Result
+from ..results import OVERFLOW_FIX, Result
 from .contrast_runner import Term, contrast_result
 
 def slopes(
@@ -120,7 +120,7 @@ def slopes(
         re_formula=re_formula, allow_new_levels=allow_new_levels, sample_new_levels=sample_new_levels,
         seed=seed, draws=draws, conf_level=conf_level, estimator=estimator, interval=interval,
         chunk_rows=chunk_rows, progress=progress,
-        undefined=lambda spec: (f"slope={slope!r}",
+        undefined=lambda spec: (f"slope={slope!r}", OVERFLOW_FIX if slope == "dydx" else
                                 "elasticities divide by the prediction and by x: use slope='dydx' where they are zero"),
     )
 

@@ -94,21 +94,22 @@ def spec_from_bambi(model, idata, group: str = "posterior", data=None) -> ModelS
     groups = _group_part(comp, draws)
     aux = {}
     for a in family.aux:
-        var = a if a in draws else (brms_aux_name(a) if brms_aux_name(a) in draws else None)
+        alias = getattr(params.get(a), "alias", None)
+        var = next((v for v in (alias, a, brms_aux_name(a)) if v and v in draws), None)
         if var is None:
             raise ValueError(f"the {group!r} group lacks draws of auxiliary parameter {a!r}")
         aux[a] = _flatten(draws[var])
 
+    data = model.data if data is None else data
     predictors = set()
-    for t in comp.design.common.terms.values() if comp.design.common else []:
-        predictors |= set(t.var_names)
-    group_design = comp.design.group
-    for t in group_design.terms.values() if group_design else []:
-        predictors |= set(t.var_names)
+    for design in (comp.design.common, comp.design.group):
+        for t in design.terms.values() if design else []:
+            predictors |= set(t.var_names)
     trials = _trials_variable(model) if family.needs_trials else None
     if isinstance(trials, str):
         predictors.add(trials)
-    data = model.data if data is None else data
+    # var_names also holds "" for a literal (the 1 of np.log(x + 1)) and attributes such as np.pi
+    predictors &= set(map(str, data.columns))
     return ModelSpec(
         fixed_design=fixed_design,
         beta=beta,
@@ -185,12 +186,14 @@ def _group_part(comp, draws) -> dict[str, GroupFactor]:
         bterm = comp.group_specific_terms[name]
         var = bterm.alias or bterm.name
         factor = fterm.factor.name if hasattr(fterm.factor, "name") else name.split("|")[1]
-        factor_dim = f"{factor}__factor_dim"
         da = draws[var]
+        # Bambi names the dims after the alias when the term has one
+        factor_dim = next(d for d in da.dims if d.endswith("__factor_dim"))
         expr_dims = [d for d in da.dims if d not in ("chain", "draw", factor_dim)]
         b = _flatten(da, factor_dim, *expr_dims)
         b = b.reshape(b.shape[0], b.shape[1], -1)
-        sd = _flatten(draws[f"{var}_sigma"], *expr_dims).reshape(b.shape[0], -1)
+        sigma = f"{var}_{(bterm.hyperprior_alias or {}).get('sigma', 'sigma')}"
+        sd = _flatten(draws[sigma], *expr_dims).reshape(b.shape[0], -1)
         expr = name.split("|")[0]
         labels = (
             ["Intercept"] if expr == "1"

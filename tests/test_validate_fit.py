@@ -248,3 +248,35 @@ def test_from_bambi_with_aliases(aliases):
     assert list(f.spec().groups["Subject"].terms) == ["Intercept", "Days"]
     ref = idata["prior"]["mu"].transpose("chain", "draw", "__obs__").values.reshape(30, -1).T
     np.testing.assert_allclose(mixeff.predictions(f).draws, ref, rtol=1e-9)
+
+
+# --------------------------------------------------------------------------- #
+# 9. response values the family cannot produce
+# --------------------------------------------------------------------------- #
+
+
+@pytest.mark.parametrize("family, values, rule", [
+    ("lognormal", {3: -1.0}, "a number > 0"),
+    ("lognormal", {0: 0.0}, "a number > 0"),
+    ("bernoulli", {}, "0 or 1"),
+    ("poisson", {}, r"a whole number >= 0"),
+    ("beta", {}, "a number strictly between 0 and 1"),
+])
+def test_a_response_outside_the_familys_support_is_refused(d, family, values, rule):
+    y = d["y"].copy()
+    for row, value in values.items():
+        y.iloc[row] = value
+    with pytest.raises(ValueError, match=rf"data column 'y' \(the response\) has \d+ value\(s\) the {family} "
+                                         rf"family cannot produce.*each must be {rule}"):
+        fit(d.assign(y=y), family=family, **TINY)
+
+
+def test_responses_inside_the_support_pass_the_check():
+    import pandas as pd
+
+    from mixeff.model.families import FAMILIES, outside_support
+
+    assert not outside_support(FAMILIES["bernoulli"], np.array([0, 1, 1.0])).any()
+    assert outside_support(FAMILIES["poisson"], np.array([0, 2, 2.5, -1])).tolist() == [False, False, True, True]
+    assert outside_support(FAMILIES["beta"], np.array([0.0, 0.5, 1.0])).tolist() == [True, False, True]
+    assert not outside_support(FAMILIES["gaussian"], pd.Series([-1e9, 0, 3]).to_numpy()).any()

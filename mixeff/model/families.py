@@ -169,6 +169,23 @@ class Family:
     draw: Callable
     """``draw(rng, mu, aux, trials)``: one posterior-predictive draw per cell."""
     needs_trials: bool = False
+    support: str = "real"
+    """The values a response may take: a key of :data:`SUPPORTS`."""
+
+
+SUPPORTS: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
+    "real": ("any real number", lambda y: np.isfinite(y)),
+    "binary": ("0 or 1", lambda y: (y == 0) | (y == 1)),
+    "count": ("a whole number >= 0", lambda y: (y >= 0) & (y == np.round(y))),
+    "positive": ("a number > 0", lambda y: y > 0),
+    "unit": ("a number strictly between 0 and 1", lambda y: (y > 0) & (y < 1)),
+}
+"""Support of each family's response: a description for messages and a test of each value."""
+
+
+def outside_support(family: Family, y: np.ndarray) -> np.ndarray:
+    """Boolean mask of response values the family cannot have produced."""
+    return ~SUPPORTS[family.support][1](np.asarray(y, dtype=float))
 
 
 FAMILIES: dict[str, Family] = {
@@ -176,13 +193,18 @@ FAMILIES: dict[str, Family] = {
     for f in [
         Family("gaussian", "identity", ("identity", "log", "inverse"), ("sigma",), _mean_is_mu, _gaussian_draw),
         Family("t", "identity", ("identity", "log", "inverse"), ("sigma", "nu"), _mean_is_mu, _student_draw),
-        Family("bernoulli", "logit", ("logit", "probit", "cloglog"), (), _mean_is_mu, _bernoulli_draw),
-        Family("binomial", "logit", ("logit", "probit", "cloglog"), (), _binomial_mean, _binomial_draw, True),
-        Family("poisson", "log", ("log", "identity"), (), _mean_is_mu, _poisson_draw),
-        Family("negativebinomial", "log", ("log", "identity"), ("alpha",), _mean_is_mu, _negbinomial_draw),
-        Family("lognormal", "identity", ("identity",), ("sigma",), _lognormal_mean, _lognormal_draw),
-        Family("gamma", "inverse", ("inverse", "log", "identity"), ("alpha",), _mean_is_mu, _gamma_draw),
-        Family("beta", "logit", ("logit", "probit", "cloglog"), ("kappa",), _mean_is_mu, _beta_draw),
+        Family("bernoulli", "logit", ("logit", "probit", "cloglog"), (), _mean_is_mu, _bernoulli_draw,
+               support="binary"),
+        Family("binomial", "logit", ("logit", "probit", "cloglog"), (), _binomial_mean, _binomial_draw, True,
+               support="count"),
+        Family("poisson", "log", ("log", "identity"), (), _mean_is_mu, _poisson_draw, support="count"),
+        Family("negativebinomial", "log", ("log", "identity"), ("alpha",), _mean_is_mu, _negbinomial_draw,
+               support="count"),
+        Family("lognormal", "identity", ("identity",), ("sigma",), _lognormal_mean, _lognormal_draw,
+               support="positive"),
+        Family("gamma", "inverse", ("inverse", "log", "identity"), ("alpha",), _mean_is_mu, _gamma_draw,
+               support="positive"),
+        Family("beta", "logit", ("logit", "probit", "cloglog"), ("kappa",), _mean_is_mu, _beta_draw, support="unit"),
     ]
 }
 

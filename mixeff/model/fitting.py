@@ -12,7 +12,7 @@ import pandas as pd
 import xarray as xr
 
 from .adapters.bambi import draws_group, model_recipe, rebuild_model, spec_from_bambi
-from .families import get_family, get_link
+from .families import SUPPORTS, get_family, get_link, outside_support
 from .formula import check_columns, check_complete, check_varying, parse_formula
 from .priors import check_priors, check_proper, resolve_priors
 from .spec import ModelSpec
@@ -111,6 +111,22 @@ def _restore_fit(recipe: dict, idata, sample_prior: str, data) -> MixedFit:
     return MixedFit(rebuild_model(recipe), idata, sample_prior, data=data)
 
 
+def check_response(family, parsed, data: pd.DataFrame) -> None:
+    """Refuse numeric response values outside the family's support (PyMC would fail at its first evaluation)."""
+    name = next((v for v, role in parsed.variables.items() if role == "response"), None)
+    if name not in data.columns or not pd.api.types.is_numeric_dtype(data[name]) \
+            or pd.api.types.is_bool_dtype(data[name]):
+        return
+    bad = outside_support(family, data[name].to_numpy(dtype=float))
+    if bad.any():
+        examples = pd.unique(data[name].to_numpy()[bad])[:5].tolist()
+        raise ValueError(
+            f"data column {name!r} (the response) has {int(bad.sum())} value(s) the {family.name} family cannot "
+            f"produce, e.g. {examples}: each must be {SUPPORTS[family.support][0]}. Choose the family that "
+            "fits the response (e.g. gaussian for any real number), or fix those rows"
+        )
+
+
 def fit(
     formula: str,
     data: pd.DataFrame,
@@ -201,6 +217,7 @@ def fit(
     check_columns(parsed, data, formula)
     check_complete(parsed, data)
     check_varying(parsed, data)
+    check_response(fam, parsed, data)
     if priors is not None:
         check_priors(priors)
     data = data.copy()  # the fit's own: later edits of the caller's frame change nothing

@@ -7,7 +7,6 @@ after :mod:`.brms_checks` has checked the table against the formula and family.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Callable
 
@@ -17,10 +16,11 @@ import pandas as pd
 from ..families import get_family
 from ..formula import brms_name, parse_formula
 from ..spec import GroupFactor, ModelSpec
-from .arrays import refuse_bad_values, from_arrays
+from .arrays import from_arrays, refuse_bad_values
 from .brms_checks import (
-    check_aux, check_chains, check_fixed, check_groups, check_numeric, check_unused, r_columns,
+    BrmsGroup, check_aux, check_chains, check_fixed, check_groups, check_numeric, check_unused, r_columns,
 )
+
 
 def _formula_design(formula: str, data: pd.DataFrame):
     """A design function from a formula's fixed part, its variables, its column names (brms's)."""
@@ -152,19 +152,6 @@ def _rebuild_brms(arguments: dict) -> ModelSpec:
     return from_brms_draws(**arguments)
 
 
-@dataclass
-class _Group:
-    """One grouping factor as brms writes its draws: terms (brms names), correlated pairs, formula text."""
-
-    terms: list[str] = field(default_factory=list)
-    pairs: list[tuple[str, str]] = field(default_factory=list)
-    bars: list[str] = field(default_factory=list)
-
-    @property
-    def text(self) -> str:
-        return " + ".join(self.bars)
-
-
 def _bars(formula: str) -> list[tuple[str, str, str]]:
     """``(terms, bar, factor)`` of each ``( ... | g)`` of a formula: ``("1 + Days", "|", "Subject")``."""
     rhs, out, depth, start = formula.split("~", 1)[-1], [], 0, 0
@@ -181,10 +168,10 @@ def _bars(formula: str) -> list[tuple[str, str, str]]:
     return out
 
 
-def _groups_from_formula(formula: str, data: pd.DataFrame, with_levels) -> dict[str, _Group]:
+def _groups_from_formula(formula: str, data: pd.DataFrame, with_levels) -> dict[str, BrmsGroup]:
     import formulae
 
-    groups: dict[str, _Group] = {}
+    groups: dict[str, BrmsGroup] = {}
     for lhs, bar, factor in _bars(formula):
         text = f"({lhs} {bar} {factor})"
         try:
@@ -195,25 +182,25 @@ def _groups_from_formula(formula: str, data: pd.DataFrame, with_levels) -> dict[
                              f"({type(err).__name__}: {err}); pass the data the model was fitted to") from None
         parts = factor.split("/")  # brms: (1 | g/h) is (1 | g) + (1 | g:h)
         for name in [":".join(parts[:i + 1]) for i in range(len(parts))]:
-            g = groups.setdefault(name, _Group())
+            g = groups.setdefault(name, BrmsGroup())
             g.terms += [t for t in terms if t not in g.terms]
             g.pairs += list(combinations(terms, 2)) if bar == "|" else []
             g.bars.append(text)
     return groups
 
 
-def _groups_from_columns(draws: pd.DataFrame) -> dict[str, _Group]:
+def _groups_from_columns(draws: pd.DataFrame) -> dict[str, BrmsGroup]:
     """The group terms the ``r_`` columns name, correlated where a ``cor_`` column says so."""
-    groups: dict[str, _Group] = {}
+    groups: dict[str, BrmsGroup] = {}
     for factor, term in r_columns(draws.columns):
-        groups.setdefault(factor, _Group()).terms.append(term)
+        groups.setdefault(factor, BrmsGroup()).terms.append(term)
     for factor, g in groups.items():
         g.pairs = [p for p in combinations(g.terms, 2) if f"cor_{factor}__{p[0]}__{p[1]}" in draws.columns]
         g.bars = [f"({' + '.join(g.terms)} | {factor}) read from the r_ columns"]
     return groups
 
 
-def _brms_group(factor: str, g: _Group, r, draws: pd.DataFrame, data, fixed_design) -> GroupFactor:
+def _brms_group(factor: str, g: BrmsGroup, r, draws: pd.DataFrame, data, fixed_design) -> GroupFactor:
     term_names = g.terms
     levels = list(r[(factor, term_names[0])])
     s, k = len(draws), len(term_names)

@@ -6,16 +6,13 @@ Every failure names the columns (or levels) at fault and what brms would have wr
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from ..families import Family, aux_name, brms_aux_name
 from ..spec import _canonical, factor_labels
-
-if TYPE_CHECKING:
-    from .brms import _Group
 
 _R_COLUMN = re.compile(r"^r_(?P<factor>[^\[]+)\[(?P<level>.*),(?P<term>[^,\]]+)\]$")
 _BOOKKEEPING = re.compile(r"^(\.chain|\.iteration|\.draw|lprior|Intercept|.*__|(prior|z|L|Intercept)_.*)$")
@@ -24,6 +21,19 @@ _AUX = {"sigma", "nu", "shape", "phi", "alpha", "kappa", "zi", "hu", "zoi", "coi
         "beta", "xi", "quantile"}
 """brms's distributional parameters, and Bambi's names for some of them."""
 _FIX = "Pass the draws table from as_draws_df(fit) with all its columns."
+
+
+@dataclass
+class BrmsGroup:
+    """One grouping factor as brms writes its draws: terms (brms names), correlated pairs, formula text."""
+
+    terms: list[str] = field(default_factory=list)
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+    bars: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return " + ".join(self.bars)
 
 
 def check_fixed(draws: pd.DataFrame, names: list[str] | None) -> list[str]:
@@ -45,7 +55,7 @@ def check_fixed(draws: pd.DataFrame, names: list[str] | None) -> list[str]:
     return present
 
 
-def check_groups(draws: pd.DataFrame, groups: dict[str, _Group], data: pd.DataFrame):
+def check_groups(draws: pd.DataFrame, groups: dict[str, BrmsGroup], data: pd.DataFrame):
     """The ``r_``, ``sd_`` and ``cor_`` columns of every group term, and no other."""
     r = r_columns(draws.columns)
     r_cols, sd_cols, cor_cols = [], [], []
@@ -82,7 +92,7 @@ def check_groups(draws: pd.DataFrame, groups: dict[str, _Group], data: pd.DataFr
     return r_cols, sd_cols, cor_cols
 
 
-def data_levels(data: pd.DataFrame, factor: str, g: _Group) -> list[str]:
+def data_levels(data: pd.DataFrame, factor: str, g: BrmsGroup) -> list[str]:
     """The levels of a (brms, ``_``-joined) grouping factor that ``data`` has, in order of appearance."""
     columns = factor.split(":")
     absent = [c for c in columns if c not in data.columns]
@@ -93,7 +103,7 @@ def data_levels(data: pd.DataFrame, factor: str, g: _Group) -> list[str]:
     return [str(lev) for lev in pd.unique(factor_labels(data.loc[rows], tuple(columns), sep="_"))]
 
 
-def check_levels(factor: str, g: _Group, found: dict[str, dict[str, str]], data: pd.DataFrame) -> None:
+def check_levels(factor: str, g: BrmsGroup, found: dict[str, dict[str, str]], data: pd.DataFrame) -> None:
     """An ``r_`` column for every level in ``data`` and every term; every term for the same levels."""
     numeric = ":" not in factor and factor in data and pd.api.types.is_numeric_dtype(data[factor]) \
         and not pd.api.types.is_bool_dtype(data[factor])

@@ -176,47 +176,19 @@ def _too_short(x: np.ndarray) -> bool:
     return x.shape[2] < 4  # arviz: at least 4 draws per chain
 
 
-def rhat(x: np.ndarray) -> np.ndarray:
-    """Rank-normalised split R-hat of each row of ``(rows, chains, draws)`` (NaN with < 2 chains or < 4 draws)."""
-    if x.shape[1] < 2 or _too_short(x):
-        return np.full(x.shape[0], np.nan)
-    split = _split(x)
-    split_sort = _Sorted(split.reshape(x.shape[0], -1))
-    return _rhat_from(split, _z_scale(split, split_sort), split_sort)
-
-
-def ess_bulk(x: np.ndarray) -> np.ndarray:
-    if _too_short(x):
-        return np.full(x.shape[0], np.nan)
-    return _ess(_z_scale(_split(x)))
-
-
-def ess_tail(x: np.ndarray) -> np.ndarray:
-    if _too_short(x):
-        return np.full(x.shape[0], np.nan)
-    return _tail_ess(x, _Sorted(x.reshape(x.shape[0], -1)))
-
-
-def mcse(x: np.ndarray, estimator: str = "median") -> np.ndarray:
-    """Monte Carlo standard error of each row's mean or median (arviz's ``mcse``)."""
-    if _too_short(x):
-        return np.full(x.shape[0], np.nan)
-    if estimator == "mean":
-        return _mcse_mean(x)
-    return _mcse_median(x, _Sorted(x.reshape(x.shape[0], -1)))
-
-
 def rhat_and_bulk_ess(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """R-hat and bulk ESS of ``(rows, chains, draws)``, sharing one sort of the split chains."""
     d = _diagnose_block(x, estimator=None)
     return d["rhat"], d["ess_bulk"]
 
 
-def _diagnose_block(x: np.ndarray, estimator: str | None) -> dict[str, np.ndarray]:
+def _diagnose_block(x: np.ndarray, estimator: str | None, mcse_only: bool = False) -> dict[str, np.ndarray]:
     rows = x.shape[0]
     if _too_short(x):
         nan = np.full(rows, np.nan)
-        return {"rhat": nan, "ess_bulk": nan, "ess_tail": nan, "mcse": nan}
+        return {"mcse": nan} if mcse_only else {"rhat": nan, "ess_bulk": nan, "ess_tail": nan, "mcse": nan}
+    if mcse_only:
+        return {"mcse": _mcse_mean(x) if estimator == "mean" else _mcse_median(x, _Sorted(x.reshape(rows, -1)))}
     split = _split(x)
     split_sort = _Sorted(split.reshape(rows, -1))
     z_split = _z_scale(split, split_sort)
@@ -232,10 +204,12 @@ def _diagnose_block(x: np.ndarray, estimator: str | None) -> dict[str, np.ndarra
     return out
 
 
-def diagnose(draws: np.ndarray, n_chains: int, n_draws: int, estimator: str = "median") -> dict[str, np.ndarray]:
+def diagnose(draws: np.ndarray, n_chains: int, n_draws: int, estimator: str = "median",
+             mcse_only: bool = False) -> dict[str, np.ndarray]:
     """``rhat``, ``ess_bulk``, ``ess_tail``, ``mcse`` of each row of ``(rows, S)`` chain-major draws.
 
-    Rows with a non-finite draw get NaN throughout.  Blocks of rows run on threads.
+    Only ``mcse`` depends on ``estimator``; ``mcse_only=True`` computes just that one.  Rows with
+    a non-finite draw get NaN throughout.  Blocks of rows run on threads.
 
     Examples
     --------
@@ -251,15 +225,15 @@ def diagnose(draws: np.ndarray, n_chains: int, n_draws: int, estimator: str = "m
     workers = min(len(starts), os.cpu_count() or 1, 8)
 
     def one(start: int) -> dict[str, np.ndarray]:
-        return _diagnose_block(x[start:start + block], estimator)
+        return _diagnose_block(x[start:start + block], estimator, mcse_only)
 
     if workers > 1:
         with ThreadPoolExecutor(workers) as pool:
             parts = list(pool.map(one, starts))
     else:
         parts = [one(s) for s in starts]
-    out = {name: np.concatenate([p[name] for p in parts]) if parts else np.empty(0) for name in
-           ("rhat", "ess_bulk", "ess_tail", "mcse")}
+    names = ("mcse",) if mcse_only else ("rhat", "ess_bulk", "ess_tail", "mcse")
+    out = {name: np.concatenate([p[name] for p in parts]) if parts else np.empty(0) for name in names}
     finite = np.isfinite(x).all(axis=(1, 2))
     if not finite.all():
         for values in out.values():

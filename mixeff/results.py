@@ -169,9 +169,9 @@ class Result:
         self.kind, self.type, self.source = kind, type, source
         self.new_levels = new_levels
         self.options = dict(conf_level=conf_level, estimator=estimator, interval=interval)
-        summarise_draws(self.draws[:, :2], **self.options)  # validate the options now
+        check_summary_options(**self.options)
         self._summary = None
-        self._diagnostics: dict[str, dict[str, np.ndarray]] = {}
+        self._diagnostics: dict[str, np.ndarray] = {}
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -198,13 +198,20 @@ class Result:
         return out
 
     def diagnostics(self, estimator: str | None = None) -> dict[str, np.ndarray]:
-        """Per-row ``rhat``, ``ess_bulk``, ``ess_tail`` and ``mcse`` (computed once, then cached)."""
+        """Per-row ``rhat``, ``ess_bulk``, ``ess_tail`` and ``mcse`` (computed once, then cached;
+        another estimator's ``mcse`` is the only thing computed again)."""
         from .diagnostics import diagnose
 
         estimator = estimator or self.options["estimator"]
-        if estimator not in self._diagnostics:
-            self._diagnostics[estimator] = diagnose(self.draws, self.n_chains, self.n_draws, estimator)
-        return self._diagnostics[estimator]
+        cache = self._diagnostics
+        if not cache:
+            cache.update(diagnose(self.draws, self.n_chains, self.n_draws, estimator))
+            cache[f"mcse_{estimator}"] = cache.pop("mcse")
+        elif f"mcse_{estimator}" not in cache:
+            cache[f"mcse_{estimator}"] = diagnose(self.draws, self.n_chains, self.n_draws, estimator,
+                                                  mcse_only=True)["mcse"]
+        return {"rhat": cache["rhat"], "ess_bulk": cache["ess_bulk"], "ess_tail": cache["ess_tail"],
+                "mcse": cache[f"mcse_{estimator}"]}
 
     def __len__(self):
         return len(self.grid)

@@ -222,3 +222,37 @@ def test_from_arrays_checks_groups():
                         None, design=lambda f: np.ones((len(f), 1)))
     with pytest.raises(ValueError, match=r"'g'\.b has shape \(5, 2, 1\), expected \(6, 2, 1\)"):
         arrays(groups=[short])
+
+
+def test_from_arrays_matches_float_levels_to_an_integer_column():
+    data = pd.DataFrame({"x": [0.0, 1.0, 2.0], "g": [1, 2, 1]})
+    b = np.stack([np.full((6, 1), 0.5), np.full((6, 1), -0.5)], axis=1)
+    group = GroupFactor("g", ("g",), np.array([1.0, 2.0]), ["Intercept"], b, np.ones((6, 1)), None,
+                        design=lambda f: np.ones((len(f), 1)), term_blocks={"1": [0]})
+    spec = arrays(data=data, groups=[group])
+    assert spec.groups["g"].levels.tolist() == ["1", "2"]
+    eta = mixeff.predictions(spec, pd.DataFrame({"x": [0.0, 0.0], "g": [2, 1]}), type="link").draws
+    np.testing.assert_allclose(eta, [[0.5] * 6, [1.5] * 6])
+
+
+def test_brms_float_labels_of_an_integer_column_load_and_predict():
+    """``r_cluster[1.0,Intercept]`` names level 1 of an integer column, as brms_checks and the spec agree."""
+    data = pd.DataFrame({"TX": [0, 1, 0], "cluster": [1, 2, 2]})
+    draws = pd.DataFrame({"b_Intercept": [6.0, 6.2], "b_TX": [-0.5, -0.7], "sd_cluster__Intercept": [0.6, 0.6],
+                          "r_cluster[1.0,Intercept]": [0.1, 0.3], "r_cluster[2.0,Intercept]": [-0.1, -0.3],
+                          "sigma": [0.5, 0.5]})
+    spec = build(draws, data, formula="y ~ 1 + TX + (1 | cluster)")
+    assert spec.groups["cluster"].levels.tolist() == ["1", "2"]
+    eta = mixeff.predictions(spec, pd.DataFrame({"TX": [1, 0], "cluster": [1, 2]}), type="link").draws
+    np.testing.assert_allclose(eta, [[5.6, 5.8], [5.9, 5.9]])
+
+
+def test_a_group_term_outside_the_fixed_part_has_its_own_design():
+    """``(1 + f | g)`` with a factor ``f`` the fixed part lacks: Z comes from the bar's formulae design."""
+    data = pd.DataFrame({"g": list("AABB"), "f": pd.Categorical(list("bcbc"), categories=["c", "b"])})
+    d = {"b_Intercept": [1.0], "sd_g__Intercept": [1.0], "sd_g__fb": [1.0], "cor_g__Intercept__fb": [0.2],
+         "sigma": [1.0], "r_g[A,Intercept]": [0.1], "r_g[B,Intercept]": [0.2], "r_g[A,fb]": [10.0], "r_g[B,fb]": [20.0]}
+    spec = build(pd.DataFrame(d), data, formula="y ~ 1 + (1 + f | g)")
+    assert spec.groups["g"].terms == ["Intercept", "fb"] and "f" in spec.predictors
+    eta = mixeff.predictions(spec, pd.DataFrame({"g": list("ABAB"), "f": list("bbcc")}), type="link").draws
+    np.testing.assert_allclose(eta[:, 0], [11.1, 21.2, 1.1, 1.2])

@@ -31,7 +31,7 @@ import pandas as pd
 
 from ..config import memory_limit
 from ..model.spec import ModelSpec
-from .design import Design, difference_design, prepare
+from .design import difference_design, prepare
 from .montecarlo import level_grouping, monte_carlo_se
 from .options import PassOptions
 from .integrate import QuadratureInfo
@@ -40,7 +40,7 @@ from .predictor import (
     response_increment,
 )
 from .random_effects import plan_random_effects
-from .reduce import GroupMeans, Grouping
+from .reduce import GroupMeans, Grouping, chunk_weights
 
 CHUNK_CELLS = 1 << 18
 """Cells of one ``(chunk, S)`` block: 2 MiB of float64, cache-friendly."""
@@ -92,9 +92,17 @@ class ArmPass:
         return self.designs[0].n
 
     def delta(self, lo: int, hi: int):
-        """``(plans, design)`` giving η_hi − η_lo exactly, or None (cached per pair of arms)."""
+        """``(plans, design, same_trials)`` giving η_hi − η_lo exactly, or None (cached per pair of arms).
+
+        ``same_trials``: both arms have the same binomial trials (or none), so that a response-scale
+        increment exists.
+        """
         if (lo, hi) not in self._deltas:
-            self._deltas[(lo, hi)] = difference_design(self.plans, self.designs[lo], self.designs[hi])
+            exact = difference_design(self.plans, self.designs[lo], self.designs[hi])
+            t_lo, t_hi = self.designs[lo].trials, self.designs[hi].trials
+            same = (t_lo is None and t_hi is None) or (t_lo is not None and t_hi is not None
+                                                       and np.array_equal(t_lo, t_hi))
+            self._deltas[(lo, hi)] = None if exact is None else (*exact, same)
         return self._deltas[(lo, hi)]
 
 
@@ -160,13 +168,13 @@ class ChunkDraws:
         delta = a.delta(lo, hi)
         if delta is None or a.options.type == "prediction":
             return self.value(hi) - self.value(lo)
-        plans, design = delta
-        d = linear_predictor(a.spec, plans, design, self.rows)
+        plans, design, same_trials = delta
+        d = linear_predictor(a.spec, plans, design, self.rows, scratch=self._buffers.scratch)
         if a.options.type == "link":
             return d
-        t_lo, t_hi = a.designs[lo].trials, a.designs[hi].trials
-        if (t_lo is None) != (t_hi is None) or (t_lo is not None and not np.array_equal(t_lo, t_hi)):
+        if not same_trials:
             return self.value(hi) - self.value(lo)  # different trials: no common increment
+        t_lo = a.designs[lo].trials
         trials = None if t_lo is None else t_lo[self.rows]
         new_lo = self.new_levels(lo)
         if new_lo is not None:
@@ -188,7 +196,7 @@ class ChunkDraws:
         if np.array_equal(var, self.new_levels(hi)[1]):
             integrated = integrated_increment(a.spec, eta[idx], d[idx], var, None if trials is None else trials[idx])
         if integrated is None:
-            out[idx] = (self.value(hi) - self.value(lo))[idx]
+            out[idx] = self.value(hi)[idx] - self.value(lo)[idx]
         else:
             out[idx] = integrated[0]
             a.record_quadrature(integrated[1])
@@ -301,7 +309,6 @@ def run(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.ndarray:
     [[1.0, 0.0], [3.0, 1.0], [5.0, 2.0]]
     """
     n, s = arms.n_rows, arms.spec.n_samples
-    require_memory(len(quantities) * (n if groups is None else len(groups.keys)) * s, per_row=groups is None)
     chunk_rows = arms.options.chunk_rows or default_chunk_rows(s, len(arms.designs))
     buffers = _Buffers(min(n, chunk_rows), s)
     if groups is None:
@@ -317,6 +324,9 @@ def run(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.ndarray:
             np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for rows in chunks:
             chunk = ChunkDraws(arms, rows, buffers)
+            if groups is not None:
+                weights = chunk_weights(groups, rows)
+                level_weights = None if cells is None else chunk_weights(cells[0], rows)
             for i, q in enumerate(quantities):
                 if groups is None:
                     out[i, rows] = q.per_row(chunk)
@@ -326,9 +336,9 @@ def run(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.ndarray:
                     reducers[i] = GroupMeans(groups, s, n_parts=len(blocks))
                     if cells is not None:
                         level_reducers[i] = GroupMeans(cells[0], s, n_parts=len(blocks))
-                reducers[i].update(rows, blocks)
+                reducers[i].update(weights, blocks)
                 if cells is not None:
-                    level_reducers[i].update(rows, blocks)
+                    level_reducers[i].update(level_weights, blocks)
     if groups is None:
         return out
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -339,9 +349,15 @@ def run(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.ndarray:
         return np.stack([q.finish(m) for q, m in zip(quantities, means)])
 
 
-def require_memory(cells: int, per_row: bool) -> None:
-    """Refuse at once a result whose draws (``cells`` float64, plus a working copy for the summary)
-    would not fit in memory (:func:`mixeff.config.memory_limit`), naming the size and the ways out."""
+def require_memory(n_quantities: int, n_rows: int, groups: Grouping | None, n_samples: int) -> None:
+    """Refuse at once a result whose draws (float64, plus a working copy for the summary) would not
+    fit in memory (:func:`mixeff.config.memory_limit`), naming the size and the ways out.
+
+    Verbs call this before any arm is built: per row the result is ``n_quantities × n_rows × S``,
+    with ``by`` it is ``n_quantities × groups × S``.
+    """
+    per_row = groups is None
+    cells = n_quantities * (n_rows if per_row else len(groups.keys)) * n_samples
     need = 2 * 8 * float(cells)
     limit = memory_limit()
     if need <= limit:

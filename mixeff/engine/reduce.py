@@ -41,17 +41,20 @@ class GroupMeans:
         self.sums = np.zeros((n_parts, self.n_groups, n_samples))
         self.total = np.bincount(groups.codes, weights=groups.weights, minlength=self.n_groups)
 
-    def update(self, rows, blocks):
-        codes = self.groups.codes[rows]
-        m = sparse.csr_matrix(
-            (self.groups.weights[rows], (codes, np.arange(len(codes)))),
-            shape=(self.n_groups, len(codes)),
-        )
+    def update(self, weights: sparse.csr_matrix, blocks):
+        """Add one chunk: ``weights`` is its :func:`chunk_weights` matrix, ``blocks`` its per-row parts."""
         for a, block in enumerate(blocks):
-            self.sums[a] += m @ block
+            self.sums[a] += weights @ block
 
     def result(self) -> np.ndarray:
         return self.sums / self.total[None, :, None]
+
+
+def chunk_weights(groups: Grouping, rows: slice) -> sparse.csr_matrix:
+    """``(groups, chunk)`` sparse matrix of the chunk's row weights: one per chunk, shared by all quantities."""
+    codes = groups.codes[rows]
+    return sparse.csr_matrix((groups.weights[rows], (codes, np.arange(len(codes)))),
+                             shape=(len(groups.keys), len(codes)))
 
 
 def group_codes(frame: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.DataFrame]:

@@ -21,6 +21,14 @@ SLOPES = {
 """marginaleffects' slope types and their labels."""
 
 
+def check_slope(slope) -> None:
+    """``slope`` must name one of :data:`SLOPES`."""
+    if not isinstance(slope, str):
+        raise TypeError(f"slope={slope!r} must be one of {list(SLOPES)}")
+    if slope not in SLOPES:
+        raise ValueError(f"slope={slope!r} is not one of {list(SLOPES)}; e.g. slope='dydx' for dY/dX")
+
+
 def slope_rule(slope: str, step: np.ndarray) -> Rule:
     """The rule of one slope type, given each row's realised step.
 
@@ -37,8 +45,7 @@ def slope_rule(slope: str, step: np.ndarray) -> Rule:
     >>> rule.per_row(p).tolist()   # (1 / 0.5) * 2 / 4
     [[1.0]]
     """
-    if slope not in SLOPES:
-        raise ValueError(f"slope={slope!r} is not one of {list(SLOPES)}; e.g. slope='dydx' for dY/dX")
+    check_slope(slope)
 
     def dydx(p):
         return p.diff / step[p.rows, None]

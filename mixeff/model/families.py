@@ -261,7 +261,7 @@ def has_mean_increment(family: Family, link: Link, with_trials: bool) -> bool:
         return True
     if family.mean is _binomial_mean:
         return with_trials
-    return family.mean is _lognormal_mean and link.name == "identity"
+    return family.mean is _lognormal_mean
 
 
 def normal_mean(family: Family, link: Link, eta, v, aux, trials):
@@ -270,7 +270,7 @@ def normal_mean(family: Family, link: Link, eta, v, aux, trials):
     Identity links give η; log links exp(η + v/2); probit Φ(η/√(1 + v)); the
     lognormal mean exp(η + σ²/2) becomes exp(η + σ²/2 + v/2).
     """
-    if family.mean is _lognormal_mean and link.name == "identity":
+    if family.mean is _lognormal_mean:  # (the lognormal family has only the identity link)
         return LINKS["log"].normal_mean(eta + 0.5 * aux["sigma"] ** 2, v)
     if link.normal_mean is None or family.mean not in (_mean_is_mu, _binomial_mean):
         return None

@@ -5,13 +5,13 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
-import numbers
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .adapters.bambi import draws_group, model_recipe, rebuild_model, spec_from_bambi
+from .checks import check_whole
+from .adapters.bambi import draws_group, group_names, model_recipe, rebuild_model, spec_from_bambi
 from .families import SUPPORTS, get_family, get_link, outside_support
 from .formula import check_columns, check_complete, check_varying, parse_formula
 from .priors import check_priors, check_proper, resolve_priors
@@ -77,7 +77,7 @@ class MixedFit:
 
     @property
     def available_draws(self) -> list[str]:
-        names = [n.strip("/") for n in self.idata.children]
+        names = group_names(self.idata)
         return [g for g in ("posterior", "prior") if g in names]
 
     def spec(self, draws: str | None = None) -> ModelSpec:
@@ -244,13 +244,7 @@ def _check_sampling(**settings) -> None:
     least = {"draws": 1, "tune": 0, "chains": 1, "seed": 0}
     example = {"draws": 1000, "tune": 1000, "chains": 4, "seed": 1}
     for name, value in settings.items():
-        whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-        if (whole and value >= least[name]) or (name == "seed" and value is None):
-            continue
-        raise (ValueError if whole else TypeError)(
-            f"{name}={value!r}: {name} must be an int >= {least[name]}, e.g. {name}={example[name]}"
-            + (" (or None for a random seed)" if name == "seed" else "")
-        )
+        check_whole(name, value, least[name], example=example[name], none_ok=name == "seed")
 
 
 @functools.cache
@@ -368,7 +362,7 @@ def from_bambi(model, idata, sample_prior: str | None = None) -> MixedFit:
     >>> mixeff.from_bambi(m, idata).spec().n_samples
     200
     """
-    names = [n.strip("/") for n in getattr(idata, "children", {})] if hasattr(idata, "children") else []
+    names = group_names(idata) if hasattr(idata, "children") else []
     if not names:
         raise ValueError(f"idata must be the DataTree returned by model.fit(), got {type(idata).__name__}")
     if "posterior" not in names and "prior" not in names:

@@ -142,7 +142,7 @@ def check_columns(parsed: ParsedFormula, data: pd.DataFrame, formula: str) -> No
 def check_complete(parsed: ParsedFormula, data: pd.DataFrame) -> None:
     """Refuse missing or infinite values in the columns the formula reads (naming them); others may have them."""
     used = [c for c in data.columns if str(c) in parsed.variables]
-    bad = pd.DataFrame({c: data[c].isna() | _infinite(data[c]) for c in used}, index=data.index)
+    bad = pd.DataFrame({c: np.logical_or(*missing_and_infinite(data[c])) for c in used}, index=data.index)
     counts = bad.sum()
     counts = counts[counts > 0]
     if counts.empty:
@@ -155,10 +155,12 @@ def check_complete(parsed: ParsedFormula, data: pd.DataFrame) -> None:
     )
 
 
-def _infinite(column: pd.Series) -> pd.Series:
+def missing_and_infinite(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of a column's missing (NaN/None) and, for numbers, infinite values."""
+    missing = column.isna().to_numpy()
     if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
-        return pd.Series(False, index=column.index)
-    return pd.Series(np.isinf(column.to_numpy(dtype=float, na_value=np.nan)), index=column.index)
+        return missing, np.zeros(len(column), dtype=bool)
+    return missing, np.isinf(column.to_numpy(dtype=float, na_value=np.nan))
 
 
 def check_varying(parsed: ParsedFormula, data: pd.DataFrame) -> None:

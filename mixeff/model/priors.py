@@ -214,7 +214,6 @@ def resolve_priors(model, priors: dict) -> dict:
     """
     import bambi as bmb
 
-    check_priors(priors)
     comp = model_parameters(model)[model.family.likelihood.parent]
     common = [n for n in comp.common_terms if n not in comp.offset_terms]
     group = list(comp.group_specific_terms)

@@ -38,7 +38,7 @@ def factor_labels(frame: pd.DataFrame, columns: tuple[str, ...], sep: str = ":",
     ['a:1', 'b:2']
     """
     if len(columns) == 1:
-        return _single_labels(frame[columns[0]], numeric)
+        return _single_labels(frame[columns[0]], numeric or is_numeric_column(frame, columns))
     parts = [np.asarray(frame[c].to_numpy()).astype(str) for c in columns]
     out = parts[0]
     for p in parts[1:]:
@@ -48,7 +48,7 @@ def factor_labels(frame: pd.DataFrame, columns: tuple[str, ...], sep: str = ":",
 
 def _single_labels(column: pd.Series, numeric: bool) -> np.ndarray:
     labels = np.asarray(column.to_numpy()).astype(str)
-    if numeric or (pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)):
+    if numeric:
         return _canonical(labels)
     if column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) != "string":
         is_number = column.map(lambda v: isinstance(v, numbers.Number) and not isinstance(v, bool)).to_numpy(bool)
@@ -57,6 +57,24 @@ def _single_labels(column: pd.Series, numeric: bool) -> np.ndarray:
             labels[is_number] = _canonical(labels[is_number].astype(str))
             return labels.astype(str)
     return labels
+
+
+def is_numeric_column(data: pd.DataFrame, columns: tuple[str, ...]) -> bool:
+    """Whether a grouping factor's levels are numbers: one numeric (not boolean) column of ``data``.
+
+    Then ``1``, ``1.0``, ``"1"`` and ``"01"`` name one level (see :meth:`GroupFactor.set_numeric`).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"g": [1, 2], "h": ["1", "2"], "b": [True, False]})
+    >>> is_numeric_column(d, ("g",)), is_numeric_column(d, ("h",)), is_numeric_column(d, ("b",)), is_numeric_column(d, ("g", "h"))
+    (True, False, False, False)
+    """
+    if len(columns) != 1 or columns[0] not in data.columns:
+        return False
+    column = data[columns[0]]
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
 
 
 def _canonical(labels: np.ndarray) -> np.ndarray:
@@ -175,9 +193,8 @@ class ModelSpec:
             )
         self.beta_t = np.ascontiguousarray(self.beta.T)
         for g in self.groups.values():
-            column = self.data[g.columns[0]] if len(g.columns) == 1 and g.columns[0] in self.data else None
-            if column is not None:
-                g.set_numeric(pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column))
+            if all(c in self.data.columns for c in g.columns):
+                g.set_numeric(is_numeric_column(self.data, g.columns))
 
     # Pickling: a spec whose adapter left a recipe is saved as that recipe; any other is saved as
     # its fields, so it pickles when its design functions do.  The family and link (which hold

@@ -67,10 +67,10 @@ def point_estimate(draws: np.ndarray, point: str) -> np.ndarray:
     raise ValueError(f"point={point!r} must be 'median' or 'mean'")
 
 
-def positions(keys: list[str], top_first: bool = True) -> dict[str, float]:
+def positions(keys: list[str]) -> dict[str, float]:
+    """y position of each distinct key, the first at the top."""
     uniq = list(dict.fromkeys(keys))
-    m = len(uniq)
-    return {k: float(m - 1 - i if top_first else i) for i, k in enumerate(uniq)}
+    return {k: float(len(uniq) - 1 - i) for i, k in enumerate(uniq)}
 
 
 def sort_order(values: np.ndarray) -> np.ndarray:

@@ -7,12 +7,23 @@ import pandas as pd
 
 from ..results import Result, varying_columns
 from .common import (
-    INTERVALS, check_result, interval_bounds, new_axes, point_estimate, positions, tick_labels, sort_order, x_label,
+    INTERVALS, check_result, interval_bounds, new_axes, point_estimate, positions, tick_labels, x_label,
 )
 from .density import kde
 
 
-def _halfeyes(ax, layers, *, height, normalize, intervals, point, fill_alpha, interval_color=None):
+def _finish_rows(ax, pos: dict[str, float], *, top: float, xlabel: str) -> None:
+    """Row labels as y ticks (none for a single unlabelled row), the y range, the x label and grid."""
+    ticks = sorted(pos.items(), key=lambda kv: kv[1])
+    ax.set_yticks([p for _, p in ticks], [k for k, _ in ticks])
+    if len(pos) == 1 and not ticks[0][0]:
+        ax.set_yticks([])
+    ax.set_ylim(-0.35, top)
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="x", alpha=0.3)
+
+
+def _halfeyes(ax, layers, *, height, normalize, intervals, point, fill_alpha):
     """Draw ``layers``: dicts with ``y`` (positions), ``draws`` (rows, S), ``color``, ``label``, ``bounds``.
 
     Slabs rise from their baseline ``y`` to at most ``height``; with several layers
@@ -20,7 +31,7 @@ def _halfeyes(ax, layers, *, height, normalize, intervals, point, fill_alpha, in
     """
     dens = []
     for layer in layers:
-        x, d = kde(layer["draws"], points=layer.get("points", 512), bounds=layer.get("bounds"))
+        x, d = kde(layer["draws"], bounds=layer.get("bounds"))
         dens.append((x, d))
     if normalize == "all":
         top = max(float(d.max()) for _, d in dens) or 1.0
@@ -45,7 +56,7 @@ def _halfeyes(ax, layers, *, height, normalize, intervals, point, fill_alpha, in
         bars = interval_bounds(draws, intervals)
         est = point_estimate(draws, point)
         offset = -step * (j + 0.6) if n_layers > 1 else -0.06 * height
-        icolor = interval_color or ("0.15" if n_layers == 1 else color)
+        icolor = "0.15" if n_layers == 1 else color
         widths = np.linspace(1.2, 4.0, len(intervals))[::-1] if len(intervals) > 1 else [2.0]
         for i, y in enumerate(ys):
             # drop the negligible tails (e.g. of a narrow density on bounds=(0, 1))
@@ -162,13 +173,7 @@ def plot_draws(
         ))
     _halfeyes(ax, layers, height=height, normalize=normalize, intervals=tuple(intervals), point=point,
               fill_alpha=alpha)
-    ticks = sorted(pos.items(), key=lambda kv: kv[1])
-    ax.set_yticks([p for _, p in ticks], [k for k, _ in ticks])
-    if len(pos) == 1 and not ticks[0][0]:
-        ax.set_yticks([])
-    ax.set_ylim(-0.35, max(pos.values()) + height + 0.1)
-    ax.set_xlabel(x_label(result, xlabel))
-    ax.grid(axis="x", alpha=0.3)
+    _finish_rows(ax, pos, top=max(pos.values()) + height + 0.1, xlabel=x_label(result, xlabel))
     if group is not None and legend:
         ax.legend(title=None, frameon=False, loc="best")
     return fig
@@ -279,11 +284,7 @@ def plot_prior_posterior(
     layers = [dict(y=[pos[k] for k in keys], draws=r.draws, color=c, label=lab, bounds=bounds)
               for r, c, lab in zip((prior_result, posterior_result), colors, labels)]
     _halfeyes(ax, layers, **common)
-    ticks = sorted(pos.items(), key=lambda kv: kv[1])
-    ax.set_yticks([p for _, p in ticks], [k for k, _ in ticks])
-    ax.set_ylim(-0.35, max(pos.values()) + 1.0)
-    ax.set_xlabel(xl)
-    ax.grid(axis="x", alpha=0.3)
+    _finish_rows(ax, pos, top=max(pos.values()) + 1.0, xlabel=xl)
     ax.legend(frameon=False, loc="best")
     return fig
 

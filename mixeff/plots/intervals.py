@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..results import Result
-from .common import INTERVALS, check_result, new_axes, point_estimate, tick_labels, sort_order, x_label
+from .common import check_result, new_axes, tick_labels, sort_order, x_label
 
 
 def plot_estimates(

@@ -125,7 +125,7 @@ def comparisons(
 
     def undefined(spec):
         what = f"comparison={comparison!r}"
-        if comparison in ("difference", "dydx"):
+        if comparison == "difference":
             return what, OVERFLOW_FIX
         return what, (
             f"ratios need non-zero predictions, lnratio positive ones and lnor values in (0, 1) (family "

@@ -12,9 +12,9 @@ from ..engine.passes import ArmPass, PairQuantity, require_memory, run
 from ..engine.reduce import grouping
 from ..estimands.comparisons import Rule, apply_transform, resolve_transform
 from ..estimands.contrasts import ArmSet, Contrast
-from ..results import Result, check_summary_options, require_finite
+from ..results import Result, require_finite
 from .credentials import check_convergence, new_level_credentials
-from .inputs import check_newdata, contrast_by, pass_options, resolve_spec
+from .inputs import contrast_by, open_call
 
 
 @dataclass
@@ -37,12 +37,10 @@ def contrast_result(
 
     ``undefined(spec)`` gives ``(what, fix)`` for the error raised when a rule yields NaN or ±inf.
     """
-    spec = resolve_spec(fit, draws)
-    check_summary_options(conf_level, estimator, interval)
-    options = pass_options(spec, type=type, re_formula=re_formula, allow_new_levels=allow_new_levels,
-                           sample_new_levels=sample_new_levels, seed=seed, chunk_rows=chunk_rows,
-                           progress=progress)
-    frame = check_newdata(spec, newdata, options)
+    spec, options, frame = open_call(
+        fit, draws, newdata, conf_level=conf_level, estimator=estimator, interval=interval, type=type,
+        re_formula=re_formula, allow_new_levels=allow_new_levels, sample_new_levels=sample_new_levels, seed=seed,
+        chunk_rows=chunk_rows, progress=progress)
     by_cols = contrast_by(by, frame)
     fn = resolve_transform(transform)
     arms = ArmSet(frame, spec)
@@ -50,8 +48,7 @@ def contrast_result(
     original = arms.original() if any(t.x is not None for t in terms) else None
     quantities = [PairQuantity(t.rule, t.contrast.lo, t.contrast.hi, original, t.x) for t in terms]
     groups = grouping(frame, by_cols, wts)
-    require_memory(len(terms) * (len(frame) if groups is None else len(groups.keys)) * spec.n_samples,
-                   per_row=groups is None)
+    require_memory(len(terms), len(frame), groups, spec.n_samples)
     arm_pass = ArmPass(spec, arms.frames, options)
     values = run(arm_pass, quantities, groups).reshape(-1, spec.n_samples)
     credentials = new_level_credentials(arm_pass, values, fn)

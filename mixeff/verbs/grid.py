@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..model.checks import check_whole
 from .inputs import resolve_spec
 
 GRID_TYPES = ("mean_or_mode", "counterfactual", "balanced")
@@ -45,8 +46,7 @@ def new_levels(k: int, prefix: str = "new") -> NewLevels:
     >>> new_levels(3).labels(["1", "2"])
     ['new_1', 'new_2', 'new_3']
     """
-    if not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"new_levels(k={k!r}): k must be a positive whole number")
+    check_whole("k", k, 1, example=100)
     return NewLevels(int(k), prefix)
 
 

@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 
 from ..engine.options import SAMPLE_NEW_LEVELS, TYPES, PassOptions
-from ..model.formula import parse_re_formula
+from ..model.formula import missing_and_infinite, parse_re_formula
 from ..model.spec import ModelSpec
+from ..results import check_summary_options
 
 
 def resolve_spec(fit, draws: str = "posterior") -> ModelSpec:
@@ -28,6 +29,15 @@ def resolve_spec(fit, draws: str = "posterior") -> ModelSpec:
             f"expected a mixeff fit (mixeff.fit, mixeff.from_bambi) or ModelSpec, got {type(fit).__name__}"
         )
     return spec_of(draws)
+
+
+def open_call(fit, draws, newdata, *, conf_level, estimator, interval, **options):
+    """What every verb does first: the spec of the chosen draws, the summary options checked, the
+    engine options (``options``: :func:`pass_options`' keywords) and the checked newdata frame."""
+    spec = resolve_spec(fit, draws)
+    check_summary_options(conf_level, estimator, interval)
+    pass_opts = pass_options(spec, **options)
+    return spec, pass_opts, check_newdata(spec, newdata, pass_opts)
 
 
 def pass_options(spec: ModelSpec, *, type="response", re_formula=None, allow_new_levels=False,
@@ -103,18 +113,16 @@ def check_newdata(spec: ModelSpec, newdata, options: PassOptions) -> pd.DataFram
             "fills unspecified predictors with their mean or mode)"
         )
     for c in needed:
-        n_missing = int(frame[c].isna().sum())
-        if n_missing:
+        missing, infinite = missing_and_infinite(frame[c])
+        if missing.any():
             raise ValueError(
-                f"newdata column {c!r} has {n_missing} missing value(s) (NaN); drop or fill those rows"
+                f"newdata column {c!r} has {int(missing.sum())} missing value(s) (NaN); drop or fill those rows"
             )
-        if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]):
-            n_inf = int(np.isinf(frame[c].to_numpy(dtype=float)).sum())
-            if n_inf:
-                raise ValueError(
-                    f"newdata column {c!r} has {n_inf} infinite value(s); predictions need finite predictors: "
-                    "drop those rows or replace the values"
-                )
+        if infinite.any():
+            raise ValueError(
+                f"newdata column {c!r} has {int(infinite.sum())} infinite value(s); predictions need finite "
+                "predictors: drop those rows or replace the values"
+            )
     return frame.reset_index(drop=True)
 
 
@@ -137,10 +145,7 @@ def contrast_by(by, frame: pd.DataFrame) -> list[str] | None:
 
     Examples
     --------
-    >>> import numbers
-
-import numpy as np
-import pandas as pd
+    >>> import pandas as pd
     >>> contrast_by(["term", "g"], pd.DataFrame({"g": [1]})), contrast_by(True, pd.DataFrame())
     (['g'], [])
     """

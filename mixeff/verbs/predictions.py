@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from ..engine.passes import ArmPass, ArmValue, require_memory, run
 from ..engine.reduce import grouping
-from ..results import OVERFLOW_FIX, Result, check_summary_options, require_finite
+from ..results import OVERFLOW_FIX, Result, require_finite
 from .credentials import check_convergence, new_level_credentials
-from .inputs import as_by, check_newdata, pass_options, resolve_spec
+from .inputs import as_by, open_call
 
 
 def predictions(
@@ -67,14 +67,12 @@ def predictions(
     >>> p.summary[["TX", "estimate"]].shape
     (2, 2)
     """
-    spec = resolve_spec(fit, draws)
-    check_summary_options(conf_level, estimator, interval)
-    options = pass_options(spec, type=type, re_formula=re_formula, allow_new_levels=allow_new_levels,
-                           sample_new_levels=sample_new_levels, seed=seed, chunk_rows=chunk_rows,
-                           progress=progress)
-    frame = check_newdata(spec, newdata, options)
+    spec, options, frame = open_call(
+        fit, draws, newdata, conf_level=conf_level, estimator=estimator, interval=interval, type=type,
+        re_formula=re_formula, allow_new_levels=allow_new_levels, sample_new_levels=sample_new_levels, seed=seed,
+        chunk_rows=chunk_rows, progress=progress)
     groups = grouping(frame, as_by(by, frame), wts)
-    require_memory((len(frame) if groups is None else len(groups.keys)) * spec.n_samples, per_row=groups is None)
+    require_memory(1, len(frame), groups, spec.n_samples)
     arms = ArmPass(spec, [frame], options)
     values = require_finite(run(arms, [ArmValue()], groups)[0],
                             f"predictions (type={type!r}, family {spec.family.name!r})", OVERFLOW_FIX)

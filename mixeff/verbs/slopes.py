@@ -7,7 +7,7 @@ import pandas as pd
 
 from ..estimands.comparisons import comparison_rule, label_contrast
 from ..estimands.contrasts import Contrast, categorical_contrasts
-from ..estimands.slopes import SLOPES, default_eps, slope_rule
+from ..estimands.slopes import check_slope, default_eps, slope_rule
 from ..estimands.variables import parse_variables, variable_kind
 from ..results import OVERFLOW_FIX, Result
 from .contrast_runner import Term, contrast_result
@@ -80,10 +80,7 @@ def slopes(
     >>> s.summary[["term", "contrast"]].values.tolist()
     [['TX', '1 - 0']]
     """
-    if not isinstance(slope, str):
-        raise TypeError(f"slope={slope!r} must be one of {list(SLOPES)}")
-    if slope not in SLOPES:
-        raise ValueError(f"slope={slope!r} is not one of {list(SLOPES)}; e.g. slope='dydx' for dY/dX")
+    check_slope(slope)
     if eps is not None and (isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating))):
         raise TypeError(f"eps={eps!r} must be a positive number (the finite-difference step)")
     if eps is not None and not (np.isfinite(eps) and eps > 0):

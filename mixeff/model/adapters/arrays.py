@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from ..families import Family, aux_name, brms_aux_name, get_family, get_link
-from ..spec import GroupFactor, ModelSpec
+from ..spec import GroupFactor, ModelSpec, is_numeric_column
+
 
 class _ByName:
     """``fixed_design`` with a returned DataFrame's columns put in ``names`` order.
@@ -83,22 +84,28 @@ def from_arrays(
     fam = get_family(family)
     aux = _check_aux_arrays(aux or {}, fam, s)
     _check_group_arrays(groups or [], s, data)
-    design = _ByName(fixed_design, names)
-    _check_design(design, data, names)
+    _check_design(fixed_design, data, names)
+    return _build_spec(fixed_design=fixed_design, beta=beta, beta_names=names, family=fam, data=data, groups=groups,
+                       link=link, aux=aux, n_chains=n_chains, predictors=predictors, trials=trials, source=source)
 
+
+def _build_spec(*, fixed_design, beta: np.ndarray, beta_names: list[str], family: Family, data: pd.DataFrame,
+                groups: list[GroupFactor] | None, link: str | None, aux: dict[str, np.ndarray], n_chains: int,
+                predictors: list[str] | None, trials, source: str = "posterior") -> ModelSpec:
+    """The spec of :func:`from_arrays`'s arguments, already checked (``aux`` under mixeff's names)."""
     used = set(predictors or [])
     for g in groups or []:
         used |= set(g.columns)
     return ModelSpec(
-        fixed_design=design,
+        fixed_design=_ByName(fixed_design, beta_names),
         beta=beta,
-        beta_names=names,
+        beta_names=beta_names,
         groups={g.name: g for g in groups or []},
-        family=fam,
-        link=get_link(fam, link),
+        family=family,
+        link=get_link(family, link),
         aux=aux,
         n_chains=n_chains,
-        n_draws=s // n_chains,
+        n_draws=beta.shape[0] // n_chains,
         data=data,
         predictors=sorted(used | ({trials} if isinstance(trials, str) else set())),
         trials=trials,
@@ -186,6 +193,7 @@ def _check_group_arrays(groups: list[GroupFactor], s: int, data: pd.DataFrame) -
         if absent:
             raise ValueError(f"data: no column(s) {absent} for the grouping factor {g.name!r}; "
                              "pass the data the model was fitted to")
+        g.set_numeric(is_numeric_column(data, g.columns))
         rows = data[list(g.columns)].notna().all(axis=1)
         unseen = sorted(map(str, set(g.labels_of(data.loc[rows])) - set(g.levels)))
         if unseen:
@@ -202,8 +210,8 @@ def _check_group_arrays(groups: list[GroupFactor], s: int, data: pd.DataFrame) -
             refuse_bad_values("groups", cors, g.cor[:, i, j], cor=cors)
 
 
-def _check_design(design: "_ByName", data: pd.DataFrame, names: list[str]) -> None:
-    X = design(data)
+def _check_design(fixed_design: Callable, data: pd.DataFrame, names: list[str]) -> None:
+    X = _ByName(fixed_design, names)(data)
     if X.shape != (len(data), len(names)):
         raise ValueError(f"fixed_design(data) gave an array of shape {X.shape}, expected ({len(data)}, "
                          f"{len(names)}): one column per coefficient of beta_names {names}, in that order "

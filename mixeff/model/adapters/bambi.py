@@ -31,11 +31,16 @@ def _response_name(model) -> str:
     return term.name if term is not None else model.response_component.term.name
 
 
-def draws_group(idata, group: str = "posterior") -> xr.Dataset:
-    """The ``posterior`` (or ``prior``) group of a DataTree/InferenceData as a Dataset."""
+def group_names(idata) -> list[str]:
+    """The group names of a DataTree (or an InferenceData), without slashes; [] for anything else."""
     children = getattr(idata, "children", None)
     names = list(children) if children is not None else list(getattr(idata, "groups", lambda: [])())
-    names = [n.strip("/") for n in names]
+    return [n.strip("/") for n in names]
+
+
+def draws_group(idata, group: str = "posterior") -> xr.Dataset:
+    """The ``posterior`` (or ``prior``) group of a DataTree/InferenceData as a Dataset."""
+    names = group_names(idata)
     if group not in names:
         hint = (
             "fit with sample_prior='only' or 'yes' to get prior draws"
@@ -244,8 +249,6 @@ def _group_part(comp, draws) -> dict[str, GroupFactor]:
 
 def _trials_variable(model) -> str | float:
     """The trials of ``p(y, n)``: a column name, or a number for ``p(y, 10)``."""
-    import re
-
     m = re.match(r"\s*p\(\s*[^,]+,\s*([A-Za-z_][A-Za-z0-9_.]*|[0-9.]+)\s*\)", str(model.formula.main))
     if m is not None and re.fullmatch(r"[0-9.]+", m.group(1)):
         return float(m.group(1))

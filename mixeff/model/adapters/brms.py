@@ -13,22 +13,21 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from ..families import get_family
+from ..families import aux_name, get_family
 from ..formula import brms_name, parse_formula
 from ..spec import GroupFactor, ModelSpec
-from .arrays import from_arrays, refuse_bad_values
+from .arrays import _build_spec, _check_design, refuse_bad_values
 from .brms_checks import (
     BrmsGroup, check_aux, check_chains, check_fixed, check_groups, check_numeric, check_unused, r_columns,
 )
 
 
-def _formula_design(formula: str, data: pd.DataFrame):
-    """A design function from a formula's fixed part, its variables, its column names (brms's)."""
-    import formulae
+def _with_levels(data: pd.DataFrame) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """A frame with ``data``'s Categoricals' categories, as ordered Categoricals.
 
-    rhs = parse_formula(formula).fixed_rhs
-    # brms takes a factor's first *level* as reference; formulae would sort an unordered
-    # Categorical's levels alphabetically, so pass every Categorical as ordered.
+    brms takes a factor's first *level* as reference; formulae would sort an unordered
+    Categorical's levels alphabetically, so every Categorical is passed as ordered.
+    """
     levels = {c: data[c].cat.categories for c in data.columns if isinstance(data[c].dtype, pd.CategoricalDtype)}
 
     def with_levels(frame):
@@ -42,22 +41,33 @@ def _formula_design(formula: str, data: pd.DataFrame):
                 cols[c] = pd.Categorical(frame[c], categories=cats, ordered=True)
         return frame.assign(**cols) if cols else frame
 
+    return with_levels
+
+
+def _design(expr: str, data: pd.DataFrame, with_levels, what: str, na_action: str = "error"):
+    """formulae's design of ``expr`` on ``data``: ``(evaluate, names, variables)``.
+
+    ``evaluate(newdata)`` is a DataFrame whose columns carry brms's ``names``; ``variables``
+    are the columns of ``data`` it reads.
+    """
+    import formulae
+
     try:
-        design = formulae.design_matrices(rhs, with_levels(data), na_action="error").common
+        design = formulae.design_matrices(expr, with_levels(data), na_action=na_action).common
     except Exception as err:  # formulae raises KeyError, its own errors...
-        raise ValueError(f"formula: its fixed part {rhs!r} cannot be evaluated on data ({type(err).__name__}: "
-                         f"{err}); pass the data the model was fitted to") from None
+        raise ValueError(f"formula: {what} cannot be evaluated on data ({type(err).__name__}: {err}); "
+                         "pass the data the model was fitted to") from None
     names = [brms_name(c) for t in design.terms.values() for c in t.labels]
-    var_names = set().union(*[t.var_names for t in design.terms.values()])
+    variables = set().union(*[t.var_names for t in design.terms.values()])
 
     def evaluate(frame: pd.DataFrame) -> pd.DataFrame:
         try:
-            X = np.asarray(design.evaluate_new_data(with_levels(frame)).design_matrix, dtype=float)
+            X = design.evaluate_new_data(with_levels(frame)).design_matrix
         except ValueError as err:
-            raise ValueError(f"newdata cannot be evaluated by the formula {formula!r}: {err}") from None
-        return pd.DataFrame(X, columns=names, index=frame.index)
+            raise ValueError(f"newdata cannot be evaluated by {what}: {err}") from None
+        return pd.DataFrame(np.asarray(X, dtype=float), columns=names, index=frame.index)
 
-    return evaluate, sorted(v for v in var_names if v in data.columns), names, with_levels
+    return evaluate, names, sorted(v for v in variables if v in data.columns)
 
 
 def from_brms_draws(
@@ -72,8 +82,9 @@ def from_brms_draws(
     """Read brms-named draws (``as_draws_df(fit)`` written to CSV, say) into a spec.
 
     ``formula`` is the brms formula, or a function of newdata returning a DataFrame
-    whose columns carry the ``b_`` names without the prefix (the group-level terms are
-    then read from the ``r_`` columns).  Chains come from a ``.chain`` column when present.
+    whose columns carry the ``b_`` names without the prefix and the group-level terms'
+    names (the terms are then read from the ``r_`` columns; ``Intercept`` may be left
+    out, and a term named like a newdata column is read from that column).  Chains come from a ``.chain`` column when present.
 
     The table must hold what brms writes for that formula and family, and nothing else
     but brms's bookkeeping (``lp__``, ``lprior``, ``.chain``, ``.iteration``, ``.draw``,
@@ -114,11 +125,14 @@ def from_brms_draws(
     arguments = dict(draws=draws, formula=formula, data=data, family=family, link=link, trials=trials)
     fam = get_family(family)
     if callable(formula):
-        fixed_design, predictors, names = formula, [], None
-        structure = _groups_from_columns(draws)
+        fixed_design, names = formula, None
+        structure = _groups_from_columns(draws, formula)
+        predictors = sorted({t for g in structure.values() for t in g.terms if t in data.columns})
     else:
-        fixed_design, predictors, names, with_levels = _formula_design(formula, data)
-        structure = _groups_from_formula(formula, data, with_levels)
+        with_levels = _with_levels(data)
+        rhs = parse_formula(formula).fixed_rhs
+        fixed_design, names, predictors = _design(rhs, data, with_levels, f"the fixed part {rhs!r} of the formula")
+        structure = _groups_from_formula(formula, data, with_levels, predictors)
 
     b_cols = check_fixed(draws, names)
     r_cols, sd_cols, cor_cols = check_groups(draws, structure, data)
@@ -134,14 +148,15 @@ def from_brms_draws(
         draws = draws.sort_values([".chain"] + ([".iteration"] if ".iteration" in draws.columns else []), kind="stable")
 
     beta_names = [c[2:] for c in b_cols]
+    if callable(formula):
+        _check_design(fixed_design, data, beta_names)
     r = r_columns(draws.columns)
-    groups = [_brms_group(factor, g, r, draws, data, fixed_design) for factor, g in structure.items()]
-    for g in groups:
-        predictors += [t for t in g.terms if t in data.columns]
-    spec = from_arrays(
+    groups = [_brms_group(factor, g, r, draws, data) for factor, g in structure.items()]
+    # the checks above are brms's form of from_arrays's: build the spec without repeating them
+    spec = _build_spec(
         fixed_design=fixed_design, beta=draws[b_cols].to_numpy(dtype=float), beta_names=beta_names,
-        family=family, data=data, groups=groups, link=link, aux={a: draws[a].to_numpy(dtype=float) for a in aux_cols},
-        n_chains=n_chains, predictors=predictors, trials=trials,
+        family=fam, data=data, groups=groups, link=link, n_chains=n_chains, predictors=predictors, trials=trials,
+        aux={aux_name(a): draws[a].to_numpy(dtype=float) for a in aux_cols},
     )
     spec._rebuild = (_rebuild_brms, (arguments,))  # the design functions are closures: pickle these instead
     return spec
@@ -168,39 +183,39 @@ def _bars(formula: str) -> list[tuple[str, str, str]]:
     return out
 
 
-def _groups_from_formula(formula: str, data: pd.DataFrame, with_levels) -> dict[str, BrmsGroup]:
-    import formulae
-
+def _groups_from_formula(formula: str, data: pd.DataFrame, with_levels, predictors: list[str]) -> dict[str, BrmsGroup]:
+    """The group terms of the formula's bars, each with its formulae design; adds their variables to ``predictors``."""
     groups: dict[str, BrmsGroup] = {}
     for lhs, bar, factor in _bars(formula):
         text = f"({lhs} {bar} {factor})"
-        try:
-            design = formulae.design_matrices(lhs, with_levels(data), na_action="drop").common
-            terms = [brms_name(c) for t in design.terms.values() for c in t.labels]
-        except Exception as err:  # formulae raises KeyError, its own errors...
-            raise ValueError(f"formula: the group term {text} cannot be evaluated on data "
-                             f"({type(err).__name__}: {err}); pass the data the model was fitted to") from None
+        evaluate, terms, variables = _design(lhs, data, with_levels, f"the group term {text}", na_action="drop")
+        predictors += [v for v in variables if v not in predictors]
         parts = factor.split("/")  # brms: (1 | g/h) is (1 | g) + (1 | g:h)
         for name in [":".join(parts[:i + 1]) for i in range(len(parts))]:
             g = groups.setdefault(name, BrmsGroup())
             g.terms += [t for t in terms if t not in g.terms]
             g.pairs += list(combinations(terms, 2)) if bar == "|" else []
             g.bars.append(text)
+            g.designs += [evaluate] if terms != ["Intercept"] else []
     return groups
 
 
-def _groups_from_columns(draws: pd.DataFrame) -> dict[str, BrmsGroup]:
-    """The group terms the ``r_`` columns name, correlated where a ``cor_`` column says so."""
+def _groups_from_columns(draws: pd.DataFrame, formula: Callable) -> dict[str, BrmsGroup]:
+    """The group terms the ``r_`` columns name, correlated where a ``cor_`` column says so.
+
+    Their columns come from ``formula``'s DataFrame, as the fixed effects' do.
+    """
     groups: dict[str, BrmsGroup] = {}
     for factor, term in r_columns(draws.columns):
         groups.setdefault(factor, BrmsGroup()).terms.append(term)
     for factor, g in groups.items():
         g.pairs = [p for p in combinations(g.terms, 2) if f"cor_{factor}__{p[0]}__{p[1]}" in draws.columns]
         g.bars = [f"({' + '.join(g.terms)} | {factor}) read from the r_ columns"]
+        g.designs = [formula] if g.terms != ["Intercept"] else []
     return groups
 
 
-def _brms_group(factor: str, g: BrmsGroup, r, draws: pd.DataFrame, data, fixed_design) -> GroupFactor:
+def _brms_group(factor: str, g: BrmsGroup, r, draws: pd.DataFrame, data) -> GroupFactor:
     term_names = g.terms
     levels = list(r[(factor, term_names[0])])
     s, k = len(draws), len(term_names)
@@ -213,22 +228,16 @@ def _brms_group(factor: str, g: BrmsGroup, r, draws: pd.DataFrame, data, fixed_d
             i, j = term_names.index(t1), term_names.index(t2)
             cor[:, i, j] = cor[:, j, i] = draws[f"cor_{factor}__{t1}__{t2}"].to_numpy(dtype=float)
 
-    def design(frame, term_names=term_names):
-        X = None
-        cols = []
-        for t in term_names:
-            if t == "Intercept":
-                cols.append(np.ones(len(frame)))
-                continue
-            if X is None:
-                X = fixed_design(frame)
-            if isinstance(X, pd.DataFrame) and t in X.columns:
-                cols.append(X[t].to_numpy(dtype=float))
-            elif t in frame.columns:
-                cols.append(pd.to_numeric(frame[t]).to_numpy(dtype=float))
-            else:
-                raise ValueError(f"cannot build the column of group-level term {t!r} of {factor!r} from newdata")
-        return np.column_stack(cols)
+    def design(frame, term_names=term_names, designs=g.designs):
+        cols = {"Intercept": np.ones(len(frame))}
+        for evaluate in designs:
+            cols.update(evaluate(frame).items())
+        cols.update({t: frame[t] for t in term_names if t not in cols and t in frame.columns})  # a raw column
+        missing = [t for t in term_names if t not in cols]
+        if missing:
+            raise ValueError(f"the formula function returned no column for group-level term(s) {missing} of "
+                             f"{factor!r}; return them as the fixed effects' columns are returned")
+        return np.column_stack([np.asarray(cols[t], dtype=float) for t in term_names])
 
     blocks: dict[str, list[int]] = {}
     for j, t in enumerate(term_names):

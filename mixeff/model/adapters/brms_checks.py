@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from ..families import Family, aux_name, brms_aux_name
-from ..spec import _canonical, factor_labels
+from ..spec import _canonical, factor_labels, is_numeric_column
 
 _R_COLUMN = re.compile(r"^r_(?P<factor>[^\[]+)\[(?P<level>.*),(?P<term>[^,\]]+)\]$")
 _BOOKKEEPING = re.compile(r"^(\.chain|\.iteration|\.draw|lprior|Intercept|.*__|(prior|z|L|Intercept)_.*)$")
@@ -25,11 +26,14 @@ _FIX = "Pass the draws table from as_draws_df(fit) with all its columns."
 
 @dataclass
 class BrmsGroup:
-    """One grouping factor as brms writes its draws: terms (brms names), correlated pairs, formula text."""
+    """One grouping factor as brms writes its draws: terms (brms names), correlated pairs, formula text,
+    and the functions of newdata giving its terms' columns (a DataFrame each, by brms name; the
+    intercept's column of ones needs none)."""
 
     terms: list[str] = field(default_factory=list)
     pairs: list[tuple[str, str]] = field(default_factory=list)
     bars: list[str] = field(default_factory=list)
+    designs: list[Callable[[pd.DataFrame], pd.DataFrame]] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -105,10 +109,9 @@ def data_levels(data: pd.DataFrame, factor: str, g: BrmsGroup) -> list[str]:
 
 def check_levels(factor: str, g: BrmsGroup, found: dict[str, dict[str, str]], data: pd.DataFrame) -> None:
     """An ``r_`` column for every level in ``data`` and every term; every term for the same levels."""
-    numeric = ":" not in factor and factor in data and pd.api.types.is_numeric_dtype(data[factor]) \
-        and not pd.api.types.is_bool_dtype(data[factor])
-    canon = (lambda levels: [str(v) for v in _canonical(np.asarray(levels, dtype=str))]) if numeric else list
-    have = {t: dict(zip(canon(list(cols)), cols)) for t, cols in found.items()}
+    numeric = is_numeric_column(data, tuple(factor.split(":")))  # then r_g[1.0,...] names level 1
+    have = {t: dict(zip(_canonical(np.array(list(cols), dtype=str)) if numeric else cols, cols))
+            for t, cols in found.items()}
     levels = data_levels(data, factor, g)
     missing = [(lev, t) for lev in levels for t in g.terms if lev not in have[t]]
     if missing:

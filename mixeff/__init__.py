@@ -9,7 +9,7 @@ from . import datasets
 from .config import get_options, set_options
 from .model.adapters import from_arrays, from_brms_draws
 from .model.as_draws import as_draws_df
-from .model.fitting import MixedFit, example_fit, fit, from_bambi
+from .model.fitting import MixedFit, default_priors, example_fit, fit, from_bambi
 from .plots import plot_draws, plot_estimates, plot_prior_posterior
 from .results import ConvergenceWarning, MixeffWarning, MonteCarloWarning, Result, get_draws, stack
 from .verbs.comparisons import avg_comparisons, comparisons
@@ -21,7 +21,7 @@ from .verbs.slopes import avg_slopes, slopes
 __version__ = "0.1.0"
 
 __all__ = [
-    "fit", "from_bambi", "from_arrays", "from_brms_draws", "as_draws_df", "MixedFit", "example_fit",
+    "fit", "default_priors", "from_bambi", "from_arrays", "from_brms_draws", "as_draws_df", "MixedFit", "example_fit",
     "datagrid", "new_levels", "predictions", "avg_predictions", "comparisons", "avg_comparisons", "slopes", "avg_slopes",
     "hypotheses", "Result", "get_draws", "MixeffWarning", "MonteCarloWarning", "ConvergenceWarning", "stack", "set_options", "get_options", "plot_draws", "plot_estimates", "plot_prior_posterior", "datasets",
 ]

@@ -18,7 +18,7 @@ def magnusson_fit():
 
 @pytest.fixture(scope="session")
 def sleep_fit():
-    """Reaction ~ 1 + Days + (1 + Days | Subject): two uncorrelated terms in Bambi."""
+    """Reaction ~ 1 + Days + (1 + Days | Subject): correlated intercepts and slopes, as brms fits them."""
     d = mixeff.datasets.load_sleepstudy()
     return mixeff.fit("Reaction ~ 1 + Days + (1 + Days | Subject)", d, family="gaussian", seed=12, **FAST)
 

@@ -55,12 +55,13 @@ def test_round_trip_of_a_lognormal_fit(magnusson_fit):
                                                                  cluster=mixeff.new_levels(4)))
 
 
-def test_round_trip_of_two_uncorrelated_terms(sleep_fit):
-    """Bambi's terms are independent: brms's formula for that is ``||`` (no cor_ column is written)."""
+def test_round_trip_of_correlated_terms(sleep_fit):
+    """brms's ``(1 + Days | Subject)``: the correlation is written as brms writes it and read back."""
     table = mixeff.as_draws_df(sleep_fit)
-    assert not [c for c in table.columns if c.startswith("cor_")]
-    spec = mixeff.from_brms_draws(table, formula="Reaction ~ 1 + Days + (1 + Days || Subject)",
-                                  data=sleep_fit.data)
+    assert [c for c in table.columns if c.startswith("cor_")] == ["cor_Subject__Intercept__Days"]
+    np.testing.assert_array_equal(table["cor_Subject__Intercept__Days"].to_numpy(),
+                                  sleep_fit.spec().groups["Subject"].cor[:, 0, 1])
+    spec = mixeff.from_brms_draws(table, formula=SLEEP_FORMULA, data=sleep_fit.data)
     grid = mixeff.datagrid(sleep_fit, Days=[0, 4.5, 9], Subject=["308", "372"])
     _same_predictions(sleep_fit, spec, grid, mixeff.datagrid(sleep_fit, Days=[0, 9],
                                                              Subject=mixeff.new_levels(3)))

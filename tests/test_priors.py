@@ -246,7 +246,6 @@ def test_posterior_only_fit_from_mcmc_has_no_prior_draws(survey):
 @pytest.mark.parametrize("priors, match", [
     ({"sigma": "normal(0, 1)"}, "class 'sigma' is not a parameter of the bernoulli family"),
     ({"phi": "gamma(0.01, 0.01)"}, "class 'phi' is not a parameter of the bernoulli family"),
-    ({"cor": "lkj(2)"}, "class 'cor' is not a parameter of this model"),
     ({"bogus": "normal(0, 1)"}, "'bogus' is neither a parameter class"),
     ({"b": "normal(0, 1"}, "is not understood"),
     ({"b": "normal(0)"}, "normal takes 2 argument"),

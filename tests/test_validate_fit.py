@@ -178,7 +178,7 @@ def test_valid_priors_keep_their_values():
 
 
 def test_priors_must_be_a_dict(d):
-    with pytest.raises(TypeError, match="priors must be a dict"):
+    with pytest.raises(TypeError, match="priors must be 'brms' or a dict"):
         fit(d, priors="normal(0, 1)")
 
 

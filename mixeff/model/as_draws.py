@@ -69,12 +69,17 @@ def _terms(g: GroupFactor) -> list[str]:
 
 
 def _hyper_columns(g: GroupFactor) -> dict[str, np.ndarray]:
-    """``sd_`` columns of every term, then ``cor_`` columns of every pair (brms's order)."""
+    """``sd_`` columns of every term, then ``cor_`` columns of every correlated pair (brms's order).
+
+    Terms of different bars (``(1 | g) + (0 + x | g)``) have correlation 0 in every draw: no parameter,
+    so no column, as in brms.
+    """
     factor, terms = _factor(g), _terms(g)
     out = {f"sd_{factor}__{t}": g.sd[:, k] for k, t in enumerate(terms)}
     if g.cor is not None:
         for i, j in combinations(range(len(terms)), 2):
-            out[f"cor_{factor}__{terms[i]}__{terms[j]}"] = g.cor[:, i, j]
+            if np.any(g.cor[:, i, j] != 0):
+                out[f"cor_{factor}__{terms[i]}__{terms[j]}"] = g.cor[:, i, j]
     return out
 
 

@@ -5,19 +5,28 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
+import re
+import warnings
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from .checks import check_whole
-from .adapters.bambi import draws_group, group_names, model_recipe, rebuild_model, spec_from_bambi
+from .adapters.bambi import (draws_group, group_names, model_parameters, model_recipe, rebuild_model,
+                             spec_from_bambi)
+from .correlated import build_correlated, correlated_blocks, model_blocks
 from .families import SUPPORTS, get_family, get_link, outside_support
 from .formula import check_columns, check_complete, check_varying, parse_formula
-from .priors import check_priors, check_proper, resolve_priors
+from .priors import brms_defaults, check_priors, check_proper, lkj_eta, resolve_priors
 from .spec import ModelSpec
 
 SAMPLE_PRIOR = ("no", "only", "yes")
+CORRELATED_TARGET_ACCEPT = 0.9
+"""PyMC's NUTS default for models with correlated terms (unless given): at PyMC's 0.8, sleepstudy's
+(1 + Days | Subject) fit had 1-7 divergent transitions of 4000 in each of six seeds (Stan: none at
+brms's 0.8); at 0.9, none in any."""
+_PARENTHESES = re.compile(r"\((?:[^()]|\([^()]*\))*\)")  # one level of nested calls, as in (1 + log(x) | g)
 
 #: fit_kwargs that fit() sets itself, or that belong elsewhere -> what to do instead
 _KWARG_FIXES = {
@@ -103,7 +112,9 @@ class MixedFit:
         return _restore_fit, (model_recipe(self.model), self.idata, self.sample_prior, self.data)
 
     def __repr__(self):
-        return f"MixedFit({self.model.formula}, family={self.model.family.name!r}, draws={self.available_draws})\n{self.model}"
+        blocks = [f"({' + '.join(t.split('|')[0] for t in b.terms)} | {b.factor})" for b in model_blocks(self.model)]
+        return (f"MixedFit({self.model.formula}, family={self.model.family.name!r}, draws={self.available_draws}, "
+                f"correlated={blocks})\n{self.model}")
 
 
 def _restore_fit(recipe: dict, idata, sample_prior: str, data) -> MixedFit:
@@ -148,15 +159,23 @@ def fit(
     Parameters
     ----------
     formula : str
-        lme4/brms syntax, e.g. ``"y ~ 1 + TX + (1 | cluster)"``.
+        lme4/brms syntax, e.g. ``"y ~ 1 + TX + (1 | cluster)"``.  As in brms, the terms
+        of one bar are correlated: ``(1 + x | g)`` estimates the correlation of g's
+        intercepts and slopes (LKJ prior, see ``priors``), sampled non-centred as
+        ``diag(sd) L z`` (:mod:`mixeff.model.correlated`); ``(1 + x || g)`` keeps them
+        independent.  With the PyMC sampler such models default to
+        ``target_accept=0.9`` (PyMC's 0.8 left a few divergent transitions where
+        Stan leaves none).
     family, link : str
         Any family mixeff supports (gaussian, t, bernoulli, binomial, poisson,
         negativebinomial, lognormal, gamma, beta) and one of its links.
-    priors : dict, optional
+    priors : dict or "brms", optional
         Bambi ``Prior`` objects by term name, or brms-style classes (see
         :mod:`mixeff.model.priors`): ``{"b": "normal(0, 0.2)", "Intercept": "normal(0, 0.2)",
-        "sd": "normal(0, 1)"}`` (``sd`` priors are half-distributions).  A key that is
-        not a parameter of the model is an error.
+        "sd": "normal(0, 1)", "cor": "lkj(2)"}`` (``sd`` priors are half-distributions).  A key
+        that is not a parameter of the model is an error.  ``"brms"``: brms's default priors,
+        computed from the data as brms does (:func:`default_priors` lists them), so the
+        posterior is brms's.  Left out: Bambi's defaults (and ``lkj(1)``).
     draws, tune, chains, seed
         Sampler settings (``draws`` per chain after ``tune`` warm-up draws).  Prior
         draws come in the same ``chains × draws`` shape.
@@ -201,8 +220,6 @@ def fit(
     >>> p.source, bool(p.summary["conf_low"].max() < 0.05), bool(p.summary["conf_high"].min() > 0.95)
     ('prior', True, True)
     """
-    import bambi as bmb
-
     if sample_prior not in SAMPLE_PRIOR:
         raise ValueError(f"sample_prior={sample_prior!r} is not one of {list(SAMPLE_PRIOR)}")
     if sampler not in ("pymc", "nutpie"):
@@ -212,31 +229,83 @@ def fit(
     _check_sampling(draws=draws, tune=tune, chains=chains, seed=seed)
     parsed = parse_formula(formula)
     _check_fit_kwargs(fit_kwargs, columns=list(parsed.variables))
-    if not isinstance(data, pd.DataFrame):
-        raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-    check_columns(parsed, data, formula)
-    check_complete(parsed, data)
-    check_varying(parsed, data)
-    check_response(fam, parsed, data)
     if priors is not None:
         check_priors(priors)
-    data = data.copy()  # the fit's own: later edits of the caller's frame change nothing
-    model_kwargs = {} if link is None else {"link": link}
-    model = bmb.Model(formula, data, family=fam.name, **model_kwargs)
+    model, blocks, data = _checked_model(formula, parsed, data, fam, link, lkj_eta(priors), fitting=True)
+    if priors == "brms":
+        priors = brms_defaults(model, correlated=bool(blocks))
     if priors:
-        model.set_priors(**resolve_priors(model, priors))
-    model.build()
+        model.set_priors(**resolve_priors(model, priors, correlated=bool(blocks)))
+    if blocks:
+        build_correlated(model, blocks)
+    else:
+        model.build()
     if sample_prior != "no":
         check_proper(model)
     idata = None
     if sample_prior in ("no", "yes"):
+        if blocks and sampler == "pymc":
+            fit_kwargs = {"target_accept": CORRELATED_TARGET_ACCEPT, **fit_kwargs}
         kwargs = dict(draws=draws, tune=tune, chains=chains, random_seed=seed, progressbar=progress, **fit_kwargs)
         if sampler == "nutpie":
             kwargs["inference_method"] = "nutpie"
-        idata = model.fit(**kwargs)
+        with warnings.catch_warnings():
+            if blocks:  # PyMC's R-hat of the LKJ factor's fixed entries (L[0,0] = 1, zeros above) is 0/0
+                warnings.filterwarnings("ignore", "invalid value encountered in scalar divide", RuntimeWarning,
+                                        "arviz_stats")
+            idata = model.fit(**kwargs)
     if sample_prior in ("only", "yes"):
         idata = _add_prior(model, idata, draws=draws, chains=chains, seed=seed)
     return MixedFit(model, idata, sample_prior, data=data)
+
+
+def _checked_model(formula: str, parsed, data, fam, link: str | None, eta: float = 1.0, fitting: bool = False):
+    """``(bambi.Model, correlated blocks, the model's copy of data)`` of a brms formula, after the checks of its data.
+
+    ``||`` is read as ``|`` by Bambi: which terms correlate is decided apart (the blocks).
+    ``fitting`` adds the checks only sampling needs (varying predictors, the response's support).
+    The copy of ``data`` is the fit's own: later edits of the caller's frame change nothing.
+    """
+    import bambi as bmb
+
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    check_columns(parsed, data, formula)
+    check_complete(parsed, data)
+    if fitting:
+        check_varying(parsed, data)
+        check_response(fam, parsed, data)
+    id_syntax = [b for b in _PARENTHESES.findall(formula.replace("||", "\x00")) if b.count("|") > 1]
+    if id_syntax:
+        raise ValueError(f"formula={formula!r}: brms's ID syntax {id_syntax[0]} (terms correlated across bars) is "
+                         "not supported; correlate terms by writing them in one bar, e.g. (1 + x | g)")
+    data = data.copy()
+    model = bmb.Model(formula.replace("||", "|"), data, family=fam.name, **({} if link is None else {"link": link}))
+    group_terms = model_parameters(model)[model.family.likelihood.parent].group_specific_terms
+    return model, correlated_blocks(formula, group_terms, eta), data
+
+
+def default_priors(formula: str, data: pd.DataFrame, family: str = "gaussian", link: str | None = None) -> dict:
+    """brms's default priors for a model, as the ``priors=`` classes of :func:`fit` (brms's ``default_prior``).
+
+    ``fit(..., priors="brms")`` uses exactly these; edit the dict to change a class as
+    ``set_prior`` does in brms.  See :func:`mixeff.model.priors.brms_defaults` for the rules.
+
+    Examples
+    --------
+    >>> import mixeff
+    >>> sleep = mixeff.datasets.load_sleepstudy()
+    >>> mixeff.default_priors("Reaction ~ 1 + Days + (1 + Days | Subject)", sleep)
+    {'b': 'flat', 'Intercept': 'student_t(3, 288.7, 59.3)', 'sd': 'student_t(3, 0, 59.3)', 'cor': 'lkj(1)', 'sigma': 'student_t(3, 0, 59.3)'}
+
+    With an informative prior on the slopes instead of brms's flat one:
+
+    >>> priors = {**mixeff.default_priors("Reaction ~ Days + (Days | Subject)", sleep), "b": "normal(10, 5)"}
+    """
+    fam = get_family(family)
+    get_link(fam, link)
+    model, blocks, _ = _checked_model(formula, parse_formula(formula), data, fam, link)
+    return brms_defaults(model, correlated=bool(blocks))
 
 
 def _check_sampling(**settings) -> None:

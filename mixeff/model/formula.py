@@ -108,6 +108,30 @@ def parse_formula(text: str, argument: str = "formula") -> ParsedFormula:
     return ParsedFormula(tuple(fixed), intercept, tuple(groups), variables)
 
 
+def formula_bars(formula: str) -> list[tuple[str, str, str]]:
+    """``(terms, bar, factor)`` of each ``( ... | g)`` of a formula: ``("1 + Days", "|", "Subject")``.
+
+    ``|`` correlates the bar's terms (brms, lme4), ``||`` keeps them independent.
+
+    Examples
+    --------
+    >>> formula_bars("y ~ x + (1 + x | g) + (1 || g:h)")
+    [('1 + x', '|', 'g'), ('1', '||', 'g:h')]
+    """
+    rhs, out, depth, start = formula.split("~", 1)[-1], [], 0, 0
+    for i, ch in enumerate(rhs):
+        if ch == "(":
+            start, depth = (i if depth == 0 else start), depth + 1
+        elif ch == ")":
+            depth -= 1
+            inner = rhs[start + 1:i]
+            if depth == 0 and "|" in inner:
+                bar = "||" if "||" in inner else "|"
+                parts = inner.split(bar)  # brms's ID syntax (1 | p | g): terms first, factor last
+                out.append((parts[0].strip(), bar, "".join(parts[-1].split())))
+    return out
+
+
 def _check_parentheses(text: str, argument: str) -> None:
     depth = 0
     for char in re.sub(r"'[^']*'|\"[^\"]*\"", "", text):

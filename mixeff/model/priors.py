@@ -16,14 +16,21 @@ key                                what it sets
 a common term (``"military"``)     that term (brms ``class = "b", coef = ...``)
 a group term (``"gender|state"``)  a string: that term's sd (brms ``class = "sd",
                                    coef = ...``); a Bambi ``Prior``: the whole term
+``"cor"`` (or brms's ``"L"``)      ``"lkj(eta)"``: the LKJ prior of every correlated
+                                   block's correlation matrix (default ``lkj(1)``)
 =================================  ==============================================
+
+``priors="brms"`` uses brms's default priors, computed from the data as brms does
+(:func:`brms_defaults`; :func:`mixeff.default_priors` lists them, so that
+``priors={**mixeff.default_priors(...), "b": "normal(0, 1)"}`` changes one class as
+``set_prior`` does in brms).
 
 A value is a Bambi ``Prior`` or a brms-style string such as ``"normal(0, 0.2)"``.
 As in brms, priors on standard deviations (``sd`` and the auxiliary scale
 parameters) are half-distributions: ``"normal(0, 1)"`` on ``sd`` is a half-normal
 with scale 1.  A key that is not a parameter of the model (``"sigma"`` on a
-bernoulli model, ``"sd"`` without group-level terms, ``"cor"`` -- Bambi fits no
-correlations between group-level terms) is an error.
+bernoulli model, ``"sd"`` without group-level terms, ``"cor"`` without correlated
+terms) is an error.
 
 The seed's prior predictive check (marginaleffects book, section 11.3.1) is one
 line per set-up::
@@ -52,10 +59,10 @@ import re
 import numpy as np
 
 from .adapters.bambi import model_parameters
-from .families import aux_name
+from .families import aux_name, brms_aux_name
 
-CLASSES = ("b", "Intercept", "sd", "sigma", "nu", "shape", "phi", "alpha", "kappa")
-_AUX_CLASS = {c: aux_name(c) for c in CLASSES[3:]}  # prior class -> Bambi parameter
+CLASSES = ("b", "Intercept", "sd", "cor", "sigma", "nu", "shape", "phi", "alpha", "kappa")
+_AUX_CLASS = {c: aux_name(c) for c in CLASSES[4:]}  # prior class -> Bambi parameter
 
 # brms name -> (Bambi distribution, its parameter names in brms order)
 _DISTRIBUTIONS = {
@@ -76,7 +83,8 @@ _DISTRIBUTIONS = {
 _HALF = {"Normal": ("HalfNormal", ("sigma",)), "StudentT": ("HalfStudentT", ("nu", "sigma")),
          "Cauchy": ("HalfCauchy", ("beta",)), "Flat": ("HalfFlat", ())}
 IMPROPER = ("Flat", "HalfFlat")
-_CORRELATIONS = ("cor", "L")  # brms classes Bambi has no parameter for
+_CORRELATIONS = ("cor", "L")  # brms's classes of correlation matrices (L: their Cholesky factors)
+_LKJ = re.compile(r"\s*lkj(?:_corr)?(?:_cholesky)?\s*\(\s*([^()]*?)\s*\)\s*")
 
 # Bambi distribution -> {parameter: what it must exceed (a number, or another parameter's name)}
 _LOWER_BOUNDS = {
@@ -185,6 +193,36 @@ def _as_prior(key, value, *, half=False):
         raise ValueError(f"priors[{key!r}]: {err}") from None
 
 
+def parse_lkj(key: str, text) -> float:
+    """The ``eta`` of ``"lkj(eta)"`` (brms also writes ``lkj_corr_cholesky(eta)``), checked > 0.
+
+    Examples
+    --------
+    >>> parse_lkj("cor", "lkj(2)"), parse_lkj("L", "lkj_corr_cholesky(1)")
+    (2.0, 1.0)
+    >>> parse_lkj("cor", "normal(0, 1)")
+    Traceback (most recent call last):
+    ...
+    ValueError: priors['cor']: 'normal(0, 1)' is not an LKJ prior; correlation matrices take 'lkj(eta)', e.g. 'lkj(1)' (uniform) or 'lkj(2)' (shrinks towards 0)
+    """
+    m = _LKJ.fullmatch(str(text)) if isinstance(text, (str, int, float)) else None
+    eta = _numbers(m.group(1)) if m and re.fullmatch(r"[-+0-9.eE]+", m.group(1)) else None
+    if m is None or eta is None:
+        raise ValueError(f"priors[{key!r}]: {text!r} is not an LKJ prior; correlation matrices take 'lkj(eta)', "
+                         "e.g. 'lkj(1)' (uniform) or 'lkj(2)' (shrinks towards 0)")
+    if not (np.isfinite(eta) and eta > 0):
+        raise ValueError(f"priors[{key!r}]: {text!r}: eta must be a finite number > 0, got {float(eta)}")
+    return float(eta)
+
+
+def lkj_eta(priors) -> float:
+    """The LKJ shape of the correlated blocks: ``priors["cor"]`` (or ``"L"``), else brms's 1."""
+    given = [k for k in _CORRELATIONS if isinstance(priors, dict) and k in priors]
+    if len(given) > 1:
+        raise ValueError("priors: give the correlation prior once, as 'cor' or as 'L', not both")
+    return parse_lkj(given[0], priors[given[0]]) if given else 1.0
+
+
 def check_priors(priors) -> None:
     """Refuse a ``priors=`` that is not a dict, or a value that is no valid prior, naming its key.
 
@@ -195,15 +233,21 @@ def check_priors(priors) -> None:
     ...
     ValueError: priors['sd']: prior 'exponential(0)': lam must be > 0, got 0.0
     """
+    if isinstance(priors, str) and priors == "brms":
+        return
     if not isinstance(priors, dict):
-        raise TypeError(f"priors must be a dict such as {{'b': 'normal(0, 1)'}}, got {type(priors).__name__}")
+        raise TypeError(f"priors must be 'brms' or a dict such as {{'b': 'normal(0, 1)'}}, got {priors!r}")
+    lkj_eta(priors)
     for key, value in priors.items():
-        if key not in _CORRELATIONS:  # resolve_priors explains those
+        if key not in _CORRELATIONS:
             _as_prior(key, value)
 
 
-def resolve_priors(model, priors: dict) -> dict:
+def resolve_priors(model, priors: dict, correlated: bool = False) -> dict:
     """``{"priors": {bambi term name: Prior}}`` for ``model.set_priors`` from brms-style classes.
+
+    ``correlated``: whether the model has correlated blocks, whose ``"cor"`` prior
+    :func:`lkj_eta` reads (it is no Bambi prior).
 
     Examples
     --------
@@ -245,11 +289,12 @@ def resolve_priors(model, priors: dict) -> dict:
         elif key in comp.terms or key in aux:
             out[key] = _as_prior(key, value, half=key in aux)
         elif key in _CORRELATIONS:
-            raise ValueError(
-                f"priors: class {key!r} is not a parameter of this model: Bambi fits group-level terms "
-                "without correlations between them, so there is no correlation matrix to give a prior; "
-                "drop this entry"
-            )
+            if not correlated:
+                raise ValueError(
+                    f"priors: class {key!r} is not a parameter of this model: no group-level terms are "
+                    "correlated (terms are correlated when written in one '|' bar, e.g. (1 + x | g); '||' "
+                    "and single-term bars such as (1 | g) have no correlation). Drop this entry"
+                )
         else:
             raise ValueError(
                 f"priors: {key!r} is neither a parameter class ({', '.join(CLASSES)}) nor a term of "
@@ -320,3 +365,69 @@ def check_proper(model):
         f"have improper (flat) priors: {'; '.join(lines)}. Give them proper priors, e.g. "
         f"priors={{{', '.join(fixes.values())}}}{single}{sd_note}"
     )
+
+
+# brms's defaults of the auxiliary parameters under an identity link (brms:::def_dpar_prior);
+# sigma's is the student_t of the response's scale (brms:::def_scale_prior)
+_BRMS_AUX_DEFAULTS = {"shape": "gamma(0.01, 0.01)", "nu": "gamma(2, 0.1)", "phi": "gamma(0.01, 0.01)"}
+_TRANSFORMED_LINKS = ("identity", "log", "inverse")
+_LOG_SCALE_FAMILIES = ("lognormal",)
+
+
+def brms_defaults(model, correlated: bool = False) -> dict[str, str]:
+    """brms's default priors for a Bambi model, as ``priors=`` classes (brms 2.x rules).
+
+    ``y*`` is the response on the link scale (the log for lognormal; zeros moved to
+    0.1 first under log and inverse links), ``s = max(2.5, round(mad(y*), 1))``:
+
+    - ``Intercept`` (of the centred design): ``student_t(3, round(median(y*), 1), s)``,
+      less the mean offset; ``student_t(3, 0, 2.5)`` under other links (logit, probit...);
+    - ``sd`` and ``sigma``: ``student_t(3, 0, s)``, half (``2.5`` under other links);
+    - ``b``: ``flat``; ``cor``: ``lkj(1)``; ``shape``, ``phi``: ``gamma(0.01, 0.01)``;
+      ``nu``: ``gamma(2, 0.1)`` (brms also bounds nu below by 1; here it is > 0).
+
+    Examples
+    --------
+    >>> import bambi as bmb, pandas as pd
+    >>> d = pd.DataFrame({"y": [1.0, 2.0, 4.0, 8.0, 9.0], "x": [0, 1, 0, 1, 0], "g": list("aabbc")})
+    >>> brms_defaults(bmb.Model("y ~ x + (1 | g)", d))
+    {'b': 'flat', 'Intercept': 'student_t(3, 4, 4.4)', 'sd': 'student_t(3, 0, 4.4)', 'sigma': 'student_t(3, 0, 4.4)'}
+    """
+    params = model_parameters(model)
+    parent = model.family.likelihood.parent
+    comp = params[parent]
+    link = model.family.link[parent].name
+    link = "log" if model.family.name in _LOG_SCALE_FAMILIES else link
+    location, scale = 0.0, 2.5
+    if link in _TRANSFORMED_LINKS:
+        y = np.asarray(model.response_term.data, dtype=float).ravel()
+        if link != "identity":
+            y = np.where(y == 0, 0.1, y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y_link = {"identity": y, "log": np.log(y), "inverse": 1 / y}[link]
+        median = np.median(y_link)
+        mad = 1.4826 * np.median(np.abs(y_link - median))
+        if np.isfinite(mad):
+            scale = max(scale, round(float(mad), 1))
+        if np.isfinite(median):
+            location = round(float(median), 1)
+            offsets = [np.asarray(t.data, dtype=float) for t in comp.offset_terms.values()]
+            if offsets:
+                location -= float(np.mean(np.sum(offsets, axis=0)))
+    student = f"student_t(3, {location:.10g}, {scale:.10g})"
+    half = f"student_t(3, 0, {scale:.10g})"
+    out = {}
+    if [n for n in comp.common_terms if n not in comp.offset_terms]:
+        out["b"] = "flat"
+    if comp.intercept_term is not None:
+        out["Intercept"] = student
+    if comp.group_specific_terms:
+        out["sd"] = half
+    if correlated:
+        out["cor"] = "lkj(1)"
+    for name in params:
+        if name == parent:
+            continue
+        brms_class = brms_aux_name(name)
+        out[brms_class] = half if brms_class == "sigma" else _BRMS_AUX_DEFAULTS[brms_class]
+    return out

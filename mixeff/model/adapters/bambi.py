@@ -3,8 +3,10 @@
 Fixed-effect columns come from Bambi's own design (formulae's
 ``evaluate_new_data``), so factor codings, transformations and centring are the
 model's.  Group-level terms sharing a grouping factor are gathered into one
-:class:`GroupFactor`; Bambi fits no correlations between them, so ``cor`` is
-``None`` (independent terms).
+:class:`GroupFactor`.  Bambi fits no correlations between them (``cor`` is
+``None``), unless the model was built by :func:`mixeff.fit` with brms's correlated
+``(1 + x | g)`` (:mod:`mixeff.model.correlated`): then each block's ``<block>_cor``
+draws fill ``cor``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import types
 import numpy as np
 import xarray as xr
 
+from ..correlated import build_correlated, model_blocks, read_correlations, term_labels
 from ..families import brms_aux_name, get_family, get_link
 from ..spec import GroupFactor, ModelSpec
 
@@ -200,11 +203,7 @@ def _group_part(comp, draws) -> dict[str, GroupFactor]:
         sigma = f"{var}_{(bterm.hyperprior_alias or {}).get('sigma', 'sigma')}"
         sd = _flatten(draws[sigma], *expr_dims).reshape(b.shape[0], -1)
         expr = name.split("|")[0]
-        labels = (
-            ["Intercept"] if expr == "1"
-            else [f"{expr}[{lev}]" for lev in da[expr_dims[0]].values] if expr_dims
-            else [expr]
-        )
+        labels = term_labels(expr, da[expr_dims[0]].values if expr_dims else None)
         columns = tuple(c.name for c in fterm.factor.components)
         parts.setdefault(factor, []).append(
             dict(fterm=fterm, b=b, sd=sd, labels=labels, expr=expr, columns=columns,
@@ -244,6 +243,7 @@ def _group_part(comp, draws) -> dict[str, GroupFactor]:
             design=design_fn,
             term_blocks=blocks,
         )
+    read_correlations(draws, groups, _flatten)
     return groups
 
 
@@ -311,6 +311,7 @@ def model_recipe(model) -> dict:
         "response_alias": getattr(model.response_term, "alias", None) if hasattr(model, "response_term") else None,
         "added_priors": dict(getattr(model, "_added_priors", {})),
         "built": bool(getattr(model, "built", False)),
+        "correlated": model_blocks(model),
         "fitted": bool(getattr(getattr(model, "backend", None), "fit", False)),
     }
 
@@ -360,7 +361,10 @@ def rebuild_model(recipe: dict):
     if hasattr(model, "_added_priors"):
         model._added_priors = dict(recipe["added_priors"])
     if recipe["built"]:
-        model.build()
+        if recipe.get("correlated"):
+            build_correlated(model, recipe["correlated"])
+        else:
+            model.build()
         if recipe["fitted"]:
             model.backend.fit = True  # only what the model's repr says: its draws travel with the fit
     return model

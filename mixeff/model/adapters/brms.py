@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..families import aux_name, get_family
-from ..formula import brms_name, parse_formula
+from ..formula import brms_name, formula_bars, parse_formula
 from ..spec import GroupFactor, ModelSpec
 from .arrays import _build_spec, _check_design, refuse_bad_values
 from .brms_checks import (
@@ -167,26 +167,10 @@ def _rebuild_brms(arguments: dict) -> ModelSpec:
     return from_brms_draws(**arguments)
 
 
-def _bars(formula: str) -> list[tuple[str, str, str]]:
-    """``(terms, bar, factor)`` of each ``( ... | g)`` of a formula: ``("1 + Days", "|", "Subject")``."""
-    rhs, out, depth, start = formula.split("~", 1)[-1], [], 0, 0
-    for i, ch in enumerate(rhs):
-        if ch == "(":
-            start, depth = (i if depth == 0 else start), depth + 1
-        elif ch == ")":
-            depth -= 1
-            inner = rhs[start + 1:i]
-            if depth == 0 and "|" in inner:
-                bar = "||" if "||" in inner else "|"
-                parts = inner.split(bar)  # brms's ID syntax (1 | p | g): terms first, factor last
-                out.append((parts[0].strip(), bar, "".join(parts[-1].split())))
-    return out
-
-
 def _groups_from_formula(formula: str, data: pd.DataFrame, with_levels, predictors: list[str]) -> dict[str, BrmsGroup]:
     """The group terms of the formula's bars, each with its formulae design; adds their variables to ``predictors``."""
     groups: dict[str, BrmsGroup] = {}
-    for lhs, bar, factor in _bars(formula):
+    for lhs, bar, factor in formula_bars(formula):
         text = f"({lhs} {bar} {factor})"
         evaluate, terms, variables = _design(lhs, data, with_levels, f"the group term {text}", na_action="drop")
         predictors += [v for v in variables if v not in predictors]

@@ -13,8 +13,8 @@ import pandas as pd
 import xarray as xr
 
 from .checks import check_whole
-from .adapters.bambi import (draws_group, group_names, model_parameters, model_recipe, rebuild_model,
-                             spec_from_bambi)
+from .adapters.bambi import (FORMULA_NAME, draws_group, group_names, model_parameters, model_recipe,
+                             rebuild_model, spec_from_bambi)
 from .correlated import build_correlated, correlated_blocks, model_blocks
 from .families import SUPPORTS, get_family, get_link, outside_support
 from .formula import check_columns, check_complete, check_varying, parse_formula
@@ -165,7 +165,11 @@ def fit(
         ``diag(sd) L z`` (:mod:`mixeff.model.correlated`); ``(1 + x || g)`` keeps them
         independent.  With the PyMC sampler such models default to
         ``target_accept=0.9`` (PyMC's 0.8 left a few divergent transitions where
-        Stan leaves none).
+        Stan leaves none).  Terms may transform columns -- ``bs(x, df=4)``,
+        ``poly(x, 2)``, ``I(x**2)``, ``scale(x)``, ``center(x)``, ``C(x)``, ``np.log(x)``
+        or a function defined where ``fit`` is called -- and the verbs still take the
+        column (``variables="x"``); stateful transforms keep the training data's
+        knots, means and sds.
     family, link : str
         Any family mixeff supports (gaussian, t, bernoulli, binomial, poisson,
         negativebinomial, lognormal, gamma, beta) and one of its links.
@@ -231,7 +235,8 @@ def fit(
     _check_fit_kwargs(fit_kwargs, columns=list(parsed.variables))
     if priors is not None:
         check_priors(priors)
-    model, blocks, data = _checked_model(formula, parsed, data, fam, link, lkj_eta(priors), fitting=True)
+    model, blocks, data = _checked_model(formula, parsed, data, fam, link, lkj_eta(priors), fitting=True,
+                                         namespace=_caller_names(formula, data))
     if priors == "brms":
         priors = brms_defaults(model, correlated=bool(blocks))
     if priors:
@@ -259,12 +264,14 @@ def fit(
     return MixedFit(model, idata, sample_prior, data=data)
 
 
-def _checked_model(formula: str, parsed, data, fam, link: str | None, eta: float = 1.0, fitting: bool = False):
+def _checked_model(formula: str, parsed, data, fam, link: str | None, eta: float = 1.0, fitting: bool = False,
+                   namespace: dict | None = None):
     """``(bambi.Model, correlated blocks, the model's copy of data)`` of a brms formula, after the checks of its data.
 
     ``||`` is read as ``|`` by Bambi: which terms correlate is decided apart (the blocks).
     ``fitting`` adds the checks only sampling needs (varying predictors, the response's support).
     The copy of ``data`` is the fit's own: later edits of the caller's frame change nothing.
+    ``namespace``: the names the formula calls, from where the user called (:func:`_caller_names`).
     """
     import bambi as bmb
 
@@ -280,9 +287,33 @@ def _checked_model(formula: str, parsed, data, fam, link: str | None, eta: float
         raise ValueError(f"formula={formula!r}: brms's ID syntax {id_syntax[0]} (terms correlated across bars) is "
                          "not supported; correlate terms by writing them in one bar, e.g. (1 + x | g)")
     data = data.copy()
-    model = bmb.Model(formula.replace("||", "|"), data, family=fam.name, **({} if link is None else {"link": link}))
+    try:
+        model = bmb.Model(formula.replace("||", "|"), data, family=fam.name, extra_namespace=namespace or None,
+                          **({} if link is None else {"link": link}))
+    except KeyError as err:  # formulae: a function the formula calls is in no namespace it searches
+        name = str(err.args[0]) if err.args else ""
+        if not re.search(rf"(?<![\w.]){re.escape(name)}\s*\(", formula):
+            raise
+        raise ValueError(
+            f"formula={formula!r} calls {name}(), which is neither a transform formulae provides (bs, poly, "
+            "scale, center, standardize, C, I, log, exp, ...) nor a name defined where fit() was called; define "
+            "or import it there (natural and cyclic cubic splines, cr() and cc(), are not in formulae: use "
+            "bs(x, df=...))"
+        ) from None
     group_terms = model_parameters(model)[model.family.likelihood.parent].group_specific_terms
     return model, correlated_blocks(formula, group_terms, eta), data
+
+
+def _caller_names(formula: str, data) -> dict:
+    """The names ``formula`` reads from the namespace of whoever called :func:`fit` (two frames up):
+    ``mylog`` in ``y ~ mylog(x)``, ``np`` in ``np.log(x)``.  Bambi would look them up in mixeff's own."""
+    frame = inspect.currentframe().f_back.f_back
+    try:
+        scope = {**frame.f_globals, **frame.f_locals}
+    finally:
+        del frame
+    columns = set(map(str, getattr(data, "columns", ())))
+    return {name: scope[name] for name in FORMULA_NAME.findall(formula) if name in scope and name not in columns}
 
 
 def default_priors(formula: str, data: pd.DataFrame, family: str = "gaussian", link: str | None = None) -> dict:
@@ -304,7 +335,8 @@ def default_priors(formula: str, data: pd.DataFrame, family: str = "gaussian", l
     """
     fam = get_family(family)
     get_link(fam, link)
-    model, blocks, _ = _checked_model(formula, parse_formula(formula), data, fam, link)
+    model, blocks, _ = _checked_model(formula, parse_formula(formula), data, fam, link,
+                                      namespace=_caller_names(formula, data))
     return brms_defaults(model, correlated=bool(blocks))
 
 

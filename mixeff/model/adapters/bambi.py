@@ -264,7 +264,7 @@ def _trials_variable(model) -> str | float:
 # (modules included) to evaluate the formula's calls.  It is rebuilt instead, from parts
 # that do pickle.
 
-_IDENTIFIER = re.compile(r"(?<![\w.])([A-Za-z_]\w*)")
+FORMULA_NAME = re.compile(r"(?<![\w.])([A-Za-z_]\w*)")
 
 
 def model_recipe(model) -> dict:
@@ -330,7 +330,7 @@ def _formula_namespace(model, formulas: list[str]) -> dict:
     columns = set(map(str, model.data.columns))
     found = {}
     for text in formulas:
-        for name in _IDENTIFIER.findall(text):
+        for name in FORMULA_NAME.findall(text):
             if name in columns or name in found or name not in lookup:
                 continue
             value = lookup[name]

@@ -148,7 +148,8 @@ def _backend_class():
             dims = list(built.coords)
             expr_dims = [d for d in dims if not d.endswith("__factor_dim")]
             prior, sd_prior = term.prior, term.prior.args.get("sigma")
-            if prior.name != "Normal" or not isinstance(sd_prior, Prior) or np.any(np.asarray(prior.args.get("mu", 0)) != 0):
+            centred = not np.any(np.asarray(prior.args.get("mu", 0)) != 0)
+            if prior.name != "Normal" or not isinstance(sd_prior, Prior) or not centred:
                 others = [t.name for t in terms if t is not term]
                 raise ValueError(
                     f"priors: the group-level term {term.name!r} is correlated with {others} (written in one "
@@ -169,7 +170,8 @@ def _backend_class():
         pymc_model.add_coords({cor_dim: [labels[i] + PAIR + labels[j] for i, j in zip(*upper)]})
         chol = pm.LKJCorr(f"{block.name}_L", n=start, eta=block.eta)
         z = pm.Normal(f"{block.name}_offset", mu=0, sigma=1, shape=(len(pymc_model.coords[factor_dim]), start))
-        # products as broadcast sums, not dot: k is small, and PyTensor's dot wants a BLAS it may not find
+        # products as broadcast sums, not dot: k is small, and without a linked BLAS they sample faster
+        # (sleepstudy: 14 s instead of 17-19 s)
         effects = (z[:, None, :] * chol[None]).sum(axis=-1) * pt.concatenate(sds)  # row j: diag(sd) L z_j
         pm.Deterministic(f"{block.name}_cor", (chol[:, None, :] * chol[None]).sum(axis=-1)[upper], dims=cor_dim)
         return {built.term.name: pm.Deterministic(built.name, effects[:, s:s + w] if vector else effects[:, s],

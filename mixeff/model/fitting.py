@@ -17,7 +17,7 @@ from .adapters.bambi import (FORMULA_NAME, draws_group, group_names, model_param
                              rebuild_model, spec_from_bambi)
 from .correlated import build_correlated, correlated_blocks, model_blocks
 from .families import SUPPORTS, get_family, get_link, outside_support
-from .formula import check_columns, check_complete, check_varying, parse_formula
+from .formula import check_columns, check_complete, check_varying, id_syntax_bars, parse_formula
 from .priors import brms_defaults, check_priors, check_proper, lkj_eta, resolve_priors
 from .spec import ModelSpec
 
@@ -26,7 +26,6 @@ CORRELATED_TARGET_ACCEPT = 0.9
 """PyMC's NUTS default for models with correlated terms (unless given): at PyMC's 0.8, sleepstudy's
 (1 + Days | Subject) fit had 1-7 divergent transitions of 4000 in each of six seeds (Stan: none at
 brms's 0.8); at 0.9, none in any."""
-_PARENTHESES = re.compile(r"\((?:[^()]|\([^()]*\))*\)")  # one level of nested calls, as in (1 + log(x) | g)
 
 #: fit_kwargs that fit() sets itself, or that belong elsewhere -> what to do instead
 _KWARG_FIXES = {
@@ -282,7 +281,7 @@ def _checked_model(formula: str, parsed, data, fam, link: str | None, eta: float
     if fitting:
         check_varying(parsed, data)
         check_response(fam, parsed, data)
-    id_syntax = [b for b in _PARENTHESES.findall(formula.replace("||", "\x00")) if b.count("|") > 1]
+    id_syntax = id_syntax_bars(formula)
     if id_syntax:
         raise ValueError(f"formula={formula!r}: brms's ID syntax {id_syntax[0]} (terms correlated across bars) is "
                          "not supported; correlate terms by writing them in one bar, e.g. (1 + x | g)")

@@ -118,18 +118,35 @@ def formula_bars(formula: str) -> list[tuple[str, str, str]]:
     >>> formula_bars("y ~ x + (1 + x | g) + (1 || g:h)")
     [('1 + x', '|', 'g'), ('1', '||', 'g:h')]
     """
-    rhs, out, depth, start = formula.split("~", 1)[-1], [], 0, 0
+    out = []
+    for inner in _bar_texts(formula):
+        bar = "||" if "||" in inner else "|"
+        parts = inner.split(bar)  # brms's ID syntax (1 | p | g): terms first, factor last
+        out.append((parts[0].strip(), bar, "".join(parts[-1].split())))
+    return out
+
+
+def id_syntax_bars(formula: str) -> list[str]:
+    """The bars written with brms's ID syntax, ``(1 + x | p | g)`` (terms correlated across bars).
+
+    Examples
+    --------
+    >>> id_syntax_bars("y ~ (1 + log(x) | p | g) + (1 || h)")
+    ['(1 + log(x) | p | g)']
+    """
+    return [f"({inner})" for inner in _bar_texts(formula) if inner.replace("||", "|").count("|") > 1]
+
+
+def _bar_texts(formula: str):
+    """The text inside each top-level ``( ... | g)`` of a formula's right-hand side."""
+    rhs, depth, start = formula.split("~", 1)[-1], 0, 0
     for i, ch in enumerate(rhs):
         if ch == "(":
             start, depth = (i if depth == 0 else start), depth + 1
         elif ch == ")":
             depth -= 1
-            inner = rhs[start + 1:i]
-            if depth == 0 and "|" in inner:
-                bar = "||" if "||" in inner else "|"
-                parts = inner.split(bar)  # brms's ID syntax (1 | p | g): terms first, factor last
-                out.append((parts[0].strip(), bar, "".join(parts[-1].split())))
-    return out
+            if depth == 0 and "|" in rhs[start + 1:i]:
+                yield rhs[start + 1:i]
 
 
 def _check_parentheses(text: str, argument: str) -> None:

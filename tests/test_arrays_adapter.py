@@ -180,8 +180,8 @@ def test_posterior_predict_has_the_family_mean(family, aux, check):
 
 
 def test_family_and_link_errors():
-    with pytest.raises(ValueError, match="family='weibull' is not supported"):
-        _spec("weibull")
+    with pytest.raises(ValueError, match="family='vonmises' is not supported"):
+        _spec("vonmises")
     with pytest.raises(ValueError, match="link='log' is not available for family 'bernoulli'"):
         _spec("bernoulli", "log")
     with pytest.raises(ValueError, match=r"needs draws of \['sigma'\]"):

@@ -21,7 +21,7 @@ def test_nutpie_sampler_gives_the_same_model(magnusson_fit):
 
 @pytest.mark.parametrize("kwargs,match", [
     ({"sampler": "stan"}, "sampler='stan' must be 'pymc' or 'nutpie'"),
-    ({"family": "weibull"}, "family='weibull' is not supported"),
+    ({"family": "vonmises"}, "family=.vonmises. is not supported: its mean is an angle"),
     ({"family": "bernoulli", "link": "log"}, "link='log' is not available for family 'bernoulli'"),
     ({"sample_prior": "maybe"}, "sample_prior='maybe' is not one of"),
 ])

@@ -6,12 +6,12 @@ per frame and call.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from ..model.spec import ModelSpec
+from ..model.spec import CATEGORY_COLUMN, ModelSpec, Predictor
 from .random_effects import FactorPlan
 
 
@@ -24,22 +24,38 @@ class Design:
     codes: list[np.ndarray]
     """Per factor plan: each row's level position in the plan's effects table."""
     trials: np.ndarray | None
+    category: np.ndarray | None = None
+    """Ordinal and categorical models: each row's response category (its position in ``spec.categories``)."""
+    dpars: dict[str, "Design"] = field(default_factory=dict)
+    """The design of each distributional parameter's own formula."""
 
     @property
     def n(self) -> int:
         return self.X.shape[0]
 
 
-def prepare(spec: ModelSpec, plans: list[FactorPlan], frame: pd.DataFrame, type: str) -> Design:
-    X = np.ascontiguousarray(spec.fixed_design(frame), dtype=float)
-    offset = None if spec.offset is None else np.asarray(spec.offset(frame), dtype=float)
+def prepare(spec: ModelSpec, plans: list[FactorPlan], frame: pd.DataFrame, type: str,
+            dpar_plans: dict[str, list[FactorPlan]] | None = None) -> Design:
+    """The design of ``frame`` for the mean's η (with ``plans``) and every distributional parameter's."""
+    design = _part_design(spec, plans, frame)
+    if spec.family.needs_trials and type != "link":
+        design.trials = _trials(spec, frame, type)
+    if spec.categories and CATEGORY_COLUMN in frame.columns:
+        design.category = pd.Index(spec.categories).get_indexer(frame[CATEGORY_COLUMN].astype(str))
+    design.dpars = {name: _part_design(part, (dpar_plans or {}).get(name, []), frame)
+                    for name, part in spec.dpars.items()}
+    return design
+
+
+def _part_design(part: ModelSpec | Predictor, plans: list[FactorPlan], frame: pd.DataFrame) -> Design:
+    X = np.ascontiguousarray(part.fixed_design(frame), dtype=float)
+    offset = None if part.offset is None else np.asarray(part.offset(frame), dtype=float)
     Zs, codes = [], []
     for plan in plans:
         Z = np.asarray(plan.group.design(frame), dtype=float)[:, plan.active]
         Zs.append(None if np.all(Z == 1.0) else np.ascontiguousarray(Z))
         codes.append(plan.codes(frame))
-    trials = _trials(spec, frame, type) if spec.family.needs_trials and type != "link" else None
-    return Design(X, offset, Zs, codes, trials)
+    return Design(X, offset, Zs, codes, None)
 
 
 def difference_design(plans: list[FactorPlan], lo: Design, hi: Design):

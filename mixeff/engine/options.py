@@ -15,11 +15,16 @@ class PassOptions:
     """How draws become values in one call.
 
     ``include`` is the parsed ``re_formula``: the term indices kept per grouping
-    factor (a factor absent from it contributes nothing to η).
+    factor (a factor absent from it contributes nothing to η).  Exact integration over
+    new levels (``sample_new_levels="integrate"``) applies to the mean's η.
     """
 
     include: dict[str, list[int]] = field(default_factory=dict)
+    dpar_include: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    """``include`` of each distributional parameter's own formula (``re_formula`` applies to all)."""
     type: str = "response"
+    dpar: str | None = None
+    """Predict this distributional parameter (``"mu"``, ``"sigma"``, ``"psi"``...) instead of the response."""
     allow_new_levels: bool = False
     sample_new_levels: str = "uncertainty"
     seed: int | np.random.Generator | None = None

@@ -62,21 +62,49 @@ class ArmPass:
     def __init__(self, spec: ModelSpec, frames: list[pd.DataFrame], options: PassOptions):
         self.spec, self.options = spec, options
         self.rng = np.random.default_rng(options.seed)
-        self.plans = plan_random_effects(spec, frames, options, self.rng)
-        self.designs = [prepare(spec, self.plans, f, options.type) for f in frames]
+        self.plans = plan_random_effects(spec.groups, options.include, frames, options, self.rng)
+        self.dpar_plans = {name: plan_random_effects(part.groups, options.dpar_include.get(name, {}), frames, options,
+                                                     self.rng)
+                           for name, part in spec.dpars.items()}
+        self._check_integration()
+        self.designs = [prepare(spec, self.plans, f, options.type, self.dpar_plans) for f in frames]
+        family = spec.family
+        self.parameter_only = options.dpar is not None and options.dpar not in spec.dpars and options.dpar not in spec.aux
+        """``dpar="mu"``: the mean parameter g⁻¹(η), not the family's expected value."""
+        self.exact_link = options.dpar is None and not family.categorical
+        """Whether the value is the mean's η (``type="link"``) or a function of it alone, so that arms'
+        differences can start from the exact η difference."""
+        self.exact_response = self.exact_link and not set(family.mean_aux) & set(spec.dpars)
+        """... and the expected value depends on the arms only through η (a modelled parameter the mean
+        reads, such as a lognormal's sigma ~ x, differs by arm)."""
         self._deltas: dict[tuple[int, int], tuple | None] = {}
         self.quadrature: QuadratureInfo | None = None
         """The widest rule any integrated block needed (closed form or quadrature), for the result's record."""
         self.monte_carlo_se: np.ndarray | None = None
         """``(quantities, groups, S)`` Monte Carlo SE of averages over simulated new levels, when known."""
 
+    def _check_integration(self) -> None:
+        """``sample_new_levels="integrate"`` integrates new levels of the mean's η; refuse new levels
+        of a distributional parameter's formula that the requested value depends on."""
+        o, family = self.options, self.spec.family
+        if o.sample_new_levels != "integrate" or o.type == "link":
+            return
+        for name, plans in self.dpar_plans.items():
+            new = [p.group.name for p in plans if p.n_new]
+            if new and (name in family.mean_aux or family.categorical or o.dpar == name):
+                raise ValueError(
+                    f"sample_new_levels='integrate' integrates new levels of the mean's random effects only; "
+                    f"newdata has new levels of {new} in the formula of {name!r}, which this value depends on: "
+                    "use sample_new_levels='gaussian' (simulated levels) or re_formula='NA'")
+
     def new_level_record(self) -> dict | None:
         """How new levels were treated in this pass, for the result's credentials (None if none)."""
-        factors = [p.group.name for p in self.plans if p.n_new]
+        plans = self.plans + [p for ps in self.dpar_plans.values() for p in ps]
+        factors = list(dict.fromkeys(p.group.name for p in plans if p.n_new))
         if not factors:
             return None
         record = {"how": self.options.sample_new_levels, "factors": factors,
-                  "levels": {p.group.name: p.n_new for p in self.plans if p.n_new}}
+                  "levels": {p.group.name: p.n_new for p in plans if p.n_new}}
         if self.options.sample_new_levels == "integrate":  # with type="link" nothing is integrated: u has mean 0
             q = self.quadrature or CLOSED_FORM
             record.update(method=q.method, error_bound=q.error_bound)
@@ -118,6 +146,7 @@ class ChunkDraws:
         self._eta: dict[int, np.ndarray] = {}
         self._value: dict[int, np.ndarray] = {}
         self._new: dict[int, tuple | None] = {}
+        self._aux: dict[int, tuple[dict, dict]] = {}
 
     @property
     def size(self) -> int:
@@ -137,14 +166,52 @@ class ChunkDraws:
             self._new[arm] = new_level_variance(a.plans, a.designs[arm], self.rows)
         return self._new[arm]
 
+    def aux(self, arm: int) -> tuple[dict, dict]:
+        """``(parameters, dpar η)`` of the arm's rows: the auxiliary parameters' draws (``(chunk, S)``
+        where the model gives them a formula), the rows' categories, and each modelled parameter's η."""
+        if arm not in self._aux:
+            a = self.arms
+            spec, design = a.spec, a.designs[arm]
+            aux, etas = dict(spec.aux), {}
+            for name, part in spec.dpars.items():
+                etas[name] = linear_predictor(part, a.dpar_plans[name], design.dpars[name], self.rows)
+                aux[name] = part.link.inverse(etas[name].copy())
+            if spec.family.categorical and not spec.family.ordinal:
+                aux["category_eta"] = [aux[name] for name in spec.dpars]
+            if design.category is not None:
+                aux["category"] = design.category[self.rows]
+            self._aux[arm] = aux, etas
+        return self._aux[arm]
+
     def value(self, arm: int) -> np.ndarray:
         """The arm's values on the call's scale (η itself for ``type="link"``)."""
-        if arm in self._value:
-            return self._value[arm]
+        if arm not in self._value:
+            a = self.arms
+            dpar, spec = a.options.dpar, a.spec
+            if dpar is not None and (dpar in spec.dpars or dpar in spec.aux):
+                self._value[arm] = self._parameter(arm, dpar)
+            elif a.options.type == "link":
+                categorical = spec.family.categorical and not spec.family.ordinal
+                self._value[arm] = self._category_eta(arm) if categorical else self.eta(arm)
+            else:
+                self._value[arm] = self._response(arm)
+        return self._value[arm]
+
+    def _parameter(self, arm: int, name: str) -> np.ndarray:
+        """A distributional parameter's values (``dpar=``): its η for ``type="link"``."""
+        aux, etas = self.aux(arm)
+        if name in etas:
+            return etas[name] if self.arms.options.type == "link" else aux[name]
+        return np.broadcast_to(aux[name], (self.size, self.arms.spec.n_samples)).copy()  # one draw per row
+
+    def _category_eta(self, arm: int) -> np.ndarray:
+        """Each row's own category's η (0 for the reference category) of a categorical model."""
+        aux, _ = self.aux(arm)
+        stacked = np.stack([np.zeros((self.size, self.arms.spec.n_samples)), *aux["category_eta"]])
+        return np.take_along_axis(stacked, aux["category"][None, :, None], axis=0)[0]
+
+    def _response(self, arm: int) -> np.ndarray:
         a = self.arms
-        if a.options.type == "link":
-            self._value[arm] = self.eta(arm)
-            return self._value[arm]
         out = self._buffers.value(arm)[: self.size]
         if arm in self._eta:  # keep the cached η intact for exact differences
             np.copyto(out, self._eta[arm])
@@ -152,34 +219,46 @@ class ChunkDraws:
             linear_predictor(a.spec, a.plans, a.designs[arm], self.rows, out=out, scratch=self._buffers.scratch)
         trials = a.designs[arm].trials
         trials = None if trials is None else trials[self.rows]
+        aux, _ = self.aux(arm)
         new = self.new_levels(arm) if a.options.type == "response" else None
         eta_new = None if new is None else out[new[0]]  # fancy indexing copies η of the new-level rows
-        self._value[arm] = response(a.spec, a.options.type, out, trials, a.rng)
+        value = response(a.spec, a.options.type, out, trials, a.rng, aux, a.parameter_only)
         if new is not None:
             idx, var = new
-            values, info = integrated_response(a.spec, eta_new, var, None if trials is None else trials[idx])
-            self._value[arm][idx] = values
+            values, info = integrated_response(a.spec, eta_new, var, None if trials is None else trials[idx],
+                                               self._aux_rows(aux, idx), a.parameter_only)
+            value[idx] = values
             a.record_quadrature(info)
-        return self._value[arm]
+        return value
+
+    def _aux_rows(self, aux: dict, idx: np.ndarray) -> dict:
+        """``aux`` at the chunk rows ``idx``: row-varying entries sliced, per-draw ones kept."""
+        out = dict(aux)
+        for name in [*self.arms.spec.dpars, "category"]:
+            if name in out:
+                out[name] = out[name][idx]
+        if "category_eta" in out:
+            out["category_eta"] = [e[idx] for e in out["category_eta"]]
+        return out
 
     def difference(self, lo: int, hi: int) -> np.ndarray:
         """``value(hi) − value(lo)``, exact where the model allows (see the module notes)."""
         a = self.arms
         delta = a.delta(lo, hi)
-        if delta is None or a.options.type == "prediction":
+        if delta is None or a.options.type == "prediction" or not a.exact_link:
             return self.value(hi) - self.value(lo)
         plans, design, same_trials = delta
         d = linear_predictor(a.spec, plans, design, self.rows, scratch=self._buffers.scratch)
         if a.options.type == "link":
             return d
-        if not same_trials:
-            return self.value(hi) - self.value(lo)  # different trials: no common increment
+        if not same_trials or not a.exact_response:
+            return self.value(hi) - self.value(lo)  # different trials or parameters: no common increment
         t_lo = a.designs[lo].trials
         trials = None if t_lo is None else t_lo[self.rows]
         new_lo = self.new_levels(lo)
         if new_lo is not None:
             return self._integrated_difference(lo, hi, d, trials, new_lo)
-        exact = response_increment(a.spec, self.eta(lo), d, trials)
+        exact = response_increment(a.spec, self.eta(lo), d, trials, self.aux(lo)[0])
         return self.value(hi) - self.value(lo) if exact is None else exact
 
     def _integrated_difference(self, lo: int, hi: int, d, trials, new_lo) -> np.ndarray:
@@ -189,12 +268,14 @@ class ChunkDraws:
         a = self.arms
         idx, var = new_lo
         eta = self.eta(lo)
-        out = response_increment(a.spec, eta, d, trials)
+        aux = self.aux(lo)[0]
+        out = response_increment(a.spec, eta, d, trials, aux)
         if out is None:
             return self.value(hi) - self.value(lo)
         integrated = None
         if np.array_equal(var, self.new_levels(hi)[1]):
-            integrated = integrated_increment(a.spec, eta[idx], d[idx], var, None if trials is None else trials[idx])
+            integrated = integrated_increment(a.spec, eta[idx], d[idx], var, None if trials is None else trials[idx],
+                                              self._aux_rows(aux, idx))
         if integrated is None:
             out[idx] = self.value(hi)[idx] - self.value(lo)[idx]
         else:

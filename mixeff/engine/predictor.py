@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model.families import has_mean_increment, mean_increment, normal_mean, normal_mean_increment
+from ..model.families import (
+    category_probability, has_mean_increment, mean_increment, normal_mean, normal_mean_increment,
+)
 from ..model.spec import ModelSpec
 from .design import Design
 from .integrate import QuadratureInfo, normal_expectation
@@ -38,12 +40,20 @@ def linear_predictor(spec: ModelSpec, plans: list[FactorPlan], design: Design, r
 
 
 def response(spec: ModelSpec, type: str, eta: np.ndarray, trials: np.ndarray | None,
-             rng: np.random.Generator) -> np.ndarray:
-    """From η to the expected value (``"response"``) or a predictive draw; overwrites ``eta``."""
+             rng: np.random.Generator, aux: dict, parameter_only: bool = False) -> np.ndarray:
+    """From η to the expected value (``"response"``) or a predictive draw; overwrites ``eta``.
+
+    ``aux``: the auxiliary parameters of these rows (``(S,)`` draws, or ``(rows, S)`` where
+    modelled); ``parameter_only``: stop at the inverse link (``dpar="mu"``).
+    """
+    if spec.family.categorical:
+        return category_probability(spec.family, spec.link, eta, aux)
     mu = spec.link.inverse(eta)
+    if parameter_only:
+        return mu
     if type == "prediction":
         try:
-            return spec.family.draw(rng, mu, spec.aux, trials)
+            return spec.family.draw(rng, mu, aux, trials)
         except ValueError as err:
             raise ValueError(
                 f"type='prediction': no draw from the {spec.family.name} distribution is possible at some rows "
@@ -51,7 +61,7 @@ def response(spec: ModelSpec, type: str, eta: np.ndarray, trials: np.ndarray | N
                 "is too large to sample (counts above ~1e18); check newdata for extreme values, or use "
                 "type='response'"
             ) from None
-    return spec.family.mean(mu, spec.aux, trials)
+    return spec.family.mean(mu, aux, trials)
 
 
 def new_level_variance(plans: list[FactorPlan], design: Design, rows: slice):
@@ -82,30 +92,35 @@ def new_level_variance(plans: list[FactorPlan], design: Design, rows: slice):
     return idx, var
 
 
-def response_increment(spec: ModelSpec, eta: np.ndarray, d: np.ndarray, trials: np.ndarray | None):
+def response_increment(spec: ModelSpec, eta: np.ndarray, d: np.ndarray, trials: np.ndarray | None, aux: dict):
     """E[Y | η + d] − E[Y | η] without cancellation, or None where the family has no exact form."""
-    return mean_increment(spec.family, spec.link, eta, d, spec.aux, trials)
+    return mean_increment(spec.family, spec.link, eta, d, aux, trials)
 
 
-def integrated_response(spec: ModelSpec, eta: np.ndarray, var: np.ndarray, trials: np.ndarray | None):
+def integrated_response(spec: ModelSpec, eta: np.ndarray, var: np.ndarray, trials: np.ndarray | None, aux: dict,
+                        parameter_only: bool = False):
     """E[Y | η + u], u ~ N(0, var): a closed form where the family has one, else quadrature.
 
     Returns the values and how they were computed (a :class:`~mixeff.engine.integrate.QuadratureInfo`).
+    ``parameter_only``: E[g⁻¹(η + u)], the mean parameter itself.
     """
-    closed = normal_mean(spec.family, spec.link, eta, var, spec.aux, trials)
+    if parameter_only:
+        closed = None if spec.link.normal_mean is None else spec.link.normal_mean(eta, var)
+    else:
+        closed = normal_mean(spec.family, spec.link, eta, var, aux, trials)
     if closed is not None:
         return closed, CLOSED_FORM
-    return normal_expectation(lambda x: response(spec, "response", x, trials, None), eta, var,
+    return normal_expectation(lambda x: response(spec, "response", x, trials, None, aux, parameter_only), eta, var,
                               step=spec.link.quadrature_step)
 
 
 def integrated_increment(spec: ModelSpec, eta: np.ndarray, d: np.ndarray, var: np.ndarray,
-                         trials: np.ndarray | None):
+                         trials: np.ndarray | None, aux: dict):
     """E[Y | η + d + u] − E[Y | η + u] without cancellation, or None where no exact form exists."""
-    closed = normal_mean_increment(spec.family, spec.link, eta, d, var, spec.aux, trials)
+    closed = normal_mean_increment(spec.family, spec.link, eta, d, var, aux, trials)
     if closed is not None:
         return closed, CLOSED_FORM
     if not has_mean_increment(spec.family, spec.link, trials is not None):
         return None
-    return normal_expectation(lambda x: response_increment(spec, x, d, trials), eta, var,
+    return normal_expectation(lambda x: response_increment(spec, x, d, trials, aux), eta, var,
                               step=spec.link.quadrature_step)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..model.spec import GroupFactor, ModelSpec
+from ..model.spec import GroupFactor
 from .options import SAMPLE_NEW_LEVELS, PassOptions
 
 
@@ -45,11 +45,12 @@ class FactorPlan:
         return self.labels.get_indexer(self.group.labels_of(frame))
 
 
-def plan_random_effects(spec: ModelSpec, frames: list[pd.DataFrame], options: PassOptions,
-                        rng: np.random.Generator) -> list[FactorPlan]:
+def plan_random_effects(groups: dict[str, GroupFactor], include: dict[str, list[int]], frames: list[pd.DataFrame],
+                        options: PassOptions, rng: np.random.Generator) -> list[FactorPlan]:
+    """One plan per factor of ``groups`` that ``include`` (the parsed ``re_formula``) keeps."""
     plans = []
-    for name, active in options.include.items():
-        group = spec.groups[name]
+    for name, active in include.items():
+        group = groups[name]
         seen = np.unique(np.concatenate([group.labels_of(f) for f in frames]))
         new = [str(lab) for lab in seen if not group.has_level(lab)]
         if new and not options.allow_new_levels:

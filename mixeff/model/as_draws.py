@@ -40,10 +40,14 @@ def as_draws_df(fit, draws: str = "posterior") -> pd.DataFrame:
     [[1, 1, 1], [2, 100, 200]]
     """
     spec = fit if isinstance(fit, ModelSpec) else _spec_of(fit, draws)
+    if spec.dpars or spec.family.categorical:
+        what = f"the {spec.family.name} family" if spec.family.categorical else f"formulas for {list(spec.dpars)}"
+        raise ValueError(f"as_draws_df writes models with one formula and per-draw auxiliary parameters; this "
+                         f"model has {what}: read its draws from the fit's DataTree (fit.idata) instead")
     columns: dict[str, np.ndarray] = {f"b_{brms_name(n)}": spec.beta[:, j] for j, n in enumerate(spec.beta_names)}
     for g in spec.groups.values():
         columns.update(_hyper_columns(g))
-    columns.update({brms_aux_name(a): np.broadcast_to(v, (spec.n_samples,)) for a, v in spec.aux.items()})
+    columns.update({_brms_aux(spec, a): _brms_aux_values(a, v, spec.n_samples) for a, v in spec.aux.items()})
     for g in spec.groups.values():
         columns.update(_level_columns(g))
     table = pd.DataFrame({name: np.asarray(v, dtype=float) for name, v in columns.items()})
@@ -51,6 +55,18 @@ def as_draws_df(fit, draws: str = "posterior") -> pd.DataFrame:
     table[".iteration"] = np.tile(np.arange(1, spec.n_draws + 1), spec.n_chains)
     table[".draw"] = np.arange(1, spec.n_samples + 1)
     return table
+
+
+def _brms_aux(spec: ModelSpec, name: str) -> str:
+    """brms's column of an auxiliary parameter: ``shape`` for alpha, ``zi``/``hu`` for psi."""
+    if name == "psi":
+        return "hu" if spec.family.name.startswith("hurdle") else "zi"
+    return brms_aux_name(name)
+
+
+def _brms_aux_values(name: str, values: np.ndarray, n: int) -> np.ndarray:
+    values = np.broadcast_to(values, (n,))
+    return 1.0 - values if name == "psi" else values  # brms's zi and hu are the probabilities of a zero
 
 
 def _spec_of(fit, draws: str) -> ModelSpec:

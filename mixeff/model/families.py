@@ -6,7 +6,14 @@ parameter draws) into the expected value of the response (brms's
 ``posterior_epred``) and into posterior-predictive draws (``posterior_predict``).
 
 Arrays follow the engine's layout: ``mu`` is ``(rows, draws)`` and every
-auxiliary parameter is a ``(draws,)`` vector, broadcast along rows.
+auxiliary parameter is a ``(draws,)`` vector broadcast along rows, or, when the
+model gives it its own formula (a distributional model), a ``(rows, draws)``
+block.  Families whose response is a category (ordinal, categorical) give the
+probability of each row's category (``aux["category"]``, see :func:`category_probability`).
+
+Parameterisations are PyMC's, as Bambi fits them: ``psi`` of a zero-inflated
+family is the probability of the count part (brms's ``zi`` is ``1 − psi``), and
+of a hurdle family the probability of a non-zero response (brms's ``hu`` is ``1 − psi``).
 """
 
 from __future__ import annotations
@@ -90,6 +97,13 @@ def _inv_inverse(x):
     return x
 
 
+def _inv_inverse_squared(x):
+    # mu = 1 / sqrt(eta), the Wald family's canonical link
+    np.sqrt(x, out=x)
+    np.reciprocal(x, out=x)
+    return x
+
+
 LINKS: dict[str, Link] = {
     "identity": Link("identity", _identity, lambda eta, d: d.copy(), lambda eta, v: eta.copy()),
     "log": Link("log", lambda x: np.exp(x, out=x), _log_increment, _lognormal_moment),
@@ -97,16 +111,51 @@ LINKS: dict[str, Link] = {
     "probit": Link("probit", lambda x: special.ndtr(x, out=x), None, _probit_normal),
     "cloglog": Link("cloglog", _inv_cloglog),
     "inverse": Link("inverse", _inv_inverse, integrable=False),
+    "inverse_squared": Link("inverse_squared", _inv_inverse_squared, integrable=False),
+    "softmax": Link("softmax", _identity),  # categorical: each category's η, combined by the family
 }
 
 
-def _mean_is_mu(mu, aux, trials):
-    return mu
+# -- expected values ----------------------------------------------------------------------
+# Most families' means are affine in the inverse link: E[Y] = scale · g⁻¹(η) + shift, with
+# scale and shift from the auxiliary parameters (and binomial trials).  Exact increments and
+# closed-form integrals over a normal random effect follow from that form, in one place below.
+
+def _unit(aux, trials):
+    return 1.0, 0.0
 
 
-def _binomial_mean(mu, aux, trials):
-    mu *= trials[:, None]
-    return mu
+def _trials_scale(aux, trials):
+    return trials[:, None], 0.0
+
+
+def _psi_scale(aux, trials):
+    return aux["psi"], 0.0
+
+
+def _psi_trials_scale(aux, trials):
+    return aux["psi"] * trials[:, None], 0.0
+
+
+def _exgaussian_shift(aux, trials):
+    return 1.0, aux["nu"]
+
+
+def _asymmetric_laplace_shift(aux, trials):
+    # PyMC's AsymmetricLaplace(b, kappa, mu) has mean mu - (kappa - 1/kappa) / b
+    kappa = aux["kappa"]
+    return 1.0, (1.0 / kappa - kappa) / aux["b"]
+
+
+def _affine_mean(affine):
+    def mean(mu, aux, trials):
+        scale, shift = affine(aux, trials)
+        if not (np.isscalar(scale) and scale == 1.0):
+            mu *= scale
+        if not (np.isscalar(shift) and shift == 0.0):
+            mu += shift
+        return mu
+    return mean
 
 
 def _lognormal_mean(mu, aux, trials):
@@ -116,12 +165,40 @@ def _lognormal_mean(mu, aux, trials):
     return mu
 
 
+def _hurdle_lognormal_mean(mu, aux, trials):
+    return _lognormal_mean(mu, aux, trials) * aux["psi"]
+
+
+def _positive_share_ratio(mu, log_p0):
+    """mu / (1 − p0) with p0 = exp(log_p0), the mean of a zero-truncated count; its limit 1 at mu = 0."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = mu / -np.expm1(log_p0)
+    return np.where(mu > 0, out, 1.0)
+
+
+def _hurdle_poisson_mean(mu, aux, trials):
+    # psi * mu / (1 - exp(-mu)): P(Y > 0) = psi, then a zero-truncated Poisson
+    return aux["psi"] * _positive_share_ratio(mu, -mu)
+
+
+def _hurdle_negbinomial_mean(mu, aux, trials):
+    # psi * mu / (1 - p0), p0 = (alpha / (alpha + mu))^alpha
+    alpha = aux["alpha"]
+    return aux["psi"] * _positive_share_ratio(mu, -alpha * np.log1p(mu / alpha))
+
+
+# -- predictive draws ------------------------------------------------------------------------
+
+def _full(aux_value, shape):
+    return np.broadcast_to(aux_value, shape)
+
+
 def _gaussian_draw(rng, mu, aux, trials):
     return rng.normal(mu, aux["sigma"])
 
 
 def _student_draw(rng, mu, aux, trials):
-    return mu + aux["sigma"] * rng.standard_t(np.broadcast_to(aux["nu"], mu.shape))
+    return mu + aux["sigma"] * rng.standard_t(_full(aux["nu"], mu.shape))
 
 
 def _bernoulli_draw(rng, mu, aux, trials):
@@ -129,7 +206,7 @@ def _bernoulli_draw(rng, mu, aux, trials):
 
 
 def _binomial_draw(rng, mu, aux, trials):
-    return rng.binomial(np.broadcast_to(trials[:, None], mu.shape).astype(np.int64), mu).astype(float)
+    return rng.binomial(_full(trials[:, None], mu.shape).astype(np.int64), mu).astype(float)
 
 
 def _poisson_draw(rng, mu, aux, trials):
@@ -143,19 +220,137 @@ def _negbinomial_draw(rng, mu, aux, trials):
 
 
 def _lognormal_draw(rng, mu, aux, trials):
-    return rng.lognormal(mu, np.broadcast_to(aux["sigma"], mu.shape))
+    return rng.lognormal(mu, _full(aux["sigma"], mu.shape))
 
 
 def _gamma_draw(rng, mu, aux, trials):
     alpha = aux["alpha"]
-    return rng.gamma(np.broadcast_to(alpha, mu.shape), mu / alpha)
+    return rng.gamma(_full(alpha, mu.shape), mu / alpha)
+
+
+def _unit_interval(mu):
+    # a mean rounded to exactly 0 or 1 (|η| large) draws its limit instead of failing
+    return np.clip(mu, np.finfo(float).tiny, np.nextafter(1.0, 0.0))
 
 
 def _beta_draw(rng, mu, aux, trials):
-    # a mean rounded to exactly 0 or 1 (|η| large) draws its limit instead of failing
-    mu = np.clip(mu, np.finfo(float).tiny, np.nextafter(1.0, 0.0))
+    mu = _unit_interval(mu)
     kappa = aux["kappa"]
     return rng.beta(mu * kappa, (1.0 - mu) * kappa)
+
+
+def _beta_binomial_draw(rng, mu, aux, trials):
+    return _binomial_draw(rng, _beta_draw(rng, mu, aux, trials), aux, trials)
+
+
+def _exponential_draw(rng, mu, aux, trials):
+    return rng.exponential(mu)
+
+
+def _weibull_draw(rng, mu, aux, trials):
+    # Bambi's mu is the mean: scale = mu / Γ(1 + 1/alpha)
+    alpha = _full(aux["alpha"], mu.shape)
+    return rng.weibull(alpha) * mu / special.gamma(1.0 + 1.0 / alpha)
+
+
+def _wald_draw(rng, mu, aux, trials):
+    return rng.wald(mu, _full(aux["lam"], mu.shape))
+
+
+def _laplace_draw(rng, mu, aux, trials):
+    return rng.laplace(mu, _full(aux["b"], mu.shape))
+
+
+def _asymmetric_laplace_draw(rng, mu, aux, trials):
+    # PyMC's inverse-CDF sampler for AsymmetricLaplace(b, kappa, mu)
+    b, kappa = _full(aux["b"], mu.shape), _full(aux["kappa"], mu.shape)
+    u = rng.random(mu.shape)
+    switch = kappa**2 / (1.0 + kappa**2)
+    below = mu + kappa * np.log(u / switch) / b
+    above = mu - np.log((1.0 - u) * (1.0 + kappa**2)) / (kappa * b)
+    return np.where(u <= switch, below, above)
+
+
+def _exgaussian_draw(rng, mu, aux, trials):
+    return rng.normal(mu, _full(aux["sigma"], mu.shape)) + rng.exponential(_full(aux["nu"], mu.shape))
+
+
+def _with_zeros(draw):
+    """A zero-inflated or hurdle draw: ``draw``'s value with probability psi, else 0."""
+    def zero_or(rng, mu, aux, trials):
+        keep = rng.random(mu.shape) < aux["psi"]
+        return np.where(keep, draw(rng, mu, aux, trials), 0.0)
+    return zero_or
+
+
+TRUNCATED_MAX_MEAN = 1e15
+"""Largest mean of a zero-truncated count draw (float64 counts are exact to 2**53 ≈ 9e15)."""
+
+
+def _truncated_draw(dist, positive_share, mu, rng, *args):
+    """A draw of ``dist`` given Y > 0, by inverting its survival function at U · P(Y > 0): exact for any
+    mean, no rejection loop, and accurate where P(Y > 0) is tiny (then the draw is 1)."""
+    if np.any(mu > TRUNCATED_MAX_MEAN):  # scipy's quantile search stalls there; counts are not exact anyway
+        raise ValueError(f"a mean above {TRUNCATED_MAX_MEAN:g} is too large to sample a zero-truncated count")
+    u = 1.0 - rng.random(mu.shape)  # in (0, 1]
+    out = dist.isf(u * positive_share, *args)
+    if not np.all(np.isfinite(out)):
+        raise ValueError("the mean is too large to sample a zero-truncated count")
+    return out
+
+
+def _truncated_poisson_draw(rng, mu, aux, trials):
+    from scipy import stats
+    return _truncated_draw(stats.poisson, -np.expm1(-mu), mu, rng, mu)
+
+
+def _truncated_negbinomial_draw(rng, mu, aux, trials):
+    from scipy import stats
+    alpha = _full(aux["alpha"], mu.shape)
+    return _truncated_draw(stats.nbinom, -np.expm1(-alpha * np.log1p(mu / alpha)), mu, rng, alpha,
+                           alpha / (alpha + mu))
+
+
+# -- ordinal and categorical responses -------------------------------------------------------
+
+def _cumulative_probabilities(eta, link, aux):
+    """``(K, rows, S)``: P(Y = k) = F(τ_k − η) − F(τ_{k−1} − η), τ_0 = −∞, τ_K = ∞."""
+    tau = aux["threshold"]  # (S, K - 1)
+    cdf = np.stack([link.inverse(tau[:, k] - eta) for k in range(tau.shape[1])])
+    ones = np.ones((1, *eta.shape))
+    upper = np.concatenate([cdf, ones])
+    lower = np.concatenate([0.0 * ones, cdf])
+    return upper - lower
+
+
+def _sratio_probabilities(eta, link, aux):
+    """``(K, rows, S)``: P(Y = k) = F(τ_k − η) ∏_{j<k} (1 − F(τ_j − η)); the last category the product of all."""
+    tau = aux["threshold"]
+    stop = np.stack([link.inverse(tau[:, k] - eta) for k in range(tau.shape[1])])
+    survive = np.cumprod(1.0 - stop, axis=0)
+    reach = np.concatenate([np.ones((1, *eta.shape)), survive[:-1]])
+    return np.concatenate([stop * reach, survive[-1:]])
+
+
+def _softmax_probabilities(eta, link, aux):
+    """``(K, rows, S)``: softmax of the reference category's 0 and each other category's η."""
+    etas = np.stack([np.zeros_like(eta)] + [np.broadcast_to(e, eta.shape) for e in aux["category_eta"]])
+    etas = etas - etas.max(axis=0)
+    np.exp(etas, out=etas)
+    etas /= etas.sum(axis=0)
+    return etas
+
+
+def category_probabilities(family: "Family", link: Link, eta, aux) -> np.ndarray:
+    """``(K, rows, S)`` probability of every category of an ordinal or categorical family."""
+    return family.probabilities(np.asarray(eta, dtype=float), link, aux)
+
+
+def category_probability(family: "Family", link: Link, eta, aux) -> np.ndarray:
+    """``(rows, S)`` probability of each row's own category, ``aux["category"]`` (``(rows,)`` positions)."""
+    probs = category_probabilities(family, link, eta, aux)
+    category = np.asarray(aux["category"], dtype=np.int64)
+    return np.take_along_axis(probs, category[None, :, None], axis=0)[0]
 
 
 @dataclass(frozen=True)
@@ -164,13 +359,27 @@ class Family:
     default_link: str
     links: tuple[str, ...]
     aux: tuple[str, ...]
-    mean: Callable
-    """``mean(mu, aux, trials)``: expected value, may overwrite ``mu``."""
-    draw: Callable
+    mean: Callable | None
+    """``mean(mu, aux, trials)``: expected value, may overwrite ``mu``; None for category families."""
+    draw: Callable | None
     """``draw(rng, mu, aux, trials)``: one posterior-predictive draw per cell."""
     needs_trials: bool = False
     support: str = "real"
     """The values a response may take: a key of :data:`SUPPORTS`."""
+    affine: Callable | None = None
+    """``affine(aux, trials) -> (scale, shift)`` when E[Y] = scale · g⁻¹(η) + shift."""
+    mean_aux: tuple[str, ...] = ()
+    """Auxiliary parameters the expected value reads (a modelled one makes arms differ in it)."""
+    parent: str = "mu"
+    """Bambi's name of the parameter the main formula predicts (``p`` for probabilities)."""
+    probabilities: Callable | None = None
+    """Ordinal and categorical families: ``(eta, link, aux) -> (K, rows, S)`` category probabilities."""
+    ordinal: bool = False
+
+    @property
+    def categorical(self) -> bool:
+        """Whether the response is a category: verbs give one row per category (a ``group`` column)."""
+        return self.probabilities is not None
 
 
 SUPPORTS: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
@@ -178,35 +387,87 @@ SUPPORTS: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
     "binary": ("0 or 1", lambda y: (y == 0) | (y == 1)),
     "count": ("a whole number >= 0", lambda y: (y >= 0) & (y == np.round(y))),
     "positive": ("a number > 0", lambda y: y > 0),
+    "nonnegative": ("a number >= 0", lambda y: y >= 0),
     "unit": ("a number strictly between 0 and 1", lambda y: (y > 0) & (y < 1)),
+    "category": ("one of the response's categories", lambda y: np.ones(np.shape(y), dtype=bool)),
 }
 """Support of each family's response: a description for messages and a test of each value."""
 
 
 def outside_support(family: Family, y: np.ndarray) -> np.ndarray:
     """Boolean mask of response values the family cannot have produced."""
+    if family.support == "category":
+        return np.zeros(len(y), dtype=bool)
     return ~SUPPORTS[family.support][1](np.asarray(y, dtype=float))
 
+
+def _family(name, default_link, links, aux, draw, *, affine=_unit, mean=None, mean_aux=(), **kw):
+    """A family whose mean is ``mean`` or, by default, the affine form ``affine``."""
+    if mean is not None:
+        affine = None
+    return Family(name, default_link, links, aux, mean or _affine_mean(affine), draw, affine=affine,
+                  mean_aux=mean_aux, **kw)
+
+
+_PROBABILITY_LINKS = ("logit", "probit", "cloglog")
+_COUNT_LINKS = ("log", "identity")
+_POSITIVE_LINKS = ("log", "identity", "inverse")
 
 FAMILIES: dict[str, Family] = {
     f.name: f
     for f in [
-        Family("gaussian", "identity", ("identity", "log", "inverse"), ("sigma",), _mean_is_mu, _gaussian_draw),
-        Family("t", "identity", ("identity", "log", "inverse"), ("sigma", "nu"), _mean_is_mu, _student_draw),
-        Family("bernoulli", "logit", ("logit", "probit", "cloglog"), (), _mean_is_mu, _bernoulli_draw,
-               support="binary"),
-        Family("binomial", "logit", ("logit", "probit", "cloglog"), (), _binomial_mean, _binomial_draw, True,
-               support="count"),
-        Family("poisson", "log", ("log", "identity"), (), _mean_is_mu, _poisson_draw, support="count"),
-        Family("negativebinomial", "log", ("log", "identity"), ("alpha",), _mean_is_mu, _negbinomial_draw,
-               support="count"),
-        Family("lognormal", "identity", ("identity",), ("sigma",), _lognormal_mean, _lognormal_draw,
-               support="positive"),
-        Family("gamma", "inverse", ("inverse", "log", "identity"), ("alpha",), _mean_is_mu, _gamma_draw,
-               support="positive"),
-        Family("beta", "logit", ("logit", "probit", "cloglog"), ("kappa",), _mean_is_mu, _beta_draw, support="unit"),
+        _family("gaussian", "identity", ("identity", "log", "inverse"), ("sigma",), _gaussian_draw),
+        _family("t", "identity", ("identity", "log", "inverse"), ("sigma", "nu"), _student_draw),
+        _family("bernoulli", "logit", _PROBABILITY_LINKS, (), _bernoulli_draw, support="binary", parent="p"),
+        _family("binomial", "logit", _PROBABILITY_LINKS, (), _binomial_draw, affine=_trials_scale,
+                needs_trials=True, support="count", parent="p"),
+        _family("poisson", "log", _COUNT_LINKS, (), _poisson_draw, support="count"),
+        _family("negativebinomial", "log", _COUNT_LINKS, ("alpha",), _negbinomial_draw, support="count"),
+        _family("lognormal", "identity", ("identity",), ("sigma",), _lognormal_draw, mean=_lognormal_mean,
+                mean_aux=("sigma",), support="positive"),
+        _family("gamma", "inverse", _POSITIVE_LINKS, ("alpha",), _gamma_draw, support="positive"),
+        _family("beta", "logit", _PROBABILITY_LINKS, ("kappa",), _beta_draw, support="unit"),
+        _family("beta_binomial", "logit", _PROBABILITY_LINKS, ("kappa",), _beta_binomial_draw,
+                affine=_trials_scale, needs_trials=True, support="count"),
+        _family("exponential", "log", _POSITIVE_LINKS, (), _exponential_draw, support="positive"),
+        _family("weibull", "log", _POSITIVE_LINKS, ("alpha",), _weibull_draw, support="positive"),
+        _family("wald", "inverse_squared", ("inverse_squared", "inverse", "identity", "log"), ("lam",),
+                _wald_draw, support="positive"),
+        _family("laplace", "identity", ("identity", "log", "inverse"), ("b",), _laplace_draw),
+        _family("asymmetriclaplace", "identity", ("identity", "log", "inverse"), ("b", "kappa"),
+                _asymmetric_laplace_draw, affine=_asymmetric_laplace_shift, mean_aux=("b", "kappa")),
+        _family("exgaussian", "identity", ("identity", "log", "inverse"), ("sigma", "nu"), _exgaussian_draw,
+                affine=_exgaussian_shift, mean_aux=("nu",)),
+        _family("zero_inflated_poisson", "log", _COUNT_LINKS, ("psi",), _with_zeros(_poisson_draw),
+                affine=_psi_scale, mean_aux=("psi",), support="count"),
+        _family("zero_inflated_negativebinomial", "log", _COUNT_LINKS, ("alpha", "psi"),
+                _with_zeros(_negbinomial_draw), affine=_psi_scale, mean_aux=("psi",), support="count"),
+        _family("zero_inflated_binomial", "logit", _PROBABILITY_LINKS, ("psi",), _with_zeros(_binomial_draw),
+                affine=_psi_trials_scale, mean_aux=("psi",), needs_trials=True, support="count", parent="p"),
+        _family("hurdle_poisson", "log", _COUNT_LINKS, ("psi",), _with_zeros(_truncated_poisson_draw),
+                mean=_hurdle_poisson_mean, mean_aux=("psi",), support="count"),
+        _family("hurdle_negativebinomial", "log", _COUNT_LINKS, ("alpha", "psi"),
+                _with_zeros(_truncated_negbinomial_draw), mean=_hurdle_negbinomial_mean,
+                mean_aux=("alpha", "psi"), support="count"),
+        _family("hurdle_gamma", "log", _POSITIVE_LINKS, ("alpha", "psi"), _with_zeros(_gamma_draw),
+                affine=_psi_scale, mean_aux=("psi",), support="nonnegative"),
+        _family("hurdle_lognormal", "identity", ("identity",), ("sigma", "psi"), _with_zeros(_lognormal_draw),
+                mean=_hurdle_lognormal_mean, mean_aux=("sigma", "psi"), support="nonnegative"),
+        Family("cumulative", "logit", _PROBABILITY_LINKS, ("threshold",), None, None, support="category",
+               parent="p", probabilities=_cumulative_probabilities, ordinal=True),
+        Family("sratio", "logit", _PROBABILITY_LINKS, ("threshold",), None, None, support="category",
+               parent="p", probabilities=_sratio_probabilities, ordinal=True),
+        Family("categorical", "softmax", ("softmax",), (), None, None, support="category", parent="p",
+               probabilities=_softmax_probabilities),
     ]
 }
+
+REFUSED_FAMILIES = {
+    "vonmises": "its mean is an angle: averages and differences of angles need circular statistics",
+    "multinomial": "its response is a vector of counts",
+    "dirichlet_multinomial": "its response is a vector of counts",
+}
+"""Bambi families mixeff does not take, and why (named in the error)."""
 
 # Other spellings users bring from brms and bambi.
 FAMILY_ALIASES = {
@@ -216,6 +477,14 @@ FAMILY_ALIASES = {
     "student_t": "t",
     "negbinomial": "negativebinomial",
     "negative_binomial": "negativebinomial",
+    "zero_inflated_negbinomial": "zero_inflated_negativebinomial",
+    "hurdle_negbinomial": "hurdle_negativebinomial",
+    "exgaussian": "exgaussian",
+    "exponential": "exponential",
+    "inverse.gaussian": "wald",
+    "asym_laplace": "asymmetriclaplace",
+    "beta_binomial": "beta_binomial",
+    "betabinomial": "beta_binomial",
 }
 
 # brms names of auxiliary parameters -> the names used here (bambi's); the one place this map lives
@@ -243,13 +512,13 @@ def mean_increment(family: Family, link: Link, eta, d, aux, trials):
 
     Used for finite-difference slopes and small contrasts, whose two arms differ
     by ~1e-4 of η: subtracting two expected values would lose those digits.
+    Both arms must share the auxiliary parameters (the engine checks that).
     """
     if not has_mean_increment(family, link, trials is not None):
         return None
-    if family.mean is _mean_is_mu:
-        return link.increment(eta, d)
-    if family.mean is _binomial_mean:
-        return link.increment(eta, d) * trials[:, None]
+    if family.affine is not None:
+        scale, _ = family.affine(aux, trials)
+        return link.increment(eta, d) * scale
     return LINKS["log"].increment(eta + 0.5 * aux["sigma"] ** 2, d)  # the lognormal mean
 
 
@@ -257,10 +526,8 @@ def has_mean_increment(family: Family, link: Link, with_trials: bool) -> bool:
     """Whether :func:`mean_increment` has an exact form for this family and link."""
     if link.increment is None:
         return False
-    if family.mean is _mean_is_mu:
-        return True
-    if family.mean is _binomial_mean:
-        return with_trials
+    if family.affine is not None:
+        return with_trials or not family.needs_trials
     return family.mean is _lognormal_mean
 
 
@@ -268,14 +535,15 @@ def normal_mean(family: Family, link: Link, eta, v, aux, trials):
     """E[Y | η + u], u ~ N(0, v), in closed form, or None where quadrature is needed.
 
     Identity links give η; log links exp(η + v/2); probit Φ(η/√(1 + v)); the
-    lognormal mean exp(η + σ²/2) becomes exp(η + σ²/2 + v/2).
+    lognormal mean exp(η + σ²/2) becomes exp(η + σ²/2 + v/2); an affine mean
+    scales and shifts these.
     """
     if family.mean is _lognormal_mean:  # (the lognormal family has only the identity link)
         return LINKS["log"].normal_mean(eta + 0.5 * aux["sigma"] ** 2, v)
-    if link.normal_mean is None or family.mean not in (_mean_is_mu, _binomial_mean):
+    if link.normal_mean is None or family.affine is None:
         return None
-    out = link.normal_mean(eta, v)
-    return out if family.mean is _mean_is_mu else out * trials[:, None]
+    scale, shift = family.affine(aux, trials)
+    return link.normal_mean(eta, v) * scale + shift
 
 
 def normal_mean_increment(family: Family, link: Link, eta, d, v, aux, trials):
@@ -283,15 +551,25 @@ def normal_mean_increment(family: Family, link: Link, eta, d, v, aux, trials):
 
     Identity links: d; log links (and the lognormal mean): the log increment at η + v/2.
     """
-    if family.mean is _lognormal_mean or link.name == "log":  # exponential in η: shift by v/2
-        return mean_increment(family, link, eta + 0.5 * v, d, aux, trials)
+    if family.mean is _lognormal_mean or (link.name == "log" and family.affine is not None):
+        return mean_increment(family, link, eta + 0.5 * v, d, aux, trials)  # exponential in η: shift by v/2
     if link.name == "identity":  # linear in η: the increment does not depend on u
         return mean_increment(family, link, eta, d, aux, trials)
     return None
 
 
 def get_family(name: str) -> Family:
+    """The family called ``name`` (Bambi's or brms's spelling), or an error listing the supported ones.
+
+    Examples
+    --------
+    >>> get_family("zero_inflated_poisson").mean_aux, get_family("student").name
+    (('psi',), 't')
+    """
     key = FAMILY_ALIASES.get(str(name).lower(), str(name).lower())
+    if key in REFUSED_FAMILIES:
+        raise ValueError(f"family={name!r} is not supported: {REFUSED_FAMILIES[key]}; mixeff supports "
+                         f"{sorted(FAMILIES)}")
     if key not in FAMILIES:
         raise ValueError(
             f"family={name!r} is not supported; choose one of {sorted(FAMILIES)}"

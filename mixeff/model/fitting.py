@@ -170,8 +170,12 @@ def fit(
         column (``variables="x"``); stateful transforms keep the training data's
         knots, means and sds.
     family, link : str
-        Any family mixeff supports (gaussian, t, bernoulli, binomial, poisson,
-        negativebinomial, lognormal, gamma, beta) and one of its links.
+        Any family mixeff supports (``mixeff.model.families.FAMILIES``: gaussian, t,
+        bernoulli, binomial, poisson, negativebinomial, lognormal, gamma, beta, the
+        zero-inflated and hurdle families, cumulative, sratio, categorical, exponential,
+        weibull, wald, laplace, asymmetriclaplace, exgaussian, beta_binomial) and one of
+        its links.  Auxiliary parameters with formulas of their own (``sigma ~ x``): build
+        ``bmb.Model(bmb.Formula("y ~ x", "sigma ~ x"), d)`` and wrap it with :func:`from_bambi`.
     priors : dict or "brms", optional
         Bambi ``Prior`` objects by term name, or brms-style classes (see
         :mod:`mixeff.model.priors`): ``{"b": "normal(0, 0.2)", "Intercept": "normal(0, 0.2)",
@@ -410,21 +414,23 @@ def _uncentre_intercept(model, ds):
     if backend is not None and getattr(model, "center_predictors", False):
         from bambi.utils import get_aliased_name
 
-        n_chain, n_draw = ds.sizes["chain"], ds.sizes["draw"]
         for pymc_component in backend.distributional_components.values():
             comp = pymc_component.component
             x = pymc_component.design_matrix_without_intercept
             if not (comp.intercept_term and comp.common_terms and x is not None):
                 continue
-            coefs = []
+            means = np.asarray(x, dtype=float).mean(axis=0)  # columns in design order
+            shift, col = 0.0, 0
             for term in comp.common_terms.values():
                 da = ds[get_aliased_name(term)]
-                rest = [d for d in da.dims if d not in ("chain", "draw")]
-                coefs.append(np.asarray(da.transpose("chain", "draw", *rest).values).reshape(n_chain * n_draw, -1))
-            coefs = np.concatenate(coefs, axis=1)  # (S, p), columns in design order
+                # a term's own columns (a factor's levels); a categorical response's dim stays
+                columns = [d for d in da.dims if d not in ("chain", "draw") and not d.endswith("_reduced_dim")]
+                k = int(np.prod([da.sizes[d] for d in columns]))
+                weights = xr.DataArray(means[col:col + k].reshape([da.sizes[d] for d in columns]), dims=columns)
+                shift = shift + (da * weights).sum(columns)
+                col += k
             name = get_aliased_name(comp.intercept_term)
-            shift = (coefs @ np.asarray(x, dtype=float).mean(axis=0)).reshape(n_chain, n_draw)
-            ds[name] = ds[name] - xr.DataArray(shift, dims=("chain", "draw"))
+            ds[name] = ds[name] - shift
     ds.attrs[_UNCENTRED] = True
     return ds
 

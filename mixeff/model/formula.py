@@ -227,13 +227,15 @@ def is_no_re(re_formula) -> bool:
     return isinstance(re_formula, str) and re_formula.replace(" ", "").lower() in _NO_RE
 
 
-def parse_re_formula(groups: dict, re_formula) -> dict[str, list[int]]:
+def parse_re_formula(groups: dict, re_formula, elsewhere: tuple = ()) -> dict[str, list[int]]:
     """Which terms of which grouping factor to include: ``{factor: [term indices]}``.
 
     ``groups`` maps factor names to :class:`~mixeff.model.spec.GroupFactor`.
     ``None`` keeps everything; ``"NA"``/``"~0"`` keeps nothing; ``"~(1|g)"`` keeps
     only the listed terms (an intercept is implied unless removed, as in brms),
-    each of which must exist in the model.
+    each of which must exist in the model.  ``elsewhere``: the groups of the model's
+    other formulas (a distributional model's ``sigma ~ ...``); a listed term found only
+    there is skipped here.
     """
     if re_formula is None:
         return {name: list(range(len(g.terms))) for name, g in groups.items()}
@@ -253,6 +255,10 @@ def parse_re_formula(groups: dict, re_formula) -> dict[str, list[int]]:
     keep: dict[str, set[int]] = {}
     for term in parsed.group_terms:
         group = groups.get(term.factor)
+        if group is None or group.term_indices(term.expr) is None:
+            if any(term.factor in other and other[term.factor].term_indices(term.expr) is not None
+                   for other in elsewhere):
+                continue
         if group is None:
             raise ValueError(
                 f"re_formula={re_formula!r} names grouping factor {term.factor!r}, which the model "

@@ -18,6 +18,10 @@ import pandas as pd
 from .families import FAMILIES, LINKS, Family, Link
 from .formula import brms_name
 
+CATEGORY_COLUMN = "group"
+"""The column naming the response category in results of ordinal and categorical models (marginaleffects's)."""
+
+
 def factor_labels(frame: pd.DataFrame, columns: tuple[str, ...], sep: str = ":",
                   numeric: bool = False) -> np.ndarray:
     """Level labels of a (possibly interaction) grouping factor, as strings.
@@ -147,6 +151,39 @@ class GroupFactor:
 
 
 @dataclass
+class Predictor:
+    """The linear predictor of a distributional parameter with its own formula (``sigma ~ x + (1|g)``).
+
+    Like the mean's part of :class:`ModelSpec`: a fixed design with ``(S, p)`` draws
+    ``beta``, grouping factors, and the link from η to the parameter (``log`` for
+    ``sigma``, ``logit`` for ``psi``; ``identity`` for a categorical model's
+    per-category predictors).
+    """
+
+    fixed_design: Callable[[pd.DataFrame], np.ndarray]
+    beta: np.ndarray
+    beta_names: list[str]
+    groups: dict[str, GroupFactor]
+    link_name: str
+    offset: Callable[[pd.DataFrame], np.ndarray] | None = None
+    beta_t: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self):
+        self.beta_t = np.ascontiguousarray(self.beta.T)
+
+    @property
+    def link(self) -> Link:
+        return LINKS[self.link_name]
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k != "beta_t"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.beta_t = np.ascontiguousarray(self.beta.T)
+
+
+@dataclass
 class ModelSpec:
     """A fitted mixed model reduced to draws and design functions."""
 
@@ -168,6 +205,11 @@ class ModelSpec:
     offset: Callable[[pd.DataFrame], np.ndarray] | None = None
     offset_variables: tuple[str, ...] = ()
     """Columns used only in ``offset()`` terms: exposure, not a predictor to contrast."""
+    dpars: dict[str, Predictor] = field(default_factory=dict)
+    """Distributional parameters with their own formula, by name (``sigma``, ``psi``; a categorical
+    model's ``mu<category>`` per non-reference category).  Others are draws in ``aux``."""
+    categories: tuple[str, ...] = ()
+    """The response's categories, in order, for ordinal and categorical families."""
     beta_t: np.ndarray = field(init=False, repr=False)
     """``(p, S)`` contiguous copy of ``beta``: row gathers and matmuls read contiguous memory."""
 
@@ -183,18 +225,30 @@ class ModelSpec:
         s = self.n_samples
         if self.beta.shape[0] != s:
             raise ValueError(f"beta draws have {self.beta.shape[0]} rows, expected {s} (chains × draws)")
-        for g in self.groups.values():
-            if g.b.shape[0] != s:
-                raise ValueError(f"group {g.name!r} draws have {g.b.shape[0]} rows, expected {s}")
-        missing = [a for a in self.family.aux if a not in self.aux]
+        for part in [self, *self.dpars.values()]:
+            if part.beta.shape[0] != s:
+                raise ValueError(f"beta draws have {part.beta.shape[0]} rows, expected {s} (chains × draws)")
+            for g in part.groups.values():
+                if g.b.shape[0] != s:
+                    raise ValueError(f"group {g.name!r} draws have {g.b.shape[0]} rows, expected {s}")
+        if self.family.categorical and len(self.categories) < 2:
+            raise ValueError(f"family {self.family.name!r} needs the response's categories (at least 2)")
+        if self.family.categorical and not self.family.ordinal and len(self.dpars) != len(self.categories) - 1:
+            raise ValueError(f"a categorical model needs one predictor of η per non-reference category "
+                             f"({len(self.categories) - 1}), got {len(self.dpars)}")
+        missing = [a for a in self.family.aux if a not in self.aux and a not in self.dpars]
         if missing:
             raise ValueError(
                 f"family {self.family.name!r} needs draws of {missing}; pass them as auxiliary parameters"
             )
         self.beta_t = np.ascontiguousarray(self.beta.T)
-        for g in self.groups.values():
+        for g in self.all_groups():
             if all(c in self.data.columns for c in g.columns):
                 g.set_numeric(is_numeric_column(self.data, g.columns))
+
+    def all_groups(self) -> list[GroupFactor]:
+        """Every grouping factor's terms: the mean's, then each distributional parameter's."""
+        return [g for part in [self, *self.dpars.values()] for g in part.groups.values()]
 
     # Pickling: a spec whose adapter left a recipe is saved as that recipe; any other is saved as
     # its fields, so it pickles when its design functions do.  The family and link (which hold

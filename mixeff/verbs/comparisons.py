@@ -18,6 +18,7 @@ def comparisons(
     by=None,
     wts=None,
     type: str = "response",
+    dpar: str | None = None,
     transform=None,
     re_formula=None,
     allow_new_levels: bool = False,
@@ -73,6 +74,11 @@ def comparisons(
         Weights for the ``by`` averages (a newdata column or an array).
     type : {"response", "link", "prediction"}
         Compare expected values, linear predictors or posterior-predictive draws.
+        Ordinal and categorical models compare each category's probability (a
+        ``group`` column).
+    dpar : str, optional
+        Compare a distributional parameter instead (``"mu"``, ``"sigma"``, ``"psi"``...),
+        as in :func:`mixeff.predictions`.
     transform : callable or str, optional
         Applied to every draw after the comparison (and after averaging), e.g.
         ``"exp"`` or ``numpy.exp`` to turn a link-scale difference into an odds
@@ -132,7 +138,7 @@ def comparisons(
             f"{spec.family.name!r}, type={type!r}); use comparison='difference', or check newdata for extreme values")
 
     return contrast_result(
-        "comparisons", fit, build, newdata=newdata, by=by, wts=wts, type=type, transform=transform,
+        "comparisons", fit, build, newdata=newdata, by=by, wts=wts, type=type, dpar=dpar, transform=transform,
         re_formula=re_formula, allow_new_levels=allow_new_levels, sample_new_levels=sample_new_levels,
         seed=seed, draws=draws, conf_level=conf_level, estimator=estimator, interval=interval,
         chunk_rows=chunk_rows, progress=progress, undefined=undefined,

@@ -14,7 +14,7 @@ from ..estimands.comparisons import Rule, apply_transform, resolve_transform
 from ..estimands.contrasts import ArmSet, Contrast
 from ..results import Result, require_finite
 from .credentials import check_convergence, new_level_credentials
-from .inputs import contrast_by, open_call
+from .inputs import category_grouping, contrast_by, open_call
 
 
 @dataclass
@@ -29,7 +29,7 @@ class Term:
 
 
 def contrast_result(
-    kind: str, fit, build: Callable[[object, ArmSet, bool], list[Term]], *, newdata, by, wts, type,
+    kind: str, fit, build: Callable[[object, ArmSet, bool], list[Term]], *, newdata, by, wts, type, dpar,
     transform, re_formula, allow_new_levels, sample_new_levels, seed, draws, conf_level, estimator,
     interval, chunk_rows, progress, undefined: Callable[[object], tuple[str, str]],
 ) -> Result:
@@ -38,10 +38,10 @@ def contrast_result(
     ``undefined(spec)`` gives ``(what, fix)`` for the error raised when a rule yields NaN or ±inf.
     """
     spec, options, frame = open_call(
-        fit, draws, newdata, conf_level=conf_level, estimator=estimator, interval=interval, type=type,
+        fit, draws, newdata, conf_level=conf_level, estimator=estimator, interval=interval, type=type, dpar=dpar,
         re_formula=re_formula, allow_new_levels=allow_new_levels, sample_new_levels=sample_new_levels, seed=seed,
         chunk_rows=chunk_rows, progress=progress)
-    by_cols = contrast_by(by, frame)
+    by_cols, wts = category_grouping(spec, frame, contrast_by(by, frame), wts)
     fn = resolve_transform(transform)
     arms = ArmSet(frame, spec)
     terms = build(spec, arms, by_cols is not None)

@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 
 from ..engine.options import SAMPLE_NEW_LEVELS, TYPES, PassOptions
+from ..model.families import aux_name
 from ..model.formula import missing_and_infinite, parse_re_formula
-from ..model.spec import ModelSpec
+from ..model.spec import CATEGORY_COLUMN, ModelSpec
 from ..results import check_summary_options
 
 
@@ -37,14 +38,19 @@ def open_call(fit, draws, newdata, *, conf_level, estimator, interval, **options
     spec = resolve_spec(fit, draws)
     check_summary_options(conf_level, estimator, interval)
     pass_opts = pass_options(spec, **options)
-    return spec, pass_opts, check_newdata(spec, newdata, pass_opts)
+    return spec, pass_opts, category_rows(spec, check_newdata(spec, newdata, pass_opts), pass_opts.type)
 
 
-def pass_options(spec: ModelSpec, *, type="response", re_formula=None, allow_new_levels=False,
+def pass_options(spec: ModelSpec, *, type="response", dpar=None, re_formula=None, allow_new_levels=False,
                  sample_new_levels="uncertainty", seed=None, chunk_rows=None, progress=None) -> PassOptions:
     """The engine options of one call, with ``re_formula`` parsed once."""
     if not isinstance(type, str) or type not in TYPES:
         raise ValueError(f"type={type!r} is not one of {list(TYPES)}")
+    if type == "prediction" and spec.family.categorical:
+        raise ValueError(
+            f"type='prediction' is not available for the {spec.family.name} family: its rows are the response's "
+            "categories; type='response' gives each category's probability")
+    dpar = check_dpar(spec, dpar, type)
     if not isinstance(sample_new_levels, str) or sample_new_levels not in SAMPLE_NEW_LEVELS:
         raise ValueError(f"sample_new_levels={sample_new_levels!r} is not one of {list(SAMPLE_NEW_LEVELS)}")
     if not isinstance(allow_new_levels, bool):
@@ -65,10 +71,64 @@ def pass_options(spec: ModelSpec, *, type="response", re_formula=None, allow_new
         raise TypeError(f"chunk_rows={chunk_rows!r} must be a whole number of rows, or None for automatic")
     if chunk_rows is not None and chunk_rows < 1:
         raise ValueError(f"chunk_rows={chunk_rows!r} must be at least 1 (or None for automatic)")
+    parts = {"mu": spec.groups, **{name: part.groups for name, part in spec.dpars.items()}}
+    include = {name: parse_re_formula(groups, re_formula, tuple(g for n, g in parts.items() if n != name))
+               for name, groups in parts.items()}
     return PassOptions(
-        include=parse_re_formula(spec.groups, re_formula), type=type, allow_new_levels=allow_new_levels,
+        include=include.pop("mu"), dpar_include=include, type=type, dpar=dpar, allow_new_levels=allow_new_levels,
         sample_new_levels=sample_new_levels, seed=seed, chunk_rows=chunk_rows, progress=progress,
     )
+
+
+def check_dpar(spec: ModelSpec, dpar, type: str) -> str | None:
+    """``dpar``: None (the response), ``"mu"`` (the mean parameter), or an auxiliary parameter's name
+    (Bambi's or brms's spelling: ``"alpha"`` or ``"shape"``)."""
+    if dpar is None:
+        return None
+    family = spec.family
+    if family.categorical:
+        raise ValueError(f"dpar={dpar!r}: the {family.name} family's values are category probabilities; leave "
+                         "dpar out (type='link' gives the linear predictor)")
+    names = ["mu", *spec.dpars, *(a for a in spec.aux if a not in spec.dpars)]
+    name = "mu" if dpar == family.parent else aux_name(dpar) if isinstance(dpar, str) else dpar
+    if name not in names:
+        raise ValueError(f"dpar={dpar!r} is not a parameter of this {family.name} model; choose one of {names}")
+    if type == "prediction":
+        raise ValueError(f"dpar={dpar!r} gives a parameter's values; type='prediction' draws the response: use "
+                         "type='response' (the parameter) or type='link' (its linear predictor)")
+    if type == "link" and name != "mu" and name not in spec.dpars:
+        raise ValueError(f"dpar={dpar!r} has no formula of its own in this model (one value per draw), so no "
+                         "linear predictor: use type='response'")
+    return name
+
+
+def category_rows(spec: ModelSpec, frame: pd.DataFrame, type: str) -> pd.DataFrame:
+    """``frame`` once per response category, with a ``group`` column first (marginaleffects's layout),
+    for ordinal and categorical families (an ordinal model's ``type="link"`` has one η per row)."""
+    family = spec.family
+    if not family.categorical or (family.ordinal and type == "link"):
+        return frame
+    if CATEGORY_COLUMN in frame.columns:
+        raise ValueError(f"newdata has a column {CATEGORY_COLUMN!r}: mixeff names the response category of a "
+                         f"{family.name} model's results so; rename that column")
+    k = len(spec.categories)
+    out = pd.concat([frame] * k, ignore_index=True)
+    out.insert(0, CATEGORY_COLUMN, pd.Categorical(np.repeat(spec.categories, len(frame)),
+                                                  categories=list(spec.categories), ordered=True))
+    return out
+
+
+def category_grouping(spec: ModelSpec, frame: pd.DataFrame, by: list[str] | None, wts):
+    """``by`` and ``wts`` for a frame repeated per response category: averages stay within each category
+    (``group`` joins ``by``), and an array of weights is repeated as the rows were."""
+    if not spec.family.categorical or CATEGORY_COLUMN not in frame.columns:
+        return by, wts
+    if by is not None and CATEGORY_COLUMN not in by:
+        by = [CATEGORY_COLUMN, *by]
+    if wts is not None and not isinstance(wts, str) and np.ndim(wts) == 1 \
+            and len(wts) * len(spec.categories) == len(frame):
+        wts = np.tile(np.asarray(wts), len(spec.categories))
+    return by, wts
 
 
 def check_seed(seed) -> None:
@@ -104,7 +164,8 @@ def check_newdata(spec: ModelSpec, newdata, options: PassOptions) -> pd.DataFram
         raise TypeError(f"newdata must be a pandas DataFrame (e.g. from mixeff.datagrid), got {type(newdata).__name__}")
     if len(frame) == 0:
         raise ValueError("newdata has no rows")
-    skip = {c for name, g in spec.groups.items() if name not in options.include for c in g.columns}
+    kept = {*options.include, *(f for inc in options.dpar_include.values() for f in inc)}
+    skip = {c for g in spec.all_groups() if g.name not in kept for c in g.columns}
     needed = [c for c in spec.predictors if c not in skip]
     missing = [c for c in needed if c not in frame.columns]
     if missing:

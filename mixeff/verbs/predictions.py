@@ -6,7 +6,7 @@ from ..engine.passes import ArmPass, ArmValue, require_memory, run
 from ..engine.reduce import grouping
 from ..results import OVERFLOW_FIX, Result, require_finite
 from .credentials import check_convergence, new_level_credentials
-from .inputs import as_by, open_call
+from .inputs import as_by, category_grouping, open_call
 
 
 def predictions(
@@ -16,6 +16,7 @@ def predictions(
     by=None,
     wts=None,
     type: str = "response",
+    dpar: str | None = None,
     re_formula=None,
     allow_new_levels: bool = False,
     sample_new_levels: str = "uncertainty",
@@ -41,6 +42,15 @@ def predictions(
     type : {"response", "link", "prediction"}
         Expected value of the response (brms ``posterior_epred``), linear predictor η
         (``posterior_linpred``) or posterior-predictive draws (``posterior_predict``).
+        Ordinal and categorical models give one row per response category, named in a
+        ``group`` column (first), with its probability; ``by`` averages stay within
+        each category.
+    dpar : str, optional
+        A distributional parameter instead of the response, as brms's ``dpar``:
+        ``"mu"`` (the mean parameter g⁻¹(η), e.g. the count mean of a hurdle model),
+        or an auxiliary parameter (``"sigma"``, ``"psi"``, ``"alpha"``...), row by
+        row where the model gives it a formula (``bmb.Formula("y ~ x", "sigma ~ x")``).
+        ``type="link"`` gives its linear predictor.
     re_formula : None, "NA" or str
         None: all group-level terms, existing levels' own draws; ``"NA"``/``"~0"``:
         none (random effects 0, the typical cluster); ``"~(1|g)"``: only those terms.
@@ -68,10 +78,10 @@ def predictions(
     (2, 2)
     """
     spec, options, frame = open_call(
-        fit, draws, newdata, conf_level=conf_level, estimator=estimator, interval=interval, type=type,
+        fit, draws, newdata, conf_level=conf_level, estimator=estimator, interval=interval, type=type, dpar=dpar,
         re_formula=re_formula, allow_new_levels=allow_new_levels, sample_new_levels=sample_new_levels, seed=seed,
         chunk_rows=chunk_rows, progress=progress)
-    groups = grouping(frame, as_by(by, frame), wts)
+    groups = grouping(frame, *category_grouping(spec, frame, as_by(by, frame), wts))
     require_memory(1, len(frame), groups, spec.n_samples)
     arms = ArmPass(spec, [frame], options)
     values = require_finite(run(arms, [ArmValue()], groups)[0],

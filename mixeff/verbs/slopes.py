@@ -21,6 +21,7 @@ def slopes(
     by=None,
     wts=None,
     type: str = "response",
+    dpar: str | None = None,
     re_formula=None,
     allow_new_levels: bool = False,
     sample_new_levels: str = "uncertainty",
@@ -56,7 +57,7 @@ def slopes(
         ``dydx`` = dY/dX; ``eyex`` = dY/dX · x / y; ``eydx`` = dY/dX / y;
         ``dyex`` = dY/dX · x, with ``y`` the prediction at the row's own x and
         ``x`` the row's value.  Computed per row; with ``by`` averaged within draw.
-    newdata, by, wts, type, re_formula, allow_new_levels, sample_new_levels, seed
+    newdata, by, wts, type, dpar, re_formula, allow_new_levels, sample_new_levels, seed
         As in :func:`mixeff.comparisons`; ``type="link"`` gives slopes of η.
     eps : float, optional
         Finite-difference step (default ``1e-4 × range``).
@@ -113,7 +114,7 @@ def slopes(
         return terms
 
     return contrast_result(
-        "slopes", fit, build, newdata=newdata, by=by, wts=wts, type=type, transform=None,
+        "slopes", fit, build, newdata=newdata, by=by, wts=wts, type=type, dpar=dpar, transform=None,
         re_formula=re_formula, allow_new_levels=allow_new_levels, sample_new_levels=sample_new_levels,
         seed=seed, draws=draws, conf_level=conf_level, estimator=estimator, interval=interval,
         chunk_rows=chunk_rows, progress=progress,

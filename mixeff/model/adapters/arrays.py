@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..families import Family, aux_name, brms_aux_name, get_family, get_link
-from ..spec import GroupFactor, ModelSpec, is_numeric_column
+from ..spec import GroupFactor, ModelSpec, Predictor, is_numeric_column
 
 
 class _ByName:
@@ -54,8 +54,16 @@ def from_arrays(
     predictors: list[str] | None = None,
     trials: str | float | None = None,
     source: str = "posterior",
+    categories: list[str] | None = None,
+    dpars: dict[str, Predictor] | None = None,
 ) -> ModelSpec:
     """Build a spec from arrays: ``beta`` is ``(S, p)``, draws ordered chain-major.
+
+    Ordinal families (``cumulative``, ``sratio``) take ``categories`` (the response's,
+    in order) and ``aux={"threshold": (S, K - 1)}``; a categorical family takes
+    ``categories`` and one :class:`~mixeff.model.spec.Predictor` of η per non-reference
+    category in ``dpars`` (the reference, first, has η = 0).  ``dpars`` also gives any
+    auxiliary parameter its own formula (``{"sigma": Predictor(..., link_name="log")}``).
 
     ``fixed_design(newdata)`` returns the ``(n, p)`` fixed-effect design; when it
     returns a DataFrame its columns are matched to ``beta_names`` by name.
@@ -82,19 +90,21 @@ def from_arrays(
     s = beta.shape[0]
     _check_n_chains(n_chains, s)
     fam = get_family(family)
-    aux = _check_aux_arrays(aux or {}, fam, s)
+    aux = _check_aux_arrays(aux or {}, fam, s, len(categories or ()), set(dpars or ()))
     _check_group_arrays(groups or [], s, data)
     _check_design(fixed_design, data, names)
     return _build_spec(fixed_design=fixed_design, beta=beta, beta_names=names, family=fam, data=data, groups=groups,
-                       link=link, aux=aux, n_chains=n_chains, predictors=predictors, trials=trials, source=source)
+                       link=link, aux=aux, n_chains=n_chains, predictors=predictors, trials=trials, source=source,
+                       categories=categories, dpars=dpars)
 
 
 def _build_spec(*, fixed_design, beta: np.ndarray, beta_names: list[str], family: Family, data: pd.DataFrame,
                 groups: list[GroupFactor] | None, link: str | None, aux: dict[str, np.ndarray], n_chains: int,
-                predictors: list[str] | None, trials, source: str = "posterior") -> ModelSpec:
+                predictors: list[str] | None, trials, source: str = "posterior", categories=None,
+                dpars: dict[str, Predictor] | None = None) -> ModelSpec:
     """The spec of :func:`from_arrays`'s arguments, already checked (``aux`` under mixeff's names)."""
     used = set(predictors or [])
-    for g in groups or []:
+    for g in [*(groups or []), *(g for p in (dpars or {}).values() for g in p.groups.values())]:
         used |= set(g.columns)
     return ModelSpec(
         fixed_design=_ByName(fixed_design, beta_names),
@@ -110,6 +120,8 @@ def _build_spec(*, fixed_design, beta: np.ndarray, beta_names: list[str], family
         predictors=sorted(used | ({trials} if isinstance(trials, str) else set())),
         trials=trials,
         source=source,
+        categories=tuple(str(c) for c in categories or ()),
+        dpars=dict(dpars or {}),
     )
 
 
@@ -157,15 +169,19 @@ def _check_n_chains(n_chains, s: int) -> None:
                          "(ordered chain-major)")
 
 
-def _check_aux_arrays(aux: dict, family: Family, s: int) -> dict[str, np.ndarray]:
+def _check_aux_arrays(aux: dict, family: Family, s: int, n_categories: int = 0,
+                      modelled: set = frozenset()) -> dict[str, np.ndarray]:
     out = {}
     for key, values in aux.items():
         name = aux_name(key)
         if name in out:
             raise ValueError(f"aux gives {name!r} twice (as {key!r} and as {brms_aux_name(name)!r} or "
                              f"{name!r}); pass it once")
-        out[name] = np.asarray(values, dtype=float).ravel()
-    stray = [k for k in aux if aux_name(k) not in family.aux]
+        out[name] = np.asarray(values, dtype=float)
+    if "threshold" in out:
+        out["threshold"] = _check_thresholds(out.pop("threshold"), family, s, n_categories)
+    out = {k: v if k == "threshold" else v.ravel() for k, v in out.items()}
+    stray = [k for k in aux if aux_name(k) not in family.aux or aux_name(k) in modelled]
     if stray:
         raise ValueError(f"aux: family {family.name!r} has no auxiliary parameter(s) {stray}; its parameters "
                          f"are {list(family.aux) or 'none'}. Drop them, or pass the family the model was fitted with")
@@ -173,10 +189,28 @@ def _check_aux_arrays(aux: dict, family: Family, s: int) -> dict[str, np.ndarray
     if wrong:
         raise ValueError(f"aux: {wrong} values where one per draw ({s}) is expected; "
                          "a constant is np.full(S, value)")
-    if out:
-        names = [f"aux[{k!r}]" for k in out]
-        refuse_bad_values("aux", names, np.column_stack(list(out.values())), positive=names)
+    scalars = {k: v for k, v in out.items() if k != "threshold"}
+    if scalars:
+        names = [f"aux[{k!r}]" for k in scalars]
+        refuse_bad_values("aux", names, np.column_stack(list(scalars.values())), positive=names)
+    if "psi" in out and np.any(out["psi"] >= 1):
+        raise ValueError("aux['psi'] has values >= 1; psi is a probability (of the count part, or of a non-zero "
+                         "response): brms's zi and hu are 1 - psi")
     return out
+
+
+def _check_thresholds(tau: np.ndarray, family: Family, s: int, n_categories: int) -> np.ndarray:
+    """``(S, K - 1)`` ordinal thresholds, increasing in every draw for a cumulative model."""
+    if not family.ordinal:
+        return tau
+    if n_categories < 2 or tau.shape != (s, n_categories - 1):
+        raise ValueError(f"aux['threshold'] must be (draws, categories - 1) = ({s}, {n_categories - 1}) with "
+                         f"categories= the response's {n_categories or 'K'} categories; got shape {tau.shape}")
+    refuse_bad_values("aux", [f"threshold[{k}]" for k in range(tau.shape[1])], tau)
+    if family.name == "cumulative" and np.any(np.diff(tau, axis=1) <= 0):
+        raise ValueError("aux['threshold']: a cumulative model's thresholds must increase in every draw "
+                         "(P(Y <= k) = F(threshold_k - eta)); check their order")
+    return tau
 
 
 def _check_group_arrays(groups: list[GroupFactor], s: int, data: pd.DataFrame) -> None:

@@ -21,7 +21,7 @@ import xarray as xr
 
 from ..correlated import build_correlated, model_blocks, read_correlations, term_labels
 from ..families import brms_aux_name, get_family, get_link
-from ..spec import GroupFactor, ModelSpec
+from ..spec import GroupFactor, ModelSpec, Predictor
 
 def model_parameters(model) -> dict:
     """Bambi's components by parameter name (``Model.parameters``; ``components`` before 0.21)."""
@@ -88,31 +88,36 @@ def spec_from_bambi(model, idata, group: str = "posterior", data=None) -> ModelS
     params = model_parameters(model)
     comp = params[parent]
     link = get_link(family, model.family.link[parent].name)
-
-    for name, component in params.items():
-        if name != parent and getattr(component, "design", None) is not None:
-            raise ValueError(
-                f"the model gives {name!r} its own formula (a distributional model); mixeff "
-                "supports a formula for the mean only"
-            )
-    if getattr(comp, "hsgp_terms", None):
+    if any(getattr(c, "hsgp_terms", None) for c in params.values()):
         raise ValueError("HSGP terms are not supported by mixeff; refit without hsgp()")
 
-    fixed_design, beta, beta_names, offset = _fixed_part(comp, draws)
-    groups = _group_part(comp, draws)
+    categories = ()
+    if family.categorical:
+        categories, dpars, mean = _category_parts(model, comp, draws, family)
+    else:
+        mean = (*_fixed_part(comp, draws), _group_part(comp, draws))
+        dpars = {name: _predictor(component, draws, model.family.link[name].name)
+                 for name, component in params.items()
+                 if name != parent and getattr(component, "design", None) is not None}
+    fixed_design, beta, beta_names, offset, groups = mean
     aux = {}
     for a in family.aux:
+        if a in dpars:
+            continue
         alias = getattr(params.get(a), "alias", None)
         var = next((v for v in (alias, a, brms_aux_name(a)) if v and v in draws), None)
         if var is None:
             raise ValueError(f"the {group!r} group lacks draws of auxiliary parameter {a!r}")
-        aux[a] = _flatten(draws[var])
+        rest = [d for d in draws[var].dims if d not in ("chain", "draw")]
+        aux[a] = _flatten(draws[var], *rest)
 
     data = model.data if data is None else data
     predictors = set()
-    for design in (comp.design.common, comp.design.group):
-        for t in design.terms.values() if design else []:
-            predictors |= set(t.var_names)
+    for component in params.values():
+        component_design = getattr(component, "design", None)
+        for design in (component_design.common, component_design.group) if component_design is not None else ():
+            for t in design.terms.values() if design else []:
+                predictors |= set(t.var_names)
     trials = _trials_variable(model) if family.needs_trials else None
     if isinstance(trials, str):
         predictors.add(trials)
@@ -135,14 +140,49 @@ def spec_from_bambi(model, idata, group: str = "posterior", data=None) -> ModelS
         source=group,
         offset=offset,
         offset_variables=tuple(sorted({v for n in comp.offset_terms for v in comp.design.common.terms[n].var_names})),
+        dpars=dpars,
+        categories=categories,
     )
+
+
+def _predictor(component, draws, link_name: str) -> Predictor:
+    """A distributional parameter's formula (``sigma ~ x + (1|g)``): Bambi names its draws ``sigma_x``..."""
+    fixed_design, beta, beta_names, offset = _fixed_part(component, draws)
+    return Predictor(fixed_design, beta, beta_names, _group_part(component, draws), link_name, offset)
+
+
+def _category_parts(model, comp, draws, family):
+    """``(categories, dpars, mean part)`` of an ordinal or categorical Bambi model.
+
+    Ordinal: the mean's η (Bambi drops its intercept; the thresholds are auxiliary draws).
+    Categorical: every term has one draw per non-reference category (Bambi's
+    ``<response>_reduced_dim``); each category becomes a predictor ``mu<category>`` of its
+    η (brms's naming), and the mean's own η is empty.
+    """
+    from bambi.families.univariate import get_reference_level
+
+    levels = [str(lev) for lev in model.response_term.levels]
+    if family.ordinal:
+        return tuple(levels), {}, (*_fixed_part(comp, draws), _group_part(comp, draws))
+    dim = f"{_response_name(model)}_reduced_dim"
+    alias = getattr(model.response_term, "alias", None)
+    if alias and f"{alias}_reduced_dim" in draws.dims:
+        dim = f"{alias}_reduced_dim"
+    others = [str(lev) for lev in draws[dim].values]
+    reference = str(get_reference_level(model.response_component.term.term))
+    dpars = {f"mu{lev}": _predictor(comp, draws.isel({dim: j}), "identity") for j, lev in enumerate(others)}
+    s = draws.sizes["chain"] * draws.sizes["draw"]
+    empty = ((lambda frame: np.zeros((len(frame), 0))), np.zeros((s, 0)), [], None, {})
+    return (reference, *others), dpars, empty
 
 
 def _fixed_part(comp, draws):
     common = comp.design.common
     if not common:
         return (lambda frame: np.zeros((len(frame), 0))), np.zeros((draws.sizes["chain"] * draws.sizes["draw"], 0)), [], None
-    slices = common.slices
+    # Bambi drops the intercept of ordinal models from the design but not from the slices: count from 0
+    first = min(sl.start for sl in common.slices.values())
+    slices = {name: slice(sl.start - first, sl.stop - first) for name, sl in common.slices.items()}
     offset_names = list(comp.offset_terms)
     keep = [name for name in common.terms if name not in offset_names]
     cols = np.concatenate([np.arange(slices[n].start, slices[n].stop) for n in keep]) if keep else np.array([], int)

@@ -332,6 +332,8 @@ def test_dpar_and_category_errors():
     with pytest.raises(ValueError, match=r"dpar='zi' is not a parameter of this zero_inflated_poisson model; "
                                          r"choose one of \['mu', 'psi'\]"):
         mixeff.predictions(fit, NEW, draws="prior", dpar="zi")
+    with pytest.raises(ValueError, match=r"brms's zi is 1 - psi here: dpar='psi' gives the probability of the count"):
+        mixeff.predictions(fit, NEW, draws="prior", dpar="zi")
     with pytest.raises(ValueError, match="type='prediction' draws the response"):
         mixeff.predictions(fit, NEW, draws="prior", dpar="mu", type="prediction")
     with pytest.raises(ValueError, match="'psi' has no formula of its own.*type='response'"):

@@ -92,7 +92,10 @@ def check_dpar(spec: ModelSpec, dpar, type: str) -> str | None:
     names = ["mu", *spec.dpars, *(a for a in spec.aux if a not in spec.dpars)]
     name = "mu" if dpar == family.parent else aux_name(dpar) if isinstance(dpar, str) else dpar
     if name not in names:
-        raise ValueError(f"dpar={dpar!r} is not a parameter of this {family.name} model; choose one of {names}")
+        hint = (f" (brms's {dpar} is 1 - psi here: dpar='psi' gives the probability of the "
+                f"{'count part' if dpar == 'zi' else 'non-zero response'})" if dpar in ("zi", "hu") else "")
+        raise ValueError(f"dpar={dpar!r} is not a parameter of this {family.name} model; choose one of "
+                         f"{names}{hint}")
     if type == "prediction":
         raise ValueError(f"dpar={dpar!r} gives a parameter's values; type='prediction' draws the response: use "
                          "type='response' (the parameter) or type='link' (its linear predictor)")

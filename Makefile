@@ -14,7 +14,7 @@ NB_SIZE ?= full
 help:
 	@echo "make demo       fit the seed's lognormal cluster model and print conditional vs marginal means"
 	@echo "make test       unit tests, doctests and the notebooks at CI size"
-	@echo "make notebooks  execute the four notebooks at full size (writes notebooks/_executed/)"
+	@echo "make notebooks  execute the notebooks at full size (writes notebooks/_executed/)"
 	@echo "make bench      benchmark mixeff vs Bambi vs a numpy floor"
 
 $(STAMP): pyproject.toml

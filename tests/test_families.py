@@ -368,3 +368,13 @@ def test_as_draws_df_writes_zi_as_brms_does_and_refuses_what_it_cannot_write():
     for name, what in (("gaussian-sigma", r"formulas for \['sigma'\]"), ("cumulative", "the cumulative family")):
         with pytest.raises(ValueError, match=f"this model has {what}: read its draws from the fit's DataTree"):
             mixeff.as_draws_df(case_fit(name)[1], draws="prior")
+
+
+def test_priors_that_would_be_wrong_for_ordinal_thresholds_and_psi_are_refused():
+    with pytest.raises(ValueError, match="priors='brms': mixeff has brms's defaults for .* not for the cumulative "
+                                         "family's 'threshold'"):
+        mixeff.fit("yo ~ x + (1|g)", DATA, family="cumulative", priors="brms")
+    with pytest.raises(ValueError, match="'threshold' is not a scale; pass a bambi Prior.*transform='ordered'"):
+        mixeff.fit("yo ~ x + (1|g)", DATA, family="cumulative", priors={"threshold": "student_t(3, 0, 2.5)"})
+    with pytest.raises(ValueError, match="'psi' is not a scale"):
+        mixeff.fit("count ~ x", DATA, family="zero_inflated_poisson", priors={"psi": "normal(0, 1)"})

@@ -2,6 +2,9 @@
 
 * Reference data copied into the repository's ``data/`` folder
   (:func:`load_magnusson`, :func:`load_sleepstudy`).
+* A **SYNTHETIC** ordinal data set in the design of Randall's (1989) wine-tasting
+  experiment (R's ``ordinal::wine``), simulated from a cumulative-logit model with
+  judge intercepts whose true parameters are :data:`WINE_TRUTH` (:func:`load_wine`).
 * A **SYNTHETIC** stand-in for the Cooperative Election Study (CES) survey of the
   marginaleffects book's MRP chapter, with a known truth: written by
   :mod:`mixeff.datasets.ces` (:func:`make_ces_like`, :func:`write_ces_like`) and
@@ -106,4 +109,56 @@ def load_sleepstudy() -> pd.DataFrame:
     """
     df = _read_csv(_data_dir() / "sleepstudy.csv", dtype={"Subject": str})
     df["Days"] = df["Days"].astype(np.int64)
+    return df
+
+
+WINE_TRUTH = {
+    "seed": 1989,
+    "thresholds": (-1.3, 1.3, 3.5, 5.0),
+    "temp[warm]": 2.5,
+    "contact[yes]": 1.5,
+    "sd(judge)": 1.1,
+}
+"""The model that generated ``data/wine_synthetic.csv`` (see ``data/README.md``):
+``logit P(rating <= k) = thresholds[k] - (2.5 [temp = warm] + 1.5 [contact = yes] + u_judge)``,
+``u_judge ~ N(0, 1.1^2)``, numpy's ``default_rng(seed)``.  The parametrisation of brms's and
+Bambi's ``cumulative`` family."""
+
+WINE_RATINGS = (1, 2, 3, 4, 5)
+"""The categories of ``load_wine()["rating"]``, in order (1 = least bitter)."""
+
+
+def load_wine() -> pd.DataFrame:
+    """A SYNTHETIC wine-tasting data set: ordinal bitterness ratings by 9 judges.
+
+    The design of Randall's (1989) experiment, R's ``ordinal::wine``: each of 9
+    judges rates the bitterness of 8 bottles on a 1-5 scale, two bottles for each
+    ``temp`` (cold/warm) x ``contact`` (no/yes, skin contact while pressing)
+    condition, 72 rows.  The ratings are simulated (not Randall's) from the
+    cumulative-logit model with judge random intercepts in :data:`WINE_TRUTH`;
+    ``data/README.md`` has the code that wrote ``data/wine_synthetic.csv``.
+
+    Returns ``rating`` as an ordered Categorical with the integer categories
+    1 < 2 < 3 < 4 < 5 (what Bambi's ``cumulative`` family expects; mixeff's results
+    name them "1".."5" in their ``group`` column), ``temp`` and ``contact`` as
+    strings (reference levels "cold" and "no" come first alphabetically),
+    ``judge`` as a string ("1".."9", a grouping factor) and ``bottle`` (int 1-8).
+
+    Examples
+    --------
+    >>> df = load_wine()
+    >>> df.shape, df["judge"].nunique()
+    ((72, 5), 9)
+    >>> df["rating"].cat.categories.tolist(), df["rating"].cat.ordered
+    ([1, 2, 3, 4, 5], True)
+    >>> df.groupby("temp")["rating"].apply(lambda r: float((r >= 4).mean())).round(3).to_dict()
+    {'cold': 0.083, 'warm': 0.389}
+    """
+    df = _read_csv(_data_dir() / "wine_synthetic.csv",
+                   dtype={"temp": str, "contact": str, "judge": str})
+    df["bottle"] = df["bottle"].astype(np.int64)
+    rating = df["rating"].astype(np.int64)
+    if not rating.isin(WINE_RATINGS).all():
+        raise ValueError("wine_synthetic.csv: ratings must be whole numbers 1-5")
+    df["rating"] = pd.Categorical(rating, categories=list(WINE_RATINGS), ordered=True)
     return df

@@ -286,6 +286,11 @@ def resolve_priors(model, priors: dict, correlated: bool = False) -> dict:
             # as brms's class "sd" for one term: a string is the prior of that term's sd
             out[key] = (bmb.Prior("Normal", mu=0, sigma=_as_prior(key, value, half=True)) if isinstance(value, str)
                         else _as_prior(key, value))
+        elif key in aux and isinstance(value, str) and key not in _SCALE_AUX:
+            raise ValueError(
+                f"priors: {key!r}={value!r}: a prior string is read as a half-distribution of a scale, and {key!r} "
+                f"is not a scale; pass a bambi Prior (ordinal thresholds: bmb.Prior('Normal', mu=[...], sigma=..., "
+                "transform='ordered'); psi: bmb.Prior('Beta', alpha=..., beta=...))")
         elif key in comp.terms or key in aux:
             out[key] = _as_prior(key, value, half=key in aux)
         elif key in _CORRELATIONS:
@@ -369,6 +374,8 @@ def check_proper(model):
 
 # brms's defaults of the auxiliary parameters under an identity link (brms:::def_dpar_prior);
 # sigma's is the student_t of the response's scale (brms:::def_scale_prior)
+_SCALE_AUX = {"sigma", "alpha", "kappa", "nu", "b", "lam"}
+"""Auxiliary parameters that are positive scales: a prior string gives their half-distribution."""
 _BRMS_AUX_DEFAULTS = {"shape": "gamma(0.01, 0.01)", "nu": "gamma(2, 0.1)", "phi": "gamma(0.01, 0.01)"}
 _TRANSFORMED_LINKS = ("identity", "log", "inverse")
 _LOG_SCALE_FAMILIES = ("lognormal",)
@@ -429,5 +436,10 @@ def brms_defaults(model, correlated: bool = False) -> dict[str, str]:
         if name == parent:
             continue
         brms_class = brms_aux_name(name)
+        if brms_class != "sigma" and brms_class not in _BRMS_AUX_DEFAULTS:
+            raise ValueError(
+                f"priors='brms': mixeff has brms's defaults for sigma, {', '.join(_BRMS_AUX_DEFAULTS)} but not for "
+                f"the {model.family.name} family's {name!r}; set the priors yourself, {name!r} as a bambi Prior "
+                "(ordinal thresholds need transform='ordered')")
         out[brms_class] = half if brms_class == "sigma" else _BRMS_AUX_DEFAULTS[brms_class]
     return out

@@ -378,3 +378,19 @@ def test_priors_that_would_be_wrong_for_ordinal_thresholds_and_psi_are_refused()
         mixeff.fit("yo ~ x + (1|g)", DATA, family="cumulative", priors={"threshold": "student_t(3, 0, 2.5)"})
     with pytest.raises(ValueError, match="'psi' is not a scale"):
         mixeff.fit("count ~ x", DATA, family="zero_inflated_poisson", priors={"psi": "normal(0, 1)"})
+
+
+def test_ordinal_probabilities_integrated_over_a_new_level_equal_the_probit_closed_form():
+    """P(Y <= k) over a new judge u ~ N(0, σ²): Φ((τ_k − η)/√(1 + σ²)) for the probit link (quadrature vs closed form)."""
+    from scipy.stats import norm
+
+    _, fit = case_fit("cumulative-probit")
+    tau, b, sd = draws_of(fit, "threshold"), draws_of(fit, "x"), draws_of(fit, "1|g_sigma")
+    new = NEW.assign(g="new judge")
+    got = mixeff.predictions(fit, new, draws="prior", allow_new_levels=True, sample_new_levels="integrate")
+    eta = b * new["x"].to_numpy()[:, None]
+    cdf = [np.zeros_like(eta)] + [norm.cdf((tau[:, k] - eta) / np.sqrt(1 + sd**2)) for k in range(2)] \
+        + [np.ones_like(eta)]
+    expected = np.concatenate([cdf[k + 1] - cdf[k] for k in range(3)])
+    np.testing.assert_allclose(got.draws, expected, rtol=1e-9, atol=1e-12)
+    assert got.new_levels["method"].startswith("trapezoidal quadrature")

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import memory_limit
+from ..model.families import own_category_eta
 from ..model.spec import ModelSpec
 from .design import difference_design, prepare
 from .montecarlo import level_grouping, monte_carlo_se
@@ -71,6 +72,12 @@ class ArmPass:
         family = spec.family
         self.parameter_only = options.dpar is not None and options.dpar not in spec.dpars and options.dpar not in spec.aux
         """``dpar="mu"``: the mean parameter g⁻¹(η), not the family's expected value."""
+        if options.type == "prediction" or family.categorical:
+            self.needed_dpars = list(spec.dpars)
+        else:
+            wanted = set(family.mean_aux) if options.type == "response" else set()
+            self.needed_dpars = [d for d in spec.dpars if d in wanted or d == options.dpar]
+        """The modelled parameters this call's values read (a gaussian's sigma ~ x is not needed for its mean)."""
         self.exact_link = options.dpar is None and not family.categorical
         """Whether the value is the mean's η (``type="link"``) or a function of it alone, so that arms'
         differences can start from the exact η difference."""
@@ -173,7 +180,8 @@ class ChunkDraws:
             a = self.arms
             spec, design = a.spec, a.designs[arm]
             aux, etas = dict(spec.aux), {}
-            for name, part in spec.dpars.items():
+            for name in a.needed_dpars:
+                part = spec.dpars[name]
                 etas[name] = linear_predictor(part, a.dpar_plans[name], design.dpars[name], self.rows)
                 aux[name] = part.link.inverse(etas[name].copy())
             if spec.family.categorical and not spec.family.ordinal:
@@ -206,9 +214,7 @@ class ChunkDraws:
 
     def _category_eta(self, arm: int) -> np.ndarray:
         """Each row's own category's η (0 for the reference category) of a categorical model."""
-        aux, _ = self.aux(arm)
-        stacked = np.stack([np.zeros((self.size, self.arms.spec.n_samples)), *aux["category_eta"]])
-        return np.take_along_axis(stacked, aux["category"][None, :, None], axis=0)[0]
+        return own_category_eta(self.aux(arm)[0], (self.size, self.arms.spec.n_samples))
 
     def _response(self, arm: int) -> np.ndarray:
         a = self.arms

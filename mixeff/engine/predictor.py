@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..model.families import (
-    category_probability, has_mean_increment, mean_increment, normal_mean, normal_mean_increment,
+    has_mean_increment, mean_increment, normal_mean, normal_mean_increment,
 )
 from ..model.spec import ModelSpec
 from .design import Design
@@ -47,7 +47,7 @@ def response(spec: ModelSpec, type: str, eta: np.ndarray, trials: np.ndarray | N
     modelled); ``parameter_only``: stop at the inverse link (``dpar="mu"``).
     """
     if spec.family.categorical:
-        return category_probability(spec.family, spec.link, eta, aux)
+        return spec.family.probability(eta, spec.link, aux)
     mu = spec.link.inverse(eta)
     if parameter_only:
         return mu

@@ -9,7 +9,7 @@ Arrays follow the engine's layout: ``mu`` is ``(rows, draws)`` and every
 auxiliary parameter is a ``(draws,)`` vector broadcast along rows, or, when the
 model gives it its own formula (a distributional model), a ``(rows, draws)``
 block.  Families whose response is a category (ordinal, categorical) give the
-probability of each row's category (``aux["category"]``, see :func:`category_probability`).
+probability of each row's category (``aux["category"]``, see :attr:`Family.probability`).
 
 Parameterisations are PyMC's, as Bambi fits them: ``psi`` of a zero-inflated
 family is the probability of the count part (brms's ``zi`` is ``1 − psi``), and
@@ -313,44 +313,53 @@ def _truncated_negbinomial_draw(rng, mu, aux, trials):
 
 # -- ordinal and categorical responses -------------------------------------------------------
 
-def _cumulative_probabilities(eta, link, aux):
-    """``(K, rows, S)``: P(Y = k) = F(τ_k − η) − F(τ_{k−1} − η), τ_0 = −∞, τ_K = ∞."""
-    tau = aux["threshold"]  # (S, K - 1)
-    cdf = np.stack([link.inverse(tau[:, k] - eta) for k in range(tau.shape[1])])
-    ones = np.ones((1, *eta.shape))
-    upper = np.concatenate([cdf, ones])
-    lower = np.concatenate([0.0 * ones, cdf])
-    return upper - lower
+# Rows are (row, category) pairs: each computes its own category's probability only, from the
+# thresholds or η it needs, never all K probabilities of its row.
+
+def _cumulative_probability(eta, link, aux):
+    """P(Y = c) = F(τ_c − η) − F(τ_{c−1} − η), with τ_0 = −∞ and τ_K = ∞: two evaluations of F."""
+    tau, category = aux["threshold"], aux["category"]  # (S, K - 1), (rows,)
+    edge = np.full((tau.shape[0], 1), np.inf)
+    padded = np.concatenate([-edge, tau, edge], axis=1)  # (S, K + 1)
+    upper = link.inverse(padded[:, category + 1].T - eta)
+    return upper - link.inverse(padded[:, category].T - eta)
 
 
-def _sratio_probabilities(eta, link, aux):
-    """``(K, rows, S)``: P(Y = k) = F(τ_k − η) ∏_{j<k} (1 − F(τ_j − η)); the last category the product of all."""
-    tau = aux["threshold"]
-    stop = np.stack([link.inverse(tau[:, k] - eta) for k in range(tau.shape[1])])
-    survive = np.cumprod(1.0 - stop, axis=0)
-    reach = np.concatenate([np.ones((1, *eta.shape)), survive[:-1]])
-    return np.concatenate([stop * reach, survive[-1:]])
+def _sratio_probability(eta, link, aux):
+    """P(Y = c) = F(τ_c − η) ∏_{j<c} (1 − F(τ_j − η)); the last category the product of all (1 − F)."""
+    tau, category = aux["threshold"], aux["category"]
+    out = np.ones_like(eta)
+    for j in range(tau.shape[1]):
+        rows = np.flatnonzero(category >= j)  # rows whose category has not stopped before threshold j
+        if not len(rows):
+            break
+        stop = link.inverse(tau[:, j] - eta[rows])
+        out[rows] *= np.where((category[rows] == j)[:, None], stop, 1.0 - stop)
+    return out
 
 
-def _softmax_probabilities(eta, link, aux):
-    """``(K, rows, S)``: softmax of the reference category's 0 and each other category's η."""
-    etas = np.stack([np.zeros_like(eta)] + [np.broadcast_to(e, eta.shape) for e in aux["category_eta"]])
-    etas = etas - etas.max(axis=0)
-    np.exp(etas, out=etas)
-    etas /= etas.sum(axis=0)
-    return etas
+def own_category_eta(aux, shape) -> np.ndarray:
+    """Each row's own category's η in a categorical model: 0 for the reference, else ``aux["category_eta"]``."""
+    category = aux["category"][:, None]
+    own = np.zeros(shape)
+    for k, eta in enumerate(aux["category_eta"], start=1):
+        own = np.where(category == k, eta, own)
+    return own
 
 
-def category_probabilities(family: "Family", link: Link, eta, aux) -> np.ndarray:
-    """``(K, rows, S)`` probability of every category of an ordinal or categorical family."""
-    return family.probabilities(np.asarray(eta, dtype=float), link, aux)
-
-
-def category_probability(family: "Family", link: Link, eta, aux) -> np.ndarray:
-    """``(rows, S)`` probability of each row's own category, ``aux["category"]`` (``(rows,)`` positions)."""
-    probs = category_probabilities(family, link, eta, aux)
-    category = np.asarray(aux["category"], dtype=np.int64)
-    return np.take_along_axis(probs, category[None, :, None], axis=0)[0]
+def _softmax_probability(eta, link, aux):
+    """exp(η_c) / Σ_k exp(η_k), with the reference category's η = 0, scaled by the largest η."""
+    etas = [np.broadcast_to(e, eta.shape) for e in aux["category_eta"]]
+    top = np.zeros(eta.shape)
+    for e in etas:
+        np.maximum(top, e, out=top)
+    total = np.exp(-top)
+    for e in etas:
+        total += np.exp(e - top)
+    own = own_category_eta(aux, eta.shape) - top
+    np.exp(own, out=own)
+    own /= total
+    return own
 
 
 @dataclass(frozen=True)
@@ -372,14 +381,15 @@ class Family:
     """Auxiliary parameters the expected value reads (a modelled one makes arms differ in it)."""
     parent: str = "mu"
     """Bambi's name of the parameter the main formula predicts (``p`` for probabilities)."""
-    probabilities: Callable | None = None
-    """Ordinal and categorical families: ``(eta, link, aux) -> (K, rows, S)`` category probabilities."""
+    probability: Callable | None = None
+    """Ordinal and categorical families: ``(eta, link, aux) -> (rows, S)``, the probability of each row's
+    own category ``aux["category"]`` (its position in the response's categories)."""
     ordinal: bool = False
 
     @property
     def categorical(self) -> bool:
         """Whether the response is a category: verbs give one row per category (a ``group`` column)."""
-        return self.probabilities is not None
+        return self.probability is not None
 
 
 SUPPORTS: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
@@ -454,11 +464,11 @@ FAMILIES: dict[str, Family] = {
         _family("hurdle_lognormal", "identity", ("identity",), ("sigma", "psi"), _with_zeros(_lognormal_draw),
                 mean=_hurdle_lognormal_mean, mean_aux=("sigma", "psi"), support="nonnegative"),
         Family("cumulative", "logit", _PROBABILITY_LINKS, ("threshold",), None, None, support="category",
-               parent="p", probabilities=_cumulative_probabilities, ordinal=True),
+               parent="p", probability=_cumulative_probability, ordinal=True),
         Family("sratio", "logit", _PROBABILITY_LINKS, ("threshold",), None, None, support="category",
-               parent="p", probabilities=_sratio_probabilities, ordinal=True),
+               parent="p", probability=_sratio_probability, ordinal=True),
         Family("categorical", "softmax", ("softmax",), (), None, None, support="category", parent="p",
-               probabilities=_softmax_probabilities),
+               probability=_softmax_probability),
     ]
 }
 
@@ -479,11 +489,8 @@ FAMILY_ALIASES = {
     "negative_binomial": "negativebinomial",
     "zero_inflated_negbinomial": "zero_inflated_negativebinomial",
     "hurdle_negbinomial": "hurdle_negativebinomial",
-    "exgaussian": "exgaussian",
-    "exponential": "exponential",
     "inverse.gaussian": "wald",
     "asym_laplace": "asymmetriclaplace",
-    "beta_binomial": "beta_binomial",
     "betabinomial": "beta_binomial",
 }
 

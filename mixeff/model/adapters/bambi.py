@@ -171,6 +171,11 @@ def _category_parts(model, comp, draws, family):
     others = [str(lev) for lev in draws[dim].values]
     reference = str(get_reference_level(model.response_component.term.term))
     dpars = {f"mu{lev}": _predictor(comp, draws.isel({dim: j}), "identity") for j, lev in enumerate(others)}
+    shared = next(iter(dpars.values()))
+    for part in dpars.values():  # one formula for every category: its designs are evaluated once per frame
+        part.fixed_design = shared.fixed_design
+        for name, g in part.groups.items():
+            g.design = shared.groups[name].design
     s = draws.sizes["chain"] * draws.sizes["draw"]
     empty = ((lambda frame: np.zeros((len(frame), 0))), np.zeros((s, 0)), [], None, {})
     return (reference, *others), dpars, empty
@@ -262,7 +267,9 @@ def _group_part(comp, draws) -> dict[str, GroupFactor]:
             start += k
         fterms = [it["fterm"] for it in items]
 
-        def design_fn(frame, fterms=fterms):
+        def design_fn(frame, fterms=fterms, last={}):
+            if last.get("frame") is frame:  # a categorical model's categories share this design
+                return last["Z"]
             cols = []
             for ft in fterms:
                 try:
@@ -270,7 +277,8 @@ def _group_part(comp, draws) -> dict[str, GroupFactor]:
                 except ValueError as err:
                     raise ValueError(f"newdata cannot be evaluated for term {ft.name!r}: {err}") from None
                 cols.append(z.reshape(len(frame), -1))
-            return np.concatenate(cols, axis=1)
+            last.update(frame=frame, Z=np.concatenate(cols, axis=1))
+            return last["Z"]
 
         groups[factor] = GroupFactor(
             name=factor,

@@ -394,3 +394,19 @@ def test_ordinal_probabilities_integrated_over_a_new_level_equal_the_probit_clos
     expected = np.concatenate([cdf[k + 1] - cdf[k] for k in range(3)])
     np.testing.assert_allclose(got.draws, expected, rtol=1e-9, atol=1e-12)
     assert got.new_levels["method"].startswith("trapezoidal quadrature")
+
+
+@pytest.mark.parametrize("name", [n for n in CASES if CASES[n][1] not in ("cumulative", "sratio", "categorical")])
+def test_comparisons_are_hi_minus_lo_of_bambis_parameters(name):
+    """x from -0.5 to 0.5 per row: the response's change equals hi − lo of the family mean built from
+    Bambi's own parameters at the two values (and the mean parameter's change, with dpar="mu")."""
+    m, fit = case_fit(name)
+    lo, hi = (bambi_params(m, fit, NEW.assign(x=v), include_group_specific=False) for v in (-0.5, 0.5))
+    parent = fit.spec("prior").family.parent
+    kw = dict(newdata=NEW, draws="prior", re_formula="NA")
+    got = mixeff.comparisons(fit, {"x": [-0.5, 0.5]}, **kw)
+    expected = _by_hand(name, fit, hi[parent], hi) - _by_hand(name, fit, lo[parent], lo)
+    np.testing.assert_allclose(got.draws, expected, rtol=1e-9, atol=1e-12 * np.abs(expected).max())
+    mu = mixeff.comparisons(fit, {"x": [-0.5, 0.5]}, dpar="mu", **kw)
+    change = hi[parent] - lo[parent]
+    np.testing.assert_allclose(mu.draws, change, rtol=1e-9, atol=1e-12 * np.abs(change).max())

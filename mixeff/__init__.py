@@ -10,7 +10,7 @@ from .config import get_options, set_options
 from .model.adapters import from_arrays, from_brms_draws
 from .model.as_draws import as_draws_df
 from .model.fitting import MixedFit, default_priors, example_fit, fit, from_bambi
-from .plots import plot_draws, plot_estimates, plot_prior_posterior
+from .plots import plot_comparisons, plot_draws, plot_estimates, plot_predictions, plot_prior_posterior, plot_slopes
 from .results import ConvergenceWarning, MixeffWarning, MonteCarloWarning, Result, get_draws, stack
 from .verbs.comparisons import avg_comparisons, comparisons
 from .verbs.grid import datagrid, new_levels
@@ -23,5 +23,6 @@ __version__ = "0.1.0"
 __all__ = [
     "fit", "default_priors", "from_bambi", "from_arrays", "from_brms_draws", "as_draws_df", "MixedFit", "example_fit",
     "datagrid", "new_levels", "predictions", "avg_predictions", "comparisons", "avg_comparisons", "slopes", "avg_slopes",
-    "hypotheses", "Result", "get_draws", "MixeffWarning", "MonteCarloWarning", "ConvergenceWarning", "stack", "set_options", "get_options", "plot_draws", "plot_estimates", "plot_prior_posterior", "datasets",
+    "hypotheses", "Result", "get_draws", "MixeffWarning", "MonteCarloWarning", "ConvergenceWarning", "stack", "set_options", "get_options", "plot_draws", "plot_estimates", "plot_prior_posterior", "plot_predictions", "plot_comparisons", "plot_slopes",
+    "datasets",
 ]

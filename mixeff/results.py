@@ -157,10 +157,14 @@ class Result:
     [2.0, 5.0]
     """
 
+    rerun = None
+    """``rerun(draws)``: the same verb call on the fit's ``"prior"`` draws (set by verbs when the fit has
+    them; used by :func:`mixeff.hypotheses` for Savage–Dickey Bayes factors)."""
+
     def __init__(self, grid: pd.DataFrame, draws: np.ndarray, n_chains: int, n_draws: int, *,
                  kind: str = "predictions", type: str = "response", source: str = "posterior",
                  conf_level: float = 0.95, estimator: str = "median", interval: str = "eti",
-                 new_levels: dict | None = None):
+                 new_levels: dict | None = None, selection: str | None = None):
         self.grid = grid.reset_index(drop=True)
         self.draws = np.asarray(draws, dtype=float)
         if self.draws.shape != (len(self.grid), n_chains * n_draws):
@@ -168,6 +172,8 @@ class Result:
         self.n_chains, self.n_draws = n_chains, n_draws
         self.kind, self.type, self.source = kind, type, source
         self.new_levels = new_levels
+        self.selection = selection
+        """Which of the fit's draws were used when ``ndraws``/``draw_ids`` chose some (None: all)."""
         self.options = dict(conf_level=conf_level, estimator=estimator, interval=interval)
         check_summary_options(**self.options)
         self._summary = None
@@ -243,7 +249,7 @@ class Result:
         """What the printed numbers are: the statistic, the interval, the draws, how new levels were treated."""
         o = self.options
         stat = f"{o['estimator']}, {o['conf_level']:.0%} {o['interval'].upper()}"
-        draws = f"{self.n_chains} chains × {self.n_draws} draws"
+        draws = f"{self.n_chains} chains × {self.n_draws} draws" + (f" ({self.selection})" if self.selection else "")
         source = "prior draws (a prior predictive check, not the posterior)" if self.source == "prior" else "posterior draws"
         lines = [f"{self.kind} (type={self.type!r}): {stat} of {draws}, {source}"]
         if self.new_levels_note:

@@ -21,7 +21,7 @@ def test_expressions_use_one_based_rows_like_marginaleffects(three_rows):
     d = three_rows.draws
     h = hypotheses(three_rows, ["b2 - b1 = 0", "b2 / b1 = 1", "b3", "exp(b1) - 2 * b3 ** 2", "-b1 + 1 = b2"])
     assert h.kind == "hypotheses"
-    assert h.summary["term"].tolist() == ["b2 - b1 = 0", "b2 / b1 = 1", "b3", "exp(b1) - 2 * b3 ** 2",
+    assert h.summary["hypothesis"].tolist() == ["b2 - b1 = 0", "b2 / b1 = 1", "b3", "exp(b1) - 2 * b3 ** 2",
                                           "-b1 + 1 = b2"]
     expected = np.stack([d[1] - d[0], d[1] / d[0] - 1, d[2], np.exp(d[0]) - 2 * d[2] ** 2, -d[0] + 1 - d[1]])
     np.testing.assert_allclose(h.draws, expected, rtol=1e-14)
@@ -32,7 +32,7 @@ def test_expressions_use_one_based_rows_like_marginaleffects(three_rows):
 def test_posterior_probability_of_inequalities(three_rows):
     d = three_rows.draws
     h = hypotheses(three_rows, ["b1 > 1.2", "b2 <= b1 * 2", "b* >= 2"])
-    assert h.summary["term"].tolist() == ["b1 > 1.2", "b2 <= b1 * 2", "b1 >= 2", "b2 >= 2", "b3 >= 2"]
+    assert h.summary["hypothesis"].tolist() == ["b1 > 1.2", "b2 <= b1 * 2", "b1 >= 2", "b2 >= 2", "b3 >= 2"]
     expected = [np.mean(d[0] > 1.2), np.mean(d[1] <= d[0] * 2), np.mean(d[0] >= 2), np.mean(d[1] >= 2),
                 np.mean(d[2] >= 2)]
     np.testing.assert_allclose(h.summary["probability"], expected)
@@ -83,11 +83,11 @@ def test_pairwise_reference_sequential(three_rows):
     }
     for how, (pairs, labels) in cases.items():
         h = hypotheses(three_rows, how)
-        assert h.summary["term"].tolist() == labels, how
+        assert h.summary["hypothesis"].tolist() == labels, how
         np.testing.assert_allclose(h.draws, np.stack([d[i] - d[j] for i, j in pairs]), rtol=1e-14)
     # rows without distinguishing labels are named by position
     plain = Result(pd.DataFrame(index=range(3)), d, 2, 200)
-    assert hypotheses(plain, "reference").summary["term"].tolist() == ["Row 2 - Row 1", "Row 3 - Row 1"]
+    assert hypotheses(plain, "reference").summary["hypothesis"].tolist() == ["Row 2 - Row 1", "Row 3 - Row 1"]
 
 
 def test_linear_combinations(three_rows):
@@ -105,7 +105,7 @@ def test_hypotheses_on_comparisons_and_chained(magnusson_fit):
     again = hypotheses(h, "b1 * 2")
     np.testing.assert_allclose(again.draws[0], 2 * (cmp.draws[0] - 1), rtol=1e-14)
     long = get_draws(again, "long")
-    assert list(long.columns[:3]) == ["drawid", "draw", "rowid"] and "term" in long.columns
+    assert list(long.columns[:3]) == ["drawid", "draw", "rowid"] and "hypothesis" in long.columns
 
 
 def test_prior_source_is_kept():

@@ -20,7 +20,7 @@ ALLOWED = {
     "results": {"results", "diagnostics"},
     "diagnostics": {"diagnostics"},
     "verbs": {"verbs", "engine", "estimands", "results", "model", "diagnostics", "config"},
-    "plots": {"plots", "results"},
+    "plots": {"plots", "results", "verbs", "estimands", "model"},
     "config": {"config"},
 }
 

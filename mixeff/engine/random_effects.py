@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..model.spec import GroupFactor
+from ..model.spec import MISSING_LEVEL, GroupFactor
 from .options import SAMPLE_NEW_LEVELS, PassOptions
 
 
@@ -55,9 +55,11 @@ def plan_random_effects(groups: dict[str, GroupFactor], include: dict[str, list[
         new = [str(lab) for lab in seen if not group.has_level(lab)]
         if new and not options.allow_new_levels:
             shown = new[:5] + (["..."] if len(new) > 5 else [])
+            missing = (f" (missing values, shown as {MISSING_LEVEL!r}, are one new level, as in brms)"
+                       if MISSING_LEVEL in new else "")
             raise ValueError(
                 f"newdata has level(s) {shown} of grouping factor {name!r} that the model has not "
-                f"seen; set allow_new_levels=True to simulate them (sample_new_levels="
+                f"seen{missing}; set allow_new_levels=True to simulate them (sample_new_levels="
                 f"{' / '.join(repr(s) for s in SAMPLE_NEW_LEVELS)}), or re_formula='NA' to predict at "
                 "random effects = 0"
             )

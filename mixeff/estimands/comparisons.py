@@ -54,6 +54,18 @@ class Rule:
     finish: Callable
     template: str
     avg_template: str
+    aggregate: Callable | None = None
+    """A user function ``f(hi, lo)`` that returns one value per draw from ``(rows, S)`` arrays (it averages
+    itself): applied to all rows at once (per ``by`` group) instead of row by row."""
+
+    def apply_draws(self, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+        """``(1, S)``: the aggregating function on every row's draws."""
+        with np.errstate(all="ignore"):
+            out = np.asarray(self.aggregate(hi, lo), dtype=float)
+        if out.size != hi.shape[1]:
+            raise ValueError(f"comparison function returned shape {out.shape} for (rows, draws) = {hi.shape}; it must "
+                             "return one value per row and draw, or one value per draw")
+        return out.reshape(1, -1)
 
 
 def _logit_diff(hi, lo):
@@ -89,6 +101,8 @@ def comparison_rule(comparison) -> Rule:
     >>> rule.template.format(hi="1", lo="0"), rule.avg_template.format(hi="1", lo="0")
     ('1 / 0', 'mean(1) / mean(0)')
     """
+    if callable(comparison) and _returns_one_per_draw(comparison):
+        return Rule("custom", None, None, None, "custom({hi}, {lo})", "custom({hi}, {lo})", aggregate=comparison)
     if callable(comparison):
         def row(p):
             out = np.asarray(comparison(p.hi, p.lo), dtype=float)
@@ -114,6 +128,20 @@ def comparison_rule(comparison) -> Rule:
     return COMPARISONS[comparison]
 
 
+_PROBE = np.array([[0.31, 0.62], [0.47, 0.28], [0.55, 0.74]])
+
+
+def _returns_one_per_draw(function) -> bool:
+    """Whether ``function(hi, lo)`` reduces over rows: tried once on a small (3 rows, 2 draws) probe of
+    probabilities; a function that fails there is treated as element by element (its real error shows later)."""
+    try:
+        with np.errstate(all="ignore"):
+            out = np.asarray(function(_PROBE, _PROBE[::-1]), dtype=float)
+    except Exception:
+        return False
+    return out.shape in ((2,), (1, 2))
+
+
 def label_contrast(c: Contrast, rule: Rule, averaged: bool) -> str:
     """marginaleffects' contrast label, e.g. ``"1 - 0"``, ``"+1"``, ``"mean(70+) / mean(18-29)"``.
 
@@ -124,6 +152,8 @@ def label_contrast(c: Contrast, rule: Rule, averaged: bool) -> str:
     'mean(70+) / mean(18-29)'
     """
     template = rule.avg_template if averaged else rule.template
+    if c.hi_label == c.lo_label == "custom":  # per-row lo/hi given by the user, labelled as marginaleffects
+        return "custom"
     if c.step_label is not None:
         return f"mean({c.step_label})" if "mean(" in template else c.step_label
     hi, lo = c.hi_label, c.lo_label

@@ -36,40 +36,50 @@ class Contrast:
 
 
 class ArmSet:
-    """Counterfactual copies of ``base``, deduplicated: arms shared by several contrasts are built once."""
+    """Counterfactual copies of ``base``, deduplicated: arms shared by several contrasts are built once.
+
+    Each arm remembers the columns it changed, so arms of different variables can be combined
+    (``cross=True``: every focal variable at its lo, or at its hi, at once).
+    """
 
     def __init__(self, base: pd.DataFrame, spec):
         self.base = base
         self.spec = spec
         self.frames: list[pd.DataFrame] = []
+        self.changes: list[dict] = []
         self._keys: dict = {}
 
     def set_value(self, name: str, value) -> int:
         """The arm where the whole column ``name`` is ``value``."""
         key = (name, "set", _hashable(value))
-        if key not in self._keys:
-            self._keys[key] = self._add(self.base.assign(**{name: _constant_column(self.base, self.spec, name, value)}))
-        return self._keys[key]
+        return self._arm(key, lambda: {name: _constant_column(self.base, self.spec, name, value)})
 
     def shift(self, name: str, delta: float) -> int:
         """The arm where numeric ``name`` is ``x + delta`` (``delta = 0`` is the base frame itself)."""
         if delta == 0:
             return self.original()
         key = (name, "shift", float(delta))
-        if key not in self._keys:
-            x = self.base[name].to_numpy(dtype=float)
-            self._keys[key] = self._add(self.base.assign(**{name: x + delta}))
-        return self._keys[key]
+        return self._arm(key, lambda: {name: self.base[name].to_numpy(dtype=float) + delta})
+
+    def set_column(self, name: str, values, label: str) -> int:
+        """The arm where ``name`` takes one given value per row (``label`` tells such arms apart)."""
+        return self._arm((name, "column", label), lambda: {name: _column_like(self.base, name, values)})
 
     def original(self) -> int:
-        key = ("__original__",)
-        if key not in self._keys:
-            self._keys[key] = self._add(self.base)
-        return self._keys[key]
+        return self._arm(("__original__",), dict)
 
-    def _add(self, frame) -> int:
-        self.frames.append(frame)
-        return len(self.frames) - 1
+    def combined(self, arms: list[int]) -> int:
+        """The arm with every change of ``arms`` at once (they change different columns)."""
+        key = ("__combined__", tuple(arms))
+        return self._arm(key, lambda: {k: v for a in arms for k, v in self.changes[a].items()})
+
+    def _arm(self, key, changes) -> int:
+        if key not in self._keys:
+            made = changes()
+            self.frames.append(self.base.assign(**made) if made else self.base)
+            self.changes.append(made)
+            self._keys[key] = len(self.frames) - 1
+        return self._keys[key]
 
 
 def _hashable(value):
@@ -94,6 +104,46 @@ def _constant_column(base: pd.DataFrame, spec, name: str, value):
     if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
         return np.full(n, value)
     return pd.Series([value] * n, index=base.index, dtype=col.dtype if col.dtype != object else object)
+
+
+def _column_like(base: pd.DataFrame, name: str, values):
+    col = base[name]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        extra = [v for v in pd.unique(np.asarray(values, dtype=object)) if v not in col.cat.categories]
+        return pd.Categorical(values, categories=list(col.cat.categories) + extra, ordered=col.cat.ordered)
+    return np.asarray(values)
+
+
+def custom_contrasts(arms: ArmSet, name: str, value, argument: str) -> list[Contrast] | None:
+    """marginaleffects' per-row contrasts: a DataFrame with ``lo`` and ``hi`` columns (one row per newdata
+    row), or a function of the newdata column returning one; None for any other ``value``.
+
+    Examples
+    --------
+    >>> from mixeff.model.examples import toy_spec
+    >>> spec = toy_spec()
+    >>> arms = ArmSet(spec.data.head(3), spec)
+    >>> c = custom_contrasts(arms, "TX", lambda x: pd.DataFrame({"lo": x * 0, "hi": x * 0 + 1}), "variables")[0]
+    >>> arms.frames[c.hi]["TX"].tolist(), c.hi_label
+    ([1, 1, 1], 'custom')
+    """
+    if callable(value):
+        table = value(arms.base[name])
+        what = f"{argument}={{{name!r}: <function>}}"
+    elif isinstance(value, pd.DataFrame):
+        table, what = value, f"{argument}={{{name!r}: <DataFrame>}}"
+    else:
+        return None
+    if isinstance(table, np.ndarray) and table.ndim == 2 and table.shape[1] == 2:
+        table = pd.DataFrame({"lo": table[:, 0], "hi": table[:, 1]})
+    if not isinstance(table, pd.DataFrame) or not {"lo", "hi"} <= set(table.columns):
+        raise ValueError(f"{what} must give a DataFrame with columns 'lo' and 'hi' (or a (rows, 2) array), one row "
+                         f"per newdata row; got {type(table).__name__}")
+    if len(table) != len(arms.base):
+        raise ValueError(f"{what} gives {len(table)} rows but newdata has {len(arms.base)}; give one (lo, hi) per row")
+    lo = arms.set_column(name, table["lo"].to_numpy(), f"lo:{id(table)}")
+    hi = arms.set_column(name, table["hi"].to_numpy(), f"hi:{id(table)}")
+    return [Contrast(term=name, lo=lo, hi=hi, hi_label="custom", lo_label="custom")]
 
 
 def _fmt(value) -> str:

@@ -9,7 +9,7 @@ flattened over ``chain × draw`` into one axis of length ``S`` (chain-major), an
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -43,14 +43,29 @@ def factor_labels(frame: pd.DataFrame, columns: tuple[str, ...], sep: str = ":",
     """
     if len(columns) == 1:
         return _single_labels(frame[columns[0]], numeric or is_numeric_column(frame, columns))
-    parts = [np.asarray(frame[c].to_numpy()).astype(str) for c in columns]
+    parts = [np.where(frame[c].isna().to_numpy(), MISSING_LEVEL, np.asarray(frame[c].to_numpy()).astype(str))
+             for c in columns]
     out = parts[0]
     for p in parts[1:]:
         out = np.char.add(np.char.add(out, sep), p)
     return out
 
 
+MISSING_LEVEL = "<NA>"
+"""The level label of a missing grouping value: one new level per factor, as brms treats NA (brms#1652)."""
+
+
 def _single_labels(column: pd.Series, numeric: bool) -> np.ndarray:
+    missing = column.isna().to_numpy()
+    labels = _present_labels(column, numeric)
+    if missing.any():
+        labels = labels.astype(object)
+        labels[missing] = MISSING_LEVEL
+        labels = labels.astype(str)
+    return labels
+
+
+def _present_labels(column: pd.Series, numeric: bool) -> np.ndarray:
     labels = np.asarray(column.to_numpy()).astype(str)
     if numeric:
         return _canonical(labels)
@@ -210,6 +225,8 @@ class ModelSpec:
     model's ``mu<category>`` per non-reference category).  Others are draws in ``aux``."""
     categories: tuple[str, ...] = ()
     """The response's categories, in order, for ordinal and categorical families."""
+    selection: str | None = None
+    """Which of the fit's draws these are when a verb used ``ndraws``/``draw_ids`` (None: all)."""
     beta_t: np.ndarray = field(init=False, repr=False)
     """``(p, S)`` contiguous copy of ``beta``: row gathers and matmuls read contiguous memory."""
 
@@ -245,6 +262,29 @@ class ModelSpec:
         for g in self.all_groups():
             if all(c in self.data.columns for c in g.columns):
                 g.set_numeric(is_numeric_column(self.data, g.columns))
+
+    def select_draws(self, ids: np.ndarray, n_chains: int, selection: str | None = None) -> "ModelSpec":
+        """The same model on a subset of its draws (flat, chain-major ``ids``), as ``n_chains`` chains of
+        ``len(ids) // n_chains`` draws; ``selection`` says how they were chosen (shown with results).
+
+        Examples
+        --------
+        >>> from mixeff.model.examples import toy_spec
+        >>> spec = toy_spec()
+        >>> sub = spec.select_draws(np.array([0, 5]), 1)
+        >>> sub.n_samples, bool((sub.beta == spec.beta[[0, 5]]).all())
+        (2, True)
+        """
+        ids = np.asarray(ids, dtype=np.int64)
+
+        def groups(p):
+            return {name: replace(g, b=g.b[ids], sd=g.sd[ids], cor=None if g.cor is None else g.cor[ids])
+                    for name, g in p.groups.items()}
+
+        return replace(self, beta=self.beta[ids], groups=groups(self),
+                       aux={k: np.asarray(v)[ids] for k, v in self.aux.items()},
+                       dpars={name: replace(p, beta=p.beta[ids], groups=groups(p)) for name, p in self.dpars.items()},
+                       n_chains=n_chains, n_draws=len(ids) // n_chains, selection=selection)
 
     def all_groups(self) -> list[GroupFactor]:
         """Every grouping factor's terms: the mean's, then each distributional parameter's."""

@@ -17,5 +17,6 @@ Densities come from :func:`mixeff.plots.density.kde` (arviz-stats' KDE, with
 boundary correction at known bounds such as ``(0, 1)`` for probabilities).
 """
 
+from .conditional import plot_comparisons, plot_predictions, plot_slopes
 from .halfeye import plot_draws, plot_prior_posterior
 from .intervals import plot_estimates

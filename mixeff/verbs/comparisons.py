@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from ..estimands.comparisons import comparison_rule, label_contrast
-from ..estimands.contrasts import categorical_contrasts, numeric_contrasts
+from ..estimands.contrasts import categorical_contrasts, custom_contrasts, numeric_contrasts
 from ..estimands.variables import parse_variables, variable_kind
 from ..results import OVERFLOW_FIX, Result
-from .contrast_runner import Term, contrast_result
+from .contrast_runner import Term, contrast_result, cross_terms
 
 
 def comparisons(
@@ -14,17 +14,22 @@ def comparisons(
     variables=None,
     *,
     comparison="difference",
+    cross: bool = False,
     newdata=None,
     by=None,
     wts=None,
     type: str = "response",
     dpar: str | None = None,
     transform=None,
+    hypothesis=None,
+    equivalence=None,
     re_formula=None,
     allow_new_levels: bool = False,
     sample_new_levels: str = "uncertainty",
     seed=None,
     draws: str = "posterior",
+    ndraws: int | None = None,
+    draw_ids=None,
     conf_level: float = 0.95,
     estimator: str = "median",
     interval: str = "eti",
@@ -55,6 +60,14 @@ def comparisons(
           (mean ∓ sd/2), ``"2sd"`` (mean ∓ sd), ``"iqr"`` (25% and 75% quantiles),
           ``"minmax"``, or an explicit pair of values.  As in marginaleffects the
           mean, sd (ddof=1) and quantiles are those of the model data.
+        * any variable: a DataFrame with columns ``lo`` and ``hi`` (one row per
+          newdata row), or a function of the newdata column returning one, e.g.
+          ``{"x": lambda x: pd.DataFrame({"lo": x - 1, "hi": x + 1})}`` (contrast ``"custom"``).
+    cross : bool
+        False (default): one contrast per variable, the others at their observed
+        values.  True: the joint change of all variables at once, every
+        combination of their contrasts (term ``"cross"``, a ``contrast_<name>``
+        column per variable), as marginaleffects' ``cross = TRUE``.
     comparison : str or callable
         ``"difference"`` (hi − lo), ``"ratio"`` (hi / lo), ``"lnratio"`` (log(hi / lo)),
         ``"lnor"`` (log odds ratio), ``"lift"`` ((hi − lo) / lo), or a function
@@ -64,12 +77,16 @@ def comparisons(
         ratio → mean(hi) / mean(lo); lnratio → log(mean(hi) / mean(lo));
         lnor → log odds ratio of mean(hi) and mean(lo);
         lift → mean(hi − lo) / mean(lo); a function is applied row-wise, then
-        averaged.  Means are weighted by ``wts``.
-    newdata : DataFrame, optional
-        Rows at which to compare; the model's data by default (as marginaleffects).
-    by : str, list of str or True, optional
+        averaged.  Means are weighted by ``wts``.  A function that returns one
+        value per draw instead (e.g. ``lambda hi, lo: (hi - lo).mean(axis=0)``)
+        gets every row's draws at once (per ``by`` group) and gives one row per term.
+    newdata : DataFrame or str, optional
+        Rows at which to compare; the model's data by default (as marginaleffects);
+        ``"mean"``, ``"median"``, ``"tukey"``, ``"grid"``, ``"balanced"`` as in :func:`mixeff.predictions`.
+    by : str, list of str, True or DataFrame, optional
         Average within each draw over rows sharing these newdata columns (True:
-        all rows).  ``term`` and ``contrast`` always separate rows.
+        all rows; a DataFrame collapses categories, see :func:`mixeff.predictions`).
+        ``term`` and ``contrast`` always separate rows.
     wts : str or array, optional
         Weights for the ``by`` averages (a newdata column or an array).
     type : {"response", "link", "prediction"}
@@ -83,9 +100,14 @@ def comparisons(
         Applied to every draw after the comparison (and after averaging), e.g.
         ``"exp"`` or ``numpy.exp`` to turn a link-scale difference into an odds
         ratio or multiplicative effect.  Names: see ``mixeff.estimands.comparisons.TRANSFORMS``.
+        The contrast label says so (``exp`` of ``ln(odds(1) / odds(0))`` reads ``odds(1) / odds(0)``).
+    hypothesis, equivalence
+        As :func:`mixeff.hypotheses` on the result, before ``transform`` (as marginaleffects).
     re_formula, allow_new_levels, sample_new_levels, seed
         brms random-effects arguments, as in :func:`mixeff.predictions`.
     draws : {"posterior", "prior"}
+    ndraws, draw_ids
+        A subset of the draws, as in :func:`mixeff.predictions`.
     conf_level, estimator, interval
         Summary: median and 95% equal-tailed interval by default.
     chunk_rows, progress
@@ -117,17 +139,21 @@ def comparisons(
     True
     """
     rule = comparison_rule(comparison)
+    if not isinstance(cross, bool):
+        raise TypeError(f"cross={cross!r} must be True or False")
 
     def build(spec, arms, averaged):
-        terms = []
+        per_variable = []
         for name, value in parse_variables(spec, variables).items():
-            kind = variable_kind(spec, name)
-            if kind == "numeric":
+            made = custom_contrasts(arms, name, value, "variables")
+            if made is None and variable_kind(spec, name) == "numeric":
                 made = numeric_contrasts(spec, arms, name, value, "variables")
-            else:
-                made = categorical_contrasts(spec, arms, name, kind, value, "variables")
-            terms += [Term(c, rule, label_contrast(c, rule, averaged)) for c in made]
-        return terms
+            elif made is None:
+                made = categorical_contrasts(spec, arms, name, variable_kind(spec, name), value, "variables")
+            per_variable.append(made)
+        if cross:
+            return cross_terms(arms, per_variable, rule, averaged)
+        return [Term(c, rule, label_contrast(c, rule, averaged)) for made in per_variable for c in made]
 
     def undefined(spec):
         what = f"comparison={comparison!r}"
@@ -137,11 +163,18 @@ def comparisons(
             f"ratios need non-zero predictions, lnratio positive ones and lnor values in (0, 1) (family "
             f"{spec.family.name!r}, type={type!r}); use comparison='difference', or check newdata for extreme values")
 
+    def rerun(other):
+        return comparisons(fit, variables, comparison=comparison, cross=cross, newdata=newdata, by=by, wts=wts,
+                           type=type, dpar=dpar, re_formula=re_formula, allow_new_levels=allow_new_levels,
+                           sample_new_levels=sample_new_levels, seed=seed, draws=other, conf_level=conf_level,
+                           estimator=estimator, interval=interval, chunk_rows=chunk_rows, progress=progress)
+
     return contrast_result(
         "comparisons", fit, build, newdata=newdata, by=by, wts=wts, type=type, dpar=dpar, transform=transform,
-        re_formula=re_formula, allow_new_levels=allow_new_levels, sample_new_levels=sample_new_levels,
-        seed=seed, draws=draws, conf_level=conf_level, estimator=estimator, interval=interval,
-        chunk_rows=chunk_rows, progress=progress, undefined=undefined,
+        hypothesis=hypothesis, equivalence=equivalence, re_formula=re_formula, allow_new_levels=allow_new_levels,
+        sample_new_levels=sample_new_levels, seed=seed, draws=draws, ndraws=ndraws, draw_ids=draw_ids,
+        conf_level=conf_level, estimator=estimator, interval=interval, chunk_rows=chunk_rows, progress=progress,
+        undefined=undefined, rerun=rerun,
     )
 
 

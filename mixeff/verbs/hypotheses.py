@@ -1,42 +1,51 @@
-"""``hypotheses``: functions of a result's estimates, posterior probabilities and ROPE shares, per draw.
+"""``hypotheses``: functions of a result's rows or of a fit's parameters, per draw, with the evidence for them.
 
-Everything is computed on the draws of a :class:`~mixeff.results.Result` (one
-value per draw, vectorised over draws) and summarised like every other result,
-so :func:`~mixeff.results.get_draws` works on the output.
-
-Rows are referred to as ``b1``, ``b2``, ... with ``b1`` the **first** row of the
-result, as in marginaleffects (1-based; there is no ``b0``).  Expressions are
-parsed with :mod:`ast` and only arithmetic, numbers, ``b<i>`` names and a few
-functions (exp, log, log1p, expm1, sqrt, abs) are allowed; nothing is ``eval``-ed.
+Everything is computed on draws (one value per draw, vectorised over draws) and
+summarised like every other result, so :func:`~mixeff.results.get_draws` works on
+the output.  On a fit, the rows are the model's parameters in brms's names and the
+output follows brms's ``hypothesis()``: posterior probabilities and evidence
+ratios of one-sided statements, and Savage–Dickey Bayes factors of point
+statements when the fit has prior draws.  On a result the same holds for derived
+quantities (brms cannot do that: paul-buerkner/brms#530), the prior version of
+the quantity being computed by the same verb call on the fit's prior draws.
 """
 
 from __future__ import annotations
 
-import ast
 import re
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from ..results import Result, require_finite, row_labels
+from ..estimands.expressions import evaluate, expand_wildcard
+from ..estimands.hypothesis_formulas import is_formula, parse_formula
+from ..model.spec import ModelSpec
+from ..results import Result, require_finite, row_labels, summarise_draws
+from . import evidence
 
 SHORTCUTS = ("pairwise", "reference", "sequential", "revpairwise", "revreference", "revsequential")
 MAX_PAIRWISE_ROWS = 25
-_FUNCTIONS = {"exp": np.exp, "log": np.log, "ln": np.log, "log1p": np.log1p, "expm1": np.expm1,
-              "sqrt": np.sqrt, "abs": np.abs}
-_BINOPS = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.divide, ast.Pow: np.power}
-_CMPOPS = {ast.Eq: "=", ast.Gt: ">", ast.GtE: ">=", ast.Lt: "<", ast.LtE: "<="}
 _ROW = re.compile(r"^b([0-9]+)$")
+_INEQUALITIES = (">", ">=", "<", "<=")
 
 
 class HypothesesResult(Result):
-    """A :class:`~mixeff.results.Result` whose summary may add posterior-probability columns.
+    """A :class:`~mixeff.results.Result` whose summary adds the evidence for each hypothesis.
 
-    ``probability``: for an inequality hypothesis (``>``, ``>=``, ``<``, ``<=``),
-    the share of draws in which it holds.  ``p_rope_unconditional``: the share of
-    draws strictly inside the ROPE ``equivalence=(lo, hi)``; ``p_rope_conditional``:
-    that share among the draws inside the credible interval (marginaleffects'
-    ``p.rope.unconditional`` / ``p.rope.conditional``).
+    * ``probability``: for an inequality (``>``, ``>=``, ``<``, ``<=``) the share of
+      draws in which it holds (brms's ``Post.Prob``); for a point hypothesis
+      (``=``) with prior draws, ``evidence_ratio / (1 + evidence_ratio)``, the
+      posterior probability of the point at even prior odds (brms's too).
+    * ``evidence_ratio``: for an inequality ``p / (1 - p)`` (``inf`` when every
+      draw satisfies it, as brms); for a point hypothesis the Savage–Dickey Bayes
+      factor BF01 = posterior density / prior density at the point (brms's
+      ``Evid.Ratio``), with the density estimator in :attr:`bayes_factor_method`.
+    * with ``equivalence=(lo, hi)``: ``p_rope_unconditional`` (share of draws
+      strictly inside), ``p_rope_conditional`` (that share among draws inside the
+      credible interval; marginaleffects' ``p.rope.*``), ``p_below_rope`` and
+      ``p_above_rope`` (shares at or beyond each end).
 
     Examples
     --------
@@ -47,121 +56,334 @@ class HypothesesResult(Result):
     (True, True)
     """
 
-    def __init__(self, grid, draws, n_chains, n_draws, *, directions, equivalence, **kwargs):
+    def __init__(self, grid, draws, n_chains, n_draws, *, directions, equivalence, bayes_factors=None,
+                 bayes_factor_method=None, **kwargs):
         self.directions = list(directions)
         self.equivalence = equivalence
+        self.bayes_factors = bayes_factors
+        """``(rows,)`` Savage–Dickey BF01 of point hypotheses (NaN elsewhere), or None."""
+        self.bayes_factor_method = bayes_factor_method
         super().__init__(grid, draws, n_chains, n_draws, **kwargs)
+
+    basis: np.ndarray | None = None
+    """The draws the evidence columns read when ``transform`` changed ``draws`` afterwards (as marginaleffects,
+    probabilities and ROPE shares are on the scale before the transform)."""
 
     def summarise(self, **options) -> pd.DataFrame:
         out = super().summarise(**options)
-        d = self.draws
-        if any(op is not None for op in self.directions):
-            prob = np.full(len(d), np.nan)
-            for op in (">", ">=", "<", "<="):
+        d = self.draws if self.basis is None else self.basis
+        if any(op in _INEQUALITIES for op in self.directions) or self.bayes_factors is not None:
+            prob, ratio = np.full(len(d), np.nan), np.full(len(d), np.nan)
+            for op in _INEQUALITIES:
                 rows = [i for i, o in enumerate(self.directions) if o == op]
                 if rows:
-                    x = d[rows]
-                    hit = {">": x > 0, ">=": x >= 0, "<": x < 0, "<=": x <= 0}[op]
-                    prob[rows] = hit.mean(axis=1)
+                    prob[rows] = evidence.posterior_probability(d[rows], op)
+                    ratio[rows] = evidence.evidence_ratio(d[rows], op)
+            if self.bayes_factors is not None:
+                point = ~np.isnan(self.bayes_factors)
+                ratio[point] = self.bayes_factors[point]
+                prob[point] = ratio[point] / (1 + ratio[point])
             out["probability"] = prob
+            out["evidence_ratio"] = ratio
         if self.equivalence is not None:
             lo, hi = self.equivalence
             inside = (d > lo) & (d < hi)
             out["p_rope_unconditional"] = inside.mean(axis=1)
-            in_ci = (d >= out["conf_low"].to_numpy()[:, None]) & (d <= out["conf_high"].to_numpy()[:, None])
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out["p_rope_conditional"] = (inside & in_ci).sum(axis=1) / in_ci.sum(axis=1)
+            summary_options = {k: v for k, v in {**self.options, **options}.items() if k in self.options}
+            bounds = out if self.basis is None else summarise_draws(d, **summary_options)
+            in_ci = (d >= bounds["conf_low"].to_numpy()[:, None]) & (d <= bounds["conf_high"].to_numpy()[:, None])
+            out["p_rope_conditional"] = (inside & in_ci).sum(axis=1) / np.maximum(in_ci.sum(axis=1), 1)
+            out["p_below_rope"] = (d <= lo).mean(axis=1)
+            out["p_above_rope"] = (d >= hi).mean(axis=1)
         return out
 
+    @property
+    def header(self) -> list[str]:
+        lines = super().header
+        if any(op in _INEQUALITIES for op in self.directions):
+            lines.append("probability: share of draws in which the inequality holds; evidence_ratio = p / (1 - p)")
+        if self.bayes_factors is not None:
+            lines.append(f"point hypotheses: evidence_ratio = Savage–Dickey BF01 ({self.bayes_factor_method})")
+        return lines
 
-def hypotheses(result: Result, hypothesis=None, *, equivalence=None, conf_level=None, estimator=None,
-               interval=None) -> HypothesesResult:
-    """Hypotheses on the draws of a result: expressions, contrasts of rows, probabilities, ROPE.
+
+@dataclass
+class _Rows:
+    """What a hypothesis is evaluated on: ``(n, S)`` draws, a grid, and how names find rows."""
+
+    draws: np.ndarray
+    grid: pd.DataFrame
+    resolve: Callable[[str, str], int]
+    prior: Callable[[], "_Rows | None"]
+    """The same rows on prior draws (computed when a point hypothesis needs them), or None."""
+
+
+def hypotheses(x, hypothesis=None, *, equivalence=None, prior=None, bayes_factor=None, conf_level=None,
+               estimator=None, interval=None) -> HypothesesResult:
+    """Hypotheses on the draws of a result or on a fit's parameters: expressions, contrasts, evidence, ROPE.
 
     Parameters
     ----------
-    result : Result
-        Any mixeff result (predictions, comparisons, slopes, or hypotheses).
-    hypothesis : str, list of str, "pairwise", "reference", "sequential", array, optional
-        * An expression over rows, ``b1`` being the **first** row (as in
-          marginaleffects): ``"b2 - b1 = 0"``, ``"b2 / b1 = 1"``, ``"exp(b1)"``.
-          ``lhs = rhs`` gives the draws of ``lhs - rhs`` (marginaleffects'
-          convention), so ``"b2 / b1 = 1"`` yields ``b2 / b1 - 1``; with no
-          comparison operator the expression itself is returned.
-        * An inequality ``"b1 > 0.4"`` (also ``>=``, ``<``, ``<=``): the draws of
-          ``lhs - rhs`` plus a ``probability`` column, the posterior probability
-          that the inequality holds (the share of draws).
+    x : Result, MixedFit or ModelSpec
+        A mixeff result (predictions, comparisons, slopes, hypotheses), or a fit,
+        whose parameters are then the rows, in brms's names (``b_TX``,
+        ``sd_cluster__Intercept``, ``sigma``...; as brms's ``hypothesis()``,
+        a bare name means ``b_<name>``: ``"TX < 0"``).
+    hypothesis : str, list of str, array, optional
+        * An expression: ``"b2 - b1 = 0"`` (``b1`` = the **first** row, as in
+          marginaleffects), ``"b2 / b1 = 1"``, ``"exp(b1)"``; rows may also be named
+          by a unique ``term`` or row label (in backticks when not an identifier:
+          ```` "`1` - `0` = 0" ````), and a fit's parameters by name (``"TX < 0"``).
+          ``lhs = rhs`` gives the draws of ``lhs - rhs``; with no comparison the
+          expression itself.
+        * An inequality ``"b1 > 0.4"`` (also ``>=``, ``<``, ``<=``): adds
+          ``probability`` (share of draws where it holds) and ``evidence_ratio``
+          (``p / (1 - p)``), as brms's ``hypothesis()``.
+        * A point hypothesis ``"b1 = 0"`` with prior draws available adds the
+          Savage–Dickey ``evidence_ratio`` BF01 (see ``bayes_factor``).
         * ``b*`` repeats an expression for every row: ``"b* > 0.4"``.
-        * ``"reference"`` (each row minus the first), ``"sequential"`` (each row
-          minus the previous), ``"pairwise"`` (row i minus row j for i < j; at
-          most 25 rows), or their ``"rev*"`` forms.
+        * A formula as marginaleffects': ``"~ pairwise"``, ``"~ reference"``,
+          ``"~ sequential"``, ``"~ revpairwise"``, ``"~ revreference"``, ``"~ meandev"``,
+          ``"~ meanotherdev"``, ``"~ trt_vs_ctrl"``, ``"~ poly"``, ``"~ helmert"``, with
+          ``"ratio ~ ..."`` for ratios and ``"... | g"`` to compare within groups of
+          column ``g`` (labels such as ``"(1) - (0)"``).
+        * The older strings ``"reference"``, ``"sequential"``, ``"pairwise"`` (row
+          i minus row j for i < j), and their ``"rev*"`` forms.
         * A vector of row weights (one linear combination) or a ``(rows, k)``
-          matrix (k combinations).
+          matrix (k combinations; a DataFrame's column names label them).
         * ``None``: the rows themselves (e.g. to add ``equivalence``).
     equivalence : (float, float), optional
-        Region of practical equivalence ``(lo, hi)``: adds the share of draws
-        inside it, ``p_rope_unconditional``, and that share among draws inside
-        the credible interval, ``p_rope_conditional``.
+        Region of practical equivalence ``(lo, hi)``: adds ``p_rope_unconditional``,
+        ``p_rope_conditional``, ``p_below_rope`` and ``p_above_rope``.
+    prior : Result, optional
+        The same result computed on prior draws (``draws="prior"``), for the
+        Savage–Dickey Bayes factor of point hypotheses.  By default a result from a
+        fit with prior draws (``sample_prior="yes"``) recomputes it itself.
+    bayes_factor : bool, optional
+        None (default): Savage–Dickey Bayes factors for point hypotheses when prior
+        draws are available; True: require them (an error otherwise); False: skip.
     conf_level, estimator, interval
-        Summary options; those of ``result`` by default.
+        Summary options; those of ``x`` by default.
 
     Returns
     -------
     HypothesesResult
-        ``kind="hypotheses"``; grid column ``term`` (the hypothesis label) unless
-        ``hypothesis`` is None; ``.draws`` is ``(hypotheses, S)``.
+        ``kind="hypotheses"``; grid column ``hypothesis`` (the label; with ``| g``
+        the group columns first) unless ``hypothesis`` is None; ``.draws`` is
+        ``(hypotheses, S)``.
 
     Examples
     --------
     >>> import mixeff
     >>> fit = mixeff.example_fit()
     >>> p = mixeff.avg_predictions(fit, by="TX", re_formula="NA")
-    >>> h = mixeff.hypotheses(p, "b2 / b1 = 1")
-    >>> h.summary["term"].tolist()
+    >>> mixeff.hypotheses(p, "b2 / b1 = 1").summary["hypothesis"].tolist()
     ['b2 / b1 = 1']
-    >>> pr = mixeff.hypotheses(p, "b1 > 400").summary["probability"].iloc[0]
-    >>> bool(0 <= pr <= 1)
+    >>> mixeff.hypotheses(p, "~ pairwise").summary["hypothesis"].tolist()
+    ['(1) - (0)']
+    >>> h = mixeff.hypotheses(fit, "TX < 0")
+    >>> bool(h.summary["probability"].iloc[0] > 0.5)
     True
-    >>> mixeff.hypotheses(p, "reference").summary["term"].tolist()
-    ['1 - 0']
     """
-    if not isinstance(result, Result):
-        raise TypeError(
-            f"hypotheses needs a mixeff Result (from predictions, comparisons, slopes...), got "
-            f"{type(result).__name__}"
-        )
-    draws = result.draws
-    n_rows = draws.shape[0]
+    rows, meta = _rows_of(x, prior)
+    draws, n_rows = rows.draws, rows.draws.shape[0]
+    directions = [None] * n_rows
+    texts = None
     if hypothesis is None:
-        grid, values, directions = result.grid, draws, [None] * n_rows
+        grid, values = rows.grid, draws
+    elif is_formula(hypothesis):
+        grid, values = _formula(rows, hypothesis)
+        directions = [None] * len(values)
     elif isinstance(hypothesis, str) and hypothesis in SHORTCUTS:
-        grid, values, directions = _shortcut(result, hypothesis)
+        grid, values = _shortcut(rows, hypothesis)
+        directions = [None] * len(values)
     elif isinstance(hypothesis, str) or (
         isinstance(hypothesis, (list, tuple)) and hypothesis and all(isinstance(h, str) for h in hypothesis)
     ):
-        exprs = [hypothesis] if isinstance(hypothesis, str) else list(hypothesis)
-        labels, blocks, directions = [], [], []
-        for text in exprs:
-            for expanded in _expand_wildcard(text, n_rows):
-                value, op = _evaluate(expanded, draws)
-                labels.append(expanded.strip())
-                blocks.append(value)
-                directions.append(op)
-        grid, values = pd.DataFrame({"term": labels}), np.vstack(blocks)
-    elif isinstance(hypothesis, (list, tuple, np.ndarray)) and not isinstance(hypothesis, str):
-        grid, values, directions = _lincom(np.asarray(hypothesis, dtype=float), draws)
+        texts = [e for text in ([hypothesis] if isinstance(hypothesis, str) else hypothesis)
+                 for e in expand_wildcard(text, n_rows)]
+        values, directions = _expressions(texts, rows)
+        grid = pd.DataFrame({"hypothesis": [t.strip() for t in texts]})
+    elif isinstance(hypothesis, (list, tuple, np.ndarray, pd.DataFrame)):
+        grid, values = _lincom(hypothesis, draws)
+        directions = [None] * len(values)
     else:
         raise ValueError(
             f"hypothesis={hypothesis!r} is not understood; use an expression such as 'b2 - b1 = 0' "
-            f"(b1 = first row), one of {list(SHORTCUTS)}, a vector/matrix of row weights, or None"
+            f"(b1 = first row), a formula such as '~ pairwise', a vector/matrix of row weights, or None"
         )
+    bfs, method = _bayes_factors(texts, directions, values, rows, bayes_factor)
     eq = _check_equivalence(equivalence)
-    opts = {**result.options, **{k: v for k, v in dict(conf_level=conf_level, estimator=estimator,
-                                                         interval=interval).items() if v is not None}}
+    opts = {**meta["options"], **{k: v for k, v in dict(conf_level=conf_level, estimator=estimator,
+                                                          interval=interval).items() if v is not None}}
     return HypothesesResult(
-        grid, values, result.n_chains, result.n_draws, directions=directions, equivalence=eq,
-        kind="hypotheses", type=result.type, source=result.source, new_levels=result.new_levels, **opts,
+        grid, values, meta["n_chains"], meta["n_draws"], directions=directions, equivalence=eq,
+        bayes_factors=bfs, bayes_factor_method=method, kind="hypotheses", type=meta["type"],
+        source=meta["source"], new_levels=meta["new_levels"], selection=meta["selection"], **opts,
     )
+
+
+# --------------------------------------------------------------------------- what the rows are
+
+
+def _rows_of(x, prior) -> tuple[_Rows, dict]:
+    if isinstance(x, Result):
+        return _result_rows(x, prior), dict(
+            n_chains=x.n_chains, n_draws=x.n_draws, type=x.type, source=x.source, new_levels=x.new_levels,
+            options=x.options, selection=x.selection)
+    if prior is not None:
+        raise ValueError("prior= is for results; a fit's own prior draws are used for its parameters")
+    if not (isinstance(x, ModelSpec) or callable(getattr(x, "spec", None))):
+        raise TypeError(
+            f"hypotheses needs a mixeff Result (from predictions, comparisons, slopes...) or a fit, got "
+            f"{type(x).__name__}"
+        )
+    names, draws, n_chains, n_draws = evidence.parameter_draws(x, _default_draws(x))
+
+    def resolve(name, text):
+        try:
+            return evidence.resolve_parameter(name, names)
+        except ValueError as err:
+            raise ValueError(f"hypothesis {text!r}: {err}") from None
+
+    def prior_rows():
+        if "prior" not in getattr(x, "available_draws", []) or _default_draws(x) == "prior":
+            return None
+        p_names, p_draws, _, _ = evidence.parameter_draws(x, "prior")
+        lookup = {n: i for i, n in enumerate(p_names)}
+        order = [lookup.get(n) for n in names]
+        if any(i is None for i in order):
+            return None
+        return _Rows(p_draws[order], pd.DataFrame({"parameter": names}), resolve, lambda: None)
+
+    rows = _Rows(draws, pd.DataFrame({"parameter": names}), resolve, prior_rows)
+    source = "prior" if _default_draws(x) == "prior" else "posterior"
+    return rows, dict(n_chains=n_chains, n_draws=n_draws, type="parameters", source=source, new_levels=None,
+                      options=dict(conf_level=0.95, estimator="median", interval="eti"), selection=None)
+
+
+def _default_draws(fit) -> str:
+    return getattr(fit, "default_draws", getattr(fit, "source", "posterior"))
+
+
+def _result_rows(result: Result, prior) -> _Rows:
+    n = result.draws.shape[0]
+    names: dict[str, int] = {}
+    if "term" in result.grid.columns and result.grid["term"].is_unique:
+        names.update({str(t): i for i, t in enumerate(result.grid["term"])})
+    labels = row_labels(result.grid)
+    if labels is not None and len(set(labels)) == len(labels):
+        names.update({lab: i for i, lab in enumerate(labels) if lab not in names})
+
+    def resolve(name, text):
+        m = _ROW.match(name)
+        if m is not None:
+            i = int(m.group(1))
+            if not 1 <= i <= n:
+                extra = " (rows are numbered from b1, the first row, as in marginaleffects)" if i == 0 else ""
+                raise ValueError(f"hypothesis {text!r} names row b{i}, which does not exist: the result has "
+                                 f"{n} row(s), b1..b{n}{extra}")
+            return i - 1
+        if name in names:
+            return names[name]
+        known = f"; or by name: {list(names)[:8]}" if names else ""
+        raise ValueError(f"hypothesis {text!r}: unknown name {name!r}; refer to rows as b1, b2, ... (b1 = first "
+                         f"row, as in marginaleffects){known}")
+
+    def prior_rows():
+        other = prior
+        if other is None:
+            rerun = getattr(result, "rerun", None)
+            if rerun is None or result.source == "prior":
+                return None
+            other = rerun("prior")
+        if not isinstance(other, Result) or other.draws.shape[0] != n:
+            raise ValueError(f"prior= must be the same result on prior draws ({n} rows), got "
+                             f"{getattr(other, 'draws', np.empty((0,))).shape[0] if isinstance(other, Result) else type(other).__name__}")
+        if other.source != "prior":
+            raise ValueError("prior= holds posterior draws; compute it with draws='prior'")
+        return _Rows(other.draws, other.grid, resolve, lambda: None)
+
+    return _Rows(result.draws, result.grid, resolve, prior_rows)
+
+
+# --------------------------------------------------------------------------- evaluating
+
+
+def _expressions(texts: list[str], rows: _Rows):
+    values, directions = [], []
+    for text in texts:
+        value, op = evaluate(text, rows.draws, rows.resolve)
+        require_finite(value[None, :], f"hypothesis {text!r}",
+                       "it divides by zero, takes the log or sqrt of a non-positive value, or overflows in "
+                       "those draws; rewrite it (e.g. a difference instead of a ratio)")
+        values.append(value)
+        directions.append(op)
+    return np.vstack(values), directions
+
+
+def _bayes_factors(texts, directions, values, rows: _Rows, wanted):
+    """Savage–Dickey BF01 of each point hypothesis (NaN for other rows), or ``(None, None)``."""
+    if wanted is not None and not isinstance(wanted, bool):
+        raise TypeError(f"bayes_factor={wanted!r} must be True, False or None (when prior draws are available)")
+    point = [i for i, op in enumerate(directions) if op == "="]
+    if wanted is False or not point:
+        if wanted and not point:
+            raise ValueError("bayes_factor=True needs a point hypothesis such as 'b1 = 0' (Savage–Dickey compares "
+                             "densities at a point)")
+        return None, None
+    prior_rows = rows.prior()
+    if prior_rows is None:
+        if wanted:
+            raise ValueError("bayes_factor=True needs prior draws: fit with sample_prior='yes', or pass prior= (the "
+                             "same result computed with draws='prior')")
+        return None, None
+    out = np.full(len(values), np.nan)
+    method = None
+    for i in point:
+        text = texts[i]
+        prior_value, _ = evaluate(text, prior_rows.draws, prior_rows.resolve)
+        lhs_minus_rhs = values[i]
+        sd = evidence.savage_dickey(lhs_minus_rhs, prior_value, 0.0)
+        out[i], method = sd["bf01"], sd["method"]
+    n_post, n_prior = values.shape[1], prior_rows.draws.shape[1]
+    return out, f"{method}; {n_post} posterior and {n_prior} prior draws"
+
+
+def _formula(rows: _Rows, text: str):
+    form = parse_formula(text)
+    grid = rows.grid
+    missing = [g for g in form.group if g not in grid.columns]
+    if missing:
+        raise ValueError(f"hypothesis={text!r}: {missing} not a column of the result; available: {list(grid.columns)}")
+    labels = row_labels(grid, exclude=form.group) or [f"Row {i + 1}" for i in range(len(grid))]
+    if len(set(labels)) < len(labels) and not form.group:
+        labels = [f"Row {i + 1}" for i in range(len(grid))]
+    if not form.group:
+        values, names = form.apply(rows.draws, labels)
+        return pd.DataFrame({"hypothesis": names}), _finite(values, text)
+    keys = grid[list(form.group)].drop_duplicates()
+    try:  # groups in sorted order, as marginaleffects' keyby
+        keys = keys.sort_values(list(form.group), kind="stable")
+    except TypeError:
+        pass
+    blocks, frames = [], []
+    for _, key in keys.iterrows():
+        mask = np.ones(len(grid), dtype=bool)
+        for g in form.group:
+            mask &= (grid[g] == key[g]).to_numpy()
+        idx = np.flatnonzero(mask)
+        values, names = form.apply(rows.draws[idx], [labels[i] for i in idx])
+        head = pd.DataFrame({g: [key[g]] * len(names) for g in form.group})
+        head["hypothesis"] = names
+        frames.append(head)
+        blocks.append(values)
+    return pd.concat(frames, ignore_index=True), _finite(np.vstack(blocks), text)
+
+
+def _finite(values: np.ndarray, text: str) -> np.ndarray:
+    return require_finite(values, f"hypothesis={text!r}", "a ratio divides by zero in those draws; compare differences "
+                          "instead ('~ ...' rather than 'ratio ~ ...')")
 
 
 def _check_equivalence(equivalence):
@@ -174,98 +396,17 @@ def _check_equivalence(equivalence):
             f"equivalence={equivalence!r} must be a pair (lo, hi) bounding the region of practical "
             "equivalence, e.g. (-0.1, 0.1)"
         ) from None
-    if not lo < hi:
-        raise ValueError(f"equivalence={equivalence!r}: lo must be below hi, e.g. (-0.1, 0.1)")
+    if np.isnan(lo) or np.isnan(hi) or not lo < hi:
+        raise ValueError(f"equivalence={equivalence!r}: lo must be below hi, e.g. (-0.1, 0.1) (one-sided: "
+                         "(0, inf))")
     return lo, hi
-
-
-# --------------------------------------------------------------------------- expressions
-
-
-_WILDCARD = re.compile(r"\bb\*(?!\*)")
-
-
-def _expand_wildcard(text: str, n_rows: int) -> list[str]:
-    found = len(_WILDCARD.findall(text))
-    if found > 1:
-        raise ValueError(
-            f"hypothesis {text!r} uses 'b*' more than once; use it once (it repeats the expression per row)"
-        )
-    if not found:
-        return [text]
-    return [_WILDCARD.sub(f"b{i}", text) for i in range(1, n_rows + 1)]
-
-
-def _evaluate(text: str, draws: np.ndarray) -> tuple[np.ndarray, str | None]:
-    """Draws of one expression (``lhs op rhs`` → ``lhs - rhs``) and its comparison operator."""
-    source = re.sub(r"(?<![<>=!])=(?!=)", "==", text.strip())
-    try:
-        tree = ast.parse(source, mode="eval").body
-    except SyntaxError:
-        raise ValueError(
-            f"hypothesis {text!r} is not a valid expression; write e.g. 'b2 - b1 = 0' or 'b1 > 0.4'"
-        ) from None
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        value, op = _compare(tree, draws, text)
-    value = np.broadcast_to(np.asarray(value, dtype=float), (draws.shape[1],)).copy()
-    require_finite(value[None, :], f"hypothesis {text!r}",
-                   "it divides by zero, takes the log or sqrt of a non-positive value, or overflows in "
-                   "those draws; rewrite it (e.g. a difference instead of a ratio)")
-    return value, op
-
-
-def _compare(tree, draws: np.ndarray, text: str):
-    op = None
-    if isinstance(tree, ast.Compare):
-        if len(tree.ops) != 1 or type(tree.ops[0]) not in _CMPOPS:
-            raise ValueError(
-                f"hypothesis {text!r}: use one comparison (=, >, >=, <, <=), e.g. 'b2 - b1 = 0'"
-            )
-        op = _CMPOPS[type(tree.ops[0])]
-        value = _node(tree.left, draws, text) - _node(tree.comparators[0], draws, text)
-        op = None if op == "=" else op
-    else:
-        value = _node(tree, draws, text)
-    return value, op
-
-
-def _node(node, draws: np.ndarray, text: str):
-    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-        return _BINOPS[type(node.op)](_node(node.left, draws, text), _node(node.right, draws, text))
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        inner = _node(node.operand, draws, text)
-        return -inner if isinstance(node.op, ast.USub) else inner
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-        return float(node.value)
-    if isinstance(node, ast.Name):
-        m = _ROW.match(node.id)
-        if m is None:
-            raise ValueError(
-                f"hypothesis {text!r}: unknown name {node.id!r}; refer to rows as b1, b2, ... "
-                "(b1 = first row, as in marginaleffects)"
-            )
-        i = int(m.group(1))
-        if not 1 <= i <= draws.shape[0]:
-            extra = " (rows are numbered from b1, the first row, as in marginaleffects)" if i == 0 else ""
-            raise ValueError(
-                f"hypothesis {text!r} names row b{i}, which does not exist: the result has "
-                f"{draws.shape[0]} row(s), b1..b{draws.shape[0]}{extra}"
-            )
-        return draws[i - 1]
-    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS
-            and len(node.args) == 1 and not node.keywords):
-        return _FUNCTIONS[node.func.id](_node(node.args[0], draws, text))
-    raise ValueError(
-        f"hypothesis {text!r}: {ast.unparse(node)!r} is not allowed; use numbers, b1, b2, ..., "
-        f"+ - * / **, and the functions {sorted(_FUNCTIONS)}"
-    )
 
 
 # --------------------------------------------------------------------------- shortcuts and weights
 
 
-def _shortcut(result: Result, how: str):
-    n = result.draws.shape[0]
+def _shortcut(rows: _Rows, how: str):
+    n = rows.draws.shape[0]
     if n < 2:
         raise ValueError(f"hypothesis={how!r} needs at least two rows; the result has {n}")
     base = how[3:] if how.startswith("rev") else how
@@ -278,11 +419,11 @@ def _shortcut(result: Result, how: str):
         pairs = [(i, 0) for i in range(1, n)]
     elif base == "sequential":
         pairs = [(i + 1, i) for i in range(n - 1)]
-    else:  # pairwise: row i minus row j for i < j (marginaleffects)
+    else:  # pairwise: row i minus row j for i < j (marginaleffects' string form)
         pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
     if how.startswith("rev"):
         pairs = [(b, a) for a, b in pairs]
-    labels = row_labels(result.grid)
+    labels = row_labels(rows.grid)
     if labels is not None and len(set(labels)) < len(labels):
         labels = None
     if labels is not None and any("-" in lab for lab in labels):
@@ -290,12 +431,16 @@ def _shortcut(result: Result, how: str):
     names = [f"Row {a + 1} - Row {b + 1}" if labels is None else f"{labels[a]} - {labels[b]}" for a, b in pairs]
     a = np.array([p[0] for p in pairs])
     b = np.array([p[1] for p in pairs])
-    values = result.draws[a] - result.draws[b]
-    return pd.DataFrame({"term": names}), values, [None] * len(pairs)
+    return pd.DataFrame({"hypothesis": names}), rows.draws[a] - rows.draws[b]
 
 
-def _lincom(weights: np.ndarray, draws: np.ndarray):
+def _lincom(hypothesis, draws: np.ndarray):
     n = draws.shape[0]
+    names = [str(c) for c in hypothesis.columns] if isinstance(hypothesis, pd.DataFrame) else None
+    try:
+        weights = np.asarray(hypothesis, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"hypothesis weights must be numbers; got {hypothesis!r}") from None
     shape = weights.shape
     if weights.ndim == 1:
         weights = weights[:, None]
@@ -306,5 +451,7 @@ def _lincom(weights: np.ndarray, draws: np.ndarray):
         )
     if not np.isfinite(weights).all():
         raise ValueError(f"hypothesis weights must be finite numbers; got {weights.ravel()[:8].tolist()}")
-    values = weights.T @ draws
-    return pd.DataFrame({"term": ["custom"] * weights.shape[1]}), values, [None] * weights.shape[1]
+    k = weights.shape[1]
+    if names is None:
+        names = ["custom"] if k == 1 else [f"custom {i + 1}" for i in range(k)]
+    return pd.DataFrame({"hypothesis": names}), weights.T @ draws

@@ -16,29 +16,30 @@ from ..model.families import aux_name
 from ..model.formula import missing_and_infinite, parse_re_formula
 from ..model.spec import CATEGORY_COLUMN, ModelSpec
 from ..results import check_summary_options
+from .counterfactual import counterfactual_frame, counterfactual_values
+from .fits import resolve_spec
+from .grid import newdata_shortcut
 
 
-def resolve_spec(fit, draws: str = "posterior") -> ModelSpec:
-    """The spec of a fit (MixedFit, or a ModelSpec passed directly) for the chosen draws."""
-    if isinstance(fit, ModelSpec):
-        if draws != fit.source:
-            raise ValueError(f"draws={draws!r} but this spec holds {fit.source} draws")
-        return fit
-    spec_of = getattr(fit, "spec", None)
-    if spec_of is None:
-        raise TypeError(
-            f"expected a mixeff fit (mixeff.fit, mixeff.from_bambi) or ModelSpec, got {type(fit).__name__}"
-        )
-    return spec_of(draws)
-
-
-def open_call(fit, draws, newdata, *, conf_level, estimator, interval, **options):
-    """What every verb does first: the spec of the chosen draws, the summary options checked, the
-    engine options (``options``: :func:`pass_options`' keywords) and the checked newdata frame."""
-    spec = resolve_spec(fit, draws)
+def open_call(fit, draws, newdata, *, conf_level, estimator, interval, ndraws=None, draw_ids=None, by=None,
+              counterfactual=None, **options):
+    """What every verb does first: the spec of the chosen draws (all, or ``ndraws``/``draw_ids`` of them),
+    the summary options checked, the engine options (``options``: :func:`pass_options`' keywords) and
+    the checked newdata frame (a string such as ``"mean"`` becomes its grid, with ``by`` columns at every
+    value, as marginaleffects; ``counterfactual``: ``predictions``' ``variables``, replicating it)."""
+    spec = choose_draws(resolve_spec(fit, draws), ndraws, draw_ids, options.get("seed"))
     check_summary_options(conf_level, estimator, interval)
     pass_opts = pass_options(spec, **options)
-    return spec, pass_opts, category_rows(spec, check_newdata(spec, newdata, pass_opts), pass_opts.type)
+    if isinstance(newdata, str):
+        by_names = [c for c in by.columns if c != "by"] if isinstance(by, pd.DataFrame) else (
+            None if by is None or isinstance(by, bool) else by)
+        if by_names is not None:
+            by_names = [c for c in ([by_names] if isinstance(by_names, str) else by_names) if c in spec.data.columns]
+        newdata = newdata_shortcut(spec, newdata, by_names)
+    frame = check_newdata(spec, newdata, pass_opts)
+    if counterfactual is not None:
+        frame = counterfactual_frame(frame, counterfactual_values(spec, counterfactual))
+    return spec, pass_opts, category_rows(spec, frame, pass_opts.type)
 
 
 def pass_options(spec: ModelSpec, *, type="response", dpar=None, re_formula=None, allow_new_levels=False,
@@ -78,6 +79,55 @@ def pass_options(spec: ModelSpec, *, type="response", dpar=None, re_formula=None
         include=include.pop("mu"), dpar_include=include, type=type, dpar=dpar, allow_new_levels=allow_new_levels,
         sample_new_levels=sample_new_levels, seed=seed, chunk_rows=chunk_rows, progress=progress,
     )
+
+
+def choose_draws(spec: ModelSpec, ndraws=None, draw_ids=None, seed=None) -> ModelSpec:
+    """``ndraws``: that many draws at random (as brms), the same number from each chain when it divides
+    evenly (so chains stay chains for R-hat), drawn with ``seed``; ``draw_ids``: those draws (0-based
+    positions in the chain-major order of ``get_draws``'s ``drawid``), as one chain.
+
+    Examples
+    --------
+    >>> from mixeff.model.examples import toy_spec
+    >>> spec = toy_spec()
+    >>> sub = choose_draws(spec, ndraws=4, seed=1)
+    >>> (sub.n_chains, sub.n_draws) == (spec.n_chains, 4 // spec.n_chains) or sub.n_chains == 1
+    True
+    >>> choose_draws(spec, draw_ids=[3, 0]).beta.tolist() == spec.beta[[3, 0]].tolist()
+    True
+    """
+    if ndraws is None and draw_ids is None:
+        return spec
+    total = spec.n_samples
+    if ndraws is not None and draw_ids is not None:
+        raise ValueError("give ndraws= (a random subset) or draw_ids= (chosen draws), not both")
+    if ndraws is not None:
+        if isinstance(ndraws, bool) or not isinstance(ndraws, numbers.Integral):
+            raise TypeError(f"ndraws={ndraws!r} must be a whole number of draws, e.g. 200")
+        if not 1 <= ndraws <= total:
+            raise ValueError(f"ndraws={ndraws!r}: the fit has {total} draws ({spec.n_chains} chains × {spec.n_draws}); "
+                             f"choose 1 to {total}, or leave ndraws out to use all")
+        check_seed(seed)
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        chains = spec.n_chains if ndraws % spec.n_chains == 0 else 1
+        per = ndraws // chains
+        width = total // chains
+        ids = np.concatenate([c * width + np.sort(rng.choice(width, per, replace=False)) for c in range(chains)])
+        note = f"{ndraws} of {total} draws at random (ndraws={ndraws}{'' if seed is None else f', seed={seed}'})"
+        return spec.select_draws(ids, chains, note)
+    ids = np.asarray(draw_ids).ravel() if not np.isscalar(draw_ids) else np.asarray([draw_ids])
+    if ids.size == 0 or not (np.issubdtype(ids.dtype, np.integer)
+                             or (np.issubdtype(ids.dtype, np.floating) and np.all(ids == np.round(ids)))):
+        raise TypeError(f"draw_ids={draw_ids!r} must be whole numbers: 0-based positions of draws "
+                        f"(0 to {total - 1}, as get_draws's drawid)")
+    ids = ids.astype(np.int64)
+    bad = ids[(ids < 0) | (ids >= total)]
+    if bad.size:
+        raise ValueError(f"draw_ids {bad[:5].tolist()} out of range: the fit has {total} draws, numbered 0 to "
+                         f"{total - 1} (0-based, as get_draws's drawid)")
+    if len(np.unique(ids)) < len(ids):
+        raise ValueError("draw_ids has repeated draws; give each draw once")
+    return spec.select_draws(ids, 1, f"{len(ids)} of {total} draws chosen by draw_ids")
 
 
 def check_dpar(spec: ModelSpec, dpar, type: str) -> str | None:
@@ -164,7 +214,8 @@ def check_newdata(spec: ModelSpec, newdata, options: PassOptions) -> pd.DataFram
     elif isinstance(newdata, pd.DataFrame):
         frame = newdata
     else:
-        raise TypeError(f"newdata must be a pandas DataFrame (e.g. from mixeff.datagrid), got {type(newdata).__name__}")
+        raise TypeError(f"newdata must be a pandas DataFrame (e.g. from mixeff.datagrid) or one of 'mean', 'median', "
+                        f"'tukey', 'grid', 'balanced'; got {type(newdata).__name__}")
     if len(frame) == 0:
         raise ValueError("newdata has no rows")
     kept = {*options.include, *(f for inc in options.dpar_include.values() for f in inc)}
@@ -176,8 +227,11 @@ def check_newdata(spec: ModelSpec, newdata, options: PassOptions) -> pd.DataFram
             f"newdata lacks column(s) {missing} that the model needs; add them (mixeff.datagrid "
             "fills unspecified predictors with their mean or mode)"
         )
+    grouping = {c for g in spec.all_groups() for c in g.columns}
     for c in needed:
         missing, infinite = missing_and_infinite(frame[c])
+        if missing.any() and c in grouping and _only_grouping(spec, frame[np.asarray(missing, dtype=bool)]):
+            continue  # a missing level is one new level, as in brms (allow_new_levels decides)
         if missing.any():
             raise ValueError(
                 f"newdata column {c!r} has {int(missing.sum())} missing value(s) (NaN); drop or fill those rows"
@@ -188,6 +242,61 @@ def check_newdata(spec: ModelSpec, newdata, options: PassOptions) -> pd.DataFram
                 "predictors: drop those rows or replace the values"
             )
     return frame.reset_index(drop=True)
+
+
+def by_frame(frame: pd.DataFrame, by):
+    """marginaleffects' ``by=`` a DataFrame: its columns other than ``by`` map rows to the groups named in
+    its ``by`` column (collapsing categories).  Returns the frame with that ``by`` column and ``["by"]``;
+    any other ``by`` is passed through.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"cyl": [4, 6, 8, 4]})
+    >>> out, cols = by_frame(f, pd.DataFrame({"cyl": [4, 6, 8], "by": ["small", "large", "large"]}))
+    >>> out["by"].tolist(), cols
+    (['small', 'large', 'large', 'small'], ['by'])
+    """
+    if not isinstance(by, pd.DataFrame):
+        return frame, by
+    example = "e.g. pd.DataFrame({'cyl': [4, 6, 8], 'by': ['small', 'large', 'large']})"
+    if "by" not in by.columns or len(by.columns) < 2:
+        raise ValueError(f"by= as a DataFrame needs the columns to match and a column 'by' naming each row's group, "
+                         f"{example}; got columns {list(by.columns)}")
+    keys = check_columns(frame, [c for c in by.columns if c != "by"], "by= (a DataFrame)")
+    if "by" in frame.columns:
+        raise ValueError("by= as a DataFrame adds a column 'by', but newdata already has one; rename it")
+    if by.duplicated(keys).any():
+        raise ValueError(f"by= (a DataFrame) lists some {keys} values more than once; give each one group")
+    try:
+        merged = frame.merge(by, on=keys, how="left", sort=False, validate="many_to_one")
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"by= (a DataFrame): its {keys} columns cannot be matched to newdata's ({err}); give them "
+                         "the same types as newdata's columns") from None
+    unmatched = merged["by"].isna()
+    if unmatched.any():
+        values = frame.loc[unmatched.to_numpy(), keys].drop_duplicates().head(5).to_dict("records")
+        raise ValueError(f"by= (a DataFrame) gives no group to newdata rows with {values}; add them to its rows")
+    return merged, ["by"]
+
+
+def model_weights(wts):
+    """``wts=True`` (marginaleffects: the weights the model was fitted with) or ``False``; else ``wts`` itself."""
+    if wts is False:
+        return None
+    if wts is True:
+        raise ValueError("wts=True uses the weights the model was fitted with; models read by mixeff (Bambi fits, "
+                         "brms draws, arrays) carry no observation weights. Pass wts='column' (a newdata column) "
+                         "or an array of weights")
+    return wts
+
+
+def _only_grouping(spec: ModelSpec, rows: pd.DataFrame) -> bool:
+    """Whether the population-level design is finite on these rows (their missing values are grouping only)."""
+    try:
+        with np.errstate(all="ignore"):
+            return bool(np.isfinite(np.asarray(spec.fixed_design(rows), dtype=float)).all())
+    except Exception:  # the design cannot take a missing value there: it is a population-level predictor
+        return False
 
 
 def as_by(by, frame: pd.DataFrame) -> list[str] | None:

@@ -5,23 +5,31 @@ from __future__ import annotations
 from ..engine.passes import ArmPass, ArmValue, require_memory, run
 from ..engine.reduce import grouping
 from ..results import OVERFLOW_FIX, Result, require_finite
-from .credentials import check_convergence, new_level_credentials
-from .inputs import as_by, category_grouping, open_call
+from .counterfactual import counterfactual_values
+from .credentials import new_level_credentials
+from .finish import finish
+from .inputs import as_by, by_frame, category_grouping, model_weights, open_call
 
 
 def predictions(
     fit,
     newdata=None,
     *,
+    variables=None,
     by=None,
     wts=None,
     type: str = "response",
     dpar: str | None = None,
+    transform=None,
+    hypothesis=None,
+    equivalence=None,
     re_formula=None,
     allow_new_levels: bool = False,
     sample_new_levels: str = "uncertainty",
     seed=None,
     draws: str = "posterior",
+    ndraws: int | None = None,
+    draw_ids=None,
     conf_level: float = 0.95,
     estimator: str = "median",
     interval: str = "eti",
@@ -33,10 +41,24 @@ def predictions(
     Parameters
     ----------
     fit : MixedFit or ModelSpec
-    newdata : DataFrame, optional
+    newdata : DataFrame or str, optional
         Rows to predict; the model's data by default.  See :func:`mixeff.datagrid`.
-    by : str, list of str or True, optional
+        Or marginaleffects' shortcuts: ``"mean"`` (one row: numbers at their mean,
+        the rest at their mode), ``"median"``, ``"tukey"``, ``"grid"``, ``"balanced"``
+        (see :func:`mixeff.verbs.grid.newdata_shortcut`); ``by`` columns then take every value.
+    variables : str, list of str or dict, optional
+        Counterfactual predictions (marginaleffects' ``variables``): ``newdata`` is
+        replicated once per combination of these variables' values, in blocks (the
+        first variable varying slowest).  Names alone take every level of a factor
+        or 0/1 variable and a numeric variable's unique values (fewer than six) or
+        Tukey's five numbers; a dict gives the values, or for a numeric variable
+        ``"iqr"``, ``"minmax"``, ``"sd"``, ``"2sd"``, ``"threenum"``, ``"fivenum"`` or a
+        function of the model data's column.  With ``by=True`` (``avg_predictions``)
+        the averages are by these variables.
+    by : str, list of str, True or DataFrame, optional
         Average within each draw over rows sharing these columns (True: all rows).
+        A DataFrame maps values of its columns to groups named in its ``by`` column
+        (e.g. ``pd.DataFrame({"cyl": [4, 6, 8], "by": ["small", "large", "large"]})``).
     wts : str or array, optional
         Weights for the ``by`` averages (a newdata column or an array); normalised within group.
     type : {"response", "link", "prediction"}
@@ -51,6 +73,11 @@ def predictions(
         or an auxiliary parameter (``"sigma"``, ``"psi"``, ``"alpha"``...), row by
         row where the model gives it a formula (``bmb.Formula("y ~ x", "sigma ~ x")``).
         ``type="link"`` gives its linear predictor.
+    transform : callable or str, optional
+        Applied to every draw last (e.g. ``"exp"``); see :func:`mixeff.comparisons`.
+    hypothesis, equivalence
+        As :func:`mixeff.hypotheses` on the result (``"b2 - b1 = 0"``, ``"~ pairwise"``,
+        ``equivalence=(lo, hi)``), before ``transform``, as marginaleffects.
     re_formula : None, "NA" or str
         None: all group-level terms, existing levels' own draws; ``"NA"``/``"~0"``:
         none (random effects 0, the typical cluster); ``"~(1|g)"``: only those terms.
@@ -60,6 +87,10 @@ def predictions(
         makes the simulation reproducible; a new level has the same draws in every row.
     draws : {"posterior", "prior"}
         Which draws of the fit to use (prior draws need ``sample_prior``).
+    ndraws, draw_ids
+        Use ``ndraws`` draws chosen at random with ``seed`` (as brms; the same number
+        from each chain when it divides evenly), or the draws at positions
+        ``draw_ids`` (0-based, as ``get_draws``'s ``drawid``): faster answers on big fits.
     conf_level, estimator, interval
         Summary: 95% equal-tailed interval around the median by default.
 
@@ -78,10 +109,15 @@ def predictions(
     (2, 2)
     """
     spec, options, frame = open_call(
-        fit, draws, newdata, conf_level=conf_level, estimator=estimator, interval=interval, type=type, dpar=dpar,
-        re_formula=re_formula, allow_new_levels=allow_new_levels, sample_new_levels=sample_new_levels, seed=seed,
-        chunk_rows=chunk_rows, progress=progress)
-    groups = grouping(frame, *category_grouping(spec, frame, as_by(by, frame), wts))
+        fit, draws, newdata, conf_level=conf_level, estimator=estimator, interval=interval, ndraws=ndraws,
+        draw_ids=draw_ids, by=by, counterfactual=variables, type=type, dpar=dpar, re_formula=re_formula,
+        allow_new_levels=allow_new_levels, sample_new_levels=sample_new_levels, seed=seed, chunk_rows=chunk_rows,
+        progress=progress)
+    by_argument = by
+    if variables is not None and by is True:
+        by = list(counterfactual_values(spec, variables))
+    frame, by = by_frame(frame, by)
+    groups = grouping(frame, *category_grouping(spec, frame, as_by(by, frame), model_weights(wts)))
     require_memory(1, len(frame), groups, spec.n_samples)
     arms = ArmPass(spec, [frame], options)
     values = require_finite(run(arms, [ArmValue()], groups)[0],
@@ -89,10 +125,16 @@ def predictions(
     result = Result(
         frame if groups is None else groups.keys, values, spec.n_chains, spec.n_draws, kind="predictions",
         type=type, source=spec.source, conf_level=conf_level, estimator=estimator, interval=interval,
-        new_levels=new_level_credentials(arms, values),
+        new_levels=new_level_credentials(arms, values), selection=spec.selection,
     )
-    check_convergence(fit, result)
-    return result
+
+    def rerun(other):
+        return predictions(fit, newdata, variables=variables, by=by_argument, wts=wts, type=type, dpar=dpar,
+                           re_formula=re_formula, allow_new_levels=allow_new_levels,
+                           sample_new_levels=sample_new_levels, seed=seed, draws=other, conf_level=conf_level,
+                           estimator=estimator, interval=interval, chunk_rows=chunk_rows, progress=progress)
+
+    return finish(fit, result, transform=transform, hypothesis=hypothesis, equivalence=equivalence, rerun=rerun)
 
 
 def avg_predictions(fit, newdata=None, *, by=True, **kwargs) -> Result:

@@ -22,12 +22,17 @@ def slopes(
     wts=None,
     type: str = "response",
     dpar: str | None = None,
+    transform=None,
+    hypothesis=None,
+    equivalence=None,
     re_formula=None,
     allow_new_levels: bool = False,
     sample_new_levels: str = "uncertainty",
     seed=None,
     eps: float | None = None,
     draws: str = "posterior",
+    ndraws: int | None = None,
+    draw_ids=None,
     conf_level: float = 0.95,
     estimator: str = "median",
     interval: str = "eti",
@@ -59,9 +64,11 @@ def slopes(
         ``x`` the row's value.  Computed per row; with ``by`` averaged within draw.
     newdata, by, wts, type, dpar, re_formula, allow_new_levels, sample_new_levels, seed
         As in :func:`mixeff.comparisons`; ``type="link"`` gives slopes of η.
+    transform, hypothesis, equivalence
+        As in :func:`mixeff.comparisons`: the hypothesis on the slopes, then the transform of every draw.
     eps : float, optional
         Finite-difference step (default ``1e-4 × range``).
-    draws, conf_level, estimator, interval, chunk_rows, progress
+    draws, ndraws, draw_ids, conf_level, estimator, interval, chunk_rows, progress
         As in :func:`mixeff.predictions`.
 
     Returns
@@ -113,11 +120,18 @@ def slopes(
                               rule.avg_template if averaged else rule.template, x))
         return terms
 
+    def rerun(other):
+        return slopes(fit, variables, slope=slope, newdata=newdata, by=by, wts=wts, type=type, dpar=dpar,
+                      re_formula=re_formula, allow_new_levels=allow_new_levels, sample_new_levels=sample_new_levels,
+                      seed=seed, eps=eps, draws=other, conf_level=conf_level, estimator=estimator, interval=interval,
+                      chunk_rows=chunk_rows, progress=progress)
+
     return contrast_result(
-        "slopes", fit, build, newdata=newdata, by=by, wts=wts, type=type, dpar=dpar, transform=None,
-        re_formula=re_formula, allow_new_levels=allow_new_levels, sample_new_levels=sample_new_levels,
-        seed=seed, draws=draws, conf_level=conf_level, estimator=estimator, interval=interval,
-        chunk_rows=chunk_rows, progress=progress,
+        "slopes", fit, build, newdata=newdata, by=by, wts=wts, type=type, dpar=dpar, transform=transform,
+        hypothesis=hypothesis, equivalence=equivalence, re_formula=re_formula, allow_new_levels=allow_new_levels,
+        sample_new_levels=sample_new_levels, seed=seed, draws=draws, ndraws=ndraws, draw_ids=draw_ids,
+        conf_level=conf_level, estimator=estimator, interval=interval, chunk_rows=chunk_rows, progress=progress,
+        rerun=rerun,
         undefined=lambda spec: (f"slope={slope!r}", OVERFLOW_FIX if slope == "dydx" else
                                 "elasticities divide by the prediction and by x: use slope='dydx' where they are zero"),
     )

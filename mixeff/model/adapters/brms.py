@@ -243,10 +243,16 @@ def from_brms_draws(
         fixed_design=_ByName(fixed_design, beta_names), beta=beta, beta_names=beta_names, groups=groups,
         family=fam, link=mean_link, aux=aux, n_chains=n_chains, n_draws=len(draws) // n_chains,
         data=data, predictors=sorted(used | ({trials} if isinstance(trials, str) else set())),
-        trials=trials, dpars=dpars, categories=cats,
+        trials=trials, dpars=dpars, categories=cats, response=_response_name(main, data),
     )
     spec._rebuild = (_rebuild_brms, (arguments,))  # the design functions are closures: pickle these instead
     return spec
+
+
+def _response_name(main, data: pd.DataFrame) -> str | None:
+    """The response column of a formula string (``"y ~ x"``, ``"y | trials(n) ~ x"``) when data holds it."""
+    lhs = main.split("~", 1)[0].split("|", 1)[0].strip() if isinstance(main, str) else ""
+    return lhs if lhs in data.columns else None
 
 
 def _rebuild_brms(arguments: dict) -> ModelSpec:

@@ -39,22 +39,43 @@ class Link:
     """Spacing in η at which quadrature resolves the inverse link to 1e-10 (mixeff.engine.integrate)."""
 
 
-def _ordered(eta, d):
-    """(hi, lo, sign): hi >= lo are eta + d and eta, so every factor below stays bounded."""
-    up = d >= 0
-    return np.where(up, eta + d, eta), np.where(up, eta, eta + d), np.where(up, 1.0, -1.0)
-
-
 def _log_increment(eta, d):
-    # exp(hi) - exp(lo) = exp(hi) * (1 - exp(-(hi - lo)))
-    hi, lo, sign = _ordered(eta, d)
-    return sign * np.exp(hi) * -np.expm1(-np.abs(d))
+    # exp(hi) - exp(lo) = sign(d) * exp(hi) * (1 - exp(-|d|)) with hi = eta + max(d, 0): no inf * 0
+    shape = np.broadcast_shapes(np.shape(eta), np.shape(d))
+    out = np.maximum(d, 0.0, out=np.empty(shape))
+    out += eta
+    np.exp(out, out=out)
+    step = np.abs(d, out=np.empty(shape))
+    np.negative(step, out=step)
+    np.expm1(step, out=step)
+    out *= step
+    out *= -np.sign(d)
+    return out
 
 
 def _logit_increment(eta, d):
-    # expit(hi) - expit(lo) = expit(hi) * expit(-lo) * (1 - exp(-(hi - lo))): no inf * 0
-    hi, lo, sign = _ordered(eta, d)
-    return sign * special.expit(hi) * special.expit(-lo) * -np.expm1(-np.abs(d))
+    # expit(eta + d) - expit(eta) = sinh(d/2) / (2 cosh(eta/2) cosh((eta + d)/2)): every factor is exact, and
+    # no ordering of the arms is needed.  Where cosh overflows (|eta| beyond ~1400) the exact ordered form
+    # expit(hi) * expit(-lo) * (1 - exp(-|d|)) takes over.
+    eta, d = np.asarray(eta, dtype=float), np.asarray(d, dtype=float)
+    shape = np.broadcast_shapes(eta.shape, d.shape)
+    with np.errstate(over="ignore", invalid="ignore"):
+        den = np.multiply(eta, 0.5, out=np.empty(shape))
+        np.cosh(den, out=den)
+        out = np.add(eta, d, out=np.empty(shape))
+        out *= 0.5
+        np.cosh(out, out=out)
+        den *= out
+        np.multiply(d, 0.5, out=out)
+        np.sinh(out, out=out)
+        out /= den
+        out *= 0.5
+    bad = ~np.isfinite(den) | ~np.isfinite(out)
+    if bad.any():
+        e, step = np.broadcast_to(eta, shape)[bad], np.broadcast_to(d, shape)[bad]
+        hi, lo = e + np.maximum(step, 0.0), e + np.minimum(step, 0.0)
+        out[bad] = np.sign(step) * special.expit(hi) * special.expit(-lo) * -np.expm1(-np.abs(step))
+    return out
 
 
 def _identity(x):

@@ -158,6 +158,8 @@ class Result:
     """
 
     rerun = None
+    response: str | None = None
+    """The fit's response column (set by verbs; plots name the quantity with it)."""
     """``rerun(draws)``: the same verb call on the fit's ``"prior"`` draws (set by verbs when the fit has
     them; used by :func:`mixeff.hypotheses` for Savage–Dickey Bayes factors)."""
 

@@ -12,6 +12,15 @@ Matplotlib only; every function returns the :class:`matplotlib.figure.Figure`
   labelled by a column (the seed's per-state figures).
 * :func:`plot_prior_posterior` -- prior and posterior draws of the same quantity
   overlaid, per row (one panel each, or stacked).
+* :func:`plot_predictions`, :func:`plot_comparisons`, :func:`plot_slopes` --
+  marginaleffects' plots over a ``condition`` (x axis, colour, facets) or ``by``:
+  a median line with interval bands over a numeric x, point-ranges over a
+  categorical one; ``draw=False`` returns the data.
+
+Every figure states its interval levels and draws in a caption (or a key beside
+the axes when drawn into ``ax=``), names the quantity and the row variable on its
+axes, trims the x range to the bulk of the draws and bounds densities of
+probabilities to [0, 1].
 
 Densities come from :func:`mixeff.plots.density.kde` (arviz-stats' KDE, with
 boundary correction at known bounds such as ``(0, 1)`` for probabilities).

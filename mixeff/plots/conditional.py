@@ -36,7 +36,7 @@ from ..estimands.variables import variable_kind
 from ..model.spec import CATEGORY_COLUMN
 from ..results import Result
 from ..verbs.grid import fivenum
-from .common import INTERVALS
+from .common import INTERVALS, level_name, palette
 
 N_POINTS = 50
 """Values of a numeric x variable spanned over its range (marginaleffects' ``length.out = 50``)."""
@@ -475,17 +475,6 @@ def _check_known(condition, name, listed, col: pd.Series, kind: str, is_grouping
 # --------------------------------------------------------------------------- #
 
 
-def level_name(level: float) -> str:
-    """Column suffix of an interval level: ``0.95 -> "95"``, ``0.975 -> "97.5"``.
-
-    Examples
-    --------
-    >>> level_name(0.66), level_name(0.975)
-    ('66', '97.5')
-    """
-    return f"{round(level * 100, 6):g}"
-
-
 def _plot_frame(result: Result, levels) -> pd.DataFrame:
     out = result.summary.copy()
     for lev in levels:
@@ -673,18 +662,6 @@ def _caption(result: Result, frame, layout, spaghetti: int = 0) -> str:
 # --------------------------------------------------------------------------- #
 
 
-def _palette(n: int) -> list:
-    import matplotlib.pyplot as plt
-
-    if n == 1:
-        return ["0.2"]
-    cycle = plt.rcParams["axes.prop_cycle"].by_key().get("color", [f"C{i}" for i in range(10)])
-    if n <= len(cycle):
-        return list(cycle[:n])
-    cmap = plt.get_cmap("viridis")
-    return [cmap(v) for v in np.linspace(0.0, 0.92, n)]
-
-
 def _grid_shape(n: int) -> tuple[int, int]:
     ncol = 1 if n == 1 else 2 if n in (2, 4) else 3 if n <= 9 else 4
     return int(np.ceil(n / ncol)), ncol
@@ -710,7 +687,7 @@ def _draw(frame, result, layout, labels, *, levels, picks, ax, fn, raw):
         axes = axes[:n_panels]
     else:
         fig, axes, nrow, ncol = ax.figure, [ax], 1, 1
-    colours = _palette(len(layout.colour_values))
+    colours = palette(len(layout.colour_values))
     colour_of = {_key(v): c for v, c in zip(layout.colour_values, colours)}
     n_col = len(layout.colour_values)
     # band opacity, narrowest level first: lighter when several colours overlap

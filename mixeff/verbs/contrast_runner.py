@@ -84,7 +84,8 @@ def contrast_result(
         kind=kind, type=type, source=spec.source, conf_level=conf_level, estimator=estimator, interval=interval,
         new_levels=credentials, selection=spec.selection,
     )
-    return finish(fit, result, transform=transform, hypothesis=hypothesis, equivalence=equivalence, rerun=rerun)
+    return finish(fit, result, transform=transform, hypothesis=hypothesis, equivalence=equivalence, rerun=rerun,
+                  response=spec.response)
 
 
 _ARM = {"hi": comparison_rule(lambda hi, lo: hi), "lo": comparison_rule(lambda hi, lo: lo)}

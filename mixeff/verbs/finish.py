@@ -18,10 +18,12 @@ from .credentials import check_convergence
 
 
 def finish(fit, result: Result, *, transform=None, hypothesis=None, equivalence=None,
-           rerun: Callable[[str], Result] | None = None) -> Result:
+           rerun: Callable[[str], Result] | None = None, response: str | None = None) -> Result:
     """The verb's final result.  ``rerun(draws)`` recomputes the untransformed result on other draws
-    (used for Savage–Dickey Bayes factors of point hypotheses when the fit has prior draws)."""
+    (used for Savage–Dickey Bayes factors of point hypotheses when the fit has prior draws);
+    ``response`` names the fit's response column for plots."""
     check_convergence(fit, result)
+    result.response = response
     if rerun is not None and result.source == "posterior" and "prior" in getattr(fit, "available_draws", ()):
         result.rerun = rerun
     if hypothesis is not None or equivalence is not None:

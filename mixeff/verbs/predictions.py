@@ -134,7 +134,8 @@ def predictions(
                            sample_new_levels=sample_new_levels, seed=seed, draws=other, conf_level=conf_level,
                            estimator=estimator, interval=interval, chunk_rows=chunk_rows, progress=progress)
 
-    return finish(fit, result, transform=transform, hypothesis=hypothesis, equivalence=equivalence, rerun=rerun)
+    return finish(fit, result, transform=transform, hypothesis=hypothesis, equivalence=equivalence, rerun=rerun,
+                  response=spec.response)
 
 
 def avg_predictions(fit, newdata=None, *, by=True, **kwargs) -> Result:

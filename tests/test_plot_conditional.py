@@ -31,33 +31,16 @@ def _close_figures():
     plt.close("all")
 
 
-def _data(seed=1, n=180):
-    rng = np.random.default_rng(seed)
-    d = pd.DataFrame({"x": rng.uniform(-3, 3, n), "z": rng.choice(["a", "b", "c"], n),
-                      "g": np.repeat([f"g{i}" for i in range(4)], n // 4)})
-    eta = -0.5 + 0.9 * d.x + (d.z == "b") * 1.0 - (d.z == "c") * 0.7
-    d["y"] = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)
-    return d
+@pytest.fixture(scope="module")
+def spec(xzg_spec):
+    return xzg_spec
 
 
 @pytest.fixture(scope="module")
-def spec():
-    """Bernoulli y ~ x + z + (1 | g): a curved response in a numeric x, a 3-level factor z, 4 clusters."""
-    rng = np.random.default_rng(7)
-    draws = pd.DataFrame({"b_Intercept": rng.normal(-0.5, 0.2, S), "b_x": rng.normal(0.9, 0.1, S),
-                          "b_zb": rng.normal(1.0, 0.25, S), "b_zc": rng.normal(-0.7, 0.25, S),
-                          "sd_g__Intercept": rng.gamma(10, 0.05, S)})
-    for i in range(4):
-        draws[f"r_g[g{i},Intercept]"] = rng.normal(0.5 * (i - 1.5), 0.3, S)
-    spec = mixeff.from_brms_draws(draws, formula="y ~ x + z + (1 | g)", data=_data(), family="bernoulli")
-    return spec
-
-
-@pytest.fixture(scope="module")
-def ordinal_spec():
+def ordinal_spec(xzg_spec):
     """Cumulative logit r ~ x + z with categories low < mid < high."""
     rng = np.random.default_rng(8)
-    d = _data().assign(r=lambda f: pd.Categorical(np.random.default_rng(2).choice(["low", "mid", "high"], len(f)),
+    d = xzg_spec.data.assign(r=lambda f: pd.Categorical(np.random.default_rng(2).choice(["low", "mid", "high"], len(f)),
                                                   ["low", "mid", "high"], ordered=True))
     draws = pd.DataFrame({"b_Intercept[1]": rng.normal(-0.5, 0.1, S), "b_Intercept[2]": rng.normal(0.8, 0.1, S),
                           "b_x": rng.normal(0.7, 0.1, S), "b_zb": rng.normal(0.5, 0.2, S),

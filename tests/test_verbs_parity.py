@@ -12,32 +12,18 @@ import mixeff
 from mixeff import avg_comparisons, avg_predictions, comparisons, datagrid, predictions
 from mixeff.model.examples import toy_spec
 
-S = 300
-
-
-def _data(seed=1, n=120):
-    rng = np.random.default_rng(seed)
-    d = pd.DataFrame({"x": rng.uniform(-3, 3, n), "z": rng.choice(["a", "b", "c"], n),
-                      "g": np.repeat([f"g{i}" for i in range(4)], n // 4)})
-    d["y"] = (rng.random(n) < 0.5).astype(int)
-    return d
-
-
 @pytest.fixture(scope="module")
-def spec():
-    """Bernoulli y ~ x + z + (1 | g) from known draws."""
-    rng = np.random.default_rng(7)
-    draws = pd.DataFrame({"b_Intercept": rng.normal(-0.5, 0.2, S), "b_x": rng.normal(0.9, 0.1, S),
-                          "b_zb": rng.normal(1.0, 0.25, S), "b_zc": rng.normal(-0.7, 0.25, S),
-                          "sd_g__Intercept": rng.gamma(10, 0.05, S)})
-    for i in range(4):
-        draws[f"r_g[g{i},Intercept]"] = rng.normal(0.5 * (i - 1.5), 0.3, S)
-    return mixeff.from_brms_draws(draws, formula="y ~ x + z + (1 | g)", data=_data(), family="bernoulli")
+def spec(xzg_spec):
+    """Bernoulli y ~ x + z + (1 | g) from known draws (conftest)."""
+    return xzg_spec
 
 
 @pytest.fixture(scope="module")
 def rows(spec):
-    return spec.data.head(5).drop(columns="y")
+    """Five rows of cluster g0 with every level of z: two a, two b, one c."""
+    d = spec.data[spec.data["g"] == "g0"]
+    picked = [*d.index[d["z"] == "a"][:2], *d.index[d["z"] == "b"][:2], d.index[d["z"] == "c"][0]]
+    return d.loc[picked].drop(columns="y").reset_index(drop=True)
 
 
 def _p(spec, frame, **kw):

@@ -61,9 +61,9 @@ class ArmSet:
         key = (name, "shift", float(delta))
         return self._arm(key, lambda: {name: self.base[name].to_numpy(dtype=float) + delta})
 
-    def set_column(self, name: str, values, label: str) -> int:
-        """The arm where ``name`` takes one given value per row (``label`` tells such arms apart)."""
-        return self._arm((name, "column", label), lambda: {name: _column_like(self.base, name, values)})
+    def set_column(self, name: str, values) -> int:
+        """A new arm where ``name`` takes one given value per row (such arms are never shared)."""
+        return self._arm((name, "column", len(self.frames)), lambda: {name: _column_like(self.base, name, values)})
 
     def original(self) -> int:
         return self._arm(("__original__",), dict)
@@ -141,8 +141,8 @@ def custom_contrasts(arms: ArmSet, name: str, value, argument: str) -> list[Cont
                          f"per newdata row; got {type(table).__name__}")
     if len(table) != len(arms.base):
         raise ValueError(f"{what} gives {len(table)} rows but newdata has {len(arms.base)}; give one (lo, hi) per row")
-    lo = arms.set_column(name, table["lo"].to_numpy(), f"lo:{id(table)}")
-    hi = arms.set_column(name, table["hi"].to_numpy(), f"hi:{id(table)}")
+    lo = arms.set_column(name, table["lo"].to_numpy())
+    hi = arms.set_column(name, table["hi"].to_numpy())
     return [Contrast(term=name, lo=lo, hi=hi, hi_label="custom", lo_label="custom")]
 
 

@@ -67,7 +67,6 @@ def contrast_result(
     arms = ArmSet(frame, spec)
     terms = build(spec, arms, by_cols is not None)
     groups = grouping(frame, by_cols, wts)
-    arm_pass = None
     if any(t.rule.aggregate for t in terms):
         values, grid_rows, credentials = _aggregated(spec, arms, terms, groups, options, wts)
     else:

@@ -293,13 +293,13 @@ def _result_rows(result: Result, prior) -> _Rows:
     def prior_rows():
         other = prior
         if other is None:
-            rerun = getattr(result, "rerun", None)
-            if rerun is None or result.source == "prior":
+            if result.rerun is None or result.source == "prior":
                 return None
-            other = rerun("prior")
-        if not isinstance(other, Result) or other.draws.shape[0] != n:
-            raise ValueError(f"prior= must be the same result on prior draws ({n} rows), got "
-                             f"{getattr(other, 'draws', np.empty((0,))).shape[0] if isinstance(other, Result) else type(other).__name__}")
+            other = result.rerun("prior")
+        if not isinstance(other, Result):
+            raise TypeError(f"prior= must be the same result on prior draws, got {type(other).__name__}")
+        if len(other) != n:
+            raise ValueError(f"prior= must be the same result on prior draws ({n} rows), got {len(other)} rows")
         if other.source != "prior":
             raise ValueError("prior= holds posterior draws; compute it with draws='prior'")
         return _Rows(other.draws, other.grid, resolve, lambda: None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from ..engine.passes import ArmPass, ArmValue, require_memory, run
 from ..engine.reduce import grouping
 from ..results import OVERFLOW_FIX, Result, require_finite
-from .counterfactual import counterfactual_values
 from .credentials import new_level_credentials
 from .finish import finish
 from .inputs import as_by, by_frame, category_grouping, model_weights, open_call
@@ -114,8 +113,8 @@ def predictions(
         allow_new_levels=allow_new_levels, sample_new_levels=sample_new_levels, seed=seed, chunk_rows=chunk_rows,
         progress=progress)
     by_argument = by
-    if variables is not None and by is True:
-        by = list(counterfactual_values(spec, variables))
+    if variables is not None and by is True:  # average by the counterfactual variables (checked by open_call)
+        by = [variables] if isinstance(variables, str) else list(variables)
     frame, by = by_frame(frame, by)
     groups = grouping(frame, *category_grouping(spec, frame, as_by(by, frame), model_weights(wts)))
     require_memory(1, len(frame), groups, spec.n_samples)

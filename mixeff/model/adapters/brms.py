@@ -392,8 +392,8 @@ def _categories(categories, fam: Family, main, data: pd.DataFrame) -> tuple[str,
             raise ValueError(f"categories={categories!r} is for ordinal and categorical families (cumulative, sratio, "
                              f"categorical); family {fam.name!r} has none: leave it out")
         return ()
-    lhs = main.split("~", 1)[0].strip() if isinstance(main, str) else ""
-    response = data[lhs] if lhs in data.columns else None
+    lhs = _response_name(main, data)
+    response = data[lhs] if lhs is not None else None
     if categories is None:
         if response is None:
             raise ValueError(f"family {fam.name!r} needs the response's categories: pass categories=[...] in brms's "

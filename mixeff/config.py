@@ -20,9 +20,10 @@ True
 
 from __future__ import annotations
 
+import numbers
 import os
 
-DEFAULTS: dict = {"progress": None, "memory_limit": None}
+DEFAULTS: dict = {"progress": None, "memory_limit": None, "n_jobs": None}
 """Every option and its default."""
 
 _options: dict = dict(DEFAULTS)
@@ -40,6 +41,8 @@ def set_options(**options) -> dict:
     ``progress`` : None, True or False -- see the module notes.
     ``memory_limit`` : bytes a result's draws may take, or None for 80% of the memory
     available when the call starts (see :func:`memory_limit`).
+    ``n_jobs`` : threads the engine runs row chunks on when a call does not say (None or -1:
+    every core this process may use; 1: the calling thread only).  Results do not depend on it.
     """
     unknown = sorted(set(options) - set(DEFAULTS))
     if unknown:
@@ -49,9 +52,21 @@ def set_options(**options) -> dict:
     limit = options.get("memory_limit")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit <= 0):
         raise ValueError(f"memory_limit={limit!r} must be a positive number of bytes, or None (automatic)")
+    if "n_jobs" in options:
+        check_jobs(options["n_jobs"], "n_jobs")
     previous = {k: _options[k] for k in options}
     _options.update(options)
     return previous
+
+
+def check_jobs(n_jobs, name: str) -> None:
+    """``n_jobs`` must be None, -1 (every core) or a positive whole number of threads."""
+    whole = isinstance(n_jobs, numbers.Integral) and not isinstance(n_jobs, bool)
+    if n_jobs is None or (whole and n_jobs == -1):
+        return
+    if not whole or n_jobs < 1:
+        raise ValueError(f"{name}={n_jobs!r} must be a positive whole number of threads, or None / -1 for "
+                         "every core")
 
 
 def available_memory() -> float:

@@ -30,3 +30,5 @@ class PassOptions:
     seed: int | np.random.Generator | None = None
     chunk_rows: int | None = None
     progress: bool | None = None
+    n_jobs: int | None = None
+    """Threads for the row chunks: None takes the package option (all cores by default)."""

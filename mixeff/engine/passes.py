@@ -24,17 +24,21 @@ and arms in different group levels fall back to ``hi − lo``.
 
 from __future__ import annotations
 
-from contextlib import closing
+import threading
+from contextlib import contextmanager
+from itertools import batched
 
 import numpy as np
 import pandas as pd
 
 from ..config import memory_limit
-from ..model.families import own_category_eta
+from ..model.families import SharedRows, own_category_eta, per_row
 from ..model.spec import ModelSpec
+from . import delegation
 from .design import difference_design, prepare
 from .montecarlo import level_grouping, monte_carlo_se
 from .options import PassOptions
+from .parallel import ordered_map, resolve_jobs, single_threaded_blas
 from .integrate import QuadratureInfo
 from .predictor import (
     CLOSED_FORM, integrated_increment, integrated_response, linear_predictor, new_level_variance, response,
@@ -49,6 +53,13 @@ ARM_SHARE_CAP = 8
 """Arms are evaluated together per chunk, so chunk rows shrink with their number to keep the
 working set near ``CHUNK_CELLS`` per arm pair; past 8 arms they stop shrinking, because
 per-chunk Python overhead would then outweigh the cache benefit."""
+CHUNKS_PER_TASK = 16
+"""Chunks one thread evaluates in a row, adding their sums, before handing them back: fixed, so that the
+order of every sum is the same for any number of threads."""
+PARALLEL_MIN_CELLS = 2e7
+"""Smaller passes (under ~0.1 s) run on the calling thread: handing chunks to threads would cost more."""
+SHARED_ROWS_FACTOR = 8
+"""A difference design's rows are gathered from their distinct values when there are at most 1/8 as many."""
 PROGRESS_MIN_CELLS = 2e8
 """Show a progress bar by default when a pass computes more cells than this (seconds of work)."""
 
@@ -63,10 +74,16 @@ class ArmPass:
     def __init__(self, spec: ModelSpec, frames: list[pd.DataFrame], options: PassOptions):
         self.spec, self.options = spec, options
         self.rng = np.random.default_rng(options.seed)
-        self.plans = plan_random_effects(spec.groups, options.include, frames, options, self.rng)
-        self.dpar_plans = {name: plan_random_effects(part.groups, options.dpar_include.get(name, {}), frames, options,
-                                                     self.rng)
-                           for name, part in spec.dpars.items()}
+        shared = delegation.current()
+        if shared is not None and shared.plans is not None:  # one piece of a bigger table: its plan
+            self.plans, self.dpar_plans = shared.plans
+        else:
+            self.plans = plan_random_effects(spec.groups, options.include, frames, options, self.rng)
+            self.dpar_plans = {name: plan_random_effects(part.groups, options.dpar_include.get(name, {}), frames,
+                                                         options, self.rng)
+                               for name, part in spec.dpars.items()}
+        if shared is not None:
+            shared.captured = (self.plans, self.dpar_plans)
         self._check_integration()
         self.designs = [prepare(spec, self.plans, f, options.type, self.dpar_plans) for f in frames]
         family = spec.family
@@ -85,6 +102,8 @@ class ArmPass:
         """... and the expected value depends on the arms only through η (a modelled parameter the mean
         reads, such as a lognormal's sigma ~ x, differs by arm)."""
         self._deltas: dict[tuple[int, int], tuple | None] = {}
+        self._lock = threading.Lock()
+        """Guards the caches and records that chunks on worker threads fill in."""
         self.quadrature: QuadratureInfo | None = None
         """The widest rule any integrated block needed (closed form or quadrature), for the result's record."""
         self.monte_carlo_se: np.ndarray | None = None
@@ -118,6 +137,10 @@ class ArmPass:
         return record
 
     def record_quadrature(self, info: QuadratureInfo) -> None:
+        with self._lock:
+            self._record_quadrature(info)
+
+    def _record_quadrature(self, info: QuadratureInfo) -> None:
         if self.quadrature is None or (info.nodes, info.error_bound) > (self.quadrature.nodes,
                                                                           self.quadrature.error_bound):
             self.quadrature = info
@@ -132,6 +155,10 @@ class ArmPass:
         ``same_trials``: both arms have the same binomial trials (or none), so that a response-scale
         increment exists.
         """
+        with self._lock:
+            return self._delta(lo, hi)
+
+    def _delta(self, lo: int, hi: int):
         if (lo, hi) not in self._deltas:
             exact = difference_design(self.plans, self.designs[lo], self.designs[hi])
             t_lo, t_hi = self.designs[lo].trials, self.designs[hi].trials
@@ -254,9 +281,9 @@ class ChunkDraws:
         if delta is None or a.options.type == "prediction" or not a.exact_link:
             return self.value(hi) - self.value(lo)
         plans, design, same_trials = delta
-        d = linear_predictor(a.spec, plans, design, self.rows, scratch=self._buffers.scratch)
+        d = self._eta_difference(plans, design)
         if a.options.type == "link":
-            return d
+            return np.broadcast_to(per_row(d), (self.size, a.spec.n_samples)).copy()
         if not same_trials or not a.exact_response:
             return self.value(hi) - self.value(lo)  # different trials or parameters: no common increment
         t_lo = a.designs[lo].trials
@@ -264,8 +291,29 @@ class ChunkDraws:
         new_lo = self.new_levels(lo)
         if new_lo is not None:
             return self._integrated_difference(lo, hi, d, trials, new_lo)
-        exact = response_increment(a.spec, self.eta(lo), d, trials, self.aux(lo)[0])
+        exact = response_increment(a.spec, self.eta(lo), d, trials, self.aux(lo)[0],
+                                   out=self._buffers.difference((lo, hi)), scratch=self._buffers.work)
         return self.value(hi) - self.value(lo) if exact is None else exact
+
+    def _eta_difference(self, plans, design):
+        """η_hi − η_lo of the chunk's rows.  When only X differs between the arms and its difference
+        takes few distinct rows in the chunk (a binary or +1 contrast of a main effect, a slope's step:
+        the same change up to rounding of ``x + h``), a :class:`SharedRows` block, or a single
+        ``(1, S)`` row, so that the increment's factors in d are computed per distinct row, not per cell."""
+        rows, a = self.rows, self.arms
+        if plans:
+            return linear_predictor(a.spec, plans, design, rows, scratch=self._buffers.scratch)
+        key = design.X[rows] if design.offset is None else np.column_stack([design.X[rows], design.offset[rows]])
+        if (key == key[0]).all():
+            return linear_predictor(a.spec, [], design, slice(rows.start, rows.start + 1))
+        distinct, index = np.unique(key, axis=0, return_inverse=True)
+        if len(distinct) > self.size // SHARED_ROWS_FACTOR:
+            return linear_predictor(a.spec, [], design, rows, scratch=self._buffers.scratch)
+        p = design.X.shape[1]
+        values = distinct[:, :p] @ a.spec.beta_t
+        if design.offset is not None:
+            values += distinct[:, p, None]
+        return SharedRows(values, index.ravel())
 
     def _integrated_difference(self, lo: int, hi: int, d, trials, new_lo) -> np.ndarray:
         """Exact increments at existing-level rows and, where both arms integrate the same
@@ -279,6 +327,7 @@ class ChunkDraws:
         if out is None:
             return self.value(hi) - self.value(lo)
         integrated = None
+        d = np.broadcast_to(per_row(d), eta.shape)
         if np.array_equal(var, self.new_levels(hi)[1]):
             integrated = integrated_increment(a.spec, eta[idx], d[idx], var, None if trials is None else trials[idx],
                                               self._aux_rows(aux, idx))
@@ -291,13 +340,19 @@ class ChunkDraws:
 
 
 class _Buffers:
-    """Per-arm η and value blocks plus one gather scratch, allocated once per pass."""
+    """Per-arm η and value blocks, per-pair differences, and scratch, allocated once per pass."""
 
     def __init__(self, chunk_rows: int, n_samples: int):
         self.shape = (chunk_rows, n_samples)
         self._eta: dict[int, np.ndarray] = {}
         self._value: dict[int, np.ndarray] = {}
         self.scratch = np.empty(self.shape)
+        self.work = (np.empty(self.shape), np.empty(self.shape))
+        """Scratch blocks of the exact increments."""
+        self._difference: dict[tuple[int, int], np.ndarray] = {}
+
+    def difference(self, pair: tuple[int, int]) -> np.ndarray:
+        return self._difference.setdefault(pair, np.empty(self.shape))
 
     def eta(self, arm: int) -> np.ndarray:
         return self._eta.setdefault(arm, np.empty(self.shape))
@@ -384,6 +439,10 @@ class PairQuantity:
 def run(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.ndarray:
     """``(quantities, rows, S)`` per-row values, or ``(quantities, groups, S)`` within-draw means.
 
+    Chunks run on ``arms.options.n_jobs`` threads (:mod:`mixeff.engine.parallel`); their group sums
+    are added in chunk order, so the result is the same, bit for bit, for any number of threads.
+    Predictive draws (``type="prediction"``) take one random stream in row order and run on one thread.
+
     Examples
     --------
     >>> import numpy as np, pandas as pd
@@ -395,45 +454,134 @@ def run(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.ndarray:
     >>> run(ArmPass(spec, [d], PassOptions()), [ArmValue()], None)[0].tolist()
     [[1.0, 0.0], [3.0, 1.0], [5.0, 2.0]]
     """
+    shared = delegation.current()
+    if shared is not None and shared.combined is not None:  # the final call of a split one: sums known
+        arms.quadrature = shared.quadrature
+        return _finish(arms, quantities, groups, ChunkSums.from_raw(
+            quantities, groups, level_grouping(arms, groups), arms.spec.n_samples, shared.combined))
     n, s = arms.n_rows, arms.spec.n_samples
     chunk_rows = arms.options.chunk_rows or default_chunk_rows(s, len(arms.designs))
-    buffers = _Buffers(min(n, chunk_rows), s)
-    if groups is None:
-        out = np.empty((len(quantities), n, s))
-    reducers: list[GroupMeans | None] = [None] * len(quantities)
+    n_chunks = -(-n // chunk_rows)
+    jobs = min(resolve_jobs(arms.options.n_jobs), -(-n_chunks // CHUNKS_PER_TASK))
+    if arms.options.type == "prediction" or n * s * len(arms.designs) < PARALLEL_MIN_CELLS:
+        jobs = 1
+    out = np.empty((len(quantities), n, s)) if groups is None else None
     cells = level_grouping(arms, groups)
-    level_reducers: list[GroupMeans | None] = [None] * len(quantities)
-    work = n * s * len(arms.designs)
-    # closing(): the progress bar is closed however the loop ends (an error, a KeyboardInterrupt).
-    # Overflow and invalid operations stay silent here: the verbs refuse non-finite results with a
-    # message that says where they came from.
-    with closing(row_chunks(n, chunk_rows, work=work, progress=arms.options.progress)) as chunks, \
-            np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for rows in chunks:
-            chunk = ChunkDraws(arms, rows, buffers)
-            if groups is not None:
-                weights = chunk_weights(groups, rows)
-                level_weights = None if cells is None else chunk_weights(cells[0], rows)
-            for i, q in enumerate(quantities):
+    sums = None if groups is None else ChunkSums(quantities, groups, cells, s)
+    local = threading.local()
+
+    def evaluate(block: list[slice]):
+        if not hasattr(local, "buffers"):
+            local.buffers = _Buffers(min(n, chunk_rows), s)
+        total = None
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # per thread
+            for rows in block:
+                chunk = ChunkDraws(arms, rows, local.buffers)
                 if groups is None:
-                    out[i, rows] = q.per_row(chunk)
-                    continue
-                blocks = q.parts(chunk)
-                if reducers[i] is None:
-                    reducers[i] = GroupMeans(groups, s, n_parts=len(blocks))
-                    if cells is not None:
-                        level_reducers[i] = GroupMeans(cells[0], s, n_parts=len(blocks))
-                reducers[i].update(weights, blocks)
-                if cells is not None:
-                    level_reducers[i].update(level_weights, blocks)
+                    for i, q in enumerate(quantities):
+                        out[i, rows] = q.per_row(chunk)
+                else:
+                    partial = sums.of_chunk(chunk)
+                    total = partial if total is None else ChunkSums.combine(total, partial)
+                done(rows.stop - rows.start)
+        return total
+
+    work = n * s * len(arms.designs)
+    slices = [slice(start, min(n, start + chunk_rows)) for start in range(0, n, chunk_rows)]
+    # Overflow and invalid operations stay silent in the loop: the verbs refuse non-finite results with
+    # a message that says where they came from.
+    with row_progress(n, work=work, progress=arms.options.progress) as done, single_threaded_blas():
+        for partial in ordered_map(evaluate, batched(slices, CHUNKS_PER_TASK), jobs):
+            if sums is not None:
+                sums.add(partial)
     if groups is None:
         return out
+    if shared is not None and shared.collect:  # one piece of a split call: hand back the raw sums
+        shared.sums = sums.raw()
+        shared.quadrature = arms.quadrature
+        return np.zeros((len(quantities), len(groups.keys), s))
+    return _finish(arms, quantities, groups, sums)
+
+
+def _finish(arms: ArmPass, quantities: list, groups: Grouping, sums: "ChunkSums") -> np.ndarray:
+    """The quantities' ``(quantities, G, S)`` values from their within-draw means (and the Monte Carlo
+    error of averages over simulated levels, kept on ``arms``)."""
+    cells = sums.cells
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        means = [r.result() for r in reducers]
+        means, level_means = sums.means()
         if cells is not None:
             arms.monte_carlo_se = np.stack([monte_carlo_se(q.finish, m, lr, cells[1])
-                                            for q, m, lr in zip(quantities, means, level_reducers)])
+                                            for q, m, lr in zip(quantities, means, level_means)])
         return np.stack([q.finish(m) for q, m in zip(quantities, means)])
+
+
+class ChunkSums:
+    """The within-draw weighted sums of every quantity's parts by group (and by group × new level,
+    for the Monte Carlo error), accumulated chunk by chunk in chunk order."""
+
+    def __init__(self, quantities: list, groups: Grouping, cells: tuple[Grouping, int] | None, n_samples: int):
+        self.quantities, self.groups, self.cells, self.n_samples = quantities, groups, cells, n_samples
+        self.reducers: list[GroupMeans | None] = [None] * len(quantities)
+        self.level_reducers: list[GroupMeans | None] = [None] * len(quantities)
+
+    def of_chunk(self, chunk: ChunkDraws) -> list:
+        """``[(blocks' group sums, blocks' level sums)]`` per quantity (run on a worker thread)."""
+        weights = chunk_weights(self.groups, chunk.rows)
+        level_weights = None if self.cells is None else chunk_weights(self.cells[0], chunk.rows)
+        partial = []
+        for q in self.quantities:
+            blocks = q.parts(chunk)
+            partial.append(([weights @ b for b in blocks],
+                            None if level_weights is None else [level_weights @ b for b in blocks]))
+        return partial
+
+    @staticmethod
+    def combine(total: list, partial: list) -> list:
+        """``total`` plus the next chunk's ``partial`` (in ``total``'s arrays)."""
+        for (group_sums, level_sums), (more, more_levels) in zip(total, partial):
+            for a, b in zip(group_sums, more):
+                a += b
+            for a, b in zip(level_sums or (), more_levels or ()):
+                a += b
+        return total
+
+    def add(self, partial: list) -> None:
+        for i, (group_sums, level_sums) in enumerate(partial):
+            if self.reducers[i] is None:
+                self.reducers[i] = GroupMeans(self.groups, self.n_samples, n_parts=len(group_sums))
+                if self.cells is not None:
+                    self.level_reducers[i] = GroupMeans(self.cells[0], self.n_samples, n_parts=len(group_sums))
+            self.reducers[i].add(group_sums)
+            if level_sums is not None:
+                self.level_reducers[i].add(level_sums)
+
+    @classmethod
+    def from_raw(cls, quantities: list, groups: Grouping, cells, n_samples: int, raw: list) -> "ChunkSums":
+        """Sums handed back by :meth:`raw` (of all pieces of a table, added); the level sums are used only
+        if every piece had them.  Refuses groups whose weights sum to zero over the whole table."""
+        if any(level is None for _, _, level, _ in raw):
+            cells = None
+        out = cls(quantities, groups, cells, n_samples)
+        for i, (group_sums, total, level_sums, level_total) in enumerate(raw):
+            out.reducers[i] = GroupMeans(groups, n_samples, n_parts=len(group_sums))
+            out.reducers[i].sums, out.reducers[i].total = group_sums, total
+            if cells is not None:
+                out.level_reducers[i] = GroupMeans(cells[0], n_samples, n_parts=len(group_sums))
+                out.level_reducers[i].sums, out.level_reducers[i].total = level_sums, level_total
+        empty = np.flatnonzero(out.reducers[0].total <= 0) if raw else []
+        if len(empty):
+            bad = groups.keys.iloc[empty[:3]].to_dict("records")
+            raise ValueError(f"wts: the weights sum to zero in group(s) {bad} of newdata; every group needs a "
+                             "positive weight")
+        return out
+
+    def raw(self) -> list[tuple]:
+        """Per quantity ``(group sums, group weights, level sums, level weights)`` (levels: None if none)."""
+        return [(r.sums, r.total, None if lr is None else lr.sums, None if lr is None else lr.total)
+                for r, lr in zip(self.reducers, self.level_reducers)]
+
+    def means(self) -> tuple[list[np.ndarray], list[GroupMeans | None]]:
+        return [r.result() for r in self.reducers], self.level_reducers
 
 
 def require_memory(n_quantities: int, n_rows: int, groups: Grouping | None, n_samples: int) -> None:
@@ -464,20 +612,39 @@ PROGRESS_LOG_INTERVAL = 60.0
 
 
 def row_chunks(n: int, chunk_rows: int, *, work: float, progress: bool | None = None):
-    """Row slices of at most ``chunk_rows``, with a progress bar counting rows.
+    """Row slices of at most ``chunk_rows``, with a progress bar (:func:`row_progress`) counting rows.
+
+    The bar is closed in a ``finally``: close the generator (``contextlib.closing``) to close it
+    as soon as the loop stops.
+
+    Examples
+    --------
+    >>> [(r.start, r.stop) for r in row_chunks(5, 2, work=10.0, progress=False)]
+    [(0, 2), (2, 4), (4, 5)]
+    """
+    with row_progress(n, work=work, progress=progress) as done:
+        for start in range(0, n, chunk_rows):
+            stop = min(n, start + chunk_rows)
+            yield slice(start, stop)
+            done(stop - start)
+
+
+@contextmanager
+def row_progress(n: int, *, work: float, progress: bool | None = None):
+    """A function ``done(rows)`` that advances a progress bar of ``n`` rows (from any thread), and
+    closes the bar however the block ends.
 
     ``progress``: True always shows a bar, False never; None takes the package default
     (:func:`mixeff.config.set_options`), and when that is None too shows one if ``work``
     (cells to compute) exceeds :data:`PROGRESS_MIN_CELLS` and stderr is interactive (a
     terminal or a Jupyter kernel).  On a stream that is not interactive an asked-for bar
     writes at most one update per :data:`PROGRESS_LOG_INTERVAL` seconds and leaves its
-    final line.  The bar is closed in a ``finally``: close the generator
-    (``contextlib.closing``) to close it as soon as the loop stops.
+    final line.
 
     Examples
     --------
-    >>> [(r.start, r.stop) for r in row_chunks(5, 2, work=10.0, progress=False)]
-    [(0, 2), (2, 4), (4, 5)]
+    >>> with row_progress(5, work=10.0, progress=False) as done:
+    ...     done(5)
     """
     import sys
 
@@ -490,17 +657,19 @@ def row_chunks(n: int, chunk_rows: int, *, work: float, progress: bool | None = 
     if progress is None:
         progress = work > PROGRESS_MIN_CELLS and interactive
     if not progress:
-        for start in range(0, n, chunk_rows):
-            yield slice(start, min(n, start + chunk_rows))
+        yield lambda rows: None
         return
     throttle = {} if interactive else dict(mininterval=PROGRESS_LOG_INTERVAL, maxinterval=PROGRESS_LOG_INTERVAL)
     bar = _bar_class()(total=n, desc="mixeff", unit="row", unit_scale=True, leave=not interactive, file=stream,
                        **throttle)
+    lock = threading.Lock()
+
+    def done(rows: int) -> None:
+        with lock:
+            bar.update(rows)
+
     try:
-        for start in range(0, n, chunk_rows):
-            stop = min(n, start + chunk_rows)
-            yield slice(start, stop)
-            bar.update(stop - start)
+        yield done
     finally:
         bar.close()
 

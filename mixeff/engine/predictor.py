@@ -92,9 +92,10 @@ def new_level_variance(plans: list[FactorPlan], design: Design, rows: slice):
     return idx, var
 
 
-def response_increment(spec: ModelSpec, eta: np.ndarray, d: np.ndarray, trials: np.ndarray | None, aux: dict):
+def response_increment(spec: ModelSpec, eta: np.ndarray, d, trials: np.ndarray | None, aux: dict, out=None,
+                       scratch=()):
     """E[Y | η + d] − E[Y | η] without cancellation, or None where the family has no exact form."""
-    return mean_increment(spec.family, spec.link, eta, d, aux, trials)
+    return mean_increment(spec.family, spec.link, eta, d, aux, trials, out, scratch)
 
 
 def integrated_response(spec: ModelSpec, eta: np.ndarray, var: np.ndarray, trials: np.ndarray | None, aux: dict,

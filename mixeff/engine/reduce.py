@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from . import delegation
+
 @dataclass
 class Grouping:
     """Rows -> ``by`` groups with their (validated) weights."""
@@ -28,8 +30,23 @@ def grouping(frame: pd.DataFrame, by: list[str] | None, wts=None) -> Grouping | 
         if wts is not None:
             raise ValueError("wts needs by= (or an avg_* verb): weights are used to average rows")
         return None
+    shared = delegation.current()
+    if shared is not None and shared.keys is not None:  # one piece of a bigger table: its groups
+        keys = shared.keys
+        codes = _key_index(keys, by).get_indexer(_key_index(frame, by)).astype(np.int64)
+        if (codes < 0).any():
+            raise ValueError(f"by={by}: a piece of newdata has groups that the whole table was not found to have")
+        return Grouping(codes, keys, normalised_weights(frame, wts, codes, keys, piece=True))
     codes, keys = group_codes(frame, by)
+    if shared is not None:
+        shared.captured_keys = keys
     return Grouping(codes, keys, normalised_weights(frame, wts, codes, keys))
+
+
+def _key_index(frame: pd.DataFrame, by: list[str]) -> pd.Index:
+    if not by:
+        return pd.Index(np.zeros(len(frame), dtype=np.int64))
+    return pd.MultiIndex.from_frame(frame[by]) if len(by) > 1 else pd.Index(frame[by[0]])
 
 
 class GroupMeans:
@@ -41,20 +58,24 @@ class GroupMeans:
         self.sums = np.zeros((n_parts, self.n_groups, n_samples))
         self.total = np.bincount(groups.codes, weights=groups.weights, minlength=self.n_groups)
 
-    def update(self, weights: sparse.csr_matrix, blocks):
-        """Add one chunk: ``weights`` is its :func:`chunk_weights` matrix, ``blocks`` its per-row parts."""
-        for a, block in enumerate(blocks):
-            self.sums[a] += weights @ block
+    def add(self, sums) -> None:
+        """Add one chunk's ``(G, S)`` weighted sums, one per part."""
+        for a, part in enumerate(sums):
+            self.sums[a] += part
 
     def result(self) -> np.ndarray:
         return self.sums / self.total[None, :, None]
 
 
-def chunk_weights(groups: Grouping, rows: slice) -> sparse.csr_matrix:
-    """``(groups, chunk)`` sparse matrix of the chunk's row weights: one per chunk, shared by all quantities."""
+def chunk_weights(groups: Grouping, rows: slice):
+    """The chunk's row weights as a ``(groups, chunk)`` matrix, shared by all quantities: a dense row
+    when there is one group (one BLAS product per block), else sparse with one entry per row (CSC,
+    whose product adds each group's rows in row order, as the dense product does)."""
+    w = groups.weights[rows]
+    if len(groups.keys) == 1:
+        return w[None, :]
     codes = groups.codes[rows]
-    return sparse.csr_matrix((groups.weights[rows], (codes, np.arange(len(codes)))),
-                             shape=(len(groups.keys), len(codes)))
+    return sparse.csc_matrix((w, codes, np.arange(len(codes) + 1)), shape=(len(groups.keys), len(codes)))
 
 
 def group_codes(frame: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
@@ -67,13 +88,16 @@ def group_codes(frame: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.Data
     except TypeError:  # unorderable mixed types: keep order of appearance
         pass
     keys = keys.reset_index(drop=True)
-    index = pd.MultiIndex.from_frame(keys) if len(by) > 1 else pd.Index(keys[by[0]])
-    rows = pd.MultiIndex.from_frame(frame[by]) if len(by) > 1 else pd.Index(frame[by[0]])
-    return index.get_indexer(rows).astype(np.int64), keys
+    return _key_index(keys, by).get_indexer(_key_index(frame, by)).astype(np.int64), keys
 
 
-def normalised_weights(frame: pd.DataFrame, wts, codes: np.ndarray, keys: pd.DataFrame) -> np.ndarray:
-    """Validated non-negative weights per row (a column name, an array, or None for equal)."""
+def normalised_weights(frame: pd.DataFrame, wts, codes: np.ndarray, keys: pd.DataFrame,
+                       piece: bool = False) -> np.ndarray:
+    """Validated non-negative weights per row (a column name, an array, or None for equal).
+
+    ``piece``: the frame is one piece of a bigger table, whose groups need not all have rows (or
+    weight) here; the whole table's group weights are checked when the pieces are combined.
+    """
     if wts is None:
         return np.ones(len(frame))
     if isinstance(wts, str):
@@ -94,6 +118,8 @@ def normalised_weights(frame: pd.DataFrame, wts, codes: np.ndarray, keys: pd.Dat
         raise ValueError(f"{name} has {int(np.isinf(w).sum())} infinite weight(s); weights must be finite and >= 0")
     if (w < 0).any():
         raise ValueError(f"{name} has negative weights (min {w.min():g}); weights must be >= 0")
+    if piece:
+        return w
     total = np.bincount(codes, weights=w, minlength=len(keys))
     if (total <= 0).any():
         bad = keys.iloc[np.flatnonzero(total <= 0)[:3]].to_dict("records")

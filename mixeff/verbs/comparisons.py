@@ -6,6 +6,7 @@ from ..estimands.comparisons import comparison_rule, label_contrast
 from ..estimands.contrasts import categorical_contrasts, custom_contrasts, numeric_contrasts
 from ..estimands.variables import parse_variables, variable_kind
 from ..results import OVERFLOW_FIX, Result
+from .distributed import is_distributed, split_call
 from .contrast_runner import Term, contrast_result, cross_terms
 
 
@@ -35,6 +36,7 @@ def comparisons(
     interval: str = "eti",
     chunk_rows: int | None = None,
     progress: bool | None = None,
+    n_jobs: int | None = None,
 ) -> Result:
     """Posterior draws of contrasts between predictions at two values of a variable.
 
@@ -110,8 +112,9 @@ def comparisons(
         A subset of the draws, as in :func:`mixeff.predictions`.
     conf_level, estimator, interval
         Summary: median and 95% equal-tailed interval by default.
-    chunk_rows, progress
-        Engine chunk size (rows) and progress bar.
+    chunk_rows, progress, n_jobs
+        Engine chunk size (rows), progress bar, and threads (None: the ``n_jobs`` option,
+        all cores by default; 1: this thread only).  Results do not depend on ``n_jobs``.
 
     Returns
     -------
@@ -138,6 +141,8 @@ def comparisons(
     >>> bool(0 < mult.summary["estimate"].iloc[0] < 1)
     True
     """
+    if is_distributed(newdata):
+        return split_call(comparisons, dict(locals()))
     rule = comparison_rule(comparison)
     if not isinstance(cross, bool):
         raise TypeError(f"cross={cross!r} must be True or False")
@@ -167,13 +172,13 @@ def comparisons(
         return comparisons(fit, variables, comparison=comparison, cross=cross, newdata=newdata, by=by, wts=wts,
                            type=type, dpar=dpar, re_formula=re_formula, allow_new_levels=allow_new_levels,
                            sample_new_levels=sample_new_levels, seed=seed, draws=other, conf_level=conf_level,
-                           estimator=estimator, interval=interval, chunk_rows=chunk_rows, progress=progress)
+                           estimator=estimator, interval=interval, chunk_rows=chunk_rows, progress=progress, n_jobs=n_jobs)
 
     return contrast_result(
         "comparisons", fit, build, newdata=newdata, by=by, wts=wts, type=type, dpar=dpar, transform=transform,
         hypothesis=hypothesis, equivalence=equivalence, re_formula=re_formula, allow_new_levels=allow_new_levels,
         sample_new_levels=sample_new_levels, seed=seed, draws=draws, ndraws=ndraws, draw_ids=draw_ids,
-        conf_level=conf_level, estimator=estimator, interval=interval, chunk_rows=chunk_rows, progress=progress,
+        conf_level=conf_level, estimator=estimator, interval=interval, chunk_rows=chunk_rows, progress=progress, n_jobs=n_jobs,
         undefined=undefined, rerun=rerun,
     )
 

@@ -49,7 +49,7 @@ def cross_terms(arms: ArmSet, per_variable: list[list[Contrast]], rule: Rule, av
 def contrast_result(
     kind: str, fit, build: Callable[[object, ArmSet, bool], list[Term]], *, newdata, by, wts, type, dpar,
     transform, hypothesis, equivalence, re_formula, allow_new_levels, sample_new_levels, seed, draws, ndraws,
-    draw_ids, conf_level, estimator, interval, chunk_rows, progress, undefined: Callable[[object], tuple[str, str]],
+    draw_ids, conf_level, estimator, interval, chunk_rows, progress, n_jobs, undefined: Callable[[object], tuple[str, str]],
     rerun: Callable[[str], Result],
 ) -> Result:
     """Run ``build(spec, arms, averaged)``'s terms through one engine pass and wrap the draws.
@@ -60,7 +60,7 @@ def contrast_result(
     spec, options, frame = open_call(
         fit, draws, newdata, conf_level=conf_level, estimator=estimator, interval=interval, ndraws=ndraws,
         draw_ids=draw_ids, by=by, type=type, dpar=dpar, re_formula=re_formula, allow_new_levels=allow_new_levels,
-        sample_new_levels=sample_new_levels, seed=seed, chunk_rows=chunk_rows, progress=progress)
+        sample_new_levels=sample_new_levels, seed=seed, chunk_rows=chunk_rows, progress=progress, n_jobs=n_jobs)
     frame, by = by_frame(frame, by)
     by_cols, wts = category_grouping(spec, frame, contrast_by(by, frame), model_weights(wts))
     fn = resolve_transform(transform)

@@ -11,6 +11,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
+from ..config import check_jobs
 from ..engine.options import SAMPLE_NEW_LEVELS, TYPES, PassOptions
 from ..model.families import aux_name
 from ..model.formula import missing_and_infinite, parse_re_formula
@@ -43,7 +44,8 @@ def open_call(fit, draws, newdata, *, conf_level, estimator, interval, ndraws=No
 
 
 def pass_options(spec: ModelSpec, *, type="response", dpar=None, re_formula=None, allow_new_levels=False,
-                 sample_new_levels="uncertainty", seed=None, chunk_rows=None, progress=None) -> PassOptions:
+                 sample_new_levels="uncertainty", seed=None, chunk_rows=None, progress=None,
+                 n_jobs=None) -> PassOptions:
     """The engine options of one call, with ``re_formula`` parsed once."""
     if not isinstance(type, str) or type not in TYPES:
         raise ValueError(f"type={type!r} is not one of {list(TYPES)}")
@@ -72,12 +74,13 @@ def pass_options(spec: ModelSpec, *, type="response", dpar=None, re_formula=None
         raise TypeError(f"chunk_rows={chunk_rows!r} must be a whole number of rows, or None for automatic")
     if chunk_rows is not None and chunk_rows < 1:
         raise ValueError(f"chunk_rows={chunk_rows!r} must be at least 1 (or None for automatic)")
+    check_jobs(n_jobs, "n_jobs")
     parts = {"mu": spec.groups, **{name: part.groups for name, part in spec.dpars.items()}}
     include = {name: parse_re_formula(groups, re_formula, tuple(g for n, g in parts.items() if n != name))
                for name, groups in parts.items()}
     return PassOptions(
         include=include.pop("mu"), dpar_include=include, type=type, dpar=dpar, allow_new_levels=allow_new_levels,
-        sample_new_levels=sample_new_levels, seed=seed, chunk_rows=chunk_rows, progress=progress,
+        sample_new_levels=sample_new_levels, seed=seed, chunk_rows=chunk_rows, progress=progress, n_jobs=n_jobs,
     )
 
 

@@ -6,6 +6,7 @@ from ..engine.passes import ArmPass, ArmValue, require_memory, run
 from ..engine.reduce import grouping
 from ..results import OVERFLOW_FIX, Result, require_finite
 from .credentials import new_level_credentials
+from .distributed import is_distributed, split_call
 from .finish import finish
 from .inputs import as_by, by_frame, category_grouping, model_weights, open_call
 
@@ -34,6 +35,7 @@ def predictions(
     interval: str = "eti",
     chunk_rows: int | None = None,
     progress: bool | None = None,
+    n_jobs: int | None = None,
 ) -> Result:
     """Posterior draws of predictions for each row of ``newdata`` (or each ``by`` group).
 
@@ -92,6 +94,9 @@ def predictions(
         ``draw_ids`` (0-based, as ``get_draws``'s ``drawid``): faster answers on big fits.
     conf_level, estimator, interval
         Summary: 95% equal-tailed interval around the median by default.
+    chunk_rows, progress, n_jobs
+        Engine chunk size (rows), progress bar, and threads (None: the ``n_jobs`` option,
+        all cores by default; 1: this thread only).  Results do not depend on ``n_jobs``.
 
     Returns
     -------
@@ -107,11 +112,13 @@ def predictions(
     >>> p.summary[["TX", "estimate"]].shape
     (2, 2)
     """
+    if is_distributed(newdata):
+        return split_call(predictions, dict(locals()))
     spec, options, frame = open_call(
         fit, draws, newdata, conf_level=conf_level, estimator=estimator, interval=interval, ndraws=ndraws,
         draw_ids=draw_ids, by=by, counterfactual=variables, type=type, dpar=dpar, re_formula=re_formula,
         allow_new_levels=allow_new_levels, sample_new_levels=sample_new_levels, seed=seed, chunk_rows=chunk_rows,
-        progress=progress)
+        progress=progress, n_jobs=n_jobs)
     by_argument = by
     if variables is not None and by is True:  # average by the counterfactual variables (checked by open_call)
         by = [variables] if isinstance(variables, str) else list(variables)
@@ -131,7 +138,7 @@ def predictions(
         return predictions(fit, newdata, variables=variables, by=by_argument, wts=wts, type=type, dpar=dpar,
                            re_formula=re_formula, allow_new_levels=allow_new_levels,
                            sample_new_levels=sample_new_levels, seed=seed, draws=other, conf_level=conf_level,
-                           estimator=estimator, interval=interval, chunk_rows=chunk_rows, progress=progress)
+                           estimator=estimator, interval=interval, chunk_rows=chunk_rows, progress=progress, n_jobs=n_jobs)
 
     return finish(fit, result, transform=transform, hypothesis=hypothesis, equivalence=equivalence, rerun=rerun,
                   response=spec.response)

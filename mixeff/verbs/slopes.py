@@ -10,6 +10,7 @@ from ..estimands.contrasts import Contrast, categorical_contrasts
 from ..estimands.slopes import check_slope, default_eps, slope_rule
 from ..estimands.variables import parse_variables, variable_kind
 from ..results import OVERFLOW_FIX, Result
+from .distributed import is_distributed, split_call
 from .contrast_runner import Term, contrast_result
 
 def slopes(
@@ -38,6 +39,7 @@ def slopes(
     interval: str = "eti",
     chunk_rows: int | None = None,
     progress: bool | None = None,
+    n_jobs: int | None = None,
 ) -> Result:
     """Posterior draws of slopes (partial derivatives) or elasticities of the prediction.
 
@@ -68,8 +70,8 @@ def slopes(
         As in :func:`mixeff.comparisons`: the hypothesis on the slopes, then the transform of every draw.
     eps : float, optional
         Finite-difference step (default ``1e-4 × range``).
-    draws, ndraws, draw_ids, conf_level, estimator, interval, chunk_rows, progress
-        As in :func:`mixeff.predictions`.
+    draws, ndraws, draw_ids, conf_level, estimator, interval, chunk_rows, progress, n_jobs
+        As in :func:`mixeff.comparisons`.
 
     Returns
     -------
@@ -88,6 +90,8 @@ def slopes(
     >>> s.summary[["term", "contrast"]].values.tolist()
     [['TX', '1 - 0']]
     """
+    if is_distributed(newdata):
+        return split_call(slopes, dict(locals()))
     check_slope(slope)
     if eps is not None and (isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating))):
         raise TypeError(f"eps={eps!r} must be a positive number (the finite-difference step)")
@@ -124,13 +128,13 @@ def slopes(
         return slopes(fit, variables, slope=slope, newdata=newdata, by=by, wts=wts, type=type, dpar=dpar,
                       re_formula=re_formula, allow_new_levels=allow_new_levels, sample_new_levels=sample_new_levels,
                       seed=seed, eps=eps, draws=other, conf_level=conf_level, estimator=estimator, interval=interval,
-                      chunk_rows=chunk_rows, progress=progress)
+                      chunk_rows=chunk_rows, progress=progress, n_jobs=n_jobs)
 
     return contrast_result(
         "slopes", fit, build, newdata=newdata, by=by, wts=wts, type=type, dpar=dpar, transform=transform,
         hypothesis=hypothesis, equivalence=equivalence, re_formula=re_formula, allow_new_levels=allow_new_levels,
         sample_new_levels=sample_new_levels, seed=seed, draws=draws, ndraws=ndraws, draw_ids=draw_ids,
-        conf_level=conf_level, estimator=estimator, interval=interval, chunk_rows=chunk_rows, progress=progress,
+        conf_level=conf_level, estimator=estimator, interval=interval, chunk_rows=chunk_rows, progress=progress, n_jobs=n_jobs,
         rerun=rerun,
         undefined=lambda spec: (f"slope={slope!r}", OVERFLOW_FIX if slope == "dydx" else
                                 "elasticities divide by the prediction and by x: use slope='dydx' where they are zero"),

@@ -1,0 +1,189 @@
+"""Scale-out benchmark: cells per second per core, one core and all, against a numpy floor and Bambi.
+
+A bernoulli ``y ~ x + (1 | g)`` model (draws from Bambi's prior sampler relabelled as a
+posterior, 50 clusters); newdata of 5k / 50k / 1M rows at the model's clusters.  For each
+size and number of draws it times
+
+* ``predictions`` (rows × draws kept), ``avg_predictions`` and ``avg_comparisons`` (x: 0 → 1),
+  on one thread (``n_jobs=1``) and on every core;
+* the naive numpy floor of each, on one thread: η = Xβ + b[g], 1/(1 + e^−η), in row blocks
+  (for the contrast: the two arms' probabilities, subtracted);
+* Bambi's ``Model.predict`` at 5k rows (its cost grows with rows × draws in one array);
+
+and reports cells/s/core, the ratios the issue asks for, and peak traced memory.  With
+``--dask`` it also runs avg_comparisons on a 2-worker ``LocalCluster`` (processes) at the
+largest size.  Timings are noisy here: every case is the best of several runs, and all
+ratios come from this one run.
+
+Run: ``.venv/bin/python bench/bench_scale.py [--quick] [--dask] [--rows 5000,50000] [--draws 1000]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import numpy as np
+import pandas as pd
+import xarray as xr
+from bench_engine import measure  # best wall time over repeats, and the peak traced memory of one run
+
+N_GROUPS = 50
+
+
+def make_fit(n_samples: int):
+    import bambi as bmb
+
+    import mixeff
+    from mixeff.model.fitting import _split_chains
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    g = rng.integers(0, N_GROUPS, n)
+    x = rng.normal(size=n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(-0.5 + 0.8 * x + rng.normal(0, 1, N_GROUPS)[g])))).astype(int)
+    data = pd.DataFrame({"y": y, "x": x, "g": [f"g{i}" for i in g]})
+    model = bmb.Model("y ~ x + (1 | g)", data, family="bernoulli")
+    model.build()
+    prior = model.prior_predictive(draws=n_samples, random_seed=1)["prior"].to_dataset()
+    keep = [v for v in prior.data_vars if "__obs__" not in prior[v].dims]
+    post = _split_chains(prior[keep], 4)
+    idata = xr.DataTree.from_dict({"posterior": post})
+    return mixeff.from_bambi(model, idata)
+
+
+def newdata(n_rows: int) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    return pd.DataFrame({"x": rng.normal(size=n_rows), "g": [f"g{i}" for i in rng.integers(0, N_GROUPS, n_rows)]})
+
+
+def floors(fit, data):
+    """Naive numpy, one thread, in 2 MiB row blocks: predictions, their mean, and the 0 → 1 contrast's mean."""
+    post = fit.idata["posterior"]
+    s = post.sizes["chain"] * post.sizes["draw"]
+    intercept, slope = post["Intercept"].values.ravel(), post["x"].values.ravel()
+    b = post["1|g"].transpose("chain", "draw", "g__factor_dim").values.reshape(s, -1).T.copy()
+    g = pd.Index(post["g__factor_dim"].values).get_indexer(data["g"])
+    x = data["x"].to_numpy()
+    block = max(1, (1 << 18) // s)
+
+    def prob(rows, xv):
+        eta = xv[:, None] * slope + intercept + b[g[rows]]
+        return 1 / (1 + np.exp(-eta))
+
+    def predictions():
+        return np.vstack([prob(slice(i, i + block), x[i:i + block]) for i in range(0, len(x), block)])
+
+    def avg_predictions():
+        total = np.zeros(s)
+        for i in range(0, len(x), block):
+            total += prob(slice(i, i + block), x[i:i + block]).sum(axis=0)
+        return total / len(x)
+
+    def avg_comparisons():
+        total = np.zeros(s)
+        for i in range(0, len(x), block):
+            rows = slice(i, i + block)
+            n = len(x[rows])
+            total += (prob(rows, np.ones(n)) - prob(rows, np.zeros(n))).sum(axis=0)
+        return total / len(x)
+
+    return {"predictions": predictions, "avg_predictions": avg_predictions, "avg_comparisons": avg_comparisons}
+
+
+def verbs(fit, data, n_jobs):
+    import mixeff
+
+    return {
+        "predictions": lambda: mixeff.predictions(fit, data, n_jobs=n_jobs, progress=False).draws,
+        "avg_predictions": lambda: mixeff.avg_predictions(fit, data, n_jobs=n_jobs, progress=False).draws,
+        "avg_comparisons": lambda: mixeff.avg_comparisons(fit, {"x": [0, 1]}, newdata=data, n_jobs=n_jobs,
+                                                          progress=False).draws,
+    }
+
+
+def best_time(fn, repeats: int) -> float:
+    return measure(fn, repeats)[0]
+
+
+def peak_memory(fn) -> float:
+    return measure(fn, 0)[1]
+
+
+def main():
+    from mixeff.engine.parallel import available_cores
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="5k and 50k rows x 1000 draws only")
+    parser.add_argument("--rows", default="5000,50000,1000000")
+    parser.add_argument("--draws", default="1000,4000")
+    parser.add_argument("--dask", action="store_true", help="also avg_comparisons on a 2-worker LocalCluster")
+    opts = parser.parse_args()
+    rows = [5000, 50000] if opts.quick else [int(r) for r in opts.rows.split(",")]
+    draws = [1000] if opts.quick else [int(d) for d in opts.draws.split(",")]
+    cores = available_cores()
+    print(f"bernoulli y ~ x + (1 | g), {N_GROUPS} clusters; {cores} cores; cells = rows x draws\n")
+    print(f"{'case':<44}{'time s':>9}{'Mcells/s/core':>15}{'peak MiB':>10}")
+    summary = []
+    for s in draws:
+        fit = make_fit(s)
+        for n in rows:
+            data = newdata(n)
+            cells = n * s
+            repeats = 3 if cells <= 5e8 else 1
+            floor = floors(fit, data)
+            one, every = verbs(fit, data, 1), verbs(fit, data, None)
+            np.testing.assert_allclose(one["avg_comparisons"]()[0], floor["avg_comparisons"](), rtol=1e-9)
+            times = {}
+            for name in ("predictions", "avg_predictions", "avg_comparisons"):
+                if name == "predictions" and cells * 8 > 4e9:
+                    print(f"{name + f' {n:,} x {s}':<44}{'(rows x draws over 4 GB: skipped)':>34}")
+                    continue
+                for label, fn, used in [("numpy floor", floor[name], 1), ("mixeff n_jobs=1", one[name], 1),
+                                        (f"mixeff all {cores} cores", every[name], cores)]:
+                    t = best_time(fn, repeats)
+                    peak = peak_memory(fn) if cells <= 5e8 else float("nan")
+                    times[(name, label.split()[0] + ("1" if "=1" in label else ""))] = t
+                    print(f"{f'{name} {n:,} x {s}: {label}':<44}{t:>9.3f}{cells / t / used / 1e6:>15.1f}"
+                          f"{peak / 2**20:>10.1f}")
+            if n <= 5000:
+                bambi = lambda: fit.model.predict(fit.idata, kind="response_params", data=data, inplace=False)  # noqa: E731
+                t = best_time(bambi, 1)
+                print(f"{f'bambi Model.predict {n:,} x {s}':<44}{t:>9.3f}{cells / t / 1e6:>15.1f}")
+                times[("predictions", "bambi")] = t
+            summary.append((n, s, times))
+            print()
+    print("ratios (time / time; lower is better unless a speed-up)")
+    for n, s, t in summary:
+        get = lambda name, who: t.get((name, who), np.nan)  # noqa: E731
+        line = (f"{n:>9,} x {s}: avg_comparisons / avg_predictions (1 core) "
+                f"{get('avg_comparisons', 'mixeff1') / get('avg_predictions', 'mixeff1'):.2f} (target <= 1.5); "
+                f"avg_comparisons / numpy floor {get('avg_comparisons', 'mixeff1') / get('avg_comparisons', 'numpy'):.2f}"
+                " (target <= 1.0); all-core speed-up avg_predictions "
+                f"{get('avg_predictions', 'mixeff1') / get('avg_predictions', 'mixeff'):.2f}, avg_comparisons "
+                f"{get('avg_comparisons', 'mixeff1') / get('avg_comparisons', 'mixeff'):.2f} (target >= 1.6)")
+        if ("predictions", "bambi") in t:
+            line += f"; predictions vs bambi {get('predictions', 'bambi') / get('predictions', 'mixeff1'):.1f}x faster"
+        print(line)
+    if opts.dask:
+        bench_dask(rows[-1], draws[-1])
+
+
+def bench_dask(n: int, s: int):
+    """avg_comparisons(by='g') on a 2-worker LocalCluster of processes vs in-process on every core."""
+    import dask.dataframe as dd
+    import distributed
+
+    import mixeff
+
+    fit, data = make_fit(s), newdata(n)
+    t_local = best_time(lambda: mixeff.avg_comparisons(fit, {"x": [0, 1]}, newdata=data, by="g",
+                                                       progress=False).draws, 1)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c, \
+            distributed.Client(c):
+        frame = dd.from_pandas(data, npartitions=8).persist()
+        t_dask = best_time(lambda: mixeff.avg_comparisons(fit, {"x": [0, 1]}, newdata=frame, by="g").draws, 1)
+    print(f"\ndask, {n:,} x {s}, avg_comparisons(by='g'): 2 workers {t_dask:.2f} s vs in-process all cores "
+          f"{t_local:.2f} s -> {t_dask / t_local:.2f}x (target <= 1.3)")
+
+
+if __name__ == "__main__":
+    main()

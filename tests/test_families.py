@@ -410,3 +410,17 @@ def test_comparisons_are_hi_minus_lo_of_bambis_parameters(name):
     mu = mixeff.comparisons(fit, {"x": [-0.5, 0.5]}, dpar="mu", **kw)
     change = hi[parent] - lo[parent]
     np.testing.assert_allclose(mu.draws, change, rtol=1e-9, atol=1e-12 * np.abs(change).max())
+
+
+def test_logit_increment_is_exact_at_extreme_eta_and_steps():
+    """Vague priors put η and contrasts in the thousands: the increment stays finite and equals the ordered
+    exact form expit(hi) expit(-lo) (1 - e^-|d|) (no 1 + e - e cancellation when e^d underflows)."""
+    from scipy import special
+
+    from mixeff.model.families import _logit_increment
+
+    rng = np.random.default_rng(0)
+    eta, d = rng.uniform(-2000, 2000, (40, 300)), rng.uniform(-2000, 2000, (1, 300))
+    hi, lo = eta + np.maximum(d, 0), eta + np.minimum(d, 0)
+    want = np.sign(d) * special.expit(hi) * special.expit(-lo) * -np.expm1(-np.abs(d))
+    np.testing.assert_allclose(_logit_increment(eta, d), want, rtol=1e-12, atol=1e-150)  # below: underflow

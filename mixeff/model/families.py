@@ -85,7 +85,7 @@ def _identity_increment(eta, d, out=None, scratch=()):
 
 
 def _logit_increment(eta, d, out=None, scratch=()):
-    # expit(eta + d) - expit(eta) = e m / ((1 + e)(1 + e + e m)) with e = exp(eta), m = expm1(d): products and
+    # expit(eta + d) - expit(eta) = e m / ((1 + e)(1 + e e^d)) with e = exp(eta), m = expm1(d): products and
     # quotients of exact factors, so no cancellation, and one exp per cell (m once per distinct row of d).
     # Where e or (1 + e)^2 overflows (eta beyond ~350) the exact ordered form
     # expit(hi) * expit(-lo) * (1 - exp(-|d|)) takes over.
@@ -93,14 +93,15 @@ def _logit_increment(eta, d, out=None, scratch=()):
     shape = np.broadcast_shapes(eta.shape, np.shape(d))
     e, den = (_buffer(b, shape) for b in (*scratch, None, None)[:2])
     with np.errstate(over="ignore", invalid="ignore"):
-        m = per_row(d, np.expm1)
+        m, big = per_row(d, np.expm1), per_row(d, np.exp)
         np.exp(eta, out=e)
         out = np.multiply(e, m, out=_buffer(out, shape))
+        np.multiply(e, big, out=den)  # 1 + e e^d, not 1 + e + e m: no cancellation when m is -1
+        den += 1.0
         e += 1.0
-        np.add(e, out, out=den)
         den *= e
         out /= den
-    if not np.isfinite(den.max()):  # den >= 1 where finite; max() is NaN if any cell is
+    if not np.isfinite(den.max()):  # den >= 1 where finite (then out is finite too); max() is NaN if any cell is
         bad = ~np.isfinite(den)
         e, step = np.broadcast_to(eta, shape)[bad], np.broadcast_to(per_row(d), shape)[bad]
         hi, lo = e + np.maximum(step, 0.0), e + np.minimum(step, 0.0)

@@ -133,8 +133,9 @@ def _piece(verb, args: dict, part: pd.DataFrame, plans, keys):
 
 
 def _quiet(verb, args: dict, frame: pd.DataFrame, shared: Delegation):
-    """The verb on one piece under ``shared``, its warnings silenced (they are about the piece's
-    placeholder values; the final call checks and warns about the real ones)."""
+    """The verb on one piece under ``shared``, its warnings silenced: a piece that hands back sums
+    returns zeros in place of its result, and only the final call, on the combined sums, has values
+    to check and warn about."""
     import warnings
 
     with warnings.catch_warnings(), delegating(shared):
@@ -161,7 +162,8 @@ class LazyDraws:
     verb's order, e.g. term by term); ``summary`` a dask DataFrame of the rows' columns and
     summaries; ``to_zarr(path)`` writes the draws chunk by chunk; ``compute()`` gives the
     :class:`~mixeff.results.Result` of all rows in memory (for tables that fit).  New levels have
-    the same simulated draws in every partition.
+    the same simulated draws in every partition.  ``draws`` and ``summary`` each compute the
+    partitions anew; ``compute()`` once, for both.
     """
 
     def __init__(self, pieces: list, sizes: list[int], n_samples: int, meta: pd.DataFrame):

@@ -138,12 +138,9 @@ class ArmPass:
 
     def record_quadrature(self, info: QuadratureInfo) -> None:
         with self._lock:
-            self._record_quadrature(info)
-
-    def _record_quadrature(self, info: QuadratureInfo) -> None:
-        if self.quadrature is None or (info.nodes, info.error_bound) > (self.quadrature.nodes,
-                                                                          self.quadrature.error_bound):
-            self.quadrature = info
+            if self.quadrature is None or (info.nodes, info.error_bound) > (self.quadrature.nodes,
+                                                                              self.quadrature.error_bound):
+                self.quadrature = info
 
     @property
     def n_rows(self) -> int:
@@ -156,16 +153,13 @@ class ArmPass:
         increment exists.
         """
         with self._lock:
-            return self._delta(lo, hi)
-
-    def _delta(self, lo: int, hi: int):
-        if (lo, hi) not in self._deltas:
-            exact = difference_design(self.plans, self.designs[lo], self.designs[hi])
-            t_lo, t_hi = self.designs[lo].trials, self.designs[hi].trials
-            same = (t_lo is None and t_hi is None) or (t_lo is not None and t_hi is not None
-                                                       and np.array_equal(t_lo, t_hi))
-            self._deltas[(lo, hi)] = None if exact is None else (*exact, same)
-        return self._deltas[(lo, hi)]
+            if (lo, hi) not in self._deltas:
+                exact = difference_design(self.plans, self.designs[lo], self.designs[hi])
+                t_lo, t_hi = self.designs[lo].trials, self.designs[hi].trials
+                same = (t_lo is None and t_hi is None) or (t_lo is not None and t_hi is not None
+                                                           and np.array_equal(t_lo, t_hi))
+                self._deltas[(lo, hi)] = None if exact is None else (*exact, same)
+            return self._deltas[(lo, hi)]
 
 
 class ChunkDraws:
@@ -461,10 +455,10 @@ def run(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.ndarray:
             quantities, groups, level_grouping(arms, groups), arms.spec.n_samples, shared.combined))
     n, s = arms.n_rows, arms.spec.n_samples
     chunk_rows = arms.options.chunk_rows or default_chunk_rows(s, len(arms.designs))
-    n_chunks = -(-n // chunk_rows)
-    jobs = min(resolve_jobs(arms.options.n_jobs), -(-n_chunks // CHUNKS_PER_TASK))
-    if arms.options.type == "prediction" or n * s * len(arms.designs) < PARALLEL_MIN_CELLS:
-        jobs = 1
+    work = n * s * len(arms.designs)
+    n_tasks = -(-n // (chunk_rows * CHUNKS_PER_TASK))
+    jobs = 1 if arms.options.type == "prediction" or work < PARALLEL_MIN_CELLS else \
+        min(resolve_jobs(arms.options.n_jobs), n_tasks)
     out = np.empty((len(quantities), n, s)) if groups is None else None
     cells = level_grouping(arms, groups)
     sums = None if groups is None else ChunkSums(quantities, groups, cells, s)
@@ -486,7 +480,6 @@ def run(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.ndarray:
                 done(rows.stop - rows.start)
         return total
 
-    work = n * s * len(arms.designs)
     slices = [slice(start, min(n, start + chunk_rows)) for start in range(0, n, chunk_rows)]
     # Overflow and invalid operations stay silent in the loop: the verbs refuse non-finite results with
     # a message that says where they came from.

@@ -121,7 +121,7 @@ def main():
     draws = [1000] if opts.quick else [int(d) for d in opts.draws.split(",")]
     cores = available_cores()
     print(f"bernoulli y ~ x + (1 | g), {N_GROUPS} clusters; {cores} cores; cells = rows x draws\n")
-    print(f"{'case':<44}{'time s':>9}{'Mcells/s/core':>15}{'peak MiB':>10}")
+    print(f"{'case':<50}{'time s':>9}{'Mcells/s/core':>15}{'peak MiB':>10}")
     summary = []
     for s in draws:
         fit = make_fit(s)
@@ -135,19 +135,19 @@ def main():
             times = {}
             for name in ("predictions", "avg_predictions", "avg_comparisons"):
                 if name == "predictions" and cells * 8 > 4e9:
-                    print(f"{name + f' {n:,} x {s}':<44}{'(rows x draws over 4 GB: skipped)':>34}")
+                    print(f"{name + f' {n:,} x {s}':<50}{'(rows x draws over 4 GB: skipped)':>34}")
                     continue
                 for label, fn, used in [("numpy floor", floor[name], 1), ("mixeff n_jobs=1", one[name], 1),
                                         (f"mixeff all {cores} cores", every[name], cores)]:
                     t = best_time(fn, repeats)
                     peak = peak_memory(fn) if cells <= 5e8 else float("nan")
                     times[(name, label.split()[0] + ("1" if "=1" in label else ""))] = t
-                    print(f"{f'{name} {n:,} x {s}: {label}':<44}{t:>9.3f}{cells / t / used / 1e6:>15.1f}"
+                    print(f"{f'{name} {n:,} x {s}: {label}':<50}{t:>9.3f}{cells / t / used / 1e6:>15.1f}"
                           f"{peak / 2**20:>10.1f}")
             if n <= 5000:
                 bambi = lambda: fit.model.predict(fit.idata, kind="response_params", data=data, inplace=False)  # noqa: E731
                 t = best_time(bambi, 1)
-                print(f"{f'bambi Model.predict {n:,} x {s}':<44}{t:>9.3f}{cells / t / 1e6:>15.1f}")
+                print(f"{f'bambi Model.predict {n:,} x {s}':<50}{t:>9.3f}{cells / t / 1e6:>15.1f}")
                 times[("predictions", "bambi")] = t
             summary.append((n, s, times))
             print()

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numbers
 import os
 
-DEFAULTS: dict = {"progress": None, "memory_limit": None, "n_jobs": None}
+DEFAULTS: dict = {"progress": None, "memory_limit": None, "n_jobs": None, "compiled": True}
 """Every option and its default."""
 
 _options: dict = dict(DEFAULTS)
@@ -43,6 +43,8 @@ def set_options(**options) -> dict:
     available when the call starts (see :func:`memory_limit`).
     ``n_jobs`` : threads the engine runs row chunks on when a call does not say (None or -1:
     every core this process may use; 1: the calling thread only).  Results do not depend on it.
+    ``compiled`` : True (the default) runs the numba kernels of :mod:`mixeff.model.kernels` where they
+    apply; False runs numpy only.  The numbers are the same either way, bit for bit.
     """
     unknown = sorted(set(options) - set(DEFAULTS))
     if unknown:
@@ -54,6 +56,9 @@ def set_options(**options) -> dict:
         raise ValueError(f"memory_limit={limit!r} must be a positive number of bytes, or None (automatic)")
     if "n_jobs" in options:
         check_jobs(options["n_jobs"], "n_jobs")
+    if "compiled" in options and not isinstance(options["compiled"], bool):
+        raise ValueError(f"compiled={options['compiled']!r} must be True (numba kernels where they apply) or False "
+                         "(numpy only)")
     previous = {k: _options[k] for k in options}
     _options.update(options)
     return previous

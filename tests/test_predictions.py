@@ -3,6 +3,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import mixeff
 from mixeff import datagrid, get_draws, new_levels, predictions
@@ -308,6 +310,29 @@ def test_grouping_labels_match_across_int_float_and_str():
     text = GroupFactor("g", ("g",), np.array(["1", "01"]), ["Intercept"], b[:, :2], np.ones((2, 1)), None,
                        design=lambda f: np.ones((len(f), 1)))
     assert text.labels_of(pd.DataFrame({"g": ["01", "1", 1, 1.0]})).tolist() == ["01", "1", "1", "1"]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.sampled_from([1, 2, 2.5, -0.0, 0.0, float("nan")]), min_size=0, max_size=30),
+       st.lists(st.sampled_from(["a", "01", "1", "b"]), min_size=30, max_size=30),
+       st.sampled_from(["float", "str", "category", "Int64", "object"]), st.booleans(), st.booleans())
+def test_distinct_labels_equal_row_labels(numbers, words, kind, numeric, two_columns):
+    """The hashed path (labels built once per distinct value) gives every row the label factor_labels gives it,
+    for float, string, categorical, nullable-integer and mixed object columns, single and interaction factors."""
+    from mixeff.model.spec import distinct_labels, factor_labels
+
+    n = len(numbers)
+    column = {"float": pd.Series(numbers, dtype=float),
+              "str": pd.Series([None if v != v else str(v) for v in numbers], dtype="str"),
+              "category": pd.Series([str(v) for v in numbers], dtype="category"),
+              "Int64": pd.Series([None if v != v else int(v) for v in numbers], dtype="Int64"),
+              "object": pd.Series([w if i % 2 else v for i, (v, w) in enumerate(zip(numbers, words))], dtype=object),
+              }[kind]
+    frame = pd.DataFrame({"g": column, "h": pd.Series(words[:n], dtype="str")})
+    columns = ("h", "g") if two_columns else ("g",)
+    labels, inverse = distinct_labels(frame, columns, ":", numeric)
+    assert labels[inverse].tolist() == factor_labels(frame, columns, ":", numeric).tolist()
+    assert len(set(labels.tolist())) == len(labels)
 
 
 def test_float_grouping_column_uses_existing_levels():

@@ -98,12 +98,12 @@ def test_the_global_default_reaches_a_log(spec, grid, capsys):
 
 def test_set_options_checks_and_returns_what_it_replaced():
     assert set_options(progress=False) == {"progress": None}
-    assert get_options() == {"progress": False, "memory_limit": None, "n_jobs": None}
+    assert get_options() == {"progress": False, "memory_limit": None, "n_jobs": None, "compiled": True}
     with pytest.raises(ValueError, match="unknown option"):
         set_options(colour=True)
     with pytest.raises(ValueError, match="progress="):
         set_options(progress="yes")
-    assert get_options() == {"progress": False, "memory_limit": None, "n_jobs": None}
+    assert get_options() == {"progress": False, "memory_limit": None, "n_jobs": None, "compiled": True}
     options = get_options()
     options["progress"] = True  # a copy
     assert get_options()["progress"] is False

@@ -91,6 +91,63 @@ def test_predictive_draws_do_not_depend_on_threads(xzg_spec, table, threads_used
                                   mixeff.predictions(xzg_spec, table, n_jobs=2, **kw).draws)
 
 
+# --------------------------------------------------------------------------- compiled kernels
+
+
+def _numpy_only(fn):
+    before = mixeff.set_options(compiled=False)
+    try:
+        return fn()
+    finally:
+        mixeff.set_options(**before)
+
+
+@pytest.mark.parametrize("scale", [1.0, 40.0, 400.0, 2000.0])
+@pytest.mark.parametrize("form", ["one row", "shared rows", "every row"])
+def test_compiled_logit_increment_equals_numpy_bit_for_bit(scale, form):
+    """The numba tail does numpy's operations in numpy's order: equal bits, at ordinary and at extreme
+    eta and d (where some denominators overflow and the ordered form takes those cells)."""
+    from mixeff.model import kernels
+    from mixeff.model.families import SharedRows, _logit_increment
+
+    rng = np.random.default_rng(int(scale))
+    eta = rng.normal(0, scale, (57, 300))
+    d = {"one row": lambda: rng.normal(0, scale, (1, 300)),
+         "shared rows": lambda: SharedRows(rng.normal(0, scale, (4, 300)), rng.integers(0, 4, 57)),
+         "every row": lambda: rng.normal(0, scale, (57, 300))}[form]()
+    compiled = _logit_increment(eta, d)
+    assert kernels._kernel("logit_increment_tail") is not None
+    plain = _numpy_only(lambda: _logit_increment(eta, d))
+    assert np.isfinite(plain).all()
+    np.testing.assert_array_equal(compiled, plain)
+
+
+@pytest.mark.parametrize("with_z", [False, True])
+def test_compiled_random_effects_equal_numpy_bit_for_bit(with_z):
+    """η += b[level] (· z) in one compiled pass gives numpy's take-multiply-add bits."""
+    from mixeff.model import kernels
+
+    rng = np.random.default_rng(4)
+    eta, table = rng.normal(0, 3, (61, 250)), rng.normal(0, 1e3, (9, 250))
+    index, z = rng.integers(0, 9, 61), (rng.normal(0, 50, 61) if with_z else None)
+    compiled = eta.copy()
+    assert kernels.add_random_effects(compiled, table, index, z)
+    plain = eta + np.take(table, index, axis=0) * (1.0 if z is None else z[:, None])
+    np.testing.assert_array_equal(compiled, plain)
+
+
+@pytest.mark.parametrize("call", list(CALLS))
+def test_compiled_and_numpy_verbs_give_the_same_bits(xzg_spec, table, call):
+    run = lambda: CALLS[call](xzg_spec, table, chunk_rows=7, **NEW_LEVELS).draws  # noqa: E731
+    np.testing.assert_array_equal(run(), _numpy_only(run))
+
+
+@pytest.mark.parametrize("bad", [1, "yes", None])
+def test_bad_compiled_option_is_refused(bad):
+    with pytest.raises(ValueError, match=rf"compiled={bad!r} must be True"):
+        mixeff.set_options(compiled=bad)
+
+
 # --------------------------------------------------------------------------- dask
 
 dd = pytest.importorskip("dask.dataframe")

@@ -51,8 +51,9 @@ CHUNK_CELLS = 1 << 18
 """Cells of one ``(chunk, S)`` block: 2 MiB of float64, cache-friendly."""
 ARM_SHARE_CAP = 8
 """Arms are evaluated together per chunk, so chunk rows shrink with their number to keep the
-working set near ``CHUNK_CELLS`` per arm pair; past 8 arms they stop shrinking, because
-per-chunk Python overhead would then outweigh the cache benefit."""
+working set near ``CHUNK_CELLS`` per arm pair (an exact contrast keeps one η and its increment,
+a prediction one η and its value); past 8 arms they stop shrinking, because per-chunk Python
+overhead would then outweigh the cache benefit."""
 CHUNKS_PER_TASK = 16
 """Chunks one thread evaluates in a row, adding their sums, before handing them back: fixed, so that the
 order of every sum is the same for any number of threads."""
@@ -65,7 +66,8 @@ PROGRESS_MIN_CELLS = 2e8
 
 
 def default_chunk_rows(n_samples: int, n_arms: int = 1) -> int:
-    return max(1, CHUNK_CELLS // max(1, n_samples) // max(1, min(n_arms, ARM_SHARE_CAP)))
+    pairs = (max(1, min(n_arms, ARM_SHARE_CAP)) + 1) // 2
+    return max(1, CHUNK_CELLS // max(1, n_samples) // pairs)
 
 
 class ArmPass:

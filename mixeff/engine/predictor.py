@@ -7,6 +7,7 @@ import numpy as np
 from ..model.families import (
     has_mean_increment, mean_increment, normal_mean, normal_mean_increment,
 )
+from ..model import kernels
 from ..model.spec import ModelSpec
 from .design import Design
 from .integrate import QuadratureInfo, normal_expectation
@@ -27,15 +28,19 @@ def linear_predictor(spec: ModelSpec, plans: list[FactorPlan], design: Design, r
     eta = np.matmul(design.X[rows], spec.beta_t, out=None if out is None else out[:c])
     if design.offset is not None:
         eta += design.offset[rows, None]
-    if plans:
-        effect = np.empty_like(eta) if scratch is None else scratch[:c]
-        for plan, Z, codes in zip(plans, design.Z, design.codes):
-            idx = codes[rows]
-            for j in range(len(plan.active)):
-                np.take(plan.table_t[j], idx, axis=0, out=effect)
-                if Z is not None:
-                    effect *= Z[rows, j, None]
-                eta += effect
+    effect = None
+    for plan, Z, codes in zip(plans, design.Z, design.codes):
+        idx = codes[rows]
+        for j in range(len(plan.active)):
+            z = None if Z is None else Z[rows, j]
+            if eta.flags.c_contiguous and kernels.add_random_effects(eta, plan.table_t[j], idx, z):
+                continue
+            if effect is None:
+                effect = np.empty_like(eta) if scratch is None else scratch[:c]
+            np.take(plan.table_t[j], idx, axis=0, out=effect)
+            if z is not None:
+                effect *= z[:, None]
+            eta += effect
     return eta
 
 

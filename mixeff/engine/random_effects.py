@@ -42,7 +42,8 @@ class FactorPlan:
         return codes >= len(self.labels) - self.n_new
 
     def codes(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.labels.get_indexer(self.group.labels_of(frame))
+        labels, inverse = self.group.distinct_labels_of(frame)
+        return self.labels.get_indexer(labels)[inverse]
 
 
 def plan_random_effects(groups: dict[str, GroupFactor], include: dict[str, list[int]], frames: list[pd.DataFrame],
@@ -51,7 +52,7 @@ def plan_random_effects(groups: dict[str, GroupFactor], include: dict[str, list[
     plans = []
     for name, active in include.items():
         group = groups[name]
-        seen = np.unique(np.concatenate([group.labels_of(f) for f in frames]))
+        seen = np.unique(np.concatenate([group.distinct_labels_of(f)[0] for f in frames]))
         new = [str(lab) for lab in seen if not group.has_level(lab)]
         if new and not options.allow_new_levels:
             shown = new[:5] + (["..."] if len(new) > 5 else [])

@@ -24,6 +24,8 @@ from typing import Callable
 import numpy as np
 from scipy import special
 
+from . import kernels
+
 @dataclass(frozen=True)
 class Link:
     name: str
@@ -92,6 +94,13 @@ def _logit_increment(eta, d, out=None, scratch=()):
     eta = np.asarray(eta, dtype=float)
     shape = np.broadcast_shapes(eta.shape, np.shape(d))
     e, den = (_buffer(b, shape) for b in (*scratch, None, None)[:2])
+    rows = _row_factors(d, shape) if eta.shape == shape and eta.ndim == 2 else None
+    if rows is not None:  # the compiled tail: one pass after the exp, in place, the same numbers
+        values, index = rows
+        with np.errstate(over="ignore", invalid="ignore"):
+            fused = np.exp(eta, out=_buffer(out, shape))
+            if kernels.logit_increment_tail(fused, np.expm1(values), np.exp(values), index):
+                return fused
     with np.errstate(over="ignore", invalid="ignore"):
         m, big = per_row(d, np.expm1), per_row(d, np.exp)
         np.exp(eta, out=e)
@@ -107,6 +116,16 @@ def _logit_increment(eta, d, out=None, scratch=()):
         hi, lo = e + np.maximum(step, 0.0), e + np.minimum(step, 0.0)
         out[bad] = np.sign(step) * special.expit(hi) * special.expit(-lo) * -np.expm1(-np.abs(step))
     return out
+
+
+def _row_factors(d, shape) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(values, index)`` with row r of d equal to ``values[index[r]]``, for a 2-D d of ``shape``'s width."""
+    if isinstance(d, SharedRows):
+        return (d.values, d.index) if d.values.shape[1] == shape[1] else None
+    d = np.asarray(d, dtype=float)
+    if d.ndim != 2 or d.shape[1] != shape[1]:
+        return None
+    return d, (np.zeros(shape[0], dtype=np.intp) if len(d) == 1 else np.arange(shape[0]))
 
 
 def _buffer(buffer, shape) -> np.ndarray:

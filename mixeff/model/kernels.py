@@ -1,0 +1,126 @@
+"""Compiled tails of the exact increments (numba), with the same numbers as numpy, bit for bit.
+
+An exact increment is a short chain of elementwise products and quotients over the chunk's
+``(rows, S)`` block.  numpy runs each link of the chain as its own pass over memory, and
+takes the GIL back between passes; here the chain after the ``exp`` (which stays numpy's,
+so that every cell's inputs are the same) is one loop that releases the GIL.  The loop does
+the same IEEE operations in the same order as the numpy code it replaces, with no fast-math
+and no fused multiply-add, so its results equal numpy's exactly; ``tests/test_scale.py``
+checks that on random and extreme inputs.
+
+numba comes with PyMC (through PyTensor).  Where it cannot be imported, or when
+``mixeff.set_options(compiled=False)``, the functions here return ``None`` and callers run
+their numpy code.
+
+Examples
+--------
+>>> import numpy as np
+>>> from scipy.special import expit
+>>> eta, d = np.array([[0.0, 1.0]]), np.array([[0.5, -0.5]])
+>>> out = np.exp(eta)
+>>> if logit_increment_tail(out, np.expm1(d), np.exp(d), np.zeros(1, dtype=np.intp)):
+...     print(np.allclose(out, expit(eta + d) - expit(eta)))
+True
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from ..config import get_options
+
+_LARGEST = float(np.finfo(np.float64).max)
+_compiled: dict = {}
+_lock = threading.Lock()
+
+
+def _kernel(name: str):
+    """The compiled kernel ``name``, or None without numba (compiled on first use, cached on disk)."""
+    if not get_options()["compiled"]:
+        return None
+    if name not in _compiled:
+        with _lock:
+            if name not in _compiled:
+                _compiled[name] = _compile(name)
+    return _compiled[name]
+
+
+def _compile(name: str):
+    try:
+        import numba
+    except ImportError:  # pragma: no cover - numba is a dependency of PyTensor
+        return None
+    jit = numba.njit(nogil=True, cache=True, error_model="numpy")
+    return jit(_SOURCES[name])
+
+
+def _logit_tail(out, m, big, index):
+    # on entry out holds e = exp(eta); on exit e m / ((1 + e)(1 + e big)), d's factors m = expm1(d) and
+    # big = exp(d) read at row index[r]: the same operations, in the same order, as the numpy passes of
+    # families._logit_increment (one array read and written, so that LLVM vectorises the loop)
+    finite = True
+    for r in range(out.shape[0]):
+        j = index[r]
+        for s in range(out.shape[1]):
+            x = out[r, s]
+            den = (x * big[j, s] + 1.0) * (x + 1.0)
+            out[r, s] = (x * m[j, s]) / den
+            finite &= den <= _LARGEST
+    return finite
+
+
+def _add_effects(eta, table, index, z):
+    # eta += take(table, index, axis=0) * z[:, None], as linear_predictor's numpy passes do it
+    for r in range(eta.shape[0]):
+        j = index[r]
+        for s in range(eta.shape[1]):
+            eta[r, s] += table[j, s] * z[r]
+
+
+def _add_intercepts(eta, table, index):
+    # eta += take(table, index, axis=0)
+    for r in range(eta.shape[0]):
+        j = index[r]
+        for s in range(eta.shape[1]):
+            eta[r, s] += table[j, s]
+
+
+_SOURCES = {"logit_increment_tail": _logit_tail, "add_effects": _add_effects, "add_intercepts": _add_intercepts}
+
+
+def add_random_effects(eta, table, index, z=None) -> bool | None:
+    """``eta += table[index] * z[:, None]`` in place (``z`` None: a random intercept), in one pass.
+
+    ``eta`` is a C-contiguous ``(rows, S)`` block, ``table`` the ``(levels, S)`` effects of one
+    term, ``index`` each row's level (valid positions of ``table``), ``z`` the rows' term values.
+    Returns True, or None when compiled kernels are unavailable or switched off.
+    """
+    if z is None:
+        kernel = _kernel("add_intercepts")
+        if kernel is None:
+            return None
+        kernel(eta, table, np.ascontiguousarray(index, dtype=np.intp))
+        return True
+    kernel = _kernel("add_effects")
+    if kernel is None:
+        return None
+    kernel(eta, table, np.ascontiguousarray(index, dtype=np.intp), np.ascontiguousarray(z, dtype=float))
+    return True
+
+
+def logit_increment_tail(out, m, big, index) -> bool | None:
+    """``out = e·m / ((1 + e)(1 + e·big))`` in place, where ``out`` holds ``e = exp(η)`` on entry and
+    ``m``, ``big`` are read at row ``index[r]`` for row r.
+
+    ``out`` is a C-contiguous ``(rows, S)`` block, ``m`` and ``big`` are ``(k, S)``.  Returns
+    whether every denominator was finite (where one is not, ``out`` is not yet right there and
+    the caller computes those cells another way), or None when compiled kernels are unavailable
+    or switched off.
+    """
+    kernel = _kernel("logit_increment_tail")
+    if kernel is None:
+        return None
+    return bool(kernel(out, np.ascontiguousarray(m), np.ascontiguousarray(big),
+                       np.ascontiguousarray(index, dtype=np.intp)))

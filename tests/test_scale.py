@@ -122,6 +122,16 @@ def test_compiled_logit_increment_equals_numpy_bit_for_bit(scale, form):
     np.testing.assert_array_equal(compiled, plain)
 
 
+def test_compiled_inverse_logit_equals_numpy_bit_for_bit():
+    from mixeff.model.families import _inv_logit
+
+    x = np.concatenate([np.random.default_rng(5).normal(0, 30, 4000), [-800, -709.5, -40, 0, 40, 800, np.inf, -np.inf]])
+    compiled = _inv_logit(x.reshape(4, -1).copy())
+    plain = _numpy_only(lambda: _inv_logit(x.reshape(4, -1).copy()))
+    np.testing.assert_array_equal(compiled, plain)
+    assert compiled.ravel()[-2:].tolist() == [1.0, 0.0]
+
+
 @pytest.mark.parametrize("with_z", [False, True])
 def test_compiled_random_effects_equal_numpy_bit_for_bit(with_z):
     """η += b[level] (· z) in one compiled pass gives numpy's take-multiply-add bits."""

@@ -26,6 +26,7 @@ from scipy import special
 
 from . import kernels
 
+
 @dataclass(frozen=True)
 class Link:
     name: str
@@ -94,7 +95,7 @@ def _logit_increment(eta, d, out=None, scratch=()):
     eta = np.asarray(eta, dtype=float)
     shape = np.broadcast_shapes(eta.shape, np.shape(d))
     e, den = (_buffer(b, shape) for b in (*scratch, None, None)[:2])
-    rows = _row_factors(d, shape) if eta.shape == shape and eta.ndim == 2 else None
+    rows = _row_factors(d, shape) if kernels.enabled() and eta.shape == shape and eta.ndim == 2 else None
     if rows is not None:  # the compiled tail: one pass after the exp, in place, the same numbers
         values, index = rows
         with np.errstate(over="ignore", invalid="ignore"):
@@ -163,6 +164,8 @@ def _inv_logit(x):
     with np.errstate(over="ignore"):
         np.negative(x, out=x)
         np.exp(x, out=x)
+    if kernels.one_over_one_plus(x):
+        return x
     x += 1.0
     return np.divide(1.0, x, out=x)  # the same IEEE quotient as np.reciprocal, twice as fast
 

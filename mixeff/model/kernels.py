@@ -1,12 +1,13 @@
-"""Compiled tails of the exact increments (numba), with the same numbers as numpy, bit for bit.
+"""Compiled hot loops (numba), with the same numbers as numpy, bit for bit.
 
-An exact increment is a short chain of elementwise products and quotients over the chunk's
-``(rows, S)`` block.  numpy runs each link of the chain as its own pass over memory, and
-takes the GIL back between passes; here the chain after the ``exp`` (which stays numpy's,
-so that every cell's inputs are the same) is one loop that releases the GIL.  The loop does
-the same IEEE operations in the same order as the numpy code it replaces, with no fast-math
-and no fused multiply-add, so its results equal numpy's exactly; ``tests/test_scale.py``
-checks that on random and extreme inputs.
+Three loops take most of a pass's time: adding each row's random effects to η, the tail of
+the inverse logit after ``exp(−η)``, and the tail of the exact logit increment after
+``exp(η)``.  numpy runs each step of them as its own pass over the chunk's ``(rows, S)`` block
+and takes the GIL back between passes; here each is one loop that releases the GIL.  The
+``exp`` stays numpy's, so every cell's inputs are the same, and the loops do the same IEEE
+operations in the same order as the numpy code they replace, with no fast-math and no fused
+multiply-add: their results equal numpy's exactly (``tests/test_scale.py`` checks that on
+random and extreme inputs, and verb by verb).
 
 numba comes with PyMC (through PyTensor).  Where it cannot be imported, or when
 ``mixeff.set_options(compiled=False)``, the functions here return ``None`` and callers run
@@ -34,6 +35,11 @@ from ..config import get_options
 _LARGEST = float(np.finfo(np.float64).max)
 _compiled: dict = {}
 _lock = threading.Lock()
+
+
+def enabled() -> bool:
+    """Whether compiled kernels run: the option is on and numba imports."""
+    return _kernel("logit_increment_tail") is not None
 
 
 def _kernel(name: str):
@@ -87,7 +93,29 @@ def _add_intercepts(eta, table, index):
             eta[r, s] += table[j, s]
 
 
-_SOURCES = {"logit_increment_tail": _logit_tail, "add_effects": _add_effects, "add_intercepts": _add_intercepts}
+def _one_over_one_plus(x):
+    # x = 1 / (1 + x), as the numpy passes x += 1; divide(1, x) do it
+    for i in range(x.size):
+        x[i] = 1.0 / (x[i] + 1.0)
+
+
+_SOURCES = {"logit_increment_tail": _logit_tail, "add_effects": _add_effects, "add_intercepts": _add_intercepts,
+            "one_over_one_plus": _one_over_one_plus}
+
+
+def one_over_one_plus(x) -> bool | None:
+    """``x = 1 / (1 + x)`` in place in one pass (the tail of the inverse logit after ``exp(−η)``).
+
+    Returns True, or None when ``x`` is not a C-contiguous float64 array or compiled kernels are
+    unavailable or switched off.
+    """
+    if not (isinstance(x, np.ndarray) and x.dtype == np.float64 and x.flags.c_contiguous):
+        return None
+    kernel = _kernel("one_over_one_plus")
+    if kernel is None:
+        return None
+    kernel(x.reshape(-1))
+    return True
 
 
 def add_random_effects(eta, table, index, z=None) -> bool | None:

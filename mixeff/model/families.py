@@ -94,7 +94,6 @@ def _logit_increment(eta, d, out=None, scratch=()):
     # expit(hi) * expit(-lo) * (1 - exp(-|d|)) takes over.
     eta = np.asarray(eta, dtype=float)
     shape = np.broadcast_shapes(eta.shape, np.shape(d))
-    e, den = (_buffer(b, shape) for b in (*scratch, None, None)[:2])
     rows = _row_factors(d, shape) if kernels.enabled() and eta.shape == shape and eta.ndim == 2 else None
     if rows is not None:  # the compiled tail: one pass after the exp, in place, the same numbers
         values, index = rows
@@ -102,6 +101,7 @@ def _logit_increment(eta, d, out=None, scratch=()):
             fused = np.exp(eta, out=_buffer(out, shape))
             if kernels.logit_increment_tail(fused, np.expm1(values), np.exp(values), index):
                 return fused
+    e, den = (_buffer(b, shape) for b in (*scratch, None, None)[:2])
     with np.errstate(over="ignore", invalid="ignore"):
         m, big = per_row(d, np.expm1), per_row(d, np.exp)
         np.exp(eta, out=e)

@@ -66,22 +66,24 @@ def distinct_labels(frame: pd.DataFrame, columns: tuple[str, ...], sep: str = ":
     >>> labels.tolist(), inverse.tolist()
     (['2', '1'], [0, 1, 0])
     """
-    if any(frame[c].dtype == object for c in columns):  # 1 == 1.0 == True hash alike but label apart
-        codes, uniques = pd.factorize(factor_labels(frame, columns, sep, numeric))
+    def hashed(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        codes, uniques = pd.factorize(labels)
         return np.asarray(uniques, dtype=str), codes.astype(np.intp)
+
+    if any(frame[c].dtype == object for c in columns):  # 1 == 1.0 == True hash alike but label apart
+        return hashed(factor_labels(frame, columns, sep, numeric))
     key, size = np.zeros(len(frame), dtype=np.int64), 1
     for c in columns:
         codes, uniques = pd.factorize(frame[c], use_na_sentinel=False)
         size *= max(len(uniques), 1)
-        if size >= 2**62:
-            codes, uniques = pd.factorize(factor_labels(frame, columns, sep, numeric))
-            return np.asarray(uniques, dtype=str), codes.astype(np.intp)
+        if size >= 2**62:  # the combined key would overflow
+            return hashed(factor_labels(frame, columns, sep, numeric))
         key = key * len(uniques) + codes
     row_codes, distinct = pd.factorize(key)
     first = np.empty(len(distinct), dtype=np.intp)
     first[row_codes[::-1]] = np.arange(len(key) - 1, -1, -1)
-    label_codes, labels = pd.factorize(factor_labels(frame.iloc[first], columns, sep, numeric))
-    return np.asarray(labels, dtype=str), label_codes[row_codes].astype(np.intp)
+    labels, label_codes = hashed(factor_labels(frame.iloc[first], columns, sep, numeric))
+    return labels, label_codes[row_codes]
 
 
 MISSING_LEVEL = "<NA>"

@@ -33,7 +33,8 @@ def table(xzg_spec):
 
 @pytest.fixture
 def threads_used(monkeypatch):
-    """Threads even for these small tables, and the number each pass ran on."""
+    """Threads even for these small tables, in tasks of 32 rows (16 default chunks of 2 rows at 300
+    draws), and the number of threads each pass ran on."""
     used = []
     ordered_map = passes.ordered_map
 
@@ -42,25 +43,22 @@ def threads_used(monkeypatch):
         return ordered_map(fn, items, jobs)
 
     monkeypatch.setattr(passes, "PARALLEL_MIN_CELLS", 0)
+    monkeypatch.setattr(passes, "CHUNK_CELLS", 600)
     monkeypatch.setattr(passes, "ordered_map", recording)
     return used
 
 
 @pytest.mark.parametrize("call", list(CALLS), ids=list(CALLS))
 def test_threads_give_the_same_bits(xzg_spec, table, call, threads_used):
-    """n_jobs 1, 2 and 4 give identical draws for each chunking (sums are added in chunk order); other
-    chunkings add in another order, which moves the last digits only."""
+    """n_jobs 1, 2 and 4 and every chunking give identical draws: a task (a fixed number of rows) adds
+    its rows in row order, and tasks are added in task order, whatever the threads and chunks."""
     fn = CALLS[call]
-    by_chunking = {}
-    for chunk_rows in (1, 3, 11, None):
-        runs = [fn(xzg_spec, table, n_jobs=j, chunk_rows=chunk_rows, **NEW_LEVELS).draws for j in (1, 2, 4)]
-        if chunk_rows == 1:  # 220 chunks: 14 tasks of 16, on up to 4 threads
-            assert threads_used[-3:] == [1, 2, 4]
-        for other in runs[1:]:
-            np.testing.assert_array_equal(other, runs[0])
-        by_chunking[chunk_rows] = runs[0]
-    for draws in by_chunking.values():
-        np.testing.assert_allclose(draws, by_chunking[None], rtol=1e-13, atol=1e-15)
+    reference = fn(xzg_spec, table, n_jobs=1, **NEW_LEVELS).draws
+    for chunk_rows in (1, 3, 11, 1000, None):
+        for j in (1, 2, 4):
+            np.testing.assert_array_equal(fn(xzg_spec, table, n_jobs=j, chunk_rows=chunk_rows, **NEW_LEVELS).draws,
+                                          reference)
+    assert set(threads_used) == {1, 2, 4}  # 220 rows: 7 tasks of up to 32
 
 
 def test_the_package_option_sets_the_threads(xzg_spec, table, threads_used):
@@ -144,6 +142,28 @@ def test_compiled_random_effects_equal_numpy_bit_for_bit(with_z):
     assert kernels.add_random_effects(compiled, table, index, z)
     plain = eta + np.take(table, index, axis=0) * (1.0 if z is None else z[:, None])
     np.testing.assert_array_equal(compiled, plain)
+
+
+@pytest.mark.parametrize("n_draws", [250, 40])  # numpy: a loop over rows, or add.at for short rows
+@pytest.mark.parametrize("n_groups", [1, 7])
+def test_compiled_group_sums_equal_numpy_bit_for_bit(n_draws, n_groups):
+    """Each row added to its group's sums in row order: the compiled loop and numpy's two forms give the
+    same bits, and equal a plain Python accumulation (not a pairwise or BLAS sum)."""
+    from mixeff.engine.reduce import add_by_group
+
+    rng = np.random.default_rng(n_draws + n_groups)
+    block, codes = rng.lognormal(0, 4, (301, n_draws)), rng.integers(0, n_groups, 301)
+    weights = rng.uniform(0, 3, 301)
+    start = rng.normal(0, 1e3, (n_groups, n_draws))
+    compiled, plain = start.copy(), start.copy()
+    add_by_group(compiled, codes, weights, block)
+    _numpy_only(lambda: add_by_group(plain, codes, weights, block))
+    np.testing.assert_array_equal(compiled, plain)
+    by_hand = start.copy()
+    for r in range(301):
+        for s in range(n_draws):
+            by_hand[codes[r], s] = by_hand[codes[r], s] + weights[r] * block[r, s]
+    np.testing.assert_array_equal(compiled, by_hand)
 
 
 @pytest.mark.parametrize("call", list(CALLS))

@@ -1,7 +1,7 @@
-"""Row chunks on a thread pool: numpy releases the GIL in its kernels, so threads use every core.
+"""Tasks of row chunks on a thread pool: numpy releases the GIL in its kernels, so threads use every core.
 
 Results must not depend on the number of threads: :func:`ordered_map` hands the
-chunks' results back in chunk order, and the engine folds them in that order, so
+tasks' results back in task order, and the engine folds them in that order, so
 every sum is added up in the same sequence whatever ``n_jobs`` is.  BLAS runs on
 one thread inside a pass (:func:`single_threaded_blas`): the pass's own threads
 are the parallelism, and a BLAS pool per thread would oversubscribe the cores.

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from itertools import batched
 
 import numpy as np
 import pandas as pd
@@ -42,10 +41,10 @@ from .parallel import ordered_map, resolve_jobs, single_threaded_blas
 from .integrate import QuadratureInfo
 from .predictor import (
     CLOSED_FORM, integrated_increment, integrated_response, linear_predictor, new_level_variance, response,
-    response_increment,
+    response_increment, rows_times,
 )
 from .random_effects import plan_random_effects
-from .reduce import GroupMeans, Grouping, chunk_weights
+from .reduce import GroupMeans, Grouping, add_by_group, local_codes
 
 CHUNK_CELLS = 1 << 18
 """Cells of one ``(chunk, S)`` block: 2 MiB of float64, cache-friendly."""
@@ -55,8 +54,9 @@ working set near ``CHUNK_CELLS`` per arm pair (an exact contrast keeps one η an
 a prediction one η and its value); past 8 arms they stop shrinking, because per-chunk Python
 overhead would then outweigh the cache benefit."""
 CHUNKS_PER_TASK = 16
-"""Chunks one thread evaluates in a row, adding their sums, before handing them back: fixed, so that the
-order of every sum is the same for any number of threads."""
+"""A task (what one thread evaluates in a row, adding its sums, before handing them back) has this many
+default chunks' rows, whatever ``chunk_rows`` is: so the order of every sum is the same for any number
+of threads and any chunk size."""
 PARALLEL_MIN_CELLS = 2e7
 """Smaller passes (under ~0.1 s) run on the calling thread: handing chunks to threads would cost more."""
 SHARED_ROWS_FACTOR = 8
@@ -306,7 +306,7 @@ class ChunkDraws:
         if len(distinct) > self.size // SHARED_ROWS_FACTOR:
             return linear_predictor(a.spec, [], design, rows, scratch=self._buffers.scratch)
         p = design.X.shape[1]
-        values = distinct[:, :p] @ a.spec.beta_t
+        values = rows_times(distinct[:, :p], a.spec.beta_t)
         if design.offset is not None:
             values += distinct[:, p, None]
         return SharedRows(values, index.ravel())
@@ -435,8 +435,10 @@ class PairQuantity:
 def run(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.ndarray:
     """``(quantities, rows, S)`` per-row values, or ``(quantities, groups, S)`` within-draw means.
 
-    Chunks run on ``arms.options.n_jobs`` threads (:mod:`mixeff.engine.parallel`); their group sums
-    are added in chunk order, so the result is the same, bit for bit, for any number of threads.
+    Tasks of rows (each a few chunks) run on ``arms.options.n_jobs`` threads
+    (:mod:`mixeff.engine.parallel`).  A task adds its rows into its group sums in row order, and
+    the tasks' sums are added in task order; tasks have a fixed number of rows, so the result is the
+    same, bit for bit, for any number of threads and any ``chunk_rows``.
     Predictive draws (``type="prediction"``) take one random stream in row order and run on one thread.
 
     Examples
@@ -456,39 +458,40 @@ def run(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.ndarray:
         return _finish(arms, quantities, groups, ChunkSums.from_raw(
             quantities, groups, level_grouping(arms, groups), arms.spec.n_samples, shared.combined))
     n, s = arms.n_rows, arms.spec.n_samples
-    chunk_rows = arms.options.chunk_rows or default_chunk_rows(s, len(arms.designs))
+    default = default_chunk_rows(s, len(arms.designs))
+    task_rows = CHUNKS_PER_TASK * default
+    chunk_rows = min(arms.options.chunk_rows or default, task_rows)
+    tasks = [slice(start, min(n, start + task_rows)) for start in range(0, n, task_rows)]
     work = n * s * len(arms.designs)
-    n_tasks = -(-n // (chunk_rows * CHUNKS_PER_TASK))
     jobs = 1 if arms.options.type == "prediction" or work < PARALLEL_MIN_CELLS else \
-        min(resolve_jobs(arms.options.n_jobs), n_tasks)
+        min(resolve_jobs(arms.options.n_jobs), len(tasks))
     out = np.empty((len(quantities), n, s)) if groups is None else None
     cells = level_grouping(arms, groups)
     sums = None if groups is None else ChunkSums(quantities, groups, cells, s)
     local = threading.local()
 
-    def evaluate(block: list[slice]):
+    def evaluate(task: slice):
         if not hasattr(local, "buffers"):
             local.buffers = _Buffers(min(n, chunk_rows), s)
-        total = None
+        task_sums = None if groups is None else sums.of_task(task)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # per thread
-            for rows in block:
+            for start in range(task.start, task.stop, chunk_rows):
+                rows = slice(start, min(task.stop, start + chunk_rows))
                 chunk = ChunkDraws(arms, rows, local.buffers)
                 if groups is None:
                     for i, q in enumerate(quantities):
                         out[i, rows] = q.per_row(chunk)
                 else:
-                    partial = sums.of_chunk(chunk)
-                    total = partial if total is None else ChunkSums.combine(total, partial)
+                    task_sums.add(chunk)
                 done(rows.stop - rows.start)
-        return total
+        return task_sums
 
-    slices = [slice(start, min(n, start + chunk_rows)) for start in range(0, n, chunk_rows)]
     # Overflow and invalid operations stay silent in the loop: the verbs refuse non-finite results with
     # a message that says where they came from.
     with row_progress(n, work=work, progress=arms.options.progress) as done, single_threaded_blas():
-        for partial in ordered_map(evaluate, batched(slices, CHUNKS_PER_TASK), jobs):
+        for task_sums in ordered_map(evaluate, tasks, jobs):
             if sums is not None:
-                sums.add(partial)
+                sums.add(task_sums)
     if groups is None:
         return out
     if shared is not None and shared.collect:  # one piece of a split call: hand back the raw sums
@@ -512,43 +515,28 @@ def _finish(arms: ArmPass, quantities: list, groups: Grouping, sums: "ChunkSums"
 
 class ChunkSums:
     """The within-draw weighted sums of every quantity's parts by group (and by group × new level,
-    for the Monte Carlo error), accumulated chunk by chunk in chunk order."""
+    for the Monte Carlo error).  Each task of rows adds its rows one by one, in row order, into sums
+    of its own groups (:class:`TaskSums`); the tasks' sums are added here in task order.  Tasks have
+    a fixed number of rows, so the order of every addition depends on neither ``n_jobs`` nor
+    ``chunk_rows``."""
 
     def __init__(self, quantities: list, groups: Grouping, cells: tuple[Grouping, int] | None, n_samples: int):
         self.quantities, self.groups, self.cells, self.n_samples = quantities, groups, cells, n_samples
         self.reducers: list[GroupMeans | None] = [None] * len(quantities)
         self.level_reducers: list[GroupMeans | None] = [None] * len(quantities)
 
-    def of_chunk(self, chunk: ChunkDraws) -> list:
-        """``[(blocks' group sums, blocks' level sums)]`` per quantity (run on a worker thread)."""
-        weights = chunk_weights(self.groups, chunk.rows)
-        level_weights = None if self.cells is None else chunk_weights(self.cells[0], chunk.rows)
-        partial = []
-        for q in self.quantities:
-            blocks = q.parts(chunk)
-            partial.append(([weights @ b for b in blocks],
-                            None if level_weights is None else [level_weights @ b for b in blocks]))
-        return partial
+    def of_task(self, rows: slice) -> "TaskSums":
+        return TaskSums(self, rows)
 
-    @staticmethod
-    def combine(total: list, partial: list) -> list:
-        """``total`` plus the next chunk's ``partial`` (in ``total``'s arrays)."""
-        for (group_sums, level_sums), (more, more_levels) in zip(total, partial):
-            for a, b in zip(group_sums, more):
-                a += b
-            for a, b in zip(level_sums or (), more_levels or ()):
-                a += b
-        return total
-
-    def add(self, partial: list) -> None:
-        for i, (group_sums, level_sums) in enumerate(partial):
+    def add(self, task: "TaskSums") -> None:
+        for i, (group_sums, level_sums) in enumerate(task.sums):
             if self.reducers[i] is None:
                 self.reducers[i] = GroupMeans(self.groups, self.n_samples, n_parts=len(group_sums))
                 if self.cells is not None:
                     self.level_reducers[i] = GroupMeans(self.cells[0], self.n_samples, n_parts=len(group_sums))
-            self.reducers[i].add(group_sums)
+            self.reducers[i].add(group_sums, task.present)
             if level_sums is not None:
-                self.level_reducers[i].add(level_sums)
+                self.level_reducers[i].add(level_sums, task.level_present)
 
     @classmethod
     def from_raw(cls, quantities: list, groups: Grouping, cells, n_samples: int, raw: list) -> "ChunkSums":
@@ -577,6 +565,34 @@ class ChunkSums:
 
     def means(self) -> tuple[list[np.ndarray], list[GroupMeans | None]]:
         return [r.result() for r in self.reducers], self.level_reducers
+
+
+class TaskSums:
+    """One task's sums (run on a worker thread): per quantity ``(n_parts, groups here, S)`` for the
+    groups its rows have, and the same by group × new level."""
+
+    def __init__(self, owner: ChunkSums, rows: slice):
+        self.owner, self.start = owner, rows.start
+        self.present, self.codes = local_codes(owner.groups.codes[rows])
+        cells = owner.cells
+        self.level_present, self.level_codes = (None, None) if cells is None else local_codes(cells[0].codes[rows])
+        self.sums: list[tuple] = [None] * len(owner.quantities)
+
+    def add(self, chunk: ChunkDraws) -> None:
+        """Add the chunk's rows (inside this task) to the sums."""
+        owner, here = self.owner, slice(chunk.rows.start - self.start, chunk.rows.stop - self.start)
+        weights = owner.groups.weights[chunk.rows]
+        for i, q in enumerate(owner.quantities):
+            blocks = q.parts(chunk)
+            if self.sums[i] is None:
+                self.sums[i] = (np.zeros((len(blocks), len(self.present), owner.n_samples)),
+                                None if self.level_present is None else
+                                np.zeros((len(blocks), len(self.level_present), owner.n_samples)))
+            group_sums, level_sums = self.sums[i]
+            for a, block in enumerate(blocks):
+                add_by_group(group_sums[a], self.codes[here], weights, block)
+                if level_sums is not None:
+                    add_by_group(level_sums[a], self.level_codes[here], owner.cells[0].weights[chunk.rows], block)
 
 
 def require_memory(n_quantities: int, n_rows: int, groups: Grouping | None, n_samples: int) -> None:

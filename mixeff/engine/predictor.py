@@ -17,6 +17,25 @@ from .random_effects import FactorPlan
 CLOSED_FORM = QuadratureInfo(method="closed form", nodes=0, error_bound=0.0)
 
 
+def rows_times(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``a @ b``, each row the same whatever the number of rows of ``a``: numpy sends a one-row
+    product to BLAS's gemv, which adds in another order than gemm (the last bit can differ), so a
+    single row goes as two.  Keeps chunked results independent of the chunk size.
+
+    Examples
+    --------
+    >>> rows_times(np.array([[1.0, 2.0]]), np.array([[1.0], [10.0]])).tolist()
+    [[21.0]]
+    """
+    if a.shape[0] != 1:
+        return np.matmul(a, b, out=out)
+    one = np.matmul(np.repeat(a, 2, axis=0), b)[:1]
+    if out is None:
+        return one
+    out[...] = one
+    return out
+
+
 def linear_predictor(spec: ModelSpec, plans: list[FactorPlan], design: Design, rows: slice,
                      out: np.ndarray | None = None, scratch: np.ndarray | None = None) -> np.ndarray:
     """``(chunk, S)`` η for ``rows``, written into ``out`` (and using ``scratch``) when given.
@@ -25,7 +44,7 @@ def linear_predictor(spec: ModelSpec, plans: list[FactorPlan], design: Design, r
     per chunk costs more in page faults than the arithmetic.
     """
     c = rows.stop - rows.start
-    eta = np.matmul(design.X[rows], spec.beta_t, out=None if out is None else out[:c])
+    eta = rows_times(design.X[rows], spec.beta_t, out=None if out is None else out[:c])
     if design.offset is not None:
         eta += design.offset[rows, None]
     effect = None

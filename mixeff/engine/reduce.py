@@ -2,7 +2,8 @@
 
 * per row, :func:`mixeff.engine.passes.run` writes every row (``rows × draws``);
 * :class:`GroupMeans` keeps only (weighted) group means *within each draw*,
-  accumulated chunk by chunk, so ``rows × draws`` is never held in memory.
+  accumulated task by task (:func:`add_by_group` adds a task's rows one by one), so
+  ``rows × draws`` is never held in memory.
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
-
+from ..model import kernels
 from . import delegation
 
 @dataclass
@@ -58,24 +58,41 @@ class GroupMeans:
         self.sums = np.zeros((n_parts, self.n_groups, n_samples))
         self.total = np.bincount(groups.codes, weights=groups.weights, minlength=self.n_groups)
 
-    def add(self, sums) -> None:
-        """Add one chunk's ``(G, S)`` weighted sums, one per part."""
-        for a, part in enumerate(sums):
-            self.sums[a] += part
+    def add(self, sums: np.ndarray, present: np.ndarray) -> None:
+        """Add one task's ``(n_parts, len(present), S)`` weighted sums of the groups ``present`` (sorted)."""
+        if len(present) == self.n_groups:
+            self.sums += sums
+        else:
+            self.sums[:, present] += sums
 
     def result(self) -> np.ndarray:
         return self.sums / self.total[None, :, None]
 
 
-def chunk_weights(groups: Grouping, rows: slice):
-    """The chunk's row weights as a ``(groups, chunk)`` matrix, shared by all quantities: a dense row
-    when there is one group (one BLAS product per block), else sparse with one entry per row (CSC,
-    whose product adds each group's rows in row order, as the dense product does)."""
-    w = groups.weights[rows]
-    if len(groups.keys) == 1:
-        return w[None, :]
-    codes = groups.codes[rows]
-    return sparse.csc_matrix((w, codes, np.arange(len(codes) + 1)), shape=(len(groups.keys), len(codes)))
+def local_codes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The groups present in ``codes`` (sorted) and each row's position among them."""
+    present, local = np.unique(codes, return_inverse=True)
+    return present, local.reshape(-1)
+
+
+def add_by_group(total: np.ndarray, codes: np.ndarray, weights: np.ndarray, block: np.ndarray) -> None:
+    """``total[codes[r]] += weights[r] * block[r]`` for each row ``r`` in turn, so that every group's rows
+    are added in row order (compiled when available; numpy's unbuffered ``add.at`` gives the same bits).
+
+    Examples
+    --------
+    >>> total = np.zeros((2, 3))
+    >>> add_by_group(total, np.array([1, 0, 1]), np.array([1.0, 2.0, 0.5]), np.ones((3, 3)))
+    >>> total.tolist()
+    [[2.0, 2.0, 2.0], [1.5, 1.5, 1.5]]
+    """
+    if kernels.group_sums(total, codes, weights, block) is not None:
+        return
+    if block.shape[1] >= 256:  # long rows: a loop over rows costs less than add.at's per-element dispatch
+        for r, (code, weight) in enumerate(zip(codes, weights)):
+            total[code] += weight * block[r]
+    else:
+        np.add.at(total, codes, weights[:, None] * block)
 
 
 def group_codes(frame: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.DataFrame]:

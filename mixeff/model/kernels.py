@@ -1,8 +1,8 @@
 """Compiled hot loops (numba), with the same numbers as numpy, bit for bit.
 
-Three loops take most of a pass's time: adding each row's random effects to η, the tail of
-the inverse logit after ``exp(−η)``, and the tail of the exact logit increment after
-``exp(η)``.  numpy runs each step of them as its own pass over the chunk's ``(rows, S)`` block
+Four loops take most of a pass's time: adding each row's random effects to η, the tail of
+the inverse logit after ``exp(−η)``, the tail of the exact logit increment after ``exp(η)``,
+and adding each row's values into its ``by`` group's sums.  numpy runs each step of them as its own pass over the chunk's ``(rows, S)`` block
 and takes the GIL back between passes; here each is one loop that releases the GIL.  The
 ``exp`` stays numpy's, so every cell's inputs are the same, and the loops do the same IEEE
 operations in the same order as the numpy code they replace, with no fast-math and no fused
@@ -93,6 +93,16 @@ def _add_intercepts(eta, table, index):
             eta[r, s] += table[j, s]
 
 
+def _group_sums(total, codes, weights, block):
+    # total[codes[r]] += weights[r] * block[r] for each row r in turn, as numpy's unbuffered
+    # np.add.at(total, codes, weights[:, None] * block) does it
+    for r in range(block.shape[0]):
+        c = codes[r]
+        w = weights[r]
+        for s in range(block.shape[1]):
+            total[c, s] += w * block[r, s]
+
+
 def _one_over_one_plus(x):
     # x = 1 / (1 + x), as the numpy passes x += 1; divide(1, x) do it
     for i in range(x.size):
@@ -100,7 +110,7 @@ def _one_over_one_plus(x):
 
 
 _SOURCES = {"logit_increment_tail": _logit_tail, "add_effects": _add_effects, "add_intercepts": _add_intercepts,
-            "one_over_one_plus": _one_over_one_plus}
+            "one_over_one_plus": _one_over_one_plus, "group_sums": _group_sums}
 
 
 def one_over_one_plus(x) -> bool | None:
@@ -115,6 +125,21 @@ def one_over_one_plus(x) -> bool | None:
     if kernel is None:
         return None
     kernel(x.reshape(-1))
+    return True
+
+
+def group_sums(total, codes, weights, block) -> bool | None:
+    """``total[codes[r]] += weights[r] * block[r]`` for each row ``r`` of ``block``, in row order.
+
+    ``total`` is a ``(groups, S)`` float64 accumulator, ``block`` the ``(rows, S)`` values, ``codes``
+    each row's group (valid positions of ``total``) and ``weights`` its weight.  Returns True, or
+    None when compiled kernels are unavailable or switched off.
+    """
+    kernel = _kernel("group_sums")
+    if kernel is None:
+        return None
+    kernel(total, np.ascontiguousarray(codes, dtype=np.intp), np.ascontiguousarray(weights, dtype=float),
+           np.asarray(block, dtype=float))
     return True
 
 

@@ -296,17 +296,17 @@ class ChunkDraws:
         takes few distinct rows in the chunk (a binary or +1 contrast of a main effect, a slope's step:
         the same change up to rounding of ``x + h``), a :class:`SharedRows` block, or a single
         ``(1, S)`` row, so that the increment's factors in d are computed per distinct row, not per cell."""
-        rows, a = self.rows, self.arms
+        rows, a, step = self.rows, self.arms, self._buffers.step
         if plans:
-            return linear_predictor(a.spec, plans, design, rows, scratch=self._buffers.scratch)
+            return linear_predictor(a.spec, plans, design, rows, out=step, scratch=self._buffers.scratch)
         key = design.X[rows] if design.offset is None else np.column_stack([design.X[rows], design.offset[rows]])
         if (key == key[0]).all():
-            return linear_predictor(a.spec, [], design, slice(rows.start, rows.start + 1))
+            return linear_predictor(a.spec, [], design, slice(rows.start, rows.start + 1), out=step)
         distinct, index = np.unique(key, axis=0, return_inverse=True)
         if len(distinct) > self.size // SHARED_ROWS_FACTOR:
-            return linear_predictor(a.spec, [], design, rows, scratch=self._buffers.scratch)
+            return linear_predictor(a.spec, [], design, rows, out=step, scratch=self._buffers.scratch)
         p = design.X.shape[1]
-        values = rows_times(distinct[:, :p], a.spec.beta_t)
+        values = rows_times(distinct[:, :p], a.spec.beta_t, out=step)
         if design.offset is not None:
             values += distinct[:, p, None]
         return SharedRows(values, index.ravel())
@@ -336,7 +336,9 @@ class ChunkDraws:
 
 
 class _Buffers:
-    """Per-arm η and value blocks, per-pair differences, and scratch, allocated once per pass."""
+    """Per-arm η and value blocks, per-pair differences, and scratch, allocated once per pass and thread:
+    a chunk allocates nothing of its size (under dask's ``MALLOC_TRIM_THRESHOLD_`` every such allocation
+    would be a fresh mapping and its page faults)."""
 
     def __init__(self, chunk_rows: int, n_samples: int):
         self.shape = (chunk_rows, n_samples)
@@ -345,16 +347,24 @@ class _Buffers:
         self.scratch = np.empty(self.shape)
         self.work = (np.empty(self.shape), np.empty(self.shape))
         """Scratch blocks of the exact increments."""
+        self.step = np.empty((max(2, chunk_rows), n_samples))
+        """η_hi − η_lo of a pair of arms (two rows at least: a one-row product is computed as two)."""
         self._difference: dict[tuple[int, int], np.ndarray] = {}
 
     def difference(self, pair: tuple[int, int]) -> np.ndarray:
-        return self._difference.setdefault(pair, np.empty(self.shape))
+        return self._block(self._difference, pair)
 
     def eta(self, arm: int) -> np.ndarray:
-        return self._eta.setdefault(arm, np.empty(self.shape))
+        return self._block(self._eta, arm)
 
     def value(self, arm: int) -> np.ndarray:
-        return self._value.setdefault(arm, np.empty(self.shape))
+        return self._block(self._value, arm)
+
+    def _block(self, blocks: dict, key) -> np.ndarray:
+        # not blocks.setdefault(key, np.empty(...)): that would allocate a block on every call
+        if key not in blocks:
+            blocks[key] = np.empty(self.shape)
+        return blocks[key]
 
 
 class Pair:
@@ -467,7 +477,7 @@ def run(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.ndarray:
         min(resolve_jobs(arms.options.n_jobs), len(tasks))
     out = np.empty((len(quantities), n, s)) if groups is None else None
     cells = level_grouping(arms, groups)
-    sums = None if groups is None else ChunkSums(quantities, groups, cells, s)
+    sums = None if groups is None else ChunkSums(quantities, groups, cells, s, task_rows)
     local = threading.local()
 
     def evaluate(task: slice):
@@ -520,13 +530,30 @@ class ChunkSums:
     a fixed number of rows, so the order of every addition depends on neither ``n_jobs`` nor
     ``chunk_rows``."""
 
-    def __init__(self, quantities: list, groups: Grouping, cells: tuple[Grouping, int] | None, n_samples: int):
+    def __init__(self, quantities: list, groups: Grouping, cells: tuple[Grouping, int] | None, n_samples: int,
+                 task_rows: int = 1):
         self.quantities, self.groups, self.cells, self.n_samples = quantities, groups, cells, n_samples
+        self.task_rows = task_rows
         self.reducers: list[GroupMeans | None] = [None] * len(quantities)
         self.level_reducers: list[GroupMeans | None] = [None] * len(quantities)
+        self._spare: dict[tuple, list[np.ndarray]] = {}
+        self._lock = threading.Lock()
 
     def of_task(self, rows: slice) -> "TaskSums":
         return TaskSums(self, rows)
+
+    def zeros(self, parts: int, n_groups: int, grouping: Grouping) -> np.ndarray:
+        """A zeroed ``(parts, n_groups, S)`` accumulator for a task, from the blocks earlier tasks handed
+        back (a task's groups are at most its rows): no fresh mapping and page faults per task."""
+        key = (parts, min(len(grouping.keys), self.task_rows))
+        with self._lock:
+            spare = self._spare.get(key)
+            block = spare.pop() if spare else None
+        if block is None:
+            block = np.empty((*key, self.n_samples))
+        view = block[:, :n_groups]
+        view.fill(0.0)
+        return view
 
     def add(self, task: "TaskSums") -> None:
         for i, (group_sums, level_sums) in enumerate(task.sums):
@@ -537,6 +564,10 @@ class ChunkSums:
             self.reducers[i].add(group_sums, task.present)
             if level_sums is not None:
                 self.level_reducers[i].add(level_sums, task.level_present)
+            with self._lock:
+                for block in (group_sums, level_sums):
+                    if block is not None:
+                        self._spare.setdefault(block.base.shape[:2], []).append(block.base)
 
     @classmethod
     def from_raw(cls, quantities: list, groups: Grouping, cells, n_samples: int, raw: list) -> "ChunkSums":
@@ -585,9 +616,9 @@ class TaskSums:
         for i, q in enumerate(owner.quantities):
             blocks = q.parts(chunk)
             if self.sums[i] is None:
-                self.sums[i] = (np.zeros((len(blocks), len(self.present), owner.n_samples)),
+                self.sums[i] = (owner.zeros(len(blocks), len(self.present), owner.groups),
                                 None if self.level_present is None else
-                                np.zeros((len(blocks), len(self.level_present), owner.n_samples)))
+                                owner.zeros(len(blocks), len(self.level_present), owner.cells[0]))
             group_sums, level_sums = self.sums[i]
             for a, block in enumerate(blocks):
                 add_by_group(group_sums[a], self.codes[here], weights, block)

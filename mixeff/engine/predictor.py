@@ -20,20 +20,24 @@ CLOSED_FORM = QuadratureInfo(method="closed form", nodes=0, error_bound=0.0)
 def rows_times(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``a @ b``, each row the same whatever the number of rows of ``a``: numpy sends a one-row
     product to BLAS's gemv, which adds in another order than gemm (the last bit can differ), so a
-    single row goes as two.  Keeps chunked results independent of the chunk size.
+    single row goes as two.  Keeps chunked results independent of the chunk size.  ``out``: a block
+    with at least as many rows as ``a`` (better two for a single row); the product is its first rows.
 
     Examples
     --------
     >>> rows_times(np.array([[1.0, 2.0]]), np.array([[1.0], [10.0]])).tolist()
     [[21.0]]
     """
-    if a.shape[0] != 1:
-        return np.matmul(a, b, out=out)
+    n = a.shape[0]
+    if n != 1:
+        return np.matmul(a, b, out=None if out is None else out[:n])
+    if out is not None and len(out) >= 2:
+        return np.matmul(np.repeat(a, 2, axis=0), b, out=out[:2])[:1]
     one = np.matmul(np.repeat(a, 2, axis=0), b)[:1]
     if out is None:
         return one
-    out[...] = one
-    return out
+    out[:1] = one
+    return out[:1]
 
 
 def linear_predictor(spec: ModelSpec, plans: list[FactorPlan], design: Design, rows: slice,
@@ -44,7 +48,7 @@ def linear_predictor(spec: ModelSpec, plans: list[FactorPlan], design: Design, r
     per chunk costs more in page faults than the arithmetic.
     """
     c = rows.stop - rows.start
-    eta = rows_times(design.X[rows], spec.beta_t, out=None if out is None else out[:c])
+    eta = rows_times(design.X[rows], spec.beta_t, out=out)
     if design.offset is not None:
         eta += design.offset[rows, None]
     effect = None

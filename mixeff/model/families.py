@@ -99,7 +99,9 @@ def _logit_increment(eta, d, out=None, scratch=()):
         values, index = rows
         with np.errstate(over="ignore", invalid="ignore"):
             fused = np.exp(eta, out=_buffer(out, shape))
-            if kernels.logit_increment_tail(fused, np.expm1(values), np.exp(values), index):
+            reuse = len(scratch) == 2 and all(len(b) >= len(values) for b in scratch)
+            m, big = (b[: len(values)] for b in scratch) if reuse else (np.empty(values.shape), np.empty(values.shape))
+            if kernels.logit_increment_tail(fused, np.expm1(values, out=m), np.exp(values, out=big), index):
                 return fused
     e, den = (_buffer(b, shape) for b in (*scratch, None, None)[:2])
     with np.errstate(over="ignore", invalid="ignore"):

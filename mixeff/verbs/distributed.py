@@ -92,13 +92,18 @@ def probe_frame(spec, frame, by, wts) -> pd.DataFrame:
     by_cols = [] if by is True or by is None else ([by] if isinstance(by, str) else list(by))
     group_cols = [c for g in spec.all_groups() for c in g.columns]
     cols = list(dict.fromkeys(c for c in [*group_cols, *by_cols] if c in frame.columns))
-    first = frame.head(1, npartitions=-1)
+    import dask
+
+    first = frame.head(1, npartitions=-1, compute=False)
+    # a tree of per-partition drop_duplicates (split_out=1), not a shuffle: the distinct rows are few
+    distinct = frame[cols].drop_duplicates(split_out=1) if cols else None
+    first, distinct = dask.compute(first, distinct)
     if len(first) == 0:
         raise ValueError("newdata has no rows")
     if not cols:
         probe = first.reset_index(drop=True)
     else:
-        distinct = frame[cols].drop_duplicates().compute().reset_index(drop=True)
+        distinct = distinct.reset_index(drop=True)
         rest = first.drop(columns=cols).reset_index(drop=True)
         probe = pd.concat([rest.iloc[[0] * len(distinct)].reset_index(drop=True), distinct], axis=1)
         probe = probe[[c for c in first.columns]]

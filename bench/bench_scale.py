@@ -213,7 +213,8 @@ def bench_dask(n: int, s: int, repeats: int = 2, partitions: int = 16):
     past one machine would be; so the time is that of going distributed, not of reading files.  After
     one warm-up call on the cluster (the workers import mixeff and load the numba kernels), the two
     are timed in turn, ``repeats`` times each, and the best of each compared; the draws must agree
-    to 1e-12.
+    to 1e-12.  The in-process runs share this process with the LocalCluster's scheduler, which can
+    slow them: ``--huge`` also times the call before the cluster starts.
     """
     import tempfile
     import time

@@ -15,6 +15,7 @@ import pandas as pd
 from ..model import kernels
 from . import delegation
 
+
 @dataclass
 class Grouping:
     """Rows -> ``by`` groups with their (validated) weights."""

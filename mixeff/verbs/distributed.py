@@ -89,11 +89,11 @@ def _with_seed(args: dict) -> dict:
 def probe_frame(spec, frame, by, wts) -> pd.DataFrame:
     """One row per distinct combination of the grouping-factor and ``by`` columns of the whole table;
     other columns as in its first row, weights 1."""
+    import dask
+
     by_cols = [] if by is True or by is None else ([by] if isinstance(by, str) else list(by))
     group_cols = [c for g in spec.all_groups() for c in g.columns]
     cols = list(dict.fromkeys(c for c in [*group_cols, *by_cols] if c in frame.columns))
-    import dask
-
     first = frame.head(1, npartitions=-1, compute=False)
     # a tree of per-partition drop_duplicates (split_out=1), not a shuffle: the distinct rows are few
     distinct = frame[cols].drop_duplicates(split_out=1) if cols else None

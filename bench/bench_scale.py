@@ -12,8 +12,8 @@ size and number of draws it times
 
 and reports cells/s/core, the ratios the issue asks for, and peak traced memory.  With
 ``--dask`` it also runs avg_comparisons on a 2-worker ``LocalCluster`` (processes) at the
-largest size.  Timings are noisy here: every case is the best of several runs, and all
-ratios come from this one run.
+largest size.  Timings are noisy here: every case is the best of several runs, the cases
+compared with each other are timed in turn, and all ratios come from this one run.
 
 ``--huge`` runs only avg_comparisons(by='g') at 10⁷ rows × 4000 draws (time and peak memory), then
 the same on the 2-worker cluster against in-process runs, in turn.
@@ -108,6 +108,22 @@ def best_time(fn, repeats: int) -> float:
     return measure(fn, repeats)[0]
 
 
+def interleaved_best(fns: list, repeats: int) -> list[float]:
+    """Best wall time of each of ``fns``, timed in turn ``repeats`` times: the cases compared with each
+    other (one core, all cores, the floor) meet the same moments of this machine's noise."""
+    import gc
+    import time
+
+    best = [np.inf] * len(fns)
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            gc.collect()
+            t = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - t)
+    return best
+
+
 def peak_memory(fn) -> float:
     return measure(fn, 0)[1]
 
@@ -147,9 +163,10 @@ def main():
                 if name == "predictions" and cells * 8 > 4e9:
                     print(f"{name + f' {n:,} x {s}':<50}{'(rows x draws over 4 GB: skipped)':>34}")
                     continue
-                for label, fn, used in [("numpy floor", floor[name], 1), ("mixeff n_jobs=1", one[name], 1),
-                                        (f"mixeff all {cores} cores", every[name], cores)]:
-                    t = best_time(fn, repeats)
+                cases = [("numpy floor", floor[name], 1), ("mixeff n_jobs=1", one[name], 1),
+                         (f"mixeff all {cores} cores", every[name], cores)]
+                best = interleaved_best([fn for _, fn, _ in cases], repeats)
+                for (label, fn, used), t in zip(cases, best):
                     peak = peak_memory(fn)
                     times[(name, label.split()[0] + ("1" if "=1" in label else ""))] = t
                     print(f"{f'{name} {n:,} x {s}: {label}':<50}{t:>9.3f}{cells / t / used / 1e6:>15.1f}"

@@ -144,10 +144,10 @@ def test_compiled_random_effects_equal_numpy_bit_for_bit(with_z):
     np.testing.assert_array_equal(compiled, plain)
 
 
-@pytest.mark.parametrize("n_draws", [250, 40])  # numpy: a loop over rows, or add.at for short rows
+@pytest.mark.parametrize("n_draws", [250, 40])
 @pytest.mark.parametrize("n_groups", [1, 7])
 def test_compiled_group_sums_equal_numpy_bit_for_bit(n_draws, n_groups):
-    """Each row added to its group's sums in row order: the compiled loop and numpy's two forms give the
+    """Each row added to its group's sums in row order: the compiled loop and the numpy loop give the
     same bits, and equal a plain Python accumulation (not a pairwise or BLAS sum)."""
     from mixeff.engine.reduce import add_by_group
 

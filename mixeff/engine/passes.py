@@ -612,7 +612,7 @@ class TaskSums:
     def add(self, chunk: ChunkDraws) -> None:
         """Add the chunk's rows (inside this task) to the sums."""
         owner, here = self.owner, slice(chunk.rows.start - self.start, chunk.rows.stop - self.start)
-        weights = owner.groups.weights[chunk.rows]
+        weights = owner.groups.weights[chunk.rows]  # the group × level cells carry the same weights
         for i, q in enumerate(owner.quantities):
             blocks = q.parts(chunk)
             if self.sums[i] is None:
@@ -623,7 +623,7 @@ class TaskSums:
             for a, block in enumerate(blocks):
                 add_by_group(group_sums[a], self.codes[here], weights, block)
                 if level_sums is not None:
-                    add_by_group(level_sums[a], self.level_codes[here], owner.cells[0].weights[chunk.rows], block)
+                    add_by_group(level_sums[a], self.level_codes[here], weights, block)
 
 
 def require_memory(n_quantities: int, n_rows: int, groups: Grouping | None, n_samples: int) -> None:

@@ -78,7 +78,7 @@ def local_codes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def add_by_group(total: np.ndarray, codes: np.ndarray, weights: np.ndarray, block: np.ndarray) -> None:
     """``total[codes[r]] += weights[r] * block[r]`` for each row ``r`` in turn, so that every group's rows
-    are added in row order (compiled when available; numpy's unbuffered ``add.at`` gives the same bits).
+    are added in row order (compiled when available; the loop over rows gives the same bits).
 
     Examples
     --------
@@ -89,11 +89,8 @@ def add_by_group(total: np.ndarray, codes: np.ndarray, weights: np.ndarray, bloc
     """
     if kernels.group_sums(total, codes, weights, block) is not None:
         return
-    if block.shape[1] >= 256:  # long rows: a loop over rows costs less than add.at's per-element dispatch
-        for r, (code, weight) in enumerate(zip(codes, weights)):
-            total[code] += weight * block[r]
-    else:
-        np.add.at(total, codes, weights[:, None] * block)
+    for r, (code, weight) in enumerate(zip(codes, weights)):
+        total[code] += weight * block[r]
 
 
 def group_codes(frame: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.DataFrame]:

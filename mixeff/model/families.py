@@ -99,8 +99,7 @@ def _logit_increment(eta, d, out=None, scratch=()):
         values, index = rows
         with np.errstate(over="ignore", invalid="ignore"):
             fused = np.exp(eta, out=_buffer(out, shape))
-            reuse = len(scratch) == 2 and all(len(b) >= len(values) for b in scratch)
-            m, big = (b[: len(values)] for b in scratch) if reuse else (np.empty(values.shape), np.empty(values.shape))
+            m, big = (_buffer(b, values.shape) for b in (*scratch, None, None)[:2])  # d's rows: at most η's
             if kernels.logit_increment_tail(fused, np.expm1(values, out=m), np.exp(values, out=big), index):
                 return fused
     e, den = (_buffer(b, shape) for b in (*scratch, None, None)[:2])

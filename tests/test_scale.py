@@ -12,7 +12,8 @@ from mixeff.engine.parallel import available_cores, resolve_jobs
 
 CALLS = {
     "avg_predictions by/wts": lambda spec, d, **kw: mixeff.avg_predictions(spec, d, by="z", wts="w", **kw),
-    "avg_comparisons by": lambda spec, d, **kw: mixeff.avg_comparisons(spec, "x", newdata=d, by="z", **kw),
+    "avg_comparisons by/wts": lambda spec, d, **kw: mixeff.avg_comparisons(spec, "x", newdata=d, by="z", wts="w",
+                                                                            **kw),
     "avg_comparisons ratio": lambda spec, d, **kw: mixeff.avg_comparisons(spec, "z", newdata=d, comparison="ratio",
                                                                           **kw),
     "avg_slopes by/wts": lambda spec, d, **kw: mixeff.avg_slopes(spec, "x", newdata=d, by="z", wts="w", **kw),

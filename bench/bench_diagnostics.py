@@ -34,10 +34,12 @@ def make_draws() -> np.ndarray:
 
 def arviz_table(da: xr.DataArray) -> dict[str, np.ndarray]:
     dims = ["chain", "draw"]
-    return {"rhat": arviz_stats.rhat(da, sample_dims=dims).values,
-            "ess_bulk": arviz_stats.ess(da, sample_dims=dims, method="bulk").values,
-            "ess_tail": arviz_stats.ess(da, sample_dims=dims, method="tail").values,
-            "mcse": arviz_stats.mcse(da, sample_dims=dims, method="median").values}
+    return {
+        "rhat": arviz_stats.rhat(da, sample_dims=dims).values,
+        "ess_bulk": arviz_stats.ess(da, sample_dims=dims, method="bulk").values,
+        "ess_tail": arviz_stats.ess(da, sample_dims=dims, method="tail").values,
+        "mcse": arviz_stats.mcse(da, sample_dims=dims, method="median").values,
+    }
 
 
 def timed(fn):

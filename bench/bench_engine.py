@@ -41,8 +41,14 @@ def make_fit():
     from mixeff.model.fitting import _split_chains  # (chain=1, draw=2000) -> (4, 500)
 
     post = _split_chains(prior[keep], CHAINS)
-    idata = xr.DataTree.from_dict({"posterior": post, "observed_data": xr.Dataset({"y": ("__obs__", data["y"].to_numpy())},
-                                                                                                     coords={"__obs__": np.arange(N_ROWS)})})
+    idata = xr.DataTree.from_dict(
+        {
+            "posterior": post,
+            "observed_data": xr.Dataset(
+                {"y": ("__obs__", data["y"].to_numpy())}, coords={"__obs__": np.arange(N_ROWS)}
+            ),
+        }
+    )
     return mixeff.from_bambi(model, idata), data
 
 
@@ -102,9 +108,11 @@ def main():
     t_ours, m_ours = measure(ours, 5)
     t_bambi, m_bambi = measure(bambi, 2)
     print(f"{'case':<38}{'time (s)':>10}{'peak MiB':>10}")
-    for name, t, m in [("numpy floor (X@beta + b[g], inv-logit)", t_floor, m_floor),
-                       ("mixeff predictions (rows x draws)", t_ours, m_ours),
-                       ("bambi Model.predict", t_bambi, m_bambi)]:
+    for name, t, m in [
+        ("numpy floor (X@beta + b[g], inv-logit)", t_floor, m_floor),
+        ("mixeff predictions (rows x draws)", t_ours, m_ours),
+        ("bambi Model.predict", t_bambi, m_bambi),
+    ]:
         print(f"{name:<38}{t:>10.3f}{m / 2**20:>10.1f}")
     print()
     print(f"mixeff speed-up over bambi      : {t_bambi / t_ours:6.1f}x   (target >= 10x)")
@@ -112,16 +120,20 @@ def main():
     print(f"mixeff peak memory / floor      : {m_ours / m_floor:6.2f}x   (target <= 2x)")
 
     t_sum, _ = measure(lambda: mixeff.predictions(fit, data, progress=False).summary, 3)
-    print(f"mixeff predictions incl. summary : {t_sum:.3f} s (median + 95% interval of 5000 rows: "
-          f"{t_bambi / t_sum:.1f}x faster than bambi's predict without any summary)")
+    print(
+        f"mixeff predictions incl. summary : {t_sum:.3f} s (median + 95% interval of 5000 rows: "
+        f"{t_bambi / t_sum:.1f}x faster than bambi's predict without any summary)"
+    )
 
     # Streaming: the by-group average never holds rows x draws.
     def ours_by():
         return mixeff.avg_predictions(fit, data, by="g", progress=False).draws
 
     t_by, m_by = measure(ours_by, 5)
-    print(f"mixeff avg_predictions(by='g')  : {t_by:.3f} s, peak {m_by / 2**20:.1f} MiB "
-          f"({m_by / m_floor:.2f}x the floor's memory: streamed, no rows x draws array)")
+    print(
+        f"mixeff avg_predictions(by='g')  : {t_by:.3f} s, peak {m_by / 2**20:.1f} MiB "
+        f"({m_by / m_floor:.2f}x the floor's memory: streamed, no rows x draws array)"
+    )
 
     # Comparisons: ATE of x with by over the 5000-row grid, against bambi's interpret.comparisons.
     if "--no-comparisons" not in __import__("sys").argv:
@@ -139,8 +151,7 @@ def bench_comparisons(fit, data, m_floor):
     def bambi_cmp():
         import bambi as bmb
 
-        return bmb.interpret.comparisons(fit.model, fit.idata, contrast={"x": [0, 1]},
-                                         conditional=None, average_by="g")
+        return bmb.interpret.comparisons(fit.model, fit.idata, contrast={"x": [0, 1]}, conditional=None, average_by="g")
 
     t_cmp, m_cmp = measure(ours_cmp, 3)
     try:
@@ -151,9 +162,11 @@ def bench_comparisons(fit, data, m_floor):
         np.testing.assert_allclose(ours.draws.mean(axis=1), theirs["estimate"].to_numpy(), atol=1e-10)
         print("\ncomparisons: per-group posterior means agree with bambi's estimates to 1e-10")
         t_bcmp, _ = measure(bambi_cmp, 1)
-        print(f"\ncomparisons (x: 0 -> 1, by='g', 5000 rows): mixeff {t_cmp:.3f} s (peak {m_cmp / 2**20:.0f} MiB), "
-              f"bambi {t_bcmp:.3f} s "
-              f"-> mixeff {t_bcmp / t_cmp:.1f}x faster")
+        print(
+            f"\ncomparisons (x: 0 -> 1, by='g', 5000 rows): mixeff {t_cmp:.3f} s (peak {m_cmp / 2**20:.0f} MiB), "
+            f"bambi {t_bcmp:.3f} s "
+            f"-> mixeff {t_bcmp / t_cmp:.1f}x faster"
+        )
     except Exception as err:  # bambi's interpret API differs across versions: report, don't hide
         print(f"\ncomparisons: mixeff {t_cmp:.3f} s; bambi interpret.comparisons failed: {err!r}")
 

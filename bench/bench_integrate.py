@@ -19,10 +19,10 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from bench_engine import measure
 from scipy import special
 
 import mixeff
-from bench_engine import measure
 from mixeff.engine import integrate
 
 N_ROWS, CHAINS, DRAWS, N_LEVELS, K_MC = 5000, 4, 250, 50, 100
@@ -31,14 +31,24 @@ N_ROWS, CHAINS, DRAWS, N_LEVELS, K_MC = 5000, 4, 250, 50, 100
 def make_spec():
     rng = np.random.default_rng(0)
     s = CHAINS * DRAWS
-    d = {"b_Intercept": rng.normal(-0.5, 0.2, s), "b_x": rng.normal(0.8, 0.1, s),
-         "sd_g__Intercept": np.abs(rng.normal(1.0, 0.15, s)), "sd_g__x": np.abs(rng.normal(0.5, 0.1, s)),
-         "cor_g__Intercept__x": rng.uniform(0.2, 0.6, s), ".chain": np.repeat(np.arange(1, CHAINS + 1), DRAWS)}
+    d = {
+        "b_Intercept": rng.normal(-0.5, 0.2, s),
+        "b_x": rng.normal(0.8, 0.1, s),
+        "sd_g__Intercept": np.abs(rng.normal(1.0, 0.15, s)),
+        "sd_g__x": np.abs(rng.normal(0.5, 0.1, s)),
+        "cor_g__Intercept__x": rng.uniform(0.2, 0.6, s),
+        ".chain": np.repeat(np.arange(1, CHAINS + 1), DRAWS),
+    }
     for j in range(N_LEVELS):
         d[f"r_g[g{j},Intercept]"] = rng.normal(0, 1.0, s)
         d[f"r_g[g{j},x]"] = rng.normal(0, 0.5, s)
-    data = pd.DataFrame({"y": rng.integers(0, 2, 200), "x": rng.normal(size=200),
-                         "g": [f"g{j}" for j in rng.integers(0, N_LEVELS, 200)]})
+    data = pd.DataFrame(
+        {
+            "y": rng.integers(0, 2, 200),
+            "x": rng.normal(size=200),
+            "g": [f"g{j}" for j in rng.integers(0, N_LEVELS, 200)],
+        }
+    )
     spec = mixeff.from_brms_draws(pd.DataFrame(d), formula="y ~ x + (1 + x | g)", data=data, family="bernoulli")
     return spec, np.random.default_rng(1).normal(size=N_ROWS)
 

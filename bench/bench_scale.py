@@ -24,6 +24,7 @@ Run: ``.venv/bin/python bench/bench_scale.py [--quick] [--dask] [--huge] [--rows
 from __future__ import annotations
 
 import argparse
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -74,12 +75,12 @@ def floors(fit, data):
         return 1 / (1 + np.exp(-eta))
 
     def predictions():
-        return np.vstack([prob(slice(i, i + block), x[i:i + block]) for i in range(0, len(x), block)])
+        return np.vstack([prob(slice(i, i + block), x[i : i + block]) for i in range(0, len(x), block)])
 
     def avg_predictions():
         total = np.zeros(s)
         for i in range(0, len(x), block):
-            total += prob(slice(i, i + block), x[i:i + block]).sum(axis=0)
+            total += prob(slice(i, i + block), x[i : i + block]).sum(axis=0)
         return total / len(x)
 
     def avg_comparisons():
@@ -99,8 +100,9 @@ def verbs(fit, data, n_jobs):
     return {
         "predictions": lambda: mixeff.predictions(fit, data, n_jobs=n_jobs, progress=False).draws,
         "avg_predictions": lambda: mixeff.avg_predictions(fit, data, n_jobs=n_jobs, progress=False).draws,
-        "avg_comparisons": lambda: mixeff.avg_comparisons(fit, {"x": [0, 1]}, newdata=data, n_jobs=n_jobs,
-                                                          progress=False).draws,
+        "avg_comparisons": lambda: (
+            mixeff.avg_comparisons(fit, {"x": [0, 1]}, newdata=data, n_jobs=n_jobs, progress=False).draws
+        ),
     }
 
 
@@ -136,8 +138,11 @@ def main():
     parser.add_argument("--rows", default="5000,50000,1000000")
     parser.add_argument("--draws", default="1000,4000")
     parser.add_argument("--dask", action="store_true", help="also avg_comparisons on a 2-worker LocalCluster")
-    parser.add_argument("--huge", action="store_true",
-                        help="only avg_comparisons(by='g') at 10^7 rows x 4000 draws: in-process (time, peak) and dask")
+    parser.add_argument(
+        "--huge",
+        action="store_true",
+        help="only avg_comparisons(by='g') at 10^7 rows x 4000 draws: in-process (time, peak) and dask",
+    )
     opts = parser.parse_args()
     if opts.huge:
         bench_huge(10_000_000, 4000)
@@ -163,14 +168,19 @@ def main():
                 if name == "predictions" and cells * 8 > 4e9:
                     print(f"{name + f' {n:,} x {s}':<50}{'(rows x draws over 4 GB: skipped)':>34}")
                     continue
-                cases = [("numpy floor", floor[name], 1), ("mixeff n_jobs=1", one[name], 1),
-                         (f"mixeff all {cores} cores", every[name], cores)]
+                cases = [
+                    ("numpy floor", floor[name], 1),
+                    ("mixeff n_jobs=1", one[name], 1),
+                    (f"mixeff all {cores} cores", every[name], cores),
+                ]
                 best = interleaved_best([fn for _, fn, _ in cases], repeats)
                 for (label, fn, used), t in zip(cases, best):
                     peak = peak_memory(fn)
                     times[(name, label.split()[0] + ("1" if "=1" in label else ""))] = t
-                    print(f"{f'{name} {n:,} x {s}: {label}':<50}{t:>9.3f}{cells / t / used / 1e6:>15.1f}"
-                          f"{peak / 2**20:>10.1f}")
+                    print(
+                        f"{f'{name} {n:,} x {s}: {label}':<50}{t:>9.3f}{cells / t / used / 1e6:>15.1f}"
+                        f"{peak / 2**20:>10.1f}"
+                    )
             if n <= 5000:
                 bambi = lambda: fit.model.predict(fit.idata, kind="response_params", data=data, inplace=False)  # noqa: E731
                 t = best_time(bambi, 1)
@@ -181,12 +191,14 @@ def main():
     print("ratios (time / time; lower is better unless a speed-up)")
     for n, s, t in summary:
         get = lambda name, who: t.get((name, who), np.nan)  # noqa: E731
-        line = (f"{n:>9,} x {s}: avg_comparisons / avg_predictions (1 core) "
-                f"{get('avg_comparisons', 'mixeff1') / get('avg_predictions', 'mixeff1'):.2f} (target <= 1.5); "
-                f"avg_comparisons / numpy floor {get('avg_comparisons', 'mixeff1') / get('avg_comparisons', 'numpy'):.2f}"
-                " (target <= 1.0); all-core speed-up avg_predictions "
-                f"{get('avg_predictions', 'mixeff1') / get('avg_predictions', 'mixeff'):.2f}, avg_comparisons "
-                f"{get('avg_comparisons', 'mixeff1') / get('avg_comparisons', 'mixeff'):.2f} (target >= 1.6)")
+        line = (
+            f"{n:>9,} x {s}: avg_comparisons / avg_predictions (1 core) "
+            f"{get('avg_comparisons', 'mixeff1') / get('avg_predictions', 'mixeff1'):.2f} (target <= 1.5); "
+            f"avg_comparisons / numpy floor {get('avg_comparisons', 'mixeff1') / get('avg_comparisons', 'numpy'):.2f}"
+            " (target <= 1.0); all-core speed-up avg_predictions "
+            f"{get('avg_predictions', 'mixeff1') / get('avg_predictions', 'mixeff'):.2f}, avg_comparisons "
+            f"{get('avg_comparisons', 'mixeff1') / get('avg_comparisons', 'mixeff'):.2f} (target >= 1.6)"
+        )
         if ("predictions", "bambi") in t:
             line += f"; predictions vs bambi {get('predictions', 'bambi') / get('predictions', 'mixeff1'):.1f}x faster"
         print(line)
@@ -207,8 +219,13 @@ def bench_huge(n: int, s: int):
 
     fit, data = make_fit(s), newdata(n)
     table_mib = data.memory_usage(deep=True).sum() / 2**20
-    call = lambda progress: mixeff.avg_comparisons(fit, {"x": [0, 1]}, newdata=data, by="g",  # noqa: E731
-                                                   progress=progress)
+    call = lambda progress: mixeff.avg_comparisons(
+        fit,
+        {"x": [0, 1]},
+        newdata=data,
+        by="g",  # noqa: E731
+        progress=progress,
+    )
     t = time.perf_counter()
     result = call(True)
     elapsed = time.perf_counter() - t
@@ -217,10 +234,12 @@ def bench_huge(n: int, s: int):
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
-    print(f"\n{n:,} rows x {s} draws, avg_comparisons(by='g') on every core: {elapsed:.1f} s, "
-          f"{n * s / elapsed / 1e6:.0f} Mcells/s; peak memory of the call {peak / 2**20:.0f} MiB "
-          f"(rows x draws would be {n * s * 8 / 2**30:.0f} GiB), process peak RSS {rss:.0f} MiB with a "
-          f"{table_mib:.0f} MiB table; {result.draws.shape[0]} groups")
+    print(
+        f"\n{n:,} rows x {s} draws, avg_comparisons(by='g') on every core: {elapsed:.1f} s, "
+        f"{n * s / elapsed / 1e6:.0f} Mcells/s; peak memory of the call {peak / 2**20:.0f} MiB "
+        f"(rows x draws would be {n * s * 8 / 2**30:.0f} GiB), process peak RSS {rss:.0f} MiB with a "
+        f"{table_mib:.0f} MiB table; {result.draws.shape[0]} groups"
+    )
 
 
 def bench_dask(n: int, s: int, repeats: int = 2, partitions: int = 16):
@@ -248,12 +267,14 @@ def bench_dask(n: int, s: int, repeats: int = 2, partitions: int = 16):
 
     fit, data = make_fit(s), newdata(n)
     local = lambda: mixeff.avg_comparisons(fit, {"x": [0, 1]}, newdata=data, by="g", progress=False).draws  # noqa: E731
-    with tempfile.TemporaryDirectory() as tmp, \
-            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c, \
-            distributed.Client(c):
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c,
+        distributed.Client(c),
+    ):
         step = -(-n // partitions)
         for i, start in enumerate(range(0, n, step)):
-            data.iloc[start:start + step].to_parquet(f"{tmp}/part.{i:03d}.parquet")
+            data.iloc[start : start + step].to_parquet(f"{tmp}/part.{i:03d}.parquet")
         frame = dd.read_parquet(tmp).persist()
         distributed.wait(frame)
         run = lambda: mixeff.avg_comparisons(fit, {"x": [0, 1]}, newdata=frame, by="g").draws  # noqa: E731
@@ -265,10 +286,12 @@ def bench_dask(n: int, s: int, repeats: int = 2, partitions: int = 16):
             seconds, got = timed(run)
             t_dask.append(seconds)
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
-    print(f"\ndask, {n:,} x {s}, avg_comparisons(by='g'), {partitions} parquet partitions persisted on 2 workers: "
-          f"{min(t_dask):.2f} s (runs {', '.join(f'{t:.1f}' for t in t_dask)}; first call {t_cold:.1f} s) vs "
-          f"in-process all cores {min(t_local):.2f} s (runs {', '.join(f'{t:.1f}' for t in t_local)}) -> "
-          f"{min(t_dask) / min(t_local):.2f}x (target <= 1.3); draws equal to 1e-12")
+    print(
+        f"\ndask, {n:,} x {s}, avg_comparisons(by='g'), {partitions} parquet partitions persisted on 2 workers: "
+        f"{min(t_dask):.2f} s (runs {', '.join(f'{t:.1f}' for t in t_dask)}; first call {t_cold:.1f} s) vs "
+        f"in-process all cores {min(t_local):.2f} s (runs {', '.join(f'{t:.1f}' for t in t_local)}) -> "
+        f"{min(t_dask) / min(t_local):.2f}x (target <= 1.3); draws equal to 1e-12"
+    )
 
 
 if __name__ == "__main__":

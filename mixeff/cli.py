@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+
 def demo_table(fit, n_new: int = 100, seed: int = 2022) -> pd.DataFrame:
     """The demo's comparison table for a fitted lognormal ``y ~ 1 + TX + (1 | cluster)`` model.
 
@@ -36,27 +37,47 @@ def demo_table(fit, n_new: int = 100, seed: int = 2022) -> pd.DataFrame:
     spec = fit.spec()
     tx = [0, 1]
     rows = [
-        ('typical cluster (re_formula="NA")',
-         predictions(fit, datagrid(fit, TX=tx), re_formula="NA")),
-        ("existing clusters (average)",
-         predictions(fit, datagrid(fit, TX=tx, cluster="unique"), by="TX")),
-        ("new clusters, integrated out (exact)",
-         predictions(fit, datagrid(fit, TX=tx, cluster=new_levels(1)),
-                     allow_new_levels=True, sample_new_levels="integrate")),
-        (f"{n_new} simulated new clusters (average)",
-         predictions(fit, datagrid(fit, TX=tx, cluster=new_levels(n_new)), by="TX",
-                     allow_new_levels=True, sample_new_levels="gaussian", seed=seed)),
+        ('typical cluster (re_formula="NA")', predictions(fit, datagrid(fit, TX=tx), re_formula="NA")),
+        ("existing clusters (average)", predictions(fit, datagrid(fit, TX=tx, cluster="unique"), by="TX")),
+        (
+            "new clusters, integrated out (exact)",
+            predictions(
+                fit, datagrid(fit, TX=tx, cluster=new_levels(1)), allow_new_levels=True, sample_new_levels="integrate"
+            ),
+        ),
+        (
+            f"{n_new} simulated new clusters (average)",
+            predictions(
+                fit,
+                datagrid(fit, TX=tx, cluster=new_levels(n_new)),
+                by="TX",
+                allow_new_levels=True,
+                sample_new_levels="gaussian",
+                seed=seed,
+            ),
+        ),
     ]
     closed = closed_form_means(spec, tx)
     out = []
     for name, res in rows:
         s = res.summary
         mc_se = (res.new_levels or {}).get("mc_se", [0.0] * len(s))
-        out.append(pd.DataFrame({"quantity": name, "TX": s["TX"].to_numpy(), "estimate": s["estimate"],
-                                 "conf_low": s["conf_low"], "conf_high": s["conf_high"], "mc_se": mc_se}))
+        out.append(
+            pd.DataFrame(
+                {
+                    "quantity": name,
+                    "TX": s["TX"].to_numpy(),
+                    "estimate": s["estimate"],
+                    "conf_low": s["conf_low"],
+                    "conf_high": s["conf_high"],
+                    "mc_se": mc_se,
+                }
+            )
+        )
     cf = summarise_draws(closed)
-    out.append(pd.DataFrame({"quantity": "closed form exp(b0 + b1 TX + (s0^2 + sy^2)/2)", "TX": tx, **cf,
-                             "mc_se": 0.0}))
+    out.append(
+        pd.DataFrame({"quantity": "closed form exp(b0 + b1 TX + (s0^2 + sy^2)/2)", "TX": tx, **cf, "mc_se": 0.0})
+    )
     table = pd.concat(out, ignore_index=True)
     exact = rows[2][1].draws
     table.attrs["exact_vs_closed"] = float(np.max(np.abs(exact / closed - 1)))  # draw by draw
@@ -90,17 +111,40 @@ def demo_ates(fit, n_new: int = 100, seed: int = 2022) -> pd.DataFrame:
     rows = [
         ('typical cluster (re_formula="NA")', avg_comparisons(fit, variables="TX", re_formula="NA")),
         ("existing clusters (average)", avg_comparisons(fit, variables="TX")),
-        ("new clusters, integrated out (exact)",
-         avg_comparisons(fit, variables="TX", newdata=datagrid(fit, cluster=new_levels(1)),
-                         allow_new_levels=True, sample_new_levels="integrate")),
-        (f"{n_new} simulated new clusters (average)",
-         avg_comparisons(fit, variables="TX", newdata=datagrid(fit, cluster=new_levels(n_new)),
-                         allow_new_levels=True, sample_new_levels="gaussian", seed=seed)),
+        (
+            "new clusters, integrated out (exact)",
+            avg_comparisons(
+                fit,
+                variables="TX",
+                newdata=datagrid(fit, cluster=new_levels(1)),
+                allow_new_levels=True,
+                sample_new_levels="integrate",
+            ),
+        ),
+        (
+            f"{n_new} simulated new clusters (average)",
+            avg_comparisons(
+                fit,
+                variables="TX",
+                newdata=datagrid(fit, cluster=new_levels(n_new)),
+                allow_new_levels=True,
+                sample_new_levels="gaussian",
+                seed=seed,
+            ),
+        ),
     ]
     means = closed_form_means(spec, [0, 1])
     closed = (means[1] - means[0])[None, :]
-    out = [pd.DataFrame({"quantity": name, **r.summary[["estimate", "conf_low", "conf_high"]],
-                         "mc_se": (r.new_levels or {}).get("mc_se", [0.0])}) for name, r in rows]
+    out = [
+        pd.DataFrame(
+            {
+                "quantity": name,
+                **r.summary[["estimate", "conf_low", "conf_high"]],
+                "mc_se": (r.new_levels or {}).get("mc_se", [0.0]),
+            }
+        )
+        for name, r in rows
+    ]
     out.append(pd.DataFrame({"quantity": "closed form difference", **summarise_draws(closed), "mc_se": 0.0}))
     return pd.concat(out, ignore_index=True)
 
@@ -109,11 +153,23 @@ def demo(draws: int, chains: int, seed: int, sampler: str, progress: bool) -> in
     import mixeff
 
     data = mixeff.datasets.load_magnusson()
-    print(f"Fitting y ~ 1 + TX + (1 | cluster), lognormal, on {len(data)} rows "
-          f"({data['cluster'].nunique()} clusters): {chains} chains x {draws} draws ...", flush=True)
+    print(
+        f"Fitting y ~ 1 + TX + (1 | cluster), lognormal, on {len(data)} rows "
+        f"({data['cluster'].nunique()} clusters): {chains} chains x {draws} draws ...",
+        flush=True,
+    )
     t0 = time.perf_counter()
-    fit = mixeff.fit("y ~ 1 + TX + (1 | cluster)", data, family="lognormal", draws=draws, tune=draws,
-                     chains=chains, seed=seed, sampler=sampler, progress=progress)
+    fit = mixeff.fit(
+        "y ~ 1 + TX + (1 | cluster)",
+        data,
+        family="lognormal",
+        draws=draws,
+        tune=draws,
+        chains=chains,
+        seed=seed,
+        sampler=sampler,
+        progress=progress,
+    )
     t_fit = time.perf_counter() - t0
     spec = fit.spec()
     params = {
@@ -123,26 +179,37 @@ def demo(draws: int, chains: int, seed: int, sampler: str, progress: bool) -> in
         "sigma (sy)": spec.aux["sigma"],
     }
     print(f"\nPosterior (fitted in {t_fit:.0f} s)")
-    print(pd.DataFrame({k: [np.median(v), *np.quantile(v, [0.025, 0.975])] for k, v in params.items()},
-                       index=["estimate", "conf_low", "conf_high"]).T.round(3).to_string())
+    print(
+        pd.DataFrame(
+            {k: [np.median(v), *np.quantile(v, [0.025, 0.975])] for k, v in params.items()},
+            index=["estimate", "conf_low", "conf_high"],
+        )
+        .T.round(3)
+        .to_string()
+    )
     t1 = time.perf_counter()
     with warnings.catch_warnings():  # the demo prints the Monte Carlo error itself (column mc_se)
         warnings.simplefilter("ignore", mixeff.MonteCarloWarning)
         table = demo_table(fit, seed=seed)
         ates = demo_ates(fit, seed=seed)
-    print(f"\nExpected weekly gambling losses in dollars, E[y], by TX (median and 95% interval of {spec.n_samples} draws)")
+    print(
+        f"\nExpected weekly gambling losses in dollars, E[y], by TX (median and 95% interval of {spec.n_samples} draws)"
+    )
     with pd.option_context("display.width", 140, "display.max_colwidth", 60):
         print(table.round(1).to_string(index=False))
-    print(f"integrated vs the moment formula, draw by draw: max relative difference "
-          f"{table.attrs['exact_vs_closed']:.1e}")
+    print(
+        f"integrated vs the moment formula, draw by draw: max relative difference {table.attrs['exact_vs_closed']:.1e}"
+    )
     print("\nAverage treatment effect of TX, E[y | TX = 1] - E[y | TX = 0]")
     with pd.option_context("display.width", 140, "display.max_colwidth", 60):
         print(ates.round(1).to_string(index=False))
-    print(f"\n(computed in {time.perf_counter() - t1:.1f} s). The typical cluster (b = 0) is not the average "
-          "cluster: on the log scale the cluster effects are symmetric, on the dollar scale they are not, so "
-          "averages over clusters sit above the typical cluster. Integrating the new clusters out gives the "
-          "closed form exactly, draw by draw; 100 simulated clusters approximate it with the Monte Carlo "
-          "error in mc_se (median over draws).")
+    print(
+        f"\n(computed in {time.perf_counter() - t1:.1f} s). The typical cluster (b = 0) is not the average "
+        "cluster: on the log scale the cluster effects are symmetric, on the dollar scale they are not, so "
+        "averages over clusters sit above the typical cluster. Integrating the new clusters out gives the "
+        "closed form exactly, draw by draw; 100 simulated clusters approximate it with the Monte Carlo "
+        "error in mc_se (median over draws)."
+    )
     return 0
 
 

@@ -57,8 +57,9 @@ def set_options(**options) -> dict:
     if "n_jobs" in options:
         check_jobs(options["n_jobs"], "n_jobs")
     if "compiled" in options and not isinstance(options["compiled"], bool):
-        raise ValueError(f"compiled={options['compiled']!r} must be True (numba kernels where they apply) or False "
-                         "(numpy only)")
+        raise ValueError(
+            f"compiled={options['compiled']!r} must be True (numba kernels where they apply) or False (numpy only)"
+        )
     previous = {k: _options[k] for k in options}
     _options.update(options)
     return previous
@@ -70,8 +71,7 @@ def check_jobs(n_jobs, name: str) -> None:
     if n_jobs is None or (whole and n_jobs == -1):
         return
     if not whole or n_jobs < 1:
-        raise ValueError(f"{name}={n_jobs!r} must be a positive whole number of threads, or None / -1 for "
-                         "every core")
+        raise ValueError(f"{name}={n_jobs!r} must be a positive whole number of threads, or None / -1 for every core")
 
 
 def available_memory() -> float:

@@ -29,7 +29,7 @@ BLOCK_CELLS = 1 << 21
 def _split(x: np.ndarray) -> np.ndarray:
     """(rows, m, n) -> (rows, 2m, n // 2): each chain's first and last halves (the middle draw dropped)."""
     half = x.shape[2] // 2
-    return np.concatenate([x[:, :, :half], x[:, :, x.shape[2] - half:]], axis=1)
+    return np.concatenate([x[:, :, :half], x[:, :, x.shape[2] - half :]], axis=1)
 
 
 class _Sorted:
@@ -79,7 +79,7 @@ class _Sorted:
     def median(self) -> np.ndarray:
         """``np.median``: the mean of the two middle values of an even count, computed as numpy does."""
         size = self.values.shape[1]
-        middle = self.values[:, (size - 1) // 2: size // 2 + 1]
+        middle = self.values[:, (size - 1) // 2 : size // 2 + 1]
         return middle.mean(axis=1)
 
 
@@ -114,8 +114,8 @@ def _ess(x: np.ndarray) -> np.ndarray:
         rho = 1.0 - (mean_var[:, None] - acov.mean(axis=1)) / var_plus[:, None]  # (rows, n) by lag
     n_pairs = (n - 1) // 2
     # pair k (k >= 1) is (rho[2k], rho[2k + 1]); pair 0 is (1, rho[1])
-    even = rho[:, 0:2 * n_pairs + 1:2]
-    odd = rho[:, 1:2 * n_pairs + 2:2]
+    even = rho[:, 0 : 2 * n_pairs + 1 : 2]
+    odd = rho[:, 1 : 2 * n_pairs + 2 : 2]
     k_max = min(even.shape[1], odd.shape[1])
     sums = even[:, :k_max] + odd[:, :k_max]
     sums[:, 0] = 1.0 + rho[:, 1]
@@ -204,8 +204,9 @@ def _diagnose_block(x: np.ndarray, estimator: str | None, mcse_only: bool = Fals
     return out
 
 
-def diagnose(draws: np.ndarray, n_chains: int, n_draws: int, estimator: str = "median",
-             mcse_only: bool = False) -> dict[str, np.ndarray]:
+def diagnose(
+    draws: np.ndarray, n_chains: int, n_draws: int, estimator: str = "median", mcse_only: bool = False
+) -> dict[str, np.ndarray]:
     """``rhat``, ``ess_bulk``, ``ess_tail``, ``mcse`` of each row of ``(rows, S)`` chain-major draws.
 
     Only ``mcse`` depends on ``estimator``; ``mcse_only=True`` computes just that one.  Rows with
@@ -225,7 +226,7 @@ def diagnose(draws: np.ndarray, n_chains: int, n_draws: int, estimator: str = "m
     workers = min(len(starts), os.cpu_count() or 1, 8)
 
     def one(start: int) -> dict[str, np.ndarray]:
-        return _diagnose_block(x[start:start + block], estimator, mcse_only)
+        return _diagnose_block(x[start : start + block], estimator, mcse_only)
 
     if workers > 1:
         with ThreadPoolExecutor(workers) as pool:

@@ -15,6 +15,7 @@ import pandas as pd
 import xarray as xr
 from arviz_stats.base import array_stats
 
+
 class MixeffWarning(UserWarning):
     """Base class of mixeff's warnings (filter them with ``warnings.simplefilter(..., MixeffWarning)``)."""
 
@@ -108,8 +109,10 @@ def summarise_draws(draws: np.ndarray, *, conf_level=0.95, estimator="median", i
     return pd.DataFrame({"estimate": est, "conf_low": lo, "conf_high": hi})
 
 
-OVERFLOW_FIX = ("the model's values overflow float64 or are undefined there: check newdata for extreme "
-                "predictor values (exp overflows once η + σ²/2 exceeds 709), or use type='link'")
+OVERFLOW_FIX = (
+    "the model's values overflow float64 or are undefined there: check newdata for extreme "
+    "predictor values (exp overflows once η + σ²/2 exceeds 709), or use type='link'"
+)
 
 
 def require_finite(values: np.ndarray, what: str, fix: str) -> np.ndarray:
@@ -163,10 +166,22 @@ class Result:
     """``rerun(draws)``: the same verb call on the fit's ``"prior"`` draws (set by verbs when the fit has
     them; used by :func:`mixeff.hypotheses` for Savage–Dickey Bayes factors)."""
 
-    def __init__(self, grid: pd.DataFrame, draws: np.ndarray, n_chains: int, n_draws: int, *,
-                 kind: str = "predictions", type: str = "response", source: str = "posterior",
-                 conf_level: float = 0.95, estimator: str = "median", interval: str = "eti",
-                 new_levels: dict | None = None, selection: str | None = None):
+    def __init__(
+        self,
+        grid: pd.DataFrame,
+        draws: np.ndarray,
+        n_chains: int,
+        n_draws: int,
+        *,
+        kind: str = "predictions",
+        type: str = "response",
+        source: str = "posterior",
+        conf_level: float = 0.95,
+        estimator: str = "median",
+        interval: str = "eti",
+        new_levels: dict | None = None,
+        selection: str | None = None,
+    ):
         self.grid = grid.reset_index(drop=True)
         self.draws = np.asarray(draws, dtype=float)
         if self.draws.shape != (len(self.grid), n_chains * n_draws):
@@ -207,7 +222,8 @@ class Result:
 
     def diagnostics(self, estimator: str | None = None) -> dict[str, np.ndarray]:
         """Per-row ``rhat``, ``ess_bulk``, ``ess_tail`` and ``mcse`` (computed once, then cached;
-        another estimator's ``mcse`` is the only thing computed again)."""
+        another estimator's ``mcse`` is the only thing computed again).
+        """
         from .diagnostics import diagnose
 
         estimator = estimator or self.options["estimator"]
@@ -216,10 +232,15 @@ class Result:
             cache.update(diagnose(self.draws, self.n_chains, self.n_draws, estimator))
             cache[f"mcse_{estimator}"] = cache.pop("mcse")
         elif f"mcse_{estimator}" not in cache:
-            cache[f"mcse_{estimator}"] = diagnose(self.draws, self.n_chains, self.n_draws, estimator,
-                                                  mcse_only=True)["mcse"]
-        return {"rhat": cache["rhat"], "ess_bulk": cache["ess_bulk"], "ess_tail": cache["ess_tail"],
-                "mcse": cache[f"mcse_{estimator}"]}
+            cache[f"mcse_{estimator}"] = diagnose(self.draws, self.n_chains, self.n_draws, estimator, mcse_only=True)[
+                "mcse"
+            ]
+        return {
+            "rhat": cache["rhat"],
+            "ess_bulk": cache["ess_bulk"],
+            "ess_tail": cache["ess_tail"],
+            "mcse": cache[f"mcse_{estimator}"],
+        }
 
     def __len__(self):
         return len(self.grid)
@@ -242,8 +263,10 @@ class Result:
         counts = ", ".join(f"{k} = {v}" for k, v in rec["levels"].items())
         note = f"new levels of {factors} simulated ({rec['how']!r}; {counts} levels)"
         if "mc_se" in rec:
-            note += (f"; Monte Carlo SE of the average up to {max(rec['mc_se']):.4g} (median over draws), "
-                     f"{max(rec['mc_se_ratio']):.0%} of the posterior sd")
+            note += (
+                f"; Monte Carlo SE of the average up to {max(rec['mc_se']):.4g} (median over draws), "
+                f"{max(rec['mc_se_ratio']):.0%} of the posterior sd"
+            )
         return note
 
     @property
@@ -252,7 +275,9 @@ class Result:
         o = self.options
         stat = f"{o['estimator']}, {o['conf_level']:.0%} {o['interval'].upper()}"
         draws = f"{self.n_chains} chains × {self.n_draws} draws" + (f" ({self.selection})" if self.selection else "")
-        source = "prior draws (a prior predictive check, not the posterior)" if self.source == "prior" else "posterior draws"
+        source = (
+            "prior draws (a prior predictive check, not the posterior)" if self.source == "prior" else "posterior draws"
+        )
         lines = [f"{self.kind} (type={self.type!r}): {stat} of {draws}, {source}"]
         if self.new_levels_note:
             lines.append(self.new_levels_note)
@@ -268,7 +293,7 @@ class Result:
         return "\n".join(self.header) + "\n" + self._display_table().to_string(max_rows=30)
 
     def _repr_html_(self):
-        return ("<p>" + "<br>".join(self.header) + "</p>" + self._display_table().to_html(max_rows=30))
+        return "<p>" + "<br>".join(self.header) + "</p>" + self._display_table().to_html(max_rows=30)
 
 
 def row_names(grid: pd.DataFrame) -> list[str]:
@@ -318,13 +343,22 @@ def get_draws(result: Result, shape: str = "long"):
         return long
     if shape in ("xarray", "datatree"):
         values = result.draws.reshape(p, result.n_chains, result.n_draws).transpose(1, 2, 0)
-        coords = {"chain": np.arange(result.n_chains), "draw": np.arange(result.n_draws),
-                  "row": row_names(result.grid), "rowid": ("row", np.arange(p))}
+        coords = {
+            "chain": np.arange(result.n_chains),
+            "draw": np.arange(result.n_draws),
+            "row": row_names(result.grid),
+            "rowid": ("row", np.arange(p)),
+        }
         for col in result.grid.columns:
             if str(col) not in coords:
                 coords[str(col)] = ("row", result.grid[col].to_numpy())
-        da = xr.DataArray(values, dims=("chain", "draw", "row"), coords=coords, name=result.kind,
-                          attrs={"source": result.source, "type": result.type})
+        da = xr.DataArray(
+            values,
+            dims=("chain", "draw", "row"),
+            coords=coords,
+            name=result.kind,
+            attrs={"source": result.source, "type": result.type},
+        )
         if shape == "xarray":
             return da
         group = "prior" if result.source == "prior" else "posterior"
@@ -366,6 +400,14 @@ def stack(results: dict) -> Result:
     kinds = {r.kind for _, r in items}
     types = {r.type for _, r in items}
     notes = [r.new_levels for _, r in items if r.new_levels]
-    return Result(grid, np.vstack([r.draws for _, r in items]), first.n_chains, first.n_draws,
-                  kind=kinds.pop() if len(kinds) == 1 else "results", type=types.pop() if len(types) == 1 else "mixed",
-                  source=first.source, new_levels=notes[0] if len(notes) == 1 else None, **first.options)
+    return Result(
+        grid,
+        np.vstack([r.draws for _, r in items]),
+        first.n_chains,
+        first.n_draws,
+        kind=kinds.pop() if len(kinds) == 1 else "results",
+        type=types.pop() if len(types) == 1 else "mixed",
+        source=first.source,
+        new_levels=notes[0] if len(notes) == 1 else None,
+        **first.options,
+    )

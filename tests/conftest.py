@@ -62,14 +62,25 @@ def xzg_spec():
     factor z, 4 clusters of 45 rows, 300 draws."""
     n, draws_n = 180, 300
     rng = np.random.default_rng(1)
-    d = pd.DataFrame({"x": rng.uniform(-3, 3, n), "z": rng.choice(["a", "b", "c"], n),
-                      "g": np.repeat([f"g{i}" for i in range(4)], n // 4)})
+    d = pd.DataFrame(
+        {
+            "x": rng.uniform(-3, 3, n),
+            "z": rng.choice(["a", "b", "c"], n),
+            "g": np.repeat([f"g{i}" for i in range(4)], n // 4),
+        }
+    )
     eta = -0.5 + 0.9 * d.x + (d.z == "b") * 1.0 - (d.z == "c") * 0.7
     d["y"] = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)
     rng = np.random.default_rng(7)
-    draws = pd.DataFrame({"b_Intercept": rng.normal(-0.5, 0.2, draws_n), "b_x": rng.normal(0.9, 0.1, draws_n),
-                          "b_zb": rng.normal(1.0, 0.25, draws_n), "b_zc": rng.normal(-0.7, 0.25, draws_n),
-                          "sd_g__Intercept": rng.gamma(10, 0.05, draws_n)})
+    draws = pd.DataFrame(
+        {
+            "b_Intercept": rng.normal(-0.5, 0.2, draws_n),
+            "b_x": rng.normal(0.9, 0.1, draws_n),
+            "b_zb": rng.normal(1.0, 0.25, draws_n),
+            "b_zc": rng.normal(-0.7, 0.25, draws_n),
+            "sd_g__Intercept": rng.gamma(10, 0.05, draws_n),
+        }
+    )
     for i in range(4):
         draws[f"r_g[g{i},Intercept]"] = rng.normal(0.5 * (i - 1.5), 0.3, draws_n)
     return mixeff.from_brms_draws(draws, formula="y ~ x + z + (1 | g)", data=d, family="bernoulli")

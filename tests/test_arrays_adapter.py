@@ -6,8 +6,7 @@ import pytest
 from scipy import special
 
 import mixeff
-from mixeff import datagrid, new_levels, predictions
-from mixeff import from_arrays, from_brms_draws
+from mixeff import datagrid, from_arrays, from_brms_draws, new_levels, predictions
 from mixeff.model.formula import brms_name
 from mixeff.model.spec import GroupFactor
 
@@ -57,8 +56,12 @@ def test_brms_names_reproduce_hand_computed_eta(sleep, brms_draws):
     np.testing.assert_allclose(predictions(spec, new, re_formula="NA").draws, typical, rtol=1e-12)
     # lognormal on the same draws: E[Y] = exp(eta + sigma^2 / 2)
     # (sigma / 10 keeps exp(eta + sigma^2 / 2) finite: with sigma ~ 26 it overflows, and mixeff refuses)
-    spec_ln = from_brms_draws(brms_draws.assign(b_Intercept=lambda x: x.b_Intercept / 50, sigma=lambda x: x.sigma / 10),
-                              formula="Reaction ~ 1 + Days + (1 + Days | Subject)", data=sleep, family="lognormal")
+    spec_ln = from_brms_draws(
+        brms_draws.assign(b_Intercept=lambda x: x.b_Intercept / 50, sigma=lambda x: x.sigma / 10),
+        formula="Reaction ~ 1 + Days + (1 + Days | Subject)",
+        data=sleep,
+        family="lognormal",
+    )
     eta_ln = eta - (dr["b_Intercept"].to_numpy() - dr["b_Intercept"].to_numpy() / 50)
     expected = np.exp(eta_ln + (dr["sigma"].to_numpy() / 10) ** 2 / 2)
     assert np.isfinite(expected).all()
@@ -85,8 +88,11 @@ def test_gaussian_new_subjects_have_the_correlated_covariance(sleep, brms_draws)
 
 
 def test_uncorrelated_when_no_cor_columns(sleep, brms_draws):
-    spec = from_brms_draws(brms_draws.drop(columns="cor_Subject__Intercept__Days"),
-                           formula="Reaction ~ 1 + Days + (1 + Days || Subject)", data=sleep)
+    spec = from_brms_draws(
+        brms_draws.drop(columns="cor_Subject__Intercept__Days"),
+        formula="Reaction ~ 1 + Days + (1 + Days || Subject)",
+        data=sleep,
+    )
     assert spec.groups["Subject"].cor is None
     assert spec.groups["Subject"].term_blocks == {"1": [0], "Days": [1]}
 
@@ -101,17 +107,23 @@ def test_brms_name_rules():
 def test_factor_coefficients_use_brms_names():
     rng = np.random.default_rng(0)
     data = pd.DataFrame({"age": pd.Categorical(["18-29", "30-39", "70+"] * 4), "state": list("abcd") * 3})
-    draws = pd.DataFrame({
-        "b_Intercept": rng.normal(size=50), "b_age30M39": rng.normal(size=50), "b_age70P": rng.normal(size=50),
-        "sd_state__Intercept": np.ones(50),
-        **{f"r_state[{s},Intercept]": rng.normal(size=50) for s in "abcd"},
-    })
+    draws = pd.DataFrame(
+        {
+            "b_Intercept": rng.normal(size=50),
+            "b_age30M39": rng.normal(size=50),
+            "b_age70P": rng.normal(size=50),
+            "sd_state__Intercept": np.ones(50),
+            **{f"r_state[{s},Intercept]": rng.normal(size=50) for s in "abcd"},
+        }
+    )
     spec = from_brms_draws(draws, formula="y ~ age + (1 | state)", data=data, family="bernoulli")
     new = pd.DataFrame({"age": ["70+", "18-29"], "state": ["b", "a"]})
-    eta = np.stack([
-        draws.b_Intercept + draws.b_age70P + draws["r_state[b,Intercept]"],
-        draws.b_Intercept + draws["r_state[a,Intercept]"],
-    ])
+    eta = np.stack(
+        [
+            draws.b_Intercept + draws.b_age70P + draws["r_state[b,Intercept]"],
+            draws.b_Intercept + draws["r_state[a,Intercept]"],
+        ]
+    )
     np.testing.assert_allclose(predictions(spec, new).draws, special.expit(eta), rtol=1e-12)
 
 
@@ -130,11 +142,29 @@ def _spec(family, link=None, aux=None, trials=None, n=40, s=30):
     data = pd.DataFrame({"x": rng.normal(size=n), "n": rng.integers(1, 20, n), "g": rng.choice(["a", "b"], n)})
     beta = np.column_stack([rng.normal(0.5, 0.1, s), rng.normal(0.3, 0.1, s)])
     b = rng.normal(0, 0.2, (s, 2, 1))
-    group = GroupFactor("g", ("g",), np.array(["a", "b"]), ["Intercept"], b, np.full((s, 1), 0.2), None,
-                        design=lambda f: np.ones((len(f), 1)), term_blocks={"1": [0]})
-    spec = from_arrays(fixed_design=lambda f: np.column_stack([np.ones(len(f)), f["x"]]), beta=beta,
-                       beta_names=["Intercept", "x"], family=family, link=link, data=data, groups=[group],
-                       aux=aux or {}, predictors=["x"], trials=trials)
+    group = GroupFactor(
+        "g",
+        ("g",),
+        np.array(["a", "b"]),
+        ["Intercept"],
+        b,
+        np.full((s, 1), 0.2),
+        None,
+        design=lambda f: np.ones((len(f), 1)),
+        term_blocks={"1": [0]},
+    )
+    spec = from_arrays(
+        fixed_design=lambda f: np.column_stack([np.ones(len(f)), f["x"]]),
+        beta=beta,
+        beta_names=["Intercept", "x"],
+        family=family,
+        link=link,
+        data=data,
+        groups=[group],
+        aux=aux or {},
+        predictors=["x"],
+        trials=trials,
+    )
     eta = (beta @ np.column_stack([np.ones(n), data["x"]]).T).T + b[:, (data["g"] == "b").astype(int), 0].T
     return spec, data, eta
 
@@ -163,15 +193,31 @@ def test_expected_value_per_family(family, link, aux, expected):
     np.testing.assert_allclose(predictions(spec, data).draws, expected(eta, aux, data), rtol=1e-10)
 
 
-@pytest.mark.parametrize("family,aux,check", [
-    ("poisson", {}, lambda y, mu: abs(y.mean() - mu.mean()) < 4 * np.sqrt(mu.sum()) / mu.size),
-    ("negativebinomial", {"shape": np.full(30, 3.0)},
-     lambda y, mu: abs(y.mean() - mu.mean()) < 4 * np.sqrt((mu + mu**2 / 3).sum()) / mu.size),
-    ("beta", {"phi": np.full(30, 10.0)},
-     lambda y, mu: abs(y.mean() - mu.mean()) < 4 * np.sqrt((mu * (1 - mu) / 11).sum()) / mu.size and (0 < y).all() and (y < 1).all()),
-    ("gamma", {"shape": np.full(30, 2.0)},
-     lambda y, mu: abs(y.mean() - mu.mean()) < 4 * np.sqrt((mu**2 / 2).sum()) / mu.size),
-])
+@pytest.mark.parametrize(
+    "family,aux,check",
+    [
+        ("poisson", {}, lambda y, mu: abs(y.mean() - mu.mean()) < 4 * np.sqrt(mu.sum()) / mu.size),
+        (
+            "negativebinomial",
+            {"shape": np.full(30, 3.0)},
+            lambda y, mu: abs(y.mean() - mu.mean()) < 4 * np.sqrt((mu + mu**2 / 3).sum()) / mu.size,
+        ),
+        (
+            "beta",
+            {"phi": np.full(30, 10.0)},
+            lambda y, mu: (
+                abs(y.mean() - mu.mean()) < 4 * np.sqrt((mu * (1 - mu) / 11).sum()) / mu.size
+                and (0 < y).all()
+                and (y < 1).all()
+            ),
+        ),
+        (
+            "gamma",
+            {"shape": np.full(30, 2.0)},
+            lambda y, mu: abs(y.mean() - mu.mean()) < 4 * np.sqrt((mu**2 / 2).sum()) / mu.size,
+        ),
+    ],
+)
 def test_posterior_predict_has_the_family_mean(family, aux, check):
     spec, data, eta = _spec(family, "log" if family == "gamma" else None, aux, n=400)
     mu = predictions(spec, data).draws
@@ -211,13 +257,23 @@ def test_brms_interaction_factor_levels_joined_with_underscore():
     rng = np.random.default_rng(2)
     data = pd.DataFrame({"x": rng.normal(size=8), "g": list("AABB") * 2, "h": list("uvuv") * 2})
     levels = ["A_u", "A_v", "B_u", "B_v"]
-    draws = pd.DataFrame({"b_Intercept": rng.normal(size=20), "b_x": rng.normal(size=20),
-                          "sd_g:h__Intercept": np.ones(20), "sigma": np.ones(20),
-                          **{f"r_g:h[{lev},Intercept]": rng.normal(size=20) for lev in levels}})
+    draws = pd.DataFrame(
+        {
+            "b_Intercept": rng.normal(size=20),
+            "b_x": rng.normal(size=20),
+            "sd_g:h__Intercept": np.ones(20),
+            "sigma": np.ones(20),
+            **{f"r_g:h[{lev},Intercept]": rng.normal(size=20) for lev in levels},
+        }
+    )
     spec = from_brms_draws(draws, formula="y ~ x + (1 | g:h)", data=data)
     eta = predictions(spec, data).draws
-    expected = np.stack([draws.b_Intercept + draws.b_x * x + draws[f"r_g:h[{g}_{h},Intercept]"]
-                         for x, g, h in zip(data.x, data.g, data.h)])
+    expected = np.stack(
+        [
+            draws.b_Intercept + draws.b_x * x + draws[f"r_g:h[{g}_{h},Intercept]"]
+            for x, g, h in zip(data.x, data.g, data.h)
+        ]
+    )
     np.testing.assert_allclose(eta, expected, rtol=1e-12)
 
 
@@ -226,8 +282,9 @@ def test_unordered_factor_reference_is_its_first_level():
     rng = np.random.default_rng(3)
     edu = pd.Categorical(["No HS", "4 year", "2 year"] * 4, categories=["No HS", "2 year", "4 year"])
     data = pd.DataFrame({"edu": edu})
-    draws = pd.DataFrame({"b_Intercept": rng.normal(size=10), "b_edu2year": rng.normal(size=10),
-                          "b_edu4year": rng.normal(size=10)})
+    draws = pd.DataFrame(
+        {"b_Intercept": rng.normal(size=10), "b_edu2year": rng.normal(size=10), "b_edu4year": rng.normal(size=10)}
+    )
     spec = from_brms_draws(draws, formula="y ~ edu", data=data, family="bernoulli")
     eta = predictions(spec, pd.DataFrame({"edu": ["No HS", "4 year"]}), type="link").draws
     np.testing.assert_allclose(eta[0], draws.b_Intercept)

@@ -29,42 +29,59 @@ def test_brms_draws_come_back_as_brms_wrote_them():
     assert sorted(c for c in table.columns if not c.startswith(".")) == sorted(parameters)
     ordered = brms.sort_values([".chain", ".iteration"], kind="stable").reset_index(drop=True)
     np.testing.assert_array_equal(table[parameters].to_numpy(), ordered[parameters].to_numpy())
-    np.testing.assert_array_equal(table[[".chain", ".iteration"]].to_numpy(),
-                                  ordered[[".chain", ".iteration"]].to_numpy())
-    assert table.columns[:6].tolist() == ["b_Intercept", "b_Days", "sd_Subject__Intercept", "sd_Subject__Days",
-                                          "cor_Subject__Intercept__Days", "sigma"]
+    np.testing.assert_array_equal(
+        table[[".chain", ".iteration"]].to_numpy(), ordered[[".chain", ".iteration"]].to_numpy()
+    )
+    assert table.columns[:6].tolist() == [
+        "b_Intercept",
+        "b_Days",
+        "sd_Subject__Intercept",
+        "sd_Subject__Days",
+        "cor_Subject__Intercept__Days",
+        "sigma",
+    ]
 
 
 def _same_predictions(fit, spec, grid, new_grid):
     for kwargs in ({}, {"re_formula": "NA"}, {"re_formula": "~(1 | {g})"}):
         kwargs = {k: v.format(g=next(iter(spec.groups))) for k, v in kwargs.items()}
-        np.testing.assert_allclose(mixeff.predictions(spec, grid, **kwargs).draws,
-                                   mixeff.predictions(fit, grid, **kwargs).draws, rtol=1e-12, atol=0)
+        np.testing.assert_allclose(
+            mixeff.predictions(spec, grid, **kwargs).draws,
+            mixeff.predictions(fit, grid, **kwargs).draws,
+            rtol=1e-12,
+            atol=0,
+        )
     new = dict(allow_new_levels=True, sample_new_levels="gaussian", seed=5)
-    np.testing.assert_allclose(mixeff.predictions(spec, new_grid, **new).draws,
-                               mixeff.predictions(fit, new_grid, **new).draws, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(
+        mixeff.predictions(spec, new_grid, **new).draws,
+        mixeff.predictions(fit, new_grid, **new).draws,
+        rtol=1e-12,
+        atol=0,
+    )
 
 
 def test_round_trip_of_a_lognormal_fit(magnusson_fit):
     table = mixeff.as_draws_df(magnusson_fit)
     assert {"b_Intercept", "b_TX", "sd_cluster__Intercept", "sigma", "r_cluster[1,Intercept]"} <= set(table.columns)
-    spec = mixeff.from_brms_draws(table, formula="y ~ 1 + TX + (1 | cluster)", data=magnusson_fit.data,
-                                  family="lognormal")
+    spec = mixeff.from_brms_draws(
+        table, formula="y ~ 1 + TX + (1 | cluster)", data=magnusson_fit.data, family="lognormal"
+    )
     grid = mixeff.datagrid(magnusson_fit, TX=[0, 1], cluster=["1", "7", "20"])
-    _same_predictions(magnusson_fit, spec, grid, mixeff.datagrid(magnusson_fit, TX=[0, 1],
-                                                                 cluster=mixeff.new_levels(4)))
+    _same_predictions(
+        magnusson_fit, spec, grid, mixeff.datagrid(magnusson_fit, TX=[0, 1], cluster=mixeff.new_levels(4))
+    )
 
 
 def test_round_trip_of_correlated_terms(sleep_fit):
     """brms's ``(1 + Days | Subject)``: the correlation is written as brms writes it and read back."""
     table = mixeff.as_draws_df(sleep_fit)
     assert [c for c in table.columns if c.startswith("cor_")] == ["cor_Subject__Intercept__Days"]
-    np.testing.assert_array_equal(table["cor_Subject__Intercept__Days"].to_numpy(),
-                                  sleep_fit.spec().groups["Subject"].cor[:, 0, 1])
+    np.testing.assert_array_equal(
+        table["cor_Subject__Intercept__Days"].to_numpy(), sleep_fit.spec().groups["Subject"].cor[:, 0, 1]
+    )
     spec = mixeff.from_brms_draws(table, formula=SLEEP_FORMULA, data=sleep_fit.data)
     grid = mixeff.datagrid(sleep_fit, Days=[0, 4.5, 9], Subject=["308", "372"])
-    _same_predictions(sleep_fit, spec, grid, mixeff.datagrid(sleep_fit, Days=[0, 9],
-                                                             Subject=mixeff.new_levels(3)))
+    _same_predictions(sleep_fit, spec, grid, mixeff.datagrid(sleep_fit, Days=[0, 9], Subject=mixeff.new_levels(3)))
 
 
 def test_round_trip_of_a_bernoulli_fit_with_a_factor(bernoulli_fit):
@@ -72,16 +89,23 @@ def test_round_trip_of_a_bernoulli_fit_with_a_factor(bernoulli_fit):
     assert {"b_zb", "b_zc"} <= set(table.columns)  # brms's names of the factor's dummies
     spec = mixeff.from_brms_draws(table, formula="y ~ x + z + (1 | g)", data=bernoulli_fit.data, family="bernoulli")
     grid = mixeff.datagrid(bernoulli_fit, x=[-1.0, 2.0], z=["a", "c"], g=["g0", "g5"])
-    _same_predictions(bernoulli_fit, spec, grid, mixeff.datagrid(bernoulli_fit, x=[0.5], z=["b"],
-                                                                 g=mixeff.new_levels(3)))
+    _same_predictions(
+        bernoulli_fit, spec, grid, mixeff.datagrid(bernoulli_fit, x=[0.5], z=["b"], g=mixeff.new_levels(3))
+    )
 
 
 def test_interaction_factor_levels_are_joined_as_brms_joins_them():
     rng = np.random.default_rng(2)
     data = pd.DataFrame({"x": rng.normal(size=8), "g": list("AABB") * 2, "h": list("uvuv") * 2})
-    draws = pd.DataFrame({"b_Intercept": rng.normal(size=20), "b_x": rng.normal(size=20),
-                          "sd_g:h__Intercept": np.ones(20), "sigma": np.ones(20),
-                          **{f"r_g:h[{lev},Intercept]": rng.normal(size=20) for lev in ["A_u", "A_v", "B_u", "B_v"]}})
+    draws = pd.DataFrame(
+        {
+            "b_Intercept": rng.normal(size=20),
+            "b_x": rng.normal(size=20),
+            "sd_g:h__Intercept": np.ones(20),
+            "sigma": np.ones(20),
+            **{f"r_g:h[{lev},Intercept]": rng.normal(size=20) for lev in ["A_u", "A_v", "B_u", "B_v"]},
+        }
+    )
     spec = mixeff.from_brms_draws(draws, formula="y ~ x + (1 | g:h)", data=data)
     table = mixeff.as_draws_df(spec)
     np.testing.assert_array_equal(table[draws.columns].to_numpy(), draws.to_numpy())
@@ -90,9 +114,17 @@ def test_interaction_factor_levels_are_joined_as_brms_joins_them():
 
 
 def test_prior_draws_and_bad_input():
-    vague = mixeff.fit("y ~ 1 + TX + (1 | cluster)", mixeff.datasets.load_magnusson(), family="lognormal",
-                       sample_prior="only", draws=50, chains=2, seed=3, progress=False,
-                       priors={"b": "normal(0, 1)", "Intercept": "normal(6, 1)"})
+    vague = mixeff.fit(
+        "y ~ 1 + TX + (1 | cluster)",
+        mixeff.datasets.load_magnusson(),
+        family="lognormal",
+        sample_prior="only",
+        draws=50,
+        chains=2,
+        seed=3,
+        progress=False,
+        priors={"b": "normal(0, 1)", "Intercept": "normal(6, 1)"},
+    )
     table = mixeff.as_draws_df(vague, draws="prior")
     spec = vague.spec("prior")
     np.testing.assert_array_equal(table["b_TX"].to_numpy(), spec.beta[:, spec.beta_names.index("TX")])

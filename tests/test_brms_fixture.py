@@ -20,8 +20,12 @@ RE_FORMULAS = {"reNULL": None, "reNA": "NA", "reInt": "~(1 | Subject)"}
 @pytest.fixture(scope="module")
 def brms_spec():
     draws = pd.read_csv(FIXTURE / "draws.csv")
-    return mixeff.from_brms_draws(draws, formula="Reaction ~ 1 + Days + (1 + Days | Subject)",
-                                  data=mixeff.datasets.load_sleepstudy(), family="gaussian")
+    return mixeff.from_brms_draws(
+        draws,
+        formula="Reaction ~ 1 + Days + (1 + Days | Subject)",
+        data=mixeff.datasets.load_sleepstudy(),
+        family="gaussian",
+    )
 
 
 @pytest.fixture(scope="module")

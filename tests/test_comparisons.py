@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 from scipy import special
 
-from mixeff import datagrid, get_draws, new_levels, predictions
-from mixeff import avg_comparisons, comparisons
+from mixeff import avg_comparisons, comparisons, datagrid, get_draws, new_levels, predictions
 
 
 def flat(da):
@@ -44,8 +43,9 @@ def test_marginal_ate_over_new_gaussian_clusters_is_within_mc_error(magnusson_fi
     b0, b1, s0, sy = magnusson_params(magnusson_fit)
     k = 200
     grid = datagrid(magnusson_fit, cluster=new_levels(k))
-    ate = avg_comparisons(magnusson_fit, "TX", newdata=grid, allow_new_levels=True,
-                          sample_new_levels="gaussian", seed=7)
+    ate = avg_comparisons(
+        magnusson_fit, "TX", newdata=grid, allow_new_levels=True, sample_new_levels="gaussian", seed=7
+    )
     closed = np.exp(b0 + b1 + (s0**2 + sy**2) / 2) - np.exp(b0 + (s0**2 + sy**2) / 2)
     # Per draw the K cluster effects b_k ~ N(0, s0²) are iid and the ATE is
     # c·mean_k exp(b_k) with c = exp(b0 + sy²/2)(exp(b1) - 1), so its Monte Carlo
@@ -70,8 +70,15 @@ def test_new_clusters_are_shared_between_arms(magnusson_fit):
     # use the same draw of each new cluster's intercept.
     _, b1, _, _ = magnusson_params(magnusson_fit)
     grid = datagrid(magnusson_fit, cluster=new_levels(50))
-    r = comparisons(magnusson_fit, "TX", comparison="ratio", newdata=grid, allow_new_levels=True,
-                    sample_new_levels="gaussian", seed=3)
+    r = comparisons(
+        magnusson_fit,
+        "TX",
+        comparison="ratio",
+        newdata=grid,
+        allow_new_levels=True,
+        sample_new_levels="gaussian",
+        seed=3,
+    )
     np.testing.assert_allclose(r.draws, np.broadcast_to(np.exp(b1), r.draws.shape), rtol=1e-12)
 
 
@@ -99,17 +106,23 @@ def test_ratio_lnratio_lift_per_row_and_averaged(magnusson_fit):
     lo, hi = arm(magnusson_fit, TX=0), arm(magnusson_fit, TX=1)
     expected = {"ratio": hi / lo, "lnratio": np.log(hi / lo), "lift": (hi - lo) / lo, "difference": hi - lo}
     for name, value in expected.items():
-        np.testing.assert_allclose(comparisons(magnusson_fit, "TX", comparison=name).draws, value,
-                                   rtol=1e-10, err_msg=name)
+        np.testing.assert_allclose(
+            comparisons(magnusson_fit, "TX", comparison=name).draws, value, rtol=1e-10, err_msg=name
+        )
     # with by: marginaleffects' "avg" forms, f(mean(hi), mean(lo)) within each draw
     mhi, mlo = hi.mean(axis=0), lo.mean(axis=0)
-    averaged = {"difference": (hi - lo).mean(axis=0), "ratio": mhi / mlo, "lnratio": np.log(mhi / mlo),
-                "lift": (hi - lo).mean(axis=0) / mlo}
+    averaged = {
+        "difference": (hi - lo).mean(axis=0),
+        "ratio": mhi / mlo,
+        "lnratio": np.log(mhi / mlo),
+        "lift": (hi - lo).mean(axis=0) / mlo,
+    }
     for name, value in averaged.items():
         r = avg_comparisons(magnusson_fit, "TX", comparison=name)
         np.testing.assert_allclose(r.draws[0], value, rtol=1e-10, err_msg=name)
     assert avg_comparisons(magnusson_fit, "TX", comparison="ratio").summary["contrast"].tolist() == [
-        "mean(1) / mean(0)"]
+        "mean(1) / mean(0)"
+    ]
 
 
 def test_lnor_per_row_and_averaged(bernoulli_fit):
@@ -147,8 +160,9 @@ def test_weighted_by_groups(bernoulli_fit, logistic_data):
         m = (data["g"].astype(str) == grp).to_numpy()
         np.testing.assert_allclose(r.draws[i], np.average((hi - lo)[m], axis=0, weights=w[m]), rtol=1e-10)
     ratio = comparisons(bernoulli_fit, {"z": ["a", "b"]}, comparison="ratio", by=True, wts=w)
-    np.testing.assert_allclose(ratio.draws[0], np.average(hi, axis=0, weights=w) / np.average(lo, axis=0, weights=w),
-                               rtol=1e-10)
+    np.testing.assert_allclose(
+        ratio.draws[0], np.average(hi, axis=0, weights=w) / np.average(lo, axis=0, weights=w), rtol=1e-10
+    )
 
 
 # --------------------------------------------------------------------------- numeric contrasts vs numpy
@@ -218,7 +232,7 @@ def test_several_variables_give_one_block_per_term(bernoulli_fit):
     assert r.summary["contrast"].tolist() == ["+1"] * n + ["b - a"] * n + ["c - a"] * n
     assert list(r.summary.columns[:2]) == ["term", "contrast"]
     lo, hi = arm(bernoulli_fit, z="a"), arm(bernoulli_fit, z="c")
-    np.testing.assert_allclose(r.draws[2 * n:], hi - lo, rtol=1e-9, atol=1e-13)
+    np.testing.assert_allclose(r.draws[2 * n :], hi - lo, rtol=1e-9, atol=1e-13)
     a = avg_comparisons(bernoulli_fit)  # all population-level predictors
     assert a.summary[["term", "contrast"]].values.tolist() == [["x", "+1"], ["z", "b - a"], ["z", "c - a"]]
     long = get_draws(a, "long")

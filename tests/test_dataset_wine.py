@@ -48,9 +48,9 @@ def test_rating_is_ordered_1_to_5(wine):
     r = wine["rating"]
     assert isinstance(r.dtype, pd.CategoricalDtype) and r.cat.ordered
     assert r.cat.categories.tolist() == [1, 2, 3, 4, 5] == list(WINE_RATINGS)
-    assert (r.min(), r.max()) == (1, 5)             # every category is used (one threshold each)
-    assert r.value_counts().sort_index().tolist() == [6, 21, 28, 12, 5]   # as data/README.md says
-    assert ((r >= 4) == (r.cat.codes >= 3)).all()   # order comparisons follow the categories
+    assert (r.min(), r.max()) == (1, 5)  # every category is used (one threshold each)
+    assert r.value_counts().sort_index().tolist() == [6, 21, 28, 12, 5]  # as data/README.md says
+    assert ((r >= 4) == (r.cat.codes >= 3)).all()  # order comparisons follow the categories
 
 
 def test_every_judge_rates_every_condition_twice(wine):
@@ -59,12 +59,15 @@ def test_every_judge_rates_every_condition_twice(wine):
     # each judge tastes each of the 8 bottles once; bottles are nested in the conditions as in Randall's data
     assert (wine.groupby(["judge", "bottle"]).size() == 1).all() and len(wine.groupby(["judge", "bottle"])) == 72
     condition = wine.groupby("bottle")[["temp", "contact"]].agg(lambda s: "/".join(sorted(set(s))))
-    assert condition.agg("/".join, axis=1).tolist() == ["cold/no"] * 2 + ["cold/yes"] * 2 + ["warm/no"] * 2 + ["warm/yes"] * 2
+    assert (
+        condition.agg("/".join, axis=1).tolist()
+        == ["cold/no"] * 2 + ["cold/yes"] * 2 + ["warm/no"] * 2 + ["warm/yes"] * 2
+    )
 
 
 def _readme_code() -> str:
     text = (ROOT / "data" / "README.md").read_text()
-    section = text[text.index("## Synthetic wine-tasting data"):]
+    section = text[text.index("## Synthetic wine-tasting data") :]
     blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
     assert len(blocks) == 1, "data/README.md: the wine section should hold exactly one python block"
     return blocks[0]
@@ -80,13 +83,18 @@ def test_readme_code_regenerates_the_file_and_states_the_truth(tmp_path):
         exec(compile(code, "data/README.md", "exec"), namespace)
     finally:
         os.chdir(cwd)
-    assert (tmp_path / "data" / "wine_synthetic.csv").read_bytes() == (ROOT / "data" / "wine_synthetic.csv").read_bytes()
+    assert (tmp_path / "data" / "wine_synthetic.csv").read_bytes() == (
+        ROOT / "data" / "wine_synthetic.csv"
+    ).read_bytes()
     # the README's constants, mixeff.datasets.WINE_TRUTH and this file's agree
     assert namespace["SEED"] == WINE_TRUTH["seed"]
     np.testing.assert_array_equal(namespace["THRESHOLDS"], WINE_TRUTH["thresholds"])
     np.testing.assert_array_equal(namespace["THRESHOLDS"], THRESHOLDS)
-    assert (namespace["B_WARM"], namespace["B_CONTACT"], namespace["SD_JUDGE"]) == (B_WARM, B_CONTACT, SD_JUDGE) == (
-        WINE_TRUTH["temp[warm]"], WINE_TRUTH["contact[yes]"], WINE_TRUTH["sd(judge)"])
+    assert (
+        (namespace["B_WARM"], namespace["B_CONTACT"], namespace["SD_JUDGE"])
+        == (B_WARM, B_CONTACT, SD_JUDGE)
+        == (WINE_TRUTH["temp[warm]"], WINE_TRUTH["contact[yes]"], WINE_TRUTH["sd(judge)"])
+    )
     # the realised judge intercepts printed in the README
     u = np.random.default_rng(WINE_TRUTH["seed"]).normal(0.0, SD_JUDGE, size=9)
     np.testing.assert_allclose(u, [0.030, -0.302, 0.621, 0.850, -0.513, 0.823, -0.175, -1.736, -0.231], atol=5e-4)
@@ -120,7 +128,7 @@ def test_cumulative_shares_agree_with_the_generating_model(wine):
             observed = np.mean(obs[warm == t] >= k)
             simulated = (sims[:, warm == t] >= k).mean(axis=1)
             expected = _expected_share_at_least(k, float(t))
-            assert abs(simulated.mean() - expected) < 4 * simulated.std() / np.sqrt(N_SIM)   # simulator = model
+            assert abs(simulated.mean() - expected) < 4 * simulated.std() / np.sqrt(N_SIM)  # simulator = model
             z = (observed - expected) / simulated.std()
             assert abs(z) < TOL_SD, f"share of rating >= {k}, temp={'warm' if t else 'cold'}: z = {z:.2f}"
     # the temperature effect: share of ratings >= 4, warm minus cold (observed 14/36 - 3/36 = 0.306)
@@ -139,8 +147,16 @@ def test_bambi_cumulative_accepts_rating_and_groups_come_out_in_order(wine):
     results list the categories 1..5 in order, with probabilities summing to 1."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = mixeff.fit("rating ~ temp + contact + (1 | judge)", wine, family="cumulative",
-                         sample_prior="only", draws=50, chains=2, seed=1, progress=False)
+        fit = mixeff.fit(
+            "rating ~ temp + contact + (1 | judge)",
+            wine,
+            family="cumulative",
+            sample_prior="only",
+            draws=50,
+            chains=2,
+            seed=1,
+            progress=False,
+        )
     grid = mixeff.datagrid(fit, temp=["cold", "warm"], contact=["no", "yes"])
     p = mixeff.predictions(fit, grid, re_formula="NA")
     assert p.summary.columns[0] == "group"

@@ -160,10 +160,7 @@ def test_truth_support_matches_independent_recomputation(d):
     p = _true_prob(frame, truth)
     w = frame["percent"].to_numpy()
     states = frame["state"].to_numpy()
-    expected = {
-        s: np.sum(w[states == s] * p[states == s]) / np.sum(w[states == s])
-        for s in EXPECTED_SIZES
-    }
+    expected = {s: np.sum(w[states == s] * p[states == s]) / np.sum(w[states == s]) for s in EXPECTED_SIZES}
     got = dict(zip(truth["state"], truth["support"]))
     for s in EXPECTED_SIZES:
         assert abs(got[s] - expected[s]) < 1e-12, s

@@ -28,14 +28,26 @@ SLEEP = Path(__file__).parent / "fixtures" / "brms_sleepstudy"
 def _bernoulli_spec():
     n, s = 180, 300
     rng = np.random.default_rng(1)
-    d = pd.DataFrame({"x": rng.uniform(-3, 3, n), "z": rng.choice(["a", "b", "c"], n),
-                      "g": np.repeat([f"g{i}" for i in range(4)], n // 4), "w": rng.uniform(0.5, 2, n)})
+    d = pd.DataFrame(
+        {
+            "x": rng.uniform(-3, 3, n),
+            "z": rng.choice(["a", "b", "c"], n),
+            "g": np.repeat([f"g{i}" for i in range(4)], n // 4),
+            "w": rng.uniform(0.5, 2, n),
+        }
+    )
     eta = -0.5 + 0.9 * d.x + (d.z == "b") * 1.0 - (d.z == "c") * 0.7
     d["y"] = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)
     rng = np.random.default_rng(7)
-    draws = pd.DataFrame({"b_Intercept": rng.normal(-0.5, 0.2, s), "b_x": rng.normal(0.9, 0.1, s),
-                          "b_zb": rng.normal(1.0, 0.25, s), "b_zc": rng.normal(-0.7, 0.25, s),
-                          "sd_g__Intercept": rng.gamma(10, 0.05, s)})
+    draws = pd.DataFrame(
+        {
+            "b_Intercept": rng.normal(-0.5, 0.2, s),
+            "b_x": rng.normal(0.9, 0.1, s),
+            "b_zb": rng.normal(1.0, 0.25, s),
+            "b_zc": rng.normal(-0.7, 0.25, s),
+            "sd_g__Intercept": rng.gamma(10, 0.05, s),
+        }
+    )
     for i in range(4):
         draws[f"r_g[g{i},Intercept]"] = rng.normal(0.5 * (i - 1.5), 0.3, s)
     return mixeff.from_brms_draws(draws, formula="y ~ x + z + (1 | g)", data=d, family="bernoulli")
@@ -43,8 +55,12 @@ def _bernoulli_spec():
 
 def _sleep_spec():
     draws = pd.read_csv(SLEEP / "draws.csv")
-    return mixeff.from_brms_draws(draws, formula="Reaction ~ 1 + Days + (1 + Days | Subject)",
-                                  data=mixeff.datasets.load_sleepstudy(), family="gaussian")
+    return mixeff.from_brms_draws(
+        draws,
+        formula="Reaction ~ 1 + Days + (1 + Days | Subject)",
+        data=mixeff.datasets.load_sleepstudy(),
+        family="gaussian",
+    )
 
 
 class _WithPrior:
@@ -75,12 +91,14 @@ def _calls():
         "avg_predictions_by": lambda: mixeff.avg_predictions(b, by="z"),
         "avg_predictions_by_wts": lambda: mixeff.avg_predictions(b, by=["z", "g"], wts="w"),
         "avg_predictions_gaussian_new": lambda: mixeff.avg_predictions(
-            b, new, by="g", allow_new_levels=True, sample_new_levels="gaussian", seed=11),
+            b, new, by="g", allow_new_levels=True, sample_new_levels="gaussian", seed=11
+        ),
         "avg_predictions_integrate": lambda: mixeff.avg_predictions(
-            b, new, by="z", allow_new_levels=True, sample_new_levels="integrate"),
+            b, new, by="z", allow_new_levels=True, sample_new_levels="integrate"
+        ),
         "predictions_integrate_lognormal": lambda: mixeff.predictions(
-            lg, mixeff.datagrid(lg, TX=[0, 1], cluster=["new"]), allow_new_levels=True,
-            sample_new_levels="integrate"),
+            lg, mixeff.datagrid(lg, TX=[0, 1], cluster=["new"]), allow_new_levels=True, sample_new_levels="integrate"
+        ),
         "comparisons": lambda: mixeff.comparisons(b, "x", newdata=grid),
         "comparisons_all": lambda: mixeff.comparisons(b),
         "comparisons_pairwise": lambda: mixeff.comparisons(b, {"z": "pairwise"}, newdata=grid),
@@ -89,19 +107,27 @@ def _calls():
         "avg_comparisons": lambda: mixeff.avg_comparisons(b),
         "avg_comparisons_ratio_wts": lambda: mixeff.avg_comparisons(b, "x", comparison="ratio", wts="w"),
         "avg_comparisons_uncertainty_new": lambda: mixeff.avg_comparisons(
-            b, "z", newdata=new, allow_new_levels=True, seed=5),
+            b, "z", newdata=new, allow_new_levels=True, seed=5
+        ),
         "avg_comparisons_integrate": lambda: mixeff.avg_comparisons(
-            b, "x", newdata=new, allow_new_levels=True, sample_new_levels="integrate"),
+            b, "x", newdata=new, allow_new_levels=True, sample_new_levels="integrate"
+        ),
         "avg_comparisons_hypothesis": lambda: mixeff.avg_comparisons(b, "z", hypothesis="b2 - b1 = 0"),
         "avg_comparisons_transform": lambda: mixeff.avg_comparisons(lg, "TX", type="link", transform="exp"),
         "avg_comparisons_function": lambda: mixeff.avg_comparisons(
-            b, "x", comparison=lambda hi, lo: (hi - lo).mean(axis=0)),
+            b, "x", comparison=lambda hi, lo: (hi - lo).mean(axis=0)
+        ),
         "slopes": lambda: mixeff.slopes(b, "x", newdata=grid),
         "avg_slopes": lambda: mixeff.avg_slopes(b, "x", by="z"),
         "avg_slopes_eyex": lambda: mixeff.avg_slopes(sl, "Days", slope="eyex"),
         "sleep_avg_comparisons_new": lambda: mixeff.avg_comparisons(
-            sl, "Days", newdata=sl.data.assign(Subject="999"), allow_new_levels=True,
-            sample_new_levels="gaussian", seed=2),
+            sl,
+            "Days",
+            newdata=sl.data.assign(Subject="999"),
+            allow_new_levels=True,
+            sample_new_levels="gaussian",
+            seed=2,
+        ),
         "sleep_predictions_reInt": lambda: mixeff.predictions(sl, re_formula="~(1 | Subject)"),
         "ndraws": lambda: mixeff.avg_predictions(b, by="z", ndraws=100, seed=4),
         "draw_ids": lambda: mixeff.avg_comparisons(b, "x", draw_ids=list(range(0, 300, 3))),
@@ -110,8 +136,9 @@ def _calls():
         "n_jobs_2": lambda: mixeff.avg_comparisons(b, "x", by="g", n_jobs=2, chunk_rows=7),
         "n_jobs_1": lambda: mixeff.avg_comparisons(b, "x", by="g", n_jobs=1),
         "dask": lambda: mixeff.avg_comparisons(b, "x", newdata=_dask(data), by="z", wts="w"),
-        "dask_new": lambda: mixeff.avg_predictions(b, _dask(new), by="g", allow_new_levels=True,
-                                                   sample_new_levels="gaussian", seed=11),
+        "dask_new": lambda: mixeff.avg_predictions(
+            b, _dask(new), by="g", allow_new_levels=True, sample_new_levels="gaussian", seed=11
+        ),
     }
     return calls
 
@@ -128,8 +155,11 @@ def digest(result) -> str:
     h.update(str(draws.shape).encode())
     h.update(draws.tobytes())
     table = result.summary
-    h.update(table.drop(columns=[c for c in ("estimate", "conf_low", "conf_high") if c in table]).to_csv(
-        index=False).encode())
+    h.update(
+        table.drop(columns=[c for c in ("estimate", "conf_low", "conf_high") if c in table])
+        .to_csv(index=False)
+        .encode()
+    )
     for name in ("bf10", "p_h0", "evidence_ratio"):
         if name in table:
             h.update(np.ascontiguousarray(table[name].to_numpy(dtype=float)).tobytes())

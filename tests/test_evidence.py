@@ -12,9 +12,15 @@ import mixeff
 from mixeff.model.adapters.arrays import from_arrays
 from mixeff.model.examples import toy_spec
 from mixeff.verbs import evidence
-from mixeff.verbs.evidence import (bw_nrd0, density_at, evidence_ratio, parameter_draws, posterior_probability,
-                                   resolve_parameter, savage_dickey)
-
+from mixeff.verbs.evidence import (
+    bw_nrd0,
+    density_at,
+    evidence_ratio,
+    parameter_draws,
+    posterior_probability,
+    resolve_parameter,
+    savage_dickey,
+)
 
 # --------------------------------------------------------------------------- bw.nrd0
 
@@ -22,16 +28,16 @@ from mixeff.verbs.evidence import (bw_nrd0, density_at, evidence_ratio, paramete
 def test_bw_nrd0_hand_computed():
     # 1:10 -- sd = sqrt(55 / 6) = 3.02765 < IQR / 1.34 = 4.5 / 1.34 (type-7 quartiles 3.25, 7.75)
     sd = math.sqrt(55 / 6)
-    assert bw_nrd0(np.arange(1.0, 11.0)) == pytest.approx(0.9 * sd * 10 ** -0.2, abs=1e-12)
+    assert bw_nrd0(np.arange(1.0, 11.0)) == pytest.approx(0.9 * sd * 10**-0.2, abs=1e-12)
     assert bw_nrd0(np.arange(1.0, 11.0)) == pytest.approx(1.7192864046922830, abs=1e-9)  # R: bw.nrd0(1:10)
     # heavy tail: IQR / 1.34 wins (quartiles 2 and 4)
-    assert bw_nrd0(np.array([1.0, 2, 3, 4, 100])) == pytest.approx(0.9 * (2 / 1.34) * 5 ** -0.2, abs=1e-12)
+    assert bw_nrd0(np.array([1.0, 2, 3, 4, 100])) == pytest.approx(0.9 * (2 / 1.34) * 5**-0.2, abs=1e-12)
     # IQR 0, sd > 0: falls back to sd
     x = np.array([0.0] * 8 + [1.0, 100.0])
-    assert bw_nrd0(x) == pytest.approx(0.9 * np.std(x, ddof=1) * 10 ** -0.2, abs=1e-12)
+    assert bw_nrd0(x) == pytest.approx(0.9 * np.std(x, ddof=1) * 10**-0.2, abs=1e-12)
     # constant draws: |x[0]|, then 1
-    assert bw_nrd0(np.array([-3.0, -3.0, -3.0])) == pytest.approx(0.9 * 3 * 3 ** -0.2, abs=1e-12)
-    assert bw_nrd0(np.zeros(4)) == pytest.approx(0.9 * 4 ** -0.2, abs=1e-12)
+    assert bw_nrd0(np.array([-3.0, -3.0, -3.0])) == pytest.approx(0.9 * 3 * 3**-0.2, abs=1e-12)
+    assert bw_nrd0(np.zeros(4)) == pytest.approx(0.9 * 4**-0.2, abs=1e-12)
     # shape does not matter: draws are flattened
     assert bw_nrd0(np.arange(1.0, 11.0).reshape(2, 5)) == bw_nrd0(np.arange(1.0, 11.0))
 
@@ -39,11 +45,14 @@ def test_bw_nrd0_hand_computed():
 # --------------------------------------------------------------------------- density_at
 
 
-@pytest.mark.parametrize("make", [
-    lambda rng: rng.standard_normal(500),
-    lambda rng: rng.gamma(2.0, 3.0, 2000),
-    lambda rng: np.array([0.3, 1.1, 1.2, 4.0, -2.5]),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda rng: rng.standard_normal(500),
+        lambda rng: rng.gamma(2.0, 3.0, 2000),
+        lambda rng: np.array([0.3, 1.1, 1.2, 4.0, -2.5]),
+    ],
+)
 def test_density_at_equals_scipy_gaussian_kde_with_the_same_bandwidth(make):
     x = make(np.random.default_rng(4))
     h = bw_nrd0(x)
@@ -94,8 +103,8 @@ TAU, SIGMA, N_OBS, N_DRAWS = 2.0, 1.0, 20, 40_000
 def _conjugate(true_mu, data_seed):
     """y_i ~ N(mu, 1), mu ~ N(0, 2^2): the posterior N(m, v) and the exact BF01 at mu = 0."""
     y = np.random.default_rng(data_seed).normal(true_mu, SIGMA, N_OBS)
-    v = 1 / (1 / TAU ** 2 + N_OBS / SIGMA ** 2)
-    m = v * y.sum() / SIGMA ** 2
+    v = 1 / (1 / TAU**2 + N_OBS / SIGMA**2)
+    m = v * y.sum() / SIGMA**2
     exact = stats.norm.pdf(0, m, math.sqrt(v)) / stats.norm.pdf(0, 0, TAU)
     return m, v, exact
 
@@ -155,9 +164,7 @@ def test_savage_dickey_refusals_and_edges():
 
 
 def test_evidence_ratio_and_posterior_probability_by_hand():
-    d = np.array([[-2.0, -1, 0, 1, 2, 3],
-                  [1.0, 2, 3, 4, 5, 6],
-                  [-1.0, -2, -3, -4, -5, -6]])
+    d = np.array([[-2.0, -1, 0, 1, 2, 3], [1.0, 2, 3, 4, 5, 6], [-1.0, -2, -3, -4, -5, -6]])
     np.testing.assert_array_equal(evidence_ratio(d, ">"), [3 / 3, np.inf, 0.0])
     np.testing.assert_array_equal(evidence_ratio(d, ">="), [4 / 2, np.inf, 0.0])
     np.testing.assert_array_equal(evidence_ratio(d, "<"), [2 / 4, 0.0, np.inf])
@@ -211,9 +218,17 @@ def test_parameter_draws_of_example_fit():
 
 
 def test_parameter_draws_of_prior_draws():
-    vague = mixeff.fit("y ~ 1 + TX + (1 | cluster)", mixeff.datasets.load_magnusson(), family="lognormal",
-                       sample_prior="only", draws=50, chains=2, seed=3, progress=False,
-                       priors={"b": "normal(0, 1)", "Intercept": "normal(6, 1)"})
+    vague = mixeff.fit(
+        "y ~ 1 + TX + (1 | cluster)",
+        mixeff.datasets.load_magnusson(),
+        family="lognormal",
+        sample_prior="only",
+        draws=50,
+        chains=2,
+        seed=3,
+        progress=False,
+        priors={"b": "normal(0, 1)", "Intercept": "normal(6, 1)"},
+    )
     names, values, n_chains, n_draws = parameter_draws(vague, "prior")
     spec = vague.spec("prior")
     assert (n_chains, n_draws) == (2, 50) and values.shape == (len(names), 100)
@@ -229,9 +244,16 @@ def test_parameter_draws_of_specs():
         parameter_draws(toy_spec(), "prior")
     rng = np.random.default_rng(0)
     d = pd.DataFrame({"x": [0.0, 1.0, 2.0]})
-    prior_spec = from_arrays(fixed_design=lambda f: np.column_stack([np.ones(len(f)), f["x"]]),
-                             beta=rng.normal(size=(200, 2)), beta_names=["Intercept", "x"], family="gaussian",
-                             aux={"sigma": rng.gamma(2.0, 1.0, 200)}, data=d, n_chains=2, source="prior")
+    prior_spec = from_arrays(
+        fixed_design=lambda f: np.column_stack([np.ones(len(f)), f["x"]]),
+        beta=rng.normal(size=(200, 2)),
+        beta_names=["Intercept", "x"],
+        family="gaussian",
+        aux={"sigma": rng.gamma(2.0, 1.0, 200)},
+        data=d,
+        n_chains=2,
+        source="prior",
+    )
     names, values, n_chains, n_draws = parameter_draws(prior_spec, "prior")
     assert names == ["b_Intercept", "b_x", "sigma"] and (n_chains, n_draws) == (2, 100)
     np.testing.assert_array_equal(values[resolve_parameter("x", names)], prior_spec.beta[:, 1])
@@ -240,21 +262,29 @@ def test_parameter_draws_of_specs():
 # --------------------------------------------------------------------------- resolve_parameter
 
 
-NAMES = ["b_Intercept", "b_TX", "b_TX:age", "sd_cluster__Intercept", "cor_g__Intercept__x", "sigma",
-         "r_cluster[1,Intercept]", "r_g:h[A_u,Intercept]"]
+NAMES = [
+    "b_Intercept",
+    "b_TX",
+    "b_TX:age",
+    "sd_cluster__Intercept",
+    "cor_g__Intercept__x",
+    "sigma",
+    "r_cluster[1,Intercept]",
+    "r_g:h[A_u,Intercept]",
+]
 
 
 def test_resolve_parameter_rules():
     r = lambda n: NAMES[resolve_parameter(n, NAMES)]  # noqa: E731
-    assert r("TX") == "b_TX" and r("Intercept") == "b_Intercept"          # brms's class "b"
-    assert r("b_TX") == "b_TX" and r("sigma") == "sigma"                  # full names
+    assert r("TX") == "b_TX" and r("Intercept") == "b_Intercept"  # brms's class "b"
+    assert r("b_TX") == "b_TX" and r("sigma") == "sigma"  # full names
     assert r("sd_cluster__Intercept") == "sd_cluster__Intercept"
     assert r("TX:age") == "b_TX:age" and r("TX___age") == "b_TX:age" and r("b_TX___age") == "b_TX:age"
     assert r("r_cluster[1,Intercept]") == "r_cluster[1,Intercept]"
-    assert r("r_cluster.1..Intercept.") == "r_cluster[1,Intercept]"      # brms's renaming
-    assert r("r_cluster.1.Intercept.") == "r_cluster[1,Intercept]"       # single-dot leniency
+    assert r("r_cluster.1..Intercept.") == "r_cluster[1,Intercept]"  # brms's renaming
+    assert r("r_cluster.1.Intercept.") == "r_cluster[1,Intercept]"  # single-dot leniency
     assert r("r_g___h.A_u..Intercept.") == "r_g:h[A_u,Intercept]"
-    assert r(" T X ") == "b_TX"                                           # whitespace ignored, as brms
+    assert r(" T X ") == "b_TX"  # whitespace ignored, as brms
     # b_<name> wins over a full name, as brms's default class "b"
     assert ["b_sigma", "sigma"][resolve_parameter("sigma", ["b_sigma", "sigma"])] == "b_sigma"
 

@@ -10,6 +10,7 @@ whose Monte Carlo mean must match the formula within 5 Monte Carlo standard erro
 import pickle
 import warnings
 
+import bambi as bmb
 import numpy as np
 import pandas as pd
 import pymc as pm
@@ -19,8 +20,6 @@ from scipy import special
 
 import mixeff
 from mixeff.model.families import FAMILIES, REFUSED_FAMILIES, get_family
-
-import bambi as bmb
 
 S = 40
 
@@ -88,7 +87,8 @@ def case_fit(name):
         model = m.backend.model
         obs = {v.name for v in model.observed_RVs}
         names = [v.name for v in model.free_RVs] + [
-            v.name for v in model.deterministics if "__obs__" not in model.named_vars_to_dims.get(v.name, ())]
+            v.name for v in model.deterministics if "__obs__" not in model.named_vars_to_dims.get(v.name, ())
+        ]
         idata = pm.sample_prior_predictive(draws=S, model=model, var_names=names, random_seed=7)
         assert not obs & set(names)
         _FITS[name] = m, mixeff.from_bambi(m, idata, sample_prior="only")
@@ -174,7 +174,7 @@ def _by_hand(name, fit, mu, params):
     return mu  # gaussian, exponential, weibull, wald, laplace: Bambi's mu is the mean
 
 
-@pytest.mark.parametrize("name", [n for n in CASES if not CASES[n][1] in ("cumulative", "sratio", "categorical")])
+@pytest.mark.parametrize("name", [n for n in CASES if CASES[n][1] not in ("cumulative", "sratio", "categorical")])
 def test_response_is_the_family_mean_written_out(name):
     m, fit = case_fit(name)
     params = bambi_params(m, fit, NEW)
@@ -203,8 +203,9 @@ def test_distributional_lognormal_mean_uses_each_rows_sigma():
     by_hand = [mixeff.predictions(fit, f, draws="prior", re_formula="NA").draws for f in (lo, hi)]
     np.testing.assert_allclose(cmp.draws, by_hand[1] - by_hand[0], rtol=1e-10)
     sig = mixeff.comparisons(fit, {"x": [0.0, 1.0]}, newdata=NEW.iloc[:1], draws="prior", dpar="sigma")
-    np.testing.assert_allclose(sig.draws[0], np.exp(b["sigma_Intercept"] + b["sigma_x"])
-                               - np.exp(b["sigma_Intercept"]), rtol=1e-10)
+    np.testing.assert_allclose(
+        sig.draws[0], np.exp(b["sigma_Intercept"] + b["sigma_x"]) - np.exp(b["sigma_Intercept"]), rtol=1e-10
+    )
 
 
 def test_slopes_of_a_distributional_model_are_the_derivative_of_the_mean():
@@ -235,10 +236,13 @@ def test_re_formula_and_new_levels_reach_the_auxiliary_formula():
     new = NEW.assign(g="zz")
     with pytest.raises(ValueError, match="allow_new_levels=True"):
         mixeff.predictions(fit, new, draws="prior", dpar="sigma")
-    sim = mixeff.predictions(fit, new, draws="prior", dpar="sigma", allow_new_levels=True,
-                             sample_new_levels="gaussian", seed=3)
+    sim = mixeff.predictions(
+        fit, new, draws="prior", dpar="sigma", allow_new_levels=True, sample_new_levels="gaussian", seed=3
+    )
     log_ratio = np.log(sim.draws) - (b["sigma_Intercept"] + b["sigma_x"] * x)
-    np.testing.assert_allclose(log_ratio, np.broadcast_to(log_ratio[:1], log_ratio.shape), rtol=1e-10)  # one new level: the same effect in every row
+    np.testing.assert_allclose(
+        log_ratio, np.broadcast_to(log_ratio[:1], log_ratio.shape), rtol=1e-10
+    )  # one new level: the same effect in every row
     assert sim.new_levels["factors"] == ["g"]
     _, lognormal = case_fit("zip-psi")
     with pytest.raises(ValueError, match="integrates new levels of the mean's random effects only.*'psi'"):
@@ -257,8 +261,9 @@ def test_category_probabilities_sum_to_one_and_average_per_group(name):
     assert avg.summary["group"].tolist() == list(spec.categories)
     np.testing.assert_allclose(avg.draws, p.draws.reshape(k, len(NEW), -1).mean(axis=1), rtol=1e-12)
     by = mixeff.avg_predictions(fit, NEW.assign(h=[0, 0, 1, 1]), by="h", draws="prior")
-    assert by.summary[["group", "h"]].astype(str).values.tolist() == [[c, h] for c in spec.categories
-                                                                      for h in ("0", "1")]
+    assert by.summary[["group", "h"]].astype(str).values.tolist() == [
+        [c, h] for c in spec.categories for h in ("0", "1")
+    ]
     cmp = mixeff.avg_comparisons(fit, "x", newdata=NEW, draws="prior")
     assert cmp.summary["group"].tolist() == list(spec.categories)
     np.testing.assert_allclose(cmp.draws.sum(axis=0), 0.0, atol=1e-12)  # probability moves between categories
@@ -287,23 +292,53 @@ def _pymc_mean(make, n=400_000):
     return draws.mean(), draws.std() / np.sqrt(n)
 
 
-@pytest.mark.parametrize("family, params, dist", [
-    ("zero_inflated_poisson", {"mu": 3.0, "psi": 0.6}, lambda n: pm.ZeroInflatedPoisson.dist(psi=0.6, mu=3.0, size=n)),
-    ("zero_inflated_negativebinomial", {"mu": 3.0, "psi": 0.6, "alpha": 2.0},
-     lambda n: pm.ZeroInflatedNegativeBinomial.dist(psi=0.6, mu=3.0, alpha=2.0, size=n)),
-    ("hurdle_poisson", {"mu": 0.7, "psi": 0.6}, lambda n: pm.HurdlePoisson.dist(psi=0.6, mu=0.7, size=n)),
-    ("hurdle_negativebinomial", {"mu": 0.7, "psi": 0.6, "alpha": 1.5},
-     lambda n: pm.HurdleNegativeBinomial.dist(psi=0.6, mu=0.7, alpha=1.5, size=n)),
-    ("hurdle_gamma", {"mu": 2.0, "psi": 0.6, "alpha": 3.0},
-     lambda n: pm.HurdleGamma.dist(psi=0.6, mu=2.0, sigma=2.0 / np.sqrt(3.0), size=n)),
-    ("hurdle_lognormal", {"mu": 0.3, "psi": 0.6, "sigma": 0.5}, lambda n: pm.HurdleLogNormal.dist(psi=0.6, mu=0.3, sigma=0.5, size=n)),
-    ("asymmetriclaplace", {"mu": 1.0, "b": 2.0, "kappa": 0.6},
-     lambda n: pm.AsymmetricLaplace.dist(mu=1.0, b=2.0, kappa=0.6, size=n)),
-    ("exgaussian", {"mu": 1.0, "sigma": 0.5, "nu": 2.0}, lambda n: pm.ExGaussian.dist(mu=1.0, sigma=0.5, nu=2.0, size=n)),
-    ("weibull", {"mu": 2.0, "alpha": 1.7},
-     lambda n: pm.Weibull.dist(alpha=1.7, beta=2.0 / special.gamma(1 + 1 / 1.7), size=n)),
-    ("wald", {"mu": 2.0, "lam": 3.0}, lambda n: pm.Wald.dist(mu=2.0, lam=3.0, size=n)),
-])
+@pytest.mark.parametrize(
+    "family, params, dist",
+    [
+        (
+            "zero_inflated_poisson",
+            {"mu": 3.0, "psi": 0.6},
+            lambda n: pm.ZeroInflatedPoisson.dist(psi=0.6, mu=3.0, size=n),
+        ),
+        (
+            "zero_inflated_negativebinomial",
+            {"mu": 3.0, "psi": 0.6, "alpha": 2.0},
+            lambda n: pm.ZeroInflatedNegativeBinomial.dist(psi=0.6, mu=3.0, alpha=2.0, size=n),
+        ),
+        ("hurdle_poisson", {"mu": 0.7, "psi": 0.6}, lambda n: pm.HurdlePoisson.dist(psi=0.6, mu=0.7, size=n)),
+        (
+            "hurdle_negativebinomial",
+            {"mu": 0.7, "psi": 0.6, "alpha": 1.5},
+            lambda n: pm.HurdleNegativeBinomial.dist(psi=0.6, mu=0.7, alpha=1.5, size=n),
+        ),
+        (
+            "hurdle_gamma",
+            {"mu": 2.0, "psi": 0.6, "alpha": 3.0},
+            lambda n: pm.HurdleGamma.dist(psi=0.6, mu=2.0, sigma=2.0 / np.sqrt(3.0), size=n),
+        ),
+        (
+            "hurdle_lognormal",
+            {"mu": 0.3, "psi": 0.6, "sigma": 0.5},
+            lambda n: pm.HurdleLogNormal.dist(psi=0.6, mu=0.3, sigma=0.5, size=n),
+        ),
+        (
+            "asymmetriclaplace",
+            {"mu": 1.0, "b": 2.0, "kappa": 0.6},
+            lambda n: pm.AsymmetricLaplace.dist(mu=1.0, b=2.0, kappa=0.6, size=n),
+        ),
+        (
+            "exgaussian",
+            {"mu": 1.0, "sigma": 0.5, "nu": 2.0},
+            lambda n: pm.ExGaussian.dist(mu=1.0, sigma=0.5, nu=2.0, size=n),
+        ),
+        (
+            "weibull",
+            {"mu": 2.0, "alpha": 1.7},
+            lambda n: pm.Weibull.dist(alpha=1.7, beta=2.0 / special.gamma(1 + 1 / 1.7), size=n),
+        ),
+        ("wald", {"mu": 2.0, "lam": 3.0}, lambda n: pm.Wald.dist(mu=2.0, lam=3.0, size=n)),
+    ],
+)
 def test_mean_formulas_and_draws_agree_with_pymc(family, params, dist):
     """The formula against PyMC's own sampler (5 MC SE), and mixeff's predictive draws against the formula."""
     fam = get_family(family)
@@ -329,8 +364,11 @@ def test_every_bambi_family_is_supported_or_refused_by_name():
 
 def test_dpar_and_category_errors():
     _, fit = case_fit("zip")
-    with pytest.raises(ValueError, match=r"dpar='zi' is not a parameter of this zero_inflated_poisson model; "
-                                         r"choose one of \['mu', 'psi'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"dpar='zi' is not a parameter of this zero_inflated_poisson model; "
+        r"choose one of \['mu', 'psi'\]",
+    ):
         mixeff.predictions(fit, NEW, draws="prior", dpar="zi")
     with pytest.raises(ValueError, match=r"brms's zi is 1 - psi here: dpar='psi' gives the probability of the count"):
         mixeff.predictions(fit, NEW, draws="prior", dpar="zi")
@@ -371,8 +409,9 @@ def test_as_draws_df_writes_zi_as_brms_does_and_refuses_what_it_cannot_write():
 
 
 def test_priors_that_would_be_wrong_for_ordinal_thresholds_and_psi_are_refused():
-    with pytest.raises(ValueError, match="priors='brms': mixeff has brms's defaults for .* not for the cumulative "
-                                         "family's 'threshold'"):
+    with pytest.raises(
+        ValueError, match="priors='brms': mixeff has brms's defaults for .* not for the cumulative family's 'threshold'"
+    ):
         mixeff.fit("yo ~ x + (1|g)", DATA, family="cumulative", priors="brms")
     with pytest.raises(ValueError, match="'threshold' is not a scale; pass a bambi Prior.*transform='ordered'"):
         mixeff.fit("yo ~ x + (1|g)", DATA, family="cumulative", priors={"threshold": "student_t(3, 0, 2.5)"})
@@ -389,8 +428,11 @@ def test_ordinal_probabilities_integrated_over_a_new_level_equal_the_probit_clos
     new = NEW.assign(g="new judge")
     got = mixeff.predictions(fit, new, draws="prior", allow_new_levels=True, sample_new_levels="integrate")
     eta = b * new["x"].to_numpy()[:, None]
-    cdf = [np.zeros_like(eta)] + [norm.cdf((tau[:, k] - eta) / np.sqrt(1 + sd**2)) for k in range(2)] \
+    cdf = (
+        [np.zeros_like(eta)]
+        + [norm.cdf((tau[:, k] - eta) / np.sqrt(1 + sd**2)) for k in range(2)]
         + [np.ones_like(eta)]
+    )
     expected = np.concatenate([cdf[k + 1] - cdf[k] for k in range(3)])
     np.testing.assert_allclose(got.draws, expected, rtol=1e-9, atol=1e-12)
     assert got.new_levels["method"].startswith("trapezoidal quadrature")

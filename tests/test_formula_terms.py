@@ -48,8 +48,9 @@ def sleep():
 
 @pytest.fixture(scope="module", params=FORMULAS)
 def case(request, sleep):
-    fit = mixeff.fit(request.param, sleep, priors=PRIORS, sample_prior="only", draws=100, chains=2, seed=4,
-                     progress=False)
+    fit = mixeff.fit(
+        request.param, sleep, priors=PRIORS, sample_prior="only", draws=100, chains=2, seed=4, progress=False
+    )
     new = sleep.iloc[[0, 13, 27, 95, 170]].assign(Days=[0.25, 2.5, 4.75, 7.1, 8.6])
     return fit, new
 
@@ -65,8 +66,12 @@ def bambi(fit, frame, **kwargs):
 def test_predictions_equal_bambi_with_and_without_group_terms(case):
     fit, new = case
     np.testing.assert_allclose(mixeff.predictions(fit, new).draws, bambi(fit, new), rtol=0, atol=1e-10)
-    np.testing.assert_allclose(mixeff.predictions(fit, new, re_formula="NA").draws,
-                               bambi(fit, new, include_group_specific=False), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(
+        mixeff.predictions(fit, new, re_formula="NA").draws,
+        bambi(fit, new, include_group_specific=False),
+        rtol=0,
+        atol=1e-10,
+    )
 
 
 def test_comparisons_are_bambi_hi_minus_lo(case):
@@ -87,25 +92,52 @@ def test_slopes_are_the_derivative_of_bambi_predictions(case):
 
 def test_stateful_transforms_keep_the_training_data_parameters(sleep):
     """scale(Days) on a one-row newdata uses the training mean and sd, not the row's own."""
-    fit = mixeff.fit("Reaction ~ scale(Days) + (1 | Subject)", sleep, priors=PRIORS, sample_prior="only",
-                     draws=50, chains=1, seed=1, progress=False)
+    fit = mixeff.fit(
+        "Reaction ~ scale(Days) + (1 | Subject)",
+        sleep,
+        priors=PRIORS,
+        sample_prior="only",
+        draws=50,
+        chains=1,
+        seed=1,
+        progress=False,
+    )
     spec = fit.spec()
     one = sleep.iloc[[5]].assign(Days=7.0)
     z = (7.0 - sleep.Days.mean()) / sleep.Days.std(ddof=0)  # formulae scales by the population sd
-    np.testing.assert_allclose(mixeff.predictions(fit, one, re_formula="NA").draws[0],
-                               spec.beta[:, 0] + spec.beta[:, 1] * z, rtol=1e-12)
+    np.testing.assert_allclose(
+        mixeff.predictions(fit, one, re_formula="NA").draws[0], spec.beta[:, 0] + spec.beta[:, 1] * z, rtol=1e-12
+    )
 
 
 def test_user_functions_are_found_where_fit_is_called_and_pickle(sleep):
-    fit = mixeff.fit("Reaction ~ shifted_log(Days) + (1 | Subject)", sleep, priors=PRIORS, sample_prior="only",
-                     draws=50, chains=1, seed=1, progress=False)
+    fit = mixeff.fit(
+        "Reaction ~ shifted_log(Days) + (1 | Subject)",
+        sleep,
+        priors=PRIORS,
+        sample_prior="only",
+        draws=50,
+        chains=1,
+        seed=1,
+        progress=False,
+    )
     grid = mixeff.datagrid(fit, Days=[0.5, 3.0])
     loaded = pickle.loads(pickle.dumps(fit))
     np.testing.assert_array_equal(mixeff.predictions(loaded, grid).draws, mixeff.predictions(fit, grid).draws)
 
 
 def test_a_transform_nobody_defines_is_a_clear_error(sleep):
-    with pytest.raises(ValueError, match=r"calls cr\(\), which is neither a transform formulae provides.*use "
-                                         r"bs\(x, df=\.\.\.\)"):
-        mixeff.fit("Reaction ~ cr(Days, df=4) + (1 | Subject)", sleep, priors=PRIORS, sample_prior="only",
-                   draws=10, chains=1, progress=False)
+    with pytest.raises(
+        ValueError,
+        match=r"calls cr\(\), which is neither a transform formulae provides.*use "
+        r"bs\(x, df=\.\.\.\)",
+    ):
+        mixeff.fit(
+            "Reaction ~ cr(Days, df=4) + (1 | Subject)",
+            sleep,
+            priors=PRIORS,
+            sample_prior="only",
+            draws=10,
+            chains=1,
+            progress=False,
+        )

@@ -17,14 +17,16 @@ LEVELS = ["lo", "mid", "hi"]
 
 def _frame() -> pd.DataFrame:
     """One column of each kind; the summaries below are worked out by hand."""
-    return pd.DataFrame({
-        "x": [0.5, 1.5, 2.0, 3.0, 7.0, 4.0, 2.5],              # numeric: mean 20.5/7, median 2.5
-        "k": [1, 4, 2, 9, 3, 3, 5],                            # integer: mean 27/7, median 3
-        "f": pd.Categorical(["lo", "hi", "mid", "hi", "lo", "hi", "mid"], categories=LEVELS),  # mode "hi"
-        "s": ["b", "a", "b", "c", "b", "a", "c"],              # character: mode "b"
-        "b": [True, True, False, True, False, True, False],    # logical: mode and median True
-        "t": [0, 1, 1, 0, 1, 1, 0],                            # binary: mode 1
-    })
+    return pd.DataFrame(
+        {
+            "x": [0.5, 1.5, 2.0, 3.0, 7.0, 4.0, 2.5],  # numeric: mean 20.5/7, median 2.5
+            "k": [1, 4, 2, 9, 3, 3, 5],  # integer: mean 27/7, median 3
+            "f": pd.Categorical(["lo", "hi", "mid", "hi", "lo", "hi", "mid"], categories=LEVELS),  # mode "hi"
+            "s": ["b", "a", "b", "c", "b", "a", "c"],  # character: mode "b"
+            "b": [True, True, False, True, False, True, False],  # logical: mode and median True
+            "t": [0, 1, 1, 0, 1, 1, 0],  # binary: mode 1
+        }
+    )
 
 
 # R: fivenum(c(0.5, 1.5, 2, 3, 7, 4, 2.5)) and fivenum(c(1, 4, 2, 9, 3, 3, 5))
@@ -42,10 +44,15 @@ def spec():
     """A spec whose data has a numeric, an integer, a factor, a string, a boolean and a 0/1 predictor,
     and a response column y."""
     d = _frame().assign(y=[1.0, 0.0, 2.0, 5.0, 1.0, 3.0, 2.0])
-    s = mixeff.from_arrays(fixed_design=lambda f: np.column_stack([np.ones(len(f)), f["x"], f["k"]]),
-                           beta=np.array([[1.0, 0.5, -0.2]]), beta_names=["Intercept", "x", "k"],
-                           family="gaussian", aux={"sigma": np.array([1.0])}, data=d,
-                           predictors=["x", "k", "f", "s", "b", "t"])
+    s = mixeff.from_arrays(
+        fixed_design=lambda f: np.column_stack([np.ones(len(f)), f["x"], f["k"]]),
+        beta=np.array([[1.0, 0.5, -0.2]]),
+        beta_names=["Intercept", "x", "k"],
+        family="gaussian",
+        aux={"sigma": np.array([1.0])},
+        data=d,
+        predictors=["x", "k", "f", "s", "b", "t"],
+    )
     return dataclasses.replace(s, response="y")
 
 
@@ -61,15 +68,18 @@ def _rows(g: pd.DataFrame) -> list[tuple]:
 # ---------------------------------------------------------------- fivenum and variable kinds
 
 
-@pytest.mark.parametrize("x, expected", [
-    ([1, 2, 3, 4, 5, 6], [1, 2, 3.5, 5, 6]),          # R: fivenum(c(1,2,3,4,5,6))
-    (range(1, 11), [1, 3, 5.5, 8, 10]),               # R: fivenum(1:10)
-    ([1, 2, 3, 4], [1, 1.5, 2.5, 3.5, 4]),            # R: fivenum(1:4)
-    ([1, 2, 3, 4, 5], [1, 2, 3, 4, 5]),               # R: fivenum(1:5)
-    ([*range(1, 11), 100], [1, 3.5, 6, 8.5, 100]),    # R: fivenum(c(1:10, 100))
-    ([6, 3, np.nan, 1, 2, 5, 4], [1, 2, 3.5, 5, 6]),  # unsorted, NA dropped (na.rm = TRUE)
-    ([3.0], [3, 3, 3, 3, 3]),
-])
+@pytest.mark.parametrize(
+    "x, expected",
+    [
+        ([1, 2, 3, 4, 5, 6], [1, 2, 3.5, 5, 6]),  # R: fivenum(c(1,2,3,4,5,6))
+        (range(1, 11), [1, 3, 5.5, 8, 10]),  # R: fivenum(1:10)
+        ([1, 2, 3, 4], [1, 1.5, 2.5, 3.5, 4]),  # R: fivenum(1:4)
+        ([1, 2, 3, 4, 5], [1, 2, 3, 4, 5]),  # R: fivenum(1:5)
+        ([*range(1, 11), 100], [1, 3.5, 6, 8.5, 100]),  # R: fivenum(c(1:10, 100))
+        ([6, 3, np.nan, 1, 2, 5, 4], [1, 2, 3.5, 5, 6]),  # unsorted, NA dropped (na.rm = TRUE)
+        ([3.0], [3, 3, 3, 3, 3]),
+    ],
+)
 def test_fivenum_matches_r(x, expected):
     np.testing.assert_array_equal(fivenum(x), np.array(expected, dtype=float))
 
@@ -81,7 +91,13 @@ def test_fivenum_hinges_are_not_quantiles_and_empty_is_nan():
 
 def test_variable_kinds(frame):
     assert {c: variable_kind(frame[c]) for c in frame.columns} == {
-        "x": "numeric", "k": "integer", "f": "factor", "s": "character", "b": "logical", "t": "binary"}
+        "x": "numeric",
+        "k": "integer",
+        "f": "factor",
+        "s": "character",
+        "b": "logical",
+        "t": "binary",
+    }
     assert variable_kind(pd.Series([1.0, 3.0, np.nan])) == "integer"  # whole numbers in a float column
     assert variable_kind(pd.Series([0.0, 1.0])) == "binary"
     assert variable_kind(pd.Series(pd.to_datetime(["2020-01-01", "2021-01-01"]))) == "other"
@@ -126,8 +142,13 @@ def test_five_number_summary_gives_five_rows(frame):
 
 
 def test_each_type_has_its_function(frame):
-    g = datagrid(newdata=frame, FUN_binary=lambda c: [0, 1], FUN_factor=lambda c: c.cat.categories[0],
-                 FUN_character=lambda c: sorted(c.unique()), FUN_logical=lambda c: [False])
+    g = datagrid(
+        newdata=frame,
+        FUN_binary=lambda c: [0, 1],
+        FUN_factor=lambda c: c.cat.categories[0],
+        FUN_character=lambda c: sorted(c.unique()),
+        FUN_logical=lambda c: [False],
+    )
     assert g["t"].unique().tolist() == [0, 1] and set(g["f"]) == {"lo"}
     assert g["s"].unique().tolist() == ["a", "b", "c"] and set(g["b"]) == {False}
     assert len(g) == 2 * 3

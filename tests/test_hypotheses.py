@@ -4,9 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mixeff import avg_predictions, get_draws
-from mixeff import avg_comparisons
-from mixeff import hypotheses
+from mixeff import avg_comparisons, avg_predictions, get_draws, hypotheses
 from mixeff.results import Result
 
 
@@ -21,8 +19,13 @@ def test_expressions_use_one_based_rows_like_marginaleffects(three_rows):
     d = three_rows.draws
     h = hypotheses(three_rows, ["b2 - b1 = 0", "b2 / b1 = 1", "b3", "exp(b1) - 2 * b3 ** 2", "-b1 + 1 = b2"])
     assert h.kind == "hypotheses"
-    assert h.summary["hypothesis"].tolist() == ["b2 - b1 = 0", "b2 / b1 = 1", "b3", "exp(b1) - 2 * b3 ** 2",
-                                          "-b1 + 1 = b2"]
+    assert h.summary["hypothesis"].tolist() == [
+        "b2 - b1 = 0",
+        "b2 / b1 = 1",
+        "b3",
+        "exp(b1) - 2 * b3 ** 2",
+        "-b1 + 1 = b2",
+    ]
     expected = np.stack([d[1] - d[0], d[1] / d[0] - 1, d[2], np.exp(d[0]) - 2 * d[2] ** 2, -d[0] + 1 - d[1]])
     np.testing.assert_allclose(h.draws, expected, rtol=1e-14)
     np.testing.assert_allclose(h.summary["estimate"], np.median(expected, axis=1), rtol=1e-14)
@@ -33,8 +36,13 @@ def test_posterior_probability_of_inequalities(three_rows):
     d = three_rows.draws
     h = hypotheses(three_rows, ["b1 > 1.2", "b2 <= b1 * 2", "b* >= 2"])
     assert h.summary["hypothesis"].tolist() == ["b1 > 1.2", "b2 <= b1 * 2", "b1 >= 2", "b2 >= 2", "b3 >= 2"]
-    expected = [np.mean(d[0] > 1.2), np.mean(d[1] <= d[0] * 2), np.mean(d[0] >= 2), np.mean(d[1] >= 2),
-                np.mean(d[2] >= 2)]
+    expected = [
+        np.mean(d[0] > 1.2),
+        np.mean(d[1] <= d[0] * 2),
+        np.mean(d[0] >= 2),
+        np.mean(d[1] >= 2),
+        np.mean(d[2] >= 2),
+    ]
     np.testing.assert_allclose(h.summary["probability"], expected)
     np.testing.assert_allclose(h.draws[0], d[0] - 1.2)  # the draws are lhs - rhs
     # mixed with an equality: no probability for that row

@@ -43,9 +43,15 @@ def _bernoulli_spec(predictors=("x", "z"), seed=3, s=400):
     n = 30
     data = pd.DataFrame({"x": rng.normal(size=n), "z": rng.integers(0, 2, n), "y": rng.integers(0, 2, n)})
     beta = np.column_stack([rng.normal(0.2, 0.1, s), rng.normal(0.05, 0.2, s), rng.normal(-0.3, 0.1, s)])
-    return mixeff.from_arrays(fixed_design=lambda f: np.column_stack([np.ones(len(f)), f["x"], f["z"]]), beta=beta,
-                              beta_names=["Intercept", "x", "z"], family="bernoulli", data=data, n_chains=2,
-                              predictors=list(predictors))
+    return mixeff.from_arrays(
+        fixed_design=lambda f: np.column_stack([np.ones(len(f)), f["x"], f["z"]]),
+        beta=beta,
+        beta_names=["Intercept", "x", "z"],
+        family="bernoulli",
+        data=data,
+        n_chains=2,
+        predictors=list(predictors),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +73,18 @@ def example():
 def prior_fit():
     """y ~ 1 + TX + (1 | cluster), lognormal, with posterior and prior draws (2 chains x 200)."""
     d = mixeff.datasets.load_magnusson()
-    return mixeff.fit("y ~ 1 + TX + (1 | cluster)", d, family="lognormal", sample_prior="yes", draws=200, tune=200,
-                      chains=2, seed=1, progress=False, priors={"b": "normal(0, 1)", "Intercept": "normal(6, 1)"})
+    return mixeff.fit(
+        "y ~ 1 + TX + (1 | cluster)",
+        d,
+        family="lognormal",
+        sample_prior="yes",
+        draws=200,
+        tune=200,
+        chains=2,
+        seed=1,
+        progress=False,
+        priors={"b": "normal(0, 1)", "Intercept": "normal(6, 1)"},
+    )
 
 
 # --------------------------------------------------------------------------- 1. formulas
@@ -89,8 +105,14 @@ def _pairs(kind, n):
 def test_pairwise_orders_lower_triangle_column_by_column(four_rows):
     d = four_rows.draws
     h = hypotheses(four_rows, "~ pairwise")
-    assert h.summary["hypothesis"].tolist() == ["(b) - (a)", "(c) - (a)", "(d) - (a)", "(c) - (b)", "(d) - (b)",
-                                                "(d) - (c)"]
+    assert h.summary["hypothesis"].tolist() == [
+        "(b) - (a)",
+        "(c) - (a)",
+        "(d) - (a)",
+        "(c) - (b)",
+        "(d) - (b)",
+        "(d) - (c)",
+    ]
     expected = np.stack([d[1] - d[0], d[2] - d[0], d[3] - d[0], d[2] - d[1], d[3] - d[1], d[3] - d[2]])
     np.testing.assert_allclose(h.draws, expected, **EXACT)
     np.testing.assert_allclose(h.summary["estimate"], np.median(expected, axis=1), **EXACT)
@@ -99,8 +121,9 @@ def test_pairwise_orders_lower_triangle_column_by_column(four_rows):
 
 
 @pytest.mark.parametrize("kind", ["pairwise", "revpairwise", "reference", "revreference", "sequential"])
-@pytest.mark.parametrize("lhs, op, sym", [("", np.subtract, "-"), ("difference ", np.subtract, "-"),
-                                          ("ratio ", np.divide, "/")])
+@pytest.mark.parametrize(
+    "lhs, op, sym", [("", np.subtract, "-"), ("difference ", np.subtract, "-"), ("ratio ", np.divide, "/")]
+)
 def test_pair_formulas_values_and_labels(four_rows, kind, lhs, op, sym):
     d, labels = four_rows.draws, four_rows.grid["x"].tolist()
     pairs = _pairs(kind, 4)
@@ -112,8 +135,14 @@ def test_pair_formulas_values_and_labels(four_rows, kind, lhs, op, sym):
 def test_revpairwise_and_revreference_explicitly(four_rows):
     d = four_rows.draws
     h = hypotheses(four_rows, "~ revpairwise")
-    assert h.summary["hypothesis"].tolist() == ["(a) - (b)", "(a) - (c)", "(b) - (c)", "(a) - (d)", "(b) - (d)",
-                                                "(c) - (d)"]
+    assert h.summary["hypothesis"].tolist() == [
+        "(a) - (b)",
+        "(a) - (c)",
+        "(b) - (c)",
+        "(a) - (d)",
+        "(b) - (d)",
+        "(c) - (d)",
+    ]
     np.testing.assert_allclose(h.draws[3], d[0] - d[3], **EXACT)
     r = hypotheses(four_rows, "ratio ~ revreference")
     assert r.summary["hypothesis"].tolist() == ["(a) / (b)", "(a) / (c)", "(a) / (d)"]
@@ -148,7 +177,7 @@ def _contr_poly_gram_schmidt(n):
     x = np.arange(1.0, n + 1) - (n + 1) / 2
     basis = []
     for deg in range(n):
-        v = x ** deg
+        v = x**deg
         for b in basis:
             v = v - (v @ b) / (b @ b) * b
         basis.append(v)
@@ -158,8 +187,14 @@ def _contr_poly_gram_schmidt(n):
 # R: contr.poly(3), contr.poly(4) (printed to 7 digits)
 CONTR_POLY = {
     3: np.array([[-0.7071068, 0.4082483], [0.0, -0.8164966], [0.7071068, 0.4082483]]),
-    4: np.array([[-0.6708204, 0.5, -0.2236068], [-0.2236068, -0.5, 0.6708204], [0.2236068, -0.5, -0.6708204],
-                 [0.6708204, 0.5, 0.2236068]]),
+    4: np.array(
+        [
+            [-0.6708204, 0.5, -0.2236068],
+            [-0.2236068, -0.5, 0.6708204],
+            [0.2236068, -0.5, -0.6708204],
+            [0.6708204, 0.5, 0.2236068],
+        ]
+    ),
 }
 
 
@@ -170,8 +205,7 @@ def test_poly_against_r_contr_poly(four_rows):
     np.testing.assert_allclose(h.draws, CONTR_POLY[4].T @ d, rtol=0, atol=1e-6 * np.abs(d).sum(axis=0).max())
     np.testing.assert_allclose(_contr_poly_gram_schmidt(4), CONTR_POLY[4], atol=5e-8)
     np.testing.assert_allclose(h.draws, _contr_poly_gram_schmidt(4).T @ d, rtol=1e-12, atol=1e-12)
-    assert hypotheses(four_rows, "dotproduct ~ poly").summary["hypothesis"].tolist() == ["Linear", "Quadratic",
-                                                                                          "Cubic"]
+    assert hypotheses(four_rows, "dotproduct ~ poly").summary["hypothesis"].tolist() == ["Linear", "Quadratic", "Cubic"]
     three = Result(pd.DataFrame({"x": ["a", "b", "c"]}), d[:3], 2, 150)
     h3 = hypotheses(three, "~ poly")
     assert h3.summary["hypothesis"].tolist() == ["Linear", "Quadratic"]
@@ -181,8 +215,7 @@ def test_poly_against_r_contr_poly(four_rows):
     seven = Result(pd.DataFrame({"k": range(7)}), rng.normal(size=(7, 50)), 1, 50)
     h7 = hypotheses(seven, "~ poly")
     assert h7.summary["hypothesis"].tolist() == ["Linear", "Quadratic", "Cubic", "Quartic", "Quintic"]
-    np.testing.assert_allclose(h7.draws, _contr_poly_gram_schmidt(7)[:, :5].T @ seven.draws, rtol=1e-11,
-                               atol=1e-12)
+    np.testing.assert_allclose(h7.draws, _contr_poly_gram_schmidt(7)[:, :5].T @ seven.draws, rtol=1e-11, atol=1e-12)
 
 
 def test_helmert_against_r_contr_helmert(four_rows):
@@ -210,8 +243,9 @@ def test_formulas_within_groups(grouped_rows):
     # one-row output per group
     t = hypotheses(grouped_rows, "~ trt_vs_ctrl | g")
     assert t.summary["g"].tolist() == ["u", "v"] and t.summary["hypothesis"].tolist() == ["Mean(Trt) - Ctrl"] * 2
-    np.testing.assert_allclose(t.draws, np.stack([(d[1] + d[2]) / 2 - d[0], (d[4] + d[5]) / 2 - d[3]]),
-                               rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(
+        t.draws, np.stack([(d[1] + d[2]) / 2 - d[0], (d[4] + d[5]) / 2 - d[3]]), rtol=1e-13, atol=1e-13
+    )
 
 
 def test_formulas_on_real_avg_predictions_by(example):
@@ -252,10 +286,16 @@ def test_rows_named_by_unique_term():
     spec2 = _bernoulli_spec()
     # the same model with predictors named TX and x
     data = spec2.data.rename(columns={"x": "TX", "z": "x"})
-    two = mixeff.from_arrays(fixed_design=lambda f: np.column_stack([np.ones(len(f)), f["TX"], f["x"]]),
-                             beta=spec2.beta, beta_names=["Intercept", "TX", "x"], family="gaussian",
-                             aux={"sigma": np.ones(spec2.n_samples)}, data=data, n_chains=2,
-                             predictors=["TX", "x"])
+    two = mixeff.from_arrays(
+        fixed_design=lambda f: np.column_stack([np.ones(len(f)), f["TX"], f["x"]]),
+        beta=spec2.beta,
+        beta_names=["Intercept", "TX", "x"],
+        family="gaussian",
+        aux={"sigma": np.ones(spec2.n_samples)},
+        data=data,
+        n_chains=2,
+        predictors=["TX", "x"],
+    )
     c = mixeff.avg_comparisons(two, ["TX", "x"])
     assert c.grid["term"].tolist() == ["TX", "x"]
     np.testing.assert_allclose(c.draws, spec2.beta[:, 1:].T, rtol=1e-9, atol=1e-9)  # gaussian: the slopes
@@ -375,9 +415,7 @@ def test_hypothesis_first_then_transform_evidence_on_untransformed(spec, newdata
 
 
 def test_inequality_probability_and_evidence_ratio_exact():
-    d = np.array([[-2.0, -1, 0, 0, 1, 2, 3, 4],
-                  [1.0, 2, 3, 4, 5, 6, 7, 8],
-                  [0.5, -1, 2, -3, 4, -5, 6, -7]])
+    d = np.array([[-2.0, -1, 0, 0, 1, 2, 3, 4], [1.0, 2, 3, 4, 5, 6, 7, 8], [0.5, -1, 2, -3, 4, -5, 6, -7]])
     r = Result(pd.DataFrame({"k": ["p", "q", "r"]}), d, 2, 4)
     texts = ["b1 > 0", "b1 >= 0", "b1 < 0", "b1 <= 0", "b2 > 0", "b2 < 0", "b3 + 1 > 2 * b1", "b* >= 1"]
     h = hypotheses(r, texts)
@@ -396,8 +434,8 @@ def test_inequality_probability_and_evidence_ratio_exact():
             assert er == hit.sum() / (~hit).sum()
             assert er == pytest.approx(p / (1 - p), rel=1e-14)
     assert h.summary["evidence_ratio"][4] == math.inf and h.summary["probability"][4] == 1.0  # b2 > 0: every draw
-    assert h.summary["evidence_ratio"][5] == 0.0 and h.summary["probability"][5] == 0.0       # b2 < 0: none
-    assert h.summary["probability"][0] == 4 / 8 and h.summary["probability"][1] == 6 / 8      # ties at 0
+    assert h.summary["evidence_ratio"][5] == 0.0 and h.summary["probability"][5] == 0.0  # b2 < 0: none
+    assert h.summary["probability"][0] == 4 / 8 and h.summary["probability"][1] == 6 / 8  # ties at 0
 
 
 def test_rope_shares_partition_the_draws(four_rows):
@@ -425,14 +463,17 @@ def test_rope_shares_partition_the_draws(four_rows):
     assert (he["p_below_rope"][0], he["p_rope_unconditional"][0], he["p_above_rope"][0]) == (0.5, 0.25, 0.25)
 
 
-@pytest.mark.parametrize("equivalence, match", [
-    ((1, 0), "lo must be below hi"),
-    ((0.5, 0.5), "lo must be below hi"),
-    ((np.nan, 1.0), "lo must be below hi"),
-    (("a", "b"), "must be a pair"),
-    ((1.0, 2.0, 3.0), "must be a pair"),
-    (0.1, "must be a pair"),
-])
+@pytest.mark.parametrize(
+    "equivalence, match",
+    [
+        ((1, 0), "lo must be below hi"),
+        ((0.5, 0.5), "lo must be below hi"),
+        ((np.nan, 1.0), "lo must be below hi"),
+        (("a", "b"), "must be a pair"),
+        ((1.0, 2.0, 3.0), "must be a pair"),
+        (0.1, "must be a pair"),
+    ],
+)
 def test_equivalence_errors(four_rows, equivalence, match):
     with pytest.raises(ValueError, match=match):
         hypotheses(four_rows, "b1 - b2", equivalence=equivalence)
@@ -447,8 +488,14 @@ def test_fit_parameters_brms_style(example):
     sd = table["sd_cluster__Intercept"].to_numpy()
     r1 = table["r_cluster[1,Intercept]"].to_numpy()
     cut = float(np.median(b_tx))
-    texts = [f"TX < {cut}", "TX < 0", "Intercept + TX > 5", "sd_cluster__Intercept > 0.2",
-             "`r_cluster[1,Intercept]` > 0", "b_TX / sigma"]
+    texts = [
+        f"TX < {cut}",
+        "TX < 0",
+        "Intercept + TX > 5",
+        "sd_cluster__Intercept > 0.2",
+        "`r_cluster[1,Intercept]` > 0",
+        "b_TX / sigma",
+    ]
     h = hypotheses(example, texts)
     expected = [b_tx - cut, b_tx, b_int + b_tx - 5, sd - 0.2, r1, b_tx / table["sigma"].to_numpy()]
     np.testing.assert_allclose(h.draws, np.stack(expected), **EXACT)
@@ -552,7 +599,7 @@ TAU, N_OBS, N_DRAWS = 2.0, 20, 40_000
 def test_savage_dickey_conjugate_normal_closed_form(true_mu, data_seed):
     """y_i ~ N(mu, 1), mu ~ N(0, tau^2): BF01 = N(0; m, v) / N(0; 0, tau^2), checked through from_arrays specs."""
     y = np.random.default_rng(data_seed).normal(true_mu, 1.0, N_OBS)
-    v = 1 / (1 / TAU ** 2 + N_OBS)
+    v = 1 / (1 / TAU**2 + N_OBS)
     m = v * y.sum()
     exact = stats.norm.pdf(0, m, math.sqrt(v)) / stats.norm.pdf(0, 0, TAU)
     assert (exact > 1) == (true_mu == 0.0)  # one data set for H0 (BF01 ~ 7.5), one against it (~ 0.65)
@@ -560,9 +607,16 @@ def test_savage_dickey_conjugate_normal_closed_form(true_mu, data_seed):
     data = pd.DataFrame({"y": y})
 
     def make(draws, source):
-        return mixeff.from_arrays(fixed_design=lambda f: np.ones((len(f), 1)), beta=draws[:, None],
-                                  beta_names=["Intercept"], family="gaussian", aux={"sigma": np.ones(N_DRAWS)},
-                                  data=data, n_chains=2, source=source)
+        return mixeff.from_arrays(
+            fixed_design=lambda f: np.ones((len(f), 1)),
+            beta=draws[:, None],
+            beta_names=["Intercept"],
+            family="gaussian",
+            aux={"sigma": np.ones(N_DRAWS)},
+            data=data,
+            n_chains=2,
+            source=source,
+        )
 
     post_draws, prior_draws = rng.normal(m, math.sqrt(v), N_DRAWS), rng.normal(0, TAU, N_DRAWS)
     post = mixeff.avg_predictions(make(post_draws, "posterior"), newdata=data.head(1), type="link")
@@ -586,16 +640,19 @@ def test_savage_dickey_conjugate_normal_closed_form(true_mu, data_seed):
 # --------------------------------------------------------------------------- 8. bad uses
 
 
-@pytest.mark.parametrize("hypothesis, match", [
-    ("~ foo", r"right-hand side 'foo' is not one of"),
-    ("sum ~ pairwise", r"left-hand side must be empty, 'difference' or 'ratio'"),
-    ("ratio ~ poly", r"left-hand side must be empty or 'dotproduct'"),
-    ("~ pairwise | h", r"\['h'\] not a column of the result; available: \['x', 'g'\]"),
-    ("~ pairwise | g +", r"after '\|' name the grouping columns"),
-    ("b1 - zz = 0", r"unknown name 'zz'; refer to rows as b1, b2"),
-    ("b7 > 0", r"names row b7, which does not exist: the result has 6 row\(s\), b1..b6"),
-    ("b1 < b2 < b3", "one comparison"),
-])
+@pytest.mark.parametrize(
+    "hypothesis, match",
+    [
+        ("~ foo", r"right-hand side 'foo' is not one of"),
+        ("sum ~ pairwise", r"left-hand side must be empty, 'difference' or 'ratio'"),
+        ("ratio ~ poly", r"left-hand side must be empty or 'dotproduct'"),
+        ("~ pairwise | h", r"\['h'\] not a column of the result; available: \['x', 'g'\]"),
+        ("~ pairwise | g +", r"after '\|' name the grouping columns"),
+        ("b1 - zz = 0", r"unknown name 'zz'; refer to rows as b1, b2"),
+        ("b7 > 0", r"names row b7, which does not exist: the result has 6 row\(s\), b1..b6"),
+        ("b1 < b2 < b3", "one comparison"),
+    ],
+)
 def test_bad_hypotheses(grouped_rows, hypothesis, match):
     with pytest.raises(ValueError, match=match):
         hypotheses(grouped_rows, hypothesis)
@@ -624,8 +681,7 @@ def test_ratio_formula_by_zero_is_refused_like_the_expression():
 
 
 def test_summarise_with_diagnostics_after_transform_and_equivalence(spec, newdata):
-    r = mixeff.predictions(spec, newdata=newdata, hypothesis="b2 - b1 = 0", equivalence=(-0.01, 0.01),
-                           transform="exp")
+    r = mixeff.predictions(spec, newdata=newdata, hypothesis="b2 - b1 = 0", equivalence=(-0.01, 0.01), transform="exp")
     out = r.summarise(diagnostics=True)
     assert {"rhat", "p_rope_unconditional"} <= set(out.columns)
     np.testing.assert_allclose(out["p_rope_unconditional"], r.summary["p_rope_unconditional"])

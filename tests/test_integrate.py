@@ -9,6 +9,7 @@ from scipy import special
 import mixeff
 from mixeff import datagrid, new_levels
 
+
 def expect_1d(fn, eta, var):
     """E[fn(eta + u)], u ~ N(0, var): scipy's adaptive quad_vec over t = u/sd (an independent reference).
 
@@ -18,8 +19,15 @@ def expect_1d(fn, eta, var):
     eta, var = np.broadcast_arrays(np.asarray(eta, float), np.asarray(var, float))
     sd = np.sqrt(var)
     phi = lambda t: np.exp(-0.5 * t * t) / np.sqrt(2 * np.pi)  # noqa: E731
-    value, _ = sp_integrate.quad_vec(lambda t: fn(eta + sd * t) * phi(t), -45, 45, epsabs=0, epsrel=1e-13,
-                                     points=[-10, -5, -2, 0, 2, 5, 10], limit=10000)
+    value, _ = sp_integrate.quad_vec(
+        lambda t: fn(eta + sd * t) * phi(t),
+        -45,
+        45,
+        epsabs=0,
+        epsrel=1e-13,
+        points=[-10, -5, -2, 0, 2, 5, 10],
+        limit=10000,
+    )
     return value
 
 
@@ -30,9 +38,13 @@ def brms_draws(family="bernoulli", cor=0.5, n=300, seed=0, crossed=False):
     """Draws of y ~ x + (1 + x | g) [+ (1 | h)] with brms names, and the data they belong to."""
     rng = np.random.default_rng(seed)
     levels = ["a", "b", "c"]
-    d = {"b_Intercept": rng.normal(-0.3, 0.3, n), "b_x": rng.normal(0.8, 0.2, n),
-         "sd_g__Intercept": np.abs(rng.normal(1.2, 0.3, n)), "sd_g__x": np.abs(rng.normal(0.7, 0.2, n)),
-         "cor_g__Intercept__x": np.clip(rng.normal(cor, 0.1, n), -0.95, 0.95)}
+    d = {
+        "b_Intercept": rng.normal(-0.3, 0.3, n),
+        "b_x": rng.normal(0.8, 0.2, n),
+        "sd_g__Intercept": np.abs(rng.normal(1.2, 0.3, n)),
+        "sd_g__x": np.abs(rng.normal(0.7, 0.2, n)),
+        "cor_g__Intercept__x": np.clip(rng.normal(cor, 0.1, n), -0.95, 0.95),
+    }
     for lev in levels:
         d[f"r_g[{lev},Intercept]"] = rng.normal(0, 1, n)
         d[f"r_g[{lev},x]"] = rng.normal(0, 0.5, n)
@@ -42,8 +54,14 @@ def brms_draws(family="bernoulli", cor=0.5, n=300, seed=0, crossed=False):
             d[f"r_h[{lev},Intercept]"] = rng.normal(0, 0.9, n)
     if family == "negativebinomial":
         d["shape"] = np.abs(rng.normal(3.0, 0.3, n))
-    data = pd.DataFrame({"y": [0, 1, 1, 0, 1, 0], "x": [-1.0, 0.0, 1.0, 0.5, -0.5, 2.0],
-                         "g": ["a", "b", "c", "a", "b", "c"], "h": ["p", "q", "p", "q", "p", "q"]})
+    data = pd.DataFrame(
+        {
+            "y": [0, 1, 1, 0, 1, 0],
+            "x": [-1.0, 0.0, 1.0, 0.5, -0.5, 2.0],
+            "g": ["a", "b", "c", "a", "b", "c"],
+            "h": ["p", "q", "p", "q", "p", "q"],
+        }
+    )
     formula = "y ~ x + (1 + x | g)" + (" + (1 | h)" if crossed else "")
     return pd.DataFrame(d), data, formula
 
@@ -73,11 +91,14 @@ def test_correlated_logit_equals_2d_gauss_hermite():
     assert "integrated over new levels of g (exact" in repr(got)
 
 
-@pytest.mark.parametrize("family,link,fn", [
-    ("bernoulli", "probit", None),
-    ("poisson", "log", None),
-    ("negativebinomial", "log", None),
-])
+@pytest.mark.parametrize(
+    "family,link,fn",
+    [
+        ("bernoulli", "probit", None),
+        ("poisson", "log", None),
+        ("negativebinomial", "log", None),
+    ],
+)
 def test_closed_forms(family, link, fn):
     draws, data, formula = brms_draws(family)
     spec = mixeff.from_brms_draws(draws, formula=formula, data=data, family=family, link=link)
@@ -132,19 +153,34 @@ def test_extreme_eta_and_variance_stay_finite_and_accurate():
     data = pd.DataFrame({"x": [0.0, 1.0], "g": ["a", "b"]})
     for b0, sd in [(-15.0, 5.0), (15.0, 5.0), (-15.0, 0.05), (0.0, 5.0)]:
         group = mixeff.model.spec.GroupFactor(
-            name="g", columns=("g",), levels=np.array(["a", "b"]), terms=["Intercept"],
-            b=rng.normal(0, sd, (s, 2, 1)), sd=np.full((s, 1), sd), cor=None,
-            design=lambda f: np.ones((len(f), 1)), term_blocks={"1": [0]})
-        spec = mixeff.from_arrays(fixed_design=lambda f: np.ones((len(f), 1)), beta=np.full((s, 1), b0),
-                                  beta_names=["Intercept"], family="bernoulli", data=data, groups=[group])
+            name="g",
+            columns=("g",),
+            levels=np.array(["a", "b"]),
+            terms=["Intercept"],
+            b=rng.normal(0, sd, (s, 2, 1)),
+            sd=np.full((s, 1), sd),
+            cor=None,
+            design=lambda f: np.ones((len(f), 1)),
+            term_blocks={"1": [0]},
+        )
+        spec = mixeff.from_arrays(
+            fixed_design=lambda f: np.ones((len(f), 1)),
+            beta=np.full((s, 1), b0),
+            beta_names=["Intercept"],
+            family="bernoulli",
+            data=data,
+            groups=[group],
+        )
         with np.errstate(all="raise"):
-            got = mixeff.predictions(spec, pd.DataFrame({"g": ["new"]}), allow_new_levels=True,
-                                     sample_new_levels="integrate").draws[0]
+            got = mixeff.predictions(
+                spec, pd.DataFrame({"g": ["new"]}), allow_new_levels=True, sample_new_levels="integrate"
+            ).draws[0]
         pdf = lambda u: np.exp(-0.5 * (u / sd) ** 2) / (sd * np.sqrt(2 * np.pi))  # noqa: E731
         mode = -b0 if abs(b0) < sd**2 else np.sign(-b0) * sd**2  # where expit(b0 + u) pdf(u) peaks
-        ref = sum(sp_integrate.quad(lambda u: special.expit(b0 + u) * pdf(u), a, c, epsabs=0, epsrel=1e-13,
-                                    limit=500)[0]
-                  for a, c in [(-60 * sd - 60, mode), (mode, 60 * sd + 60)])
+        ref = sum(
+            sp_integrate.quad(lambda u: special.expit(b0 + u) * pdf(u), a, c, epsabs=0, epsrel=1e-13, limit=500)[0]
+            for a, c in [(-60 * sd - 60, mode), (mode, 60 * sd + 60)]
+        )
         assert np.all(np.isfinite(got)) and np.all((got > 0) & (got < 1))
         np.testing.assert_allclose(got, ref, rtol=1e-10)
 
@@ -153,8 +189,9 @@ def test_integrate_agrees_with_many_gaussian_levels_within_mc_error(bernoulli_fi
     k = 20000
     grid = datagrid(bernoulli_fit, g=new_levels(k))
     sim = mixeff.predictions(bernoulli_fit, grid, allow_new_levels=True, sample_new_levels="gaussian", seed=5)
-    exact = mixeff.predictions(bernoulli_fit, datagrid(bernoulli_fit, g=new_levels(1)), allow_new_levels=True,
-                               sample_new_levels="integrate")
+    exact = mixeff.predictions(
+        bernoulli_fit, datagrid(bernoulli_fit, g=new_levels(1)), allow_new_levels=True, sample_new_levels="integrate"
+    )
     mc_mean = sim.draws.mean(axis=0)
     mc_se = sim.draws.std(axis=0, ddof=1) / np.sqrt(k)
     z = (mc_mean - exact.draws[0]) / mc_se
@@ -170,14 +207,24 @@ def test_lognormal_seed_model_predictions_and_ate_are_the_moment_formula(magnuss
     grid = datagrid(magnusson_fit, TX=[0, 1], cluster=new_levels(1))
     p = mixeff.predictions(magnusson_fit, grid, allow_new_levels=True, sample_new_levels="integrate")
     np.testing.assert_allclose(p.draws, np.exp(b0 + np.outer([0, 1], b1) + v), rtol=1e-10)
-    ate = mixeff.avg_comparisons(magnusson_fit, variables="TX", newdata=datagrid(magnusson_fit, cluster=new_levels(1)),
-                                 allow_new_levels=True, sample_new_levels="integrate")
+    ate = mixeff.avg_comparisons(
+        magnusson_fit,
+        variables="TX",
+        newdata=datagrid(magnusson_fit, cluster=new_levels(1)),
+        allow_new_levels=True,
+        sample_new_levels="integrate",
+    )
     np.testing.assert_allclose(ate.draws[0], np.exp(b0 + b1 + v) - np.exp(b0 + v), rtol=1e-10)
     assert ate.new_levels["method"] == "closed form" and "closed form" in repr(ate)
     # the population-averaged log ratio of a log-link model is β_TX itself
-    lnr = mixeff.avg_comparisons(magnusson_fit, variables="TX", comparison="lnratio",
-                                 newdata=datagrid(magnusson_fit, cluster=new_levels(1)),
-                                 allow_new_levels=True, sample_new_levels="integrate")
+    lnr = mixeff.avg_comparisons(
+        magnusson_fit,
+        variables="TX",
+        comparison="lnratio",
+        newdata=datagrid(magnusson_fit, cluster=new_levels(1)),
+        allow_new_levels=True,
+        sample_new_levels="integrate",
+    )
     np.testing.assert_allclose(lnr.draws[0], b1, rtol=1e-10)
 
 
@@ -207,16 +254,16 @@ def test_integrated_contrast_and_slope_of_a_logit_model(bernoulli_fit):
 def test_bad_requests_are_clear_errors(magnusson_fit):
     grid = datagrid(magnusson_fit, TX=[0, 1], cluster=new_levels(1))
     with pytest.raises(ValueError, match="type='prediction'.*sample_new_levels='gaussian'"):
-        mixeff.predictions(magnusson_fit, grid, allow_new_levels=True, sample_new_levels="integrate",
-                           type="prediction")
+        mixeff.predictions(magnusson_fit, grid, allow_new_levels=True, sample_new_levels="integrate", type="prediction")
     with pytest.raises(ValueError, match="allow_new_levels=True"):
         mixeff.predictions(magnusson_fit, grid, sample_new_levels="integrate")
     draws, data, formula = brms_draws()
     draws["shape"] = 2.0
     spec = mixeff.from_brms_draws(draws, formula=formula, data=data, family="gamma", link="inverse")
     with pytest.raises(ValueError, match="'inverse' link.*does not exist"):
-        mixeff.predictions(spec, pd.DataFrame({"x": [1.0], "g": ["new"]}), allow_new_levels=True,
-                           sample_new_levels="integrate")
+        mixeff.predictions(
+            spec, pd.DataFrame({"x": [1.0], "g": ["new"]}), allow_new_levels=True, sample_new_levels="integrate"
+        )
 
 
 # --------------------------------------------------------------------------- Monte Carlo error where it remains
@@ -232,15 +279,17 @@ def test_monte_carlo_se_of_simulated_averages(bernoulli_fit):
     np.testing.assert_allclose(avg.draws[0], rows.mean(axis=0), rtol=1e-12)
     per_draw_se = rows.std(axis=0, ddof=1) / np.sqrt(k)
     assert avg.new_levels["mc_se"][0] == pytest.approx(np.median(per_draw_se), rel=1e-9)
-    assert avg.new_levels["mc_se_ratio"][0] == pytest.approx(np.median(per_draw_se) / avg.draws[0].std(ddof=1),
-                                                              rel=1e-9)
+    assert avg.new_levels["mc_se_ratio"][0] == pytest.approx(
+        np.median(per_draw_se) / avg.draws[0].std(ddof=1), rel=1e-9
+    )
     assert "Monte Carlo SE" in repr(avg)
     # a ratio of means: the delta method over levels, by hand
     lo_hi = mixeff.predictions(bernoulli_fit, pd.concat([grid.assign(z="a"), grid.assign(z="b")]), **kw).draws
     lo, hi = lo_hi[:k], lo_hi[k:]
     with pytest.warns(mixeff.MonteCarloWarning):
-        ratio = mixeff.avg_comparisons(bernoulli_fit, variables={"z": ["a", "b"]}, comparison="ratio",
-                                       newdata=grid, **kw)
+        ratio = mixeff.avg_comparisons(
+            bernoulli_fit, variables={"z": ["a", "b"]}, comparison="ratio", newdata=grid, **kw
+        )
     r = hi.mean(axis=0) / lo.mean(axis=0)
     np.testing.assert_allclose(ratio.draws[0], r, rtol=1e-12)
     psi = (hi - r * lo) / lo.mean(axis=0)
@@ -253,8 +302,17 @@ def test_no_monte_carlo_warning_when_integrating_or_with_many_levels(bernoulli_f
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", mixeff.MonteCarloWarning)
-        exact = mixeff.avg_predictions(bernoulli_fit, datagrid(bernoulli_fit, g=new_levels(1)),
-                                       allow_new_levels=True, sample_new_levels="integrate")
-        many = mixeff.avg_predictions(bernoulli_fit, datagrid(bernoulli_fit, g=new_levels(5000)),
-                                      allow_new_levels=True, sample_new_levels="gaussian", seed=1)
+        exact = mixeff.avg_predictions(
+            bernoulli_fit,
+            datagrid(bernoulli_fit, g=new_levels(1)),
+            allow_new_levels=True,
+            sample_new_levels="integrate",
+        )
+        many = mixeff.avg_predictions(
+            bernoulli_fit,
+            datagrid(bernoulli_fit, g=new_levels(5000)),
+            allow_new_levels=True,
+            sample_new_levels="gaussian",
+            seed=1,
+        )
     assert "mc_se" not in exact.new_levels and max(many.new_levels["mc_se_ratio"]) < 0.1

@@ -25,16 +25,21 @@ def cloglog_increment(x, d=1e-4):
 def quad_reference(f, eta, sd):
     """∫ f(η + u) φ_sd(u) du by adaptive quad, split where the integrand's mass sits."""
     pdf = lambda u: np.exp(-0.5 * (u / sd) ** 2) / (sd * np.sqrt(2 * np.pi))  # noqa: E731
-    centre = float(np.clip(-eta, -sd**2, sd**2))
+    centre = float(np.clip(-eta, -(sd**2), sd**2))
     cuts = sorted({-60 * sd - 60, min(0.0, centre) - 8 * sd, 0.0, centre, max(0.0, centre) + 8 * sd, 60 * sd + 60})
-    return sum(integrate.quad(lambda u: f(eta + u) * pdf(u), a, b, epsabs=0, epsrel=1e-13, limit=1000)[0]
-               for a, b in zip(cuts[:-1], cuts[1:]))
+    return sum(
+        integrate.quad(lambda u: f(eta + u) * pdf(u), a, b, epsabs=0, epsrel=1e-13, limit=1000)[0]
+        for a, b in zip(cuts[:-1], cuts[1:])
+    )
 
 
 CASES = {
     "logistic": (special.expit, LINKS["logit"].quadrature_step),
     "inverse cloglog": (inv_cloglog, LINKS["cloglog"].quadrature_step),
-    "logistic increment": (lambda x: LINKS["logit"].increment(x, np.full_like(x, 1e-4)), LINKS["logit"].quadrature_step),
+    "logistic increment": (
+        lambda x: LINKS["logit"].increment(x, np.full_like(x, 1e-4)),
+        LINKS["logit"].quadrature_step,
+    ),
     "cloglog increment": (cloglog_increment, LINKS["cloglog"].quadrature_step),
 }
 
@@ -55,9 +60,11 @@ def test_block_equals_cell_by_cell_and_zero_variance_is_the_function():
     eta = rng.normal(0, 3, (40, 30))
     var = rng.uniform(0, 4, (40, 30))
     var[:, :3] = 0.0
-    got, _ = normal_expectation(special.expit, eta, var, step=LINKS['logit'].quadrature_step)
+    got, _ = normal_expectation(special.expit, eta, var, step=LINKS["logit"].quadrature_step)
     for i, j in [(0, 0), (5, 7), (39, 29), (12, 3)]:
-        one, _ = normal_expectation(special.expit, eta[i:i + 1, j:j + 1], var[i:i + 1, j:j + 1], step=LINKS['logit'].quadrature_step)
+        one, _ = normal_expectation(
+            special.expit, eta[i : i + 1, j : j + 1], var[i : i + 1, j : j + 1], step=LINKS["logit"].quadrature_step
+        )
         # a lone cell gets its own (shorter) node set: both meet the verified tolerance
         np.testing.assert_allclose(got[i, j], one[0, 0], rtol=VERIFIED_RTOL)
     np.testing.assert_allclose(got[:, :3], special.expit(eta[:, :3]), rtol=1e-13)
@@ -80,6 +87,10 @@ def test_extreme_inputs_stay_finite_bounded_and_silent():
     with warnings.catch_warnings(), np.errstate(over="ignore"):
         warnings.simplefilter("error")
         for sd in [5.0, 20.0]:
-            got, _ = normal_expectation(LINKS["logit"].inverse, eta, np.full(5, sd**2), step=LINKS['logit'].quadrature_step)
+            got, _ = normal_expectation(
+                LINKS["logit"].inverse, eta, np.full(5, sd**2), step=LINKS["logit"].quadrature_step
+            )
             assert np.all(np.isfinite(got)) and np.all((got >= 0) & (got <= 1))
-            assert got[0] < 1e-200 and got[-1] == pytest.approx(1.0, abs=1e-15) and got[2] == pytest.approx(0.5, abs=1e-12)
+            assert (
+                got[0] < 1e-200 and got[-1] == pytest.approx(1.0, abs=1e-15) and got[2] == pytest.approx(0.5, abs=1e-12)
+            )

@@ -70,8 +70,11 @@ def test_every_module_is_in_a_layer():
 @pytest.mark.parametrize("layer", sorted(ALLOWED))
 def test_layer_imports_only_what_it_may(layer):
     bad = {
-        (m, dep) for m, deps in _graph().items() if _layer(m) == layer
-        for dep in deps if _layer(dep) not in ALLOWED[layer] and dep != "mixeff"
+        (m, dep)
+        for m, deps in _graph().items()
+        if _layer(m) == layer
+        for dep in deps
+        if _layer(dep) not in ALLOWED[layer] and dep != "mixeff"
     }
     assert not bad, f"{layer} may import only {sorted(ALLOWED[layer])}; found {sorted(bad)}"
 
@@ -104,8 +107,11 @@ def test_no_import_cycles():
 
 def test_internal_modules_export_no_all():
     """The public API is ``mixeff/__init__.py``; internal modules do not advertise ``__all__``."""
-    offenders = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
-                 if p != PACKAGE / "__init__.py" and "__all__" in p.read_text()]
+    offenders = [
+        str(p.relative_to(PACKAGE))
+        for p in PACKAGE.rglob("*.py")
+        if p != PACKAGE / "__init__.py" and "__all__" in p.read_text()
+    ]
     assert not offenders
 
 

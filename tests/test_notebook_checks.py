@@ -18,7 +18,7 @@ from scipy.special import expit
 import mixeff as me
 
 NODES, WEIGHTS = np.polynomial.hermite_e.hermegauss(200)
-WEIGHTS = WEIGHTS / WEIGHTS.sum()   # E[f(u)], u ~ N(0, 1), as f(NODES) @ WEIGHTS
+WEIGHTS = WEIGHTS / WEIGHTS.sum()  # E[f(u)], u ~ N(0, 1), as f(NODES) @ WEIGHTS
 
 
 def _logit(p):
@@ -58,7 +58,7 @@ def test_01_offsets_and_existing_cluster_average_come_from_the_r_cluster_draws(m
     link_clusters = me.predictions(fit, me.datagrid(fit, TX=0, cluster="unique"), type="link")
     link_typical = me.predictions(fit, me.datagrid(fit, TX=0), type="link", re_formula="NA")
     clusters = link_clusters.grid["cluster"]
-    r = me.as_draws_df(fit)[[f"r_cluster[{c},Intercept]" for c in clusters]].to_numpy()   # (S, 20)
+    r = me.as_draws_df(fit)[[f"r_cluster[{c},Intercept]" for c in clusters]].to_numpy()  # (S, 20)
     np.testing.assert_allclose(link_clusters.draws - link_typical.draws, r.T, atol=1e-10)
 
     existing = me.predictions(fit, me.datagrid(fit, TX=[0, 1], cluster="unique"), by="TX")
@@ -76,16 +76,22 @@ def test_01_integrated_new_cluster_is_the_moment_formula(magnusson):
     np.testing.assert_allclose(exact.draws, marginal, rtol=1e-9)
     ate = me.avg_comparisons(fit, "TX", newdata=me.datagrid(fit, cluster=me.new_levels(1)), **new1)
     np.testing.assert_allclose(ate.draws[0], marginal[1] - marginal[0], rtol=1e-9)
-    assert np.all(marginal > magnusson[2])   # Jensen: above the typical cluster in every draw
+    assert np.all(marginal > magnusson[2])  # Jensen: above the typical cluster in every draw
 
 
 def test_01_simulated_clusters_err_by_their_closed_form_standard_error(magnusson):
     fit, (_, _, s0, _), typical, marginal = magnusson
     k = 200
-    res = me.predictions(fit, me.datagrid(fit, TX=[0, 1], cluster=me.new_levels(k)), by="TX",
-                         allow_new_levels=True, sample_new_levels="gaussian", seed=3)
+    res = me.predictions(
+        fit,
+        me.datagrid(fit, TX=[0, 1], cluster=me.new_levels(k)),
+        by="TX",
+        allow_new_levels=True,
+        sample_new_levels="gaussian",
+        seed=3,
+    )
     z = (res.draws - marginal) / (typical * np.sqrt(np.expm1(s0**2) * np.exp(s0**2) / k))
-    np.testing.assert_allclose(z[0], z[1], rtol=1e-6, atol=1e-9)   # both arms share their clusters
+    np.testing.assert_allclose(z[0], z[1], rtol=1e-6, atol=1e-9)  # both arms share their clusters
     assert abs(z[0].mean()) < 4 / np.sqrt(z.shape[1])
     assert 0.8 < (z[0] ** 2).mean() < 1.25
 
@@ -95,8 +101,15 @@ def test_01_ratios_are_exp_beta1(magnusson):
     grid0 = me.datagrid(fit, TX=0)
     ratio_link = me.comparisons(fit, "TX", newdata=grid0, type="link", transform="exp")
     slope_link = me.slopes(fit, "TX", newdata=grid0, type="link")
-    ratio_new = me.avg_comparisons(fit, "TX", comparison="ratio", newdata=me.datagrid(fit, cluster=me.new_levels(20)),
-                                   allow_new_levels=True, sample_new_levels="gaussian", seed=1)
+    ratio_new = me.avg_comparisons(
+        fit,
+        "TX",
+        comparison="ratio",
+        newdata=me.datagrid(fit, cluster=me.new_levels(20)),
+        allow_new_levels=True,
+        sample_new_levels="gaussian",
+        seed=1,
+    )
     for ratio in (ratio_link.draws[0], np.exp(slope_link.draws[0]), ratio_new.draws[0]):
         np.testing.assert_allclose(ratio, np.exp(b1), rtol=1e-10)
 
@@ -109,10 +122,19 @@ def test_01_ratios_are_exp_beta1(magnusson):
 def test_02_mar1_slopes_of_a_random_intercept_lmm_are_beta(gaussian_ri_fit):
     fit = gaussian_ri_fit
     (beta,) = _cols(fit, "b_x")
-    for res in (me.avg_slopes(fit, "x", re_formula="NA"), me.slopes(fit, "x", newdata=me.datagrid(fit, g="unique")),
-                me.avg_slopes(fit, "x"),
-                me.avg_slopes(fit, "x", newdata=me.datagrid(fit, g=me.new_levels(20)), allow_new_levels=True,
-                              sample_new_levels="gaussian", seed=1)):
+    for res in (
+        me.avg_slopes(fit, "x", re_formula="NA"),
+        me.slopes(fit, "x", newdata=me.datagrid(fit, g="unique")),
+        me.avg_slopes(fit, "x"),
+        me.avg_slopes(
+            fit,
+            "x",
+            newdata=me.datagrid(fit, g=me.new_levels(20)),
+            allow_new_levels=True,
+            sample_new_levels="gaussian",
+            seed=1,
+        ),
+    ):
         np.testing.assert_allclose(res.draws, np.broadcast_to(beta, res.draws.shape), rtol=1e-8)
 
 
@@ -120,8 +142,9 @@ def test_02_mar2_conditional_is_population_plus_offset(gaussian_ri_fit):
     fit = gaussian_ri_fit
     grid = me.datagrid(fit, g="unique", x=0)
     b_g = me.as_draws_df(fit)[[f"r_g[{v},Intercept]" for v in grid["g"]]].to_numpy().T
-    np.testing.assert_allclose(me.predictions(fit, grid).draws,
-                               me.predictions(fit, grid, re_formula="NA").draws + b_g, atol=1e-9)
+    np.testing.assert_allclose(
+        me.predictions(fit, grid).draws, me.predictions(fit, grid, re_formula="NA").draws + b_g, atol=1e-9
+    )
 
 
 def test_02_mar3_row_average_weights_groups_by_size(gaussian_ri_fit):
@@ -134,14 +157,16 @@ def test_02_mar3_row_average_weights_groups_by_size(gaussian_ri_fit):
     size_of = {g: 30 - 6 * i for i, g in enumerate(sorted(data["g"].unique()))}
     keep = data[data.groupby("g").cumcount() < data["g"].map(size_of)]
     sizes = keep["g"].value_counts().sort_index().to_numpy()
-    np.testing.assert_allclose(me.avg_predictions(fit, newdata=keep).draws,
-                               me.hypotheses(me.avg_predictions(fit, newdata=keep, by="g"), sizes / sizes.sum()).draws,
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        me.avg_predictions(fit, newdata=keep).draws,
+        me.hypotheses(me.avg_predictions(fit, newdata=keep, by="g"), sizes / sizes.sum()).draws,
+        rtol=1e-12,
+    )
 
 
 @pytest.fixture(scope="module")
 def logistic(bernoulli_fit):
-    b0, b1, sd = _cols(bernoulli_fit, "b_Intercept", "b_x", "sd_g__Intercept")   # z = "a" is the reference level
+    b0, b1, sd = _cols(bernoulli_fit, "b_Intercept", "b_x", "sd_g__Intercept")  # z = "a" is the reference level
     return bernoulli_fit, b0, b1, sd
 
 
@@ -152,8 +177,10 @@ def test_02_mar4_group_gaps_are_constant_on_the_link_scale_only(logistic):
     grid, typ = me.datagrid(fit, x=xs, z="a", g=groups), me.datagrid(fit, x=xs, z="a")
     gaps = {}
     for t in ("link", "response"):
-        gaps[t] = (me.predictions(fit, grid, type=t).draws.reshape(len(xs), len(groups), -1)
-                   - me.predictions(fit, typ, type=t, re_formula="NA").draws[:, None, :])
+        gaps[t] = (
+            me.predictions(fit, grid, type=t).draws.reshape(len(xs), len(groups), -1)
+            - me.predictions(fit, typ, type=t, re_formula="NA").draws[:, None, :]
+        )
     np.testing.assert_allclose(gaps["link"], np.broadcast_to(gaps["link"][:1], gaps["link"].shape), atol=1e-9)
     assert np.ptp(np.median(gaps["response"], axis=2), axis=0).max() > 0.05
 
@@ -161,8 +188,9 @@ def test_02_mar4_group_gaps_are_constant_on_the_link_scale_only(logistic):
 def test_02_mar5_integrated_probability_is_the_quadrature_and_pulled_toward_half(logistic):
     fit, b0, b1, sd = logistic
     x = np.array([-6.0, 0.0, 6.0])
-    exact = me.predictions(fit, me.datagrid(fit, x=x, z="a", g=me.new_levels(1)), allow_new_levels=True,
-                           sample_new_levels="integrate")
+    exact = me.predictions(
+        fit, me.datagrid(fit, x=x, z="a", g=me.new_levels(1)), allow_new_levels=True, sample_new_levels="integrate"
+    )
     eta = b0[None, :] + np.outer(x, b1)
     np.testing.assert_allclose(exact.draws, expit(eta[..., None] + sd[None, :, None] * NODES) @ WEIGHTS, rtol=1e-6)
     typical = me.predictions(fit, me.datagrid(fit, x=x, z="a"), re_formula="NA").draws
@@ -172,17 +200,27 @@ def test_02_mar5_integrated_probability_is_the_quadrature_and_pulled_toward_half
 
 def test_02_mar6_integrated_slope_is_beta_times_mean_density(logistic):
     fit, b0, b1, sd = logistic
-    slope = me.avg_slopes(fit, "x", newdata=me.datagrid(fit, x=0.0, z="a", g=me.new_levels(1)),
-                          allow_new_levels=True, sample_new_levels="integrate")
+    slope = me.avg_slopes(
+        fit,
+        "x",
+        newdata=me.datagrid(fit, x=0.0, z="a", g=me.new_levels(1)),
+        allow_new_levels=True,
+        sample_new_levels="integrate",
+    )
     p = expit(b0[:, None] + sd[:, None] * NODES)
     np.testing.assert_allclose(slope.draws[0], b1 * ((p * (1 - p)) @ WEIGHTS), rtol=1e-5)
 
 
 def test_02_population_averaged_log_odds_ratio_is_the_quadrature_and_attenuated(logistic):
     fit, b0, b1, sd = logistic
-    lnor = me.avg_comparisons(fit, {"x": 1}, comparison="lnor",
-                              newdata=me.datagrid(fit, x=0.0, z="a", g=me.new_levels(1)),
-                              allow_new_levels=True, sample_new_levels="integrate")
+    lnor = me.avg_comparisons(
+        fit,
+        {"x": 1},
+        comparison="lnor",
+        newdata=me.datagrid(fit, x=0.0, z="a", g=me.new_levels(1)),
+        allow_new_levels=True,
+        sample_new_levels="integrate",
+    )
     p0 = expit(b0[:, None] + sd[:, None] * NODES) @ WEIGHTS
     p1 = expit(b0[:, None] + b1[:, None] + sd[:, None] * NODES) @ WEIGHTS
     np.testing.assert_allclose(lnor.draws[0], _logit(p1) - _logit(p0), rtol=1e-6)
@@ -191,11 +229,27 @@ def test_02_population_averaged_log_odds_ratio_is_the_quadrature_and_attenuated(
 
 def test_02_mar7_link_scale_slopes_are_beta_however_groups_are_treated(logistic):
     fit, _, b1, _ = logistic
-    for res in (me.avg_slopes(fit, "x", type="link", re_formula="NA"), me.avg_slopes(fit, "x", type="link"),
-                me.avg_slopes(fit, "x", type="link", newdata=me.datagrid(fit, g=me.new_levels(20)),
-                              allow_new_levels=True, sample_new_levels="gaussian", seed=9),
-                me.avg_slopes(fit, "x", type="link", newdata=me.datagrid(fit, g=me.new_levels(1)),
-                              allow_new_levels=True, sample_new_levels="integrate")):
+    for res in (
+        me.avg_slopes(fit, "x", type="link", re_formula="NA"),
+        me.avg_slopes(fit, "x", type="link"),
+        me.avg_slopes(
+            fit,
+            "x",
+            type="link",
+            newdata=me.datagrid(fit, g=me.new_levels(20)),
+            allow_new_levels=True,
+            sample_new_levels="gaussian",
+            seed=9,
+        ),
+        me.avg_slopes(
+            fit,
+            "x",
+            type="link",
+            newdata=me.datagrid(fit, g=me.new_levels(1)),
+            allow_new_levels=True,
+            sample_new_levels="integrate",
+        ),
+    ):
         np.testing.assert_allclose(res.draws[0], b1, rtol=1e-8)
 
 
@@ -218,8 +272,14 @@ def test_03_the_three_answers_come_from_beta_and_the_subject_offsets(sleep_fit):
     mean_existing = me.avg_slopes(fit, "Days", newdata=me.datagrid(fit, Subject="unique"))
     np.testing.assert_allclose(mean_existing.draws[0], beta + nu.mean(axis=1), rtol=1e-8)
     # "a random study subject" (brms's sample_new_levels="uncertainty") is one of them in every draw
-    random_existing = me.slopes(fit, "Days", newdata=me.datagrid(fit, Subject=me.new_levels(1)),
-                                allow_new_levels=True, sample_new_levels="uncertainty", seed=1)
+    random_existing = me.slopes(
+        fit,
+        "Days",
+        newdata=me.datagrid(fit, Subject=me.new_levels(1)),
+        allow_new_levels=True,
+        sample_new_levels="uncertainty",
+        seed=1,
+    )
     assert np.isclose(per_subject.draws, random_existing.draws).any(axis=0).all()
     # the typical subject's trajectory is a line with slope beta
     traj = me.predictions(fit, me.datagrid(fit, Days=[0, 1]), re_formula="NA")
@@ -242,12 +302,20 @@ def test_04_poststratified_average_is_the_weighted_mean_of_cell_predictions(logi
 
     # numpy only, from the parameter draws: every cell's probability, then the weighted mean per group
     b_z = {"a": np.zeros_like(b0), "b": d["b_zb"].to_numpy(), "c": d["b_zc"].to_numpy()}
-    eta = np.column_stack([b0 + b1 * x + b_z[z] + d[f"r_g[{g},Intercept]"].to_numpy()
-                           for g, z, x in cells[["g", "z", "x"]].itertuples(index=False)])
-    p = expit(eta)                                                     # (S, cells)
+    eta = np.column_stack(
+        [
+            b0 + b1 * x + b_z[z] + d[f"r_g[{g},Intercept]"].to_numpy()
+            for g, z, x in cells[["g", "z", "x"]].itertuples(index=False)
+        ]
+    )
+    p = expit(eta)  # (S, cells)
     w = cells["percent"].to_numpy()
-    by_hand = np.vstack([p[:, (cells["g"] == g).to_numpy()] @ w[(cells["g"] == g).to_numpy()]
-                         / w[(cells["g"] == g).to_numpy()].sum() for g in mrp.grid["g"]])
+    by_hand = np.vstack(
+        [
+            p[:, (cells["g"] == g).to_numpy()] @ w[(cells["g"] == g).to_numpy()] / w[(cells["g"] == g).to_numpy()].sum()
+            for g in mrp.grid["g"]
+        ]
+    )
     np.testing.assert_allclose(mrp.draws, by_hand, rtol=1e-9)
 
     # the overall average is the size-weighted average of the by-group averages
@@ -265,10 +333,19 @@ def test_04_poststratified_average_is_the_weighted_mean_of_cell_predictions(logi
 def wine_fit():
     """The notebook's cumulative-logit model, short chains (Bambi's ordered thresholds)."""
     d = me.datasets.load_wine()
-    with warnings.catch_warnings():   # Bambi: "The intercept is omitted in ordinal families"
+    with warnings.catch_warnings():  # Bambi: "The intercept is omitted in ordinal families"
         warnings.simplefilter("ignore", UserWarning)
-        fit = me.fit("rating ~ temp + contact + (1 | judge)", d, family="cumulative", draws=150, tune=200,
-                     chains=2, seed=1, progress=False, target_accept=0.95)
+        fit = me.fit(
+            "rating ~ temp + contact + (1 | judge)",
+            d,
+            family="cumulative",
+            draws=150,
+            tune=200,
+            chains=2,
+            seed=1,
+            progress=False,
+            target_accept=0.95,
+        )
 
     def flat(name):
         da = fit.idata["posterior"][name]
@@ -289,17 +366,22 @@ def test_05_typical_judge_probabilities_are_the_closed_form_and_sum_to_one(wine_
     assert list(typical.summary.columns[:3]) == ["group", "temp", "contact"]
     warm = (grid["temp"] == "warm").to_numpy(float)
     yes = (grid["contact"] == "yes").to_numpy(float)
-    closed = _cumulative_probs(np.outer(warm, bw) + np.outer(yes, bc), th)      # (5, 4, S)
+    closed = _cumulative_probs(np.outer(warm, bw) + np.outer(yes, bc), th)  # (5, 4, S)
     np.testing.assert_allclose(typical.draws, closed.reshape(20, -1), rtol=1e-9, atol=1e-14)
     np.testing.assert_allclose(typical.draws.reshape(5, 4, -1).sum(axis=0), 1.0, atol=1e-12)
 
 
 def test_05_integrated_judge_effect_is_the_quadrature_and_sums_to_zero(wine_fit):
     fit, th, bw, bc, sd = wine_fit
-    effect = me.avg_comparisons(fit, "temp", newdata=me.datagrid(fit, contact=["no", "yes"], judge=me.new_levels(1)),
-                                allow_new_levels=True, sample_new_levels="integrate")
+    effect = me.avg_comparisons(
+        fit,
+        "temp",
+        newdata=me.datagrid(fit, contact=["no", "yes"], judge=me.new_levels(1)),
+        allow_new_levels=True,
+        sample_new_levels="integrate",
+    )
 
-    def integrated(eta):   # (5, rows, S): E_u[P(Y = k | eta + u)], u ~ N(0, sd^2)
+    def integrated(eta):  # (5, rows, S): E_u[P(Y = k | eta + u)], u ~ N(0, sd^2)
         return _cumulative_probs(eta[..., None] + sd[None, :, None] * NODES, th[:, None, :]) @ WEIGHTS
 
     eta_c = np.outer([0.0, 1.0], bc)
@@ -310,11 +392,16 @@ def test_05_integrated_judge_effect_is_the_quadrature_and_sums_to_zero(wine_fit)
 
 def test_05_expected_rating_is_a_linear_combination_of_rows(wine_fit):
     fit = wine_fit[0]
-    by_temp = me.avg_predictions(fit, newdata=me.datagrid(fit, temp=["cold", "warm"], contact=["no", "yes"]),
-                                 by="temp", re_formula="NA")
+    by_temp = me.avg_predictions(
+        fit, newdata=me.datagrid(fit, temp=["cold", "warm"], contact=["no", "yes"]), by="temp", re_formula="NA"
+    )
     k = by_temp.grid["group"].astype(int).to_numpy()
-    expected = np.vstack([k[(by_temp.grid["temp"] == t).to_numpy()] @ by_temp.draws[(by_temp.grid["temp"] == t).to_numpy()]
-                          for t in ("cold", "warm")])
+    expected = np.vstack(
+        [
+            k[(by_temp.grid["temp"] == t).to_numpy()] @ by_temp.draws[(by_temp.grid["temp"] == t).to_numpy()]
+            for t in ("cold", "warm")
+        ]
+    )
     w = np.column_stack([np.where(by_temp.grid["temp"] == t, k, 0) for t in ("cold", "warm")])
     np.testing.assert_allclose(me.hypotheses(by_temp, w).draws, expected, rtol=1e-12)
     assert np.all((expected >= 1) & (expected <= 5))

@@ -71,8 +71,7 @@ def test_fit_pickles_twice(magnusson_fit):
     """A loaded fit pickles again, to the same thing."""
     twice = _round_trip(_round_trip(magnusson_fit))
     grid = mixeff.datagrid(magnusson_fit, TX=[0, 1])
-    np.testing.assert_array_equal(mixeff.predictions(twice, grid).draws,
-                                  mixeff.predictions(magnusson_fit, grid).draws)
+    np.testing.assert_array_equal(mixeff.predictions(twice, grid).draws, mixeff.predictions(magnusson_fit, grid).draws)
 
 
 def test_from_bambi_round_trip_of_the_same_model(magnusson_fit):
@@ -91,8 +90,12 @@ def half(x):
 def own_bambi_fit():
     """A Bambi model built by hand: a prior, an alias, numpy and a function of this module in the formula."""
     d = mixeff.datasets.load_sleepstudy()
-    model = bmb.Model("Reaction ~ 1 + np.sqrt(Days) + half(Days) + (1 | Subject)", d, family="gaussian",
-                      priors={"half(Days)": bmb.Prior("Normal", mu=0, sigma=25)})
+    model = bmb.Model(
+        "Reaction ~ 1 + np.sqrt(Days) + half(Days) + (1 | Subject)",
+        d,
+        family="gaussian",
+        priors={"half(Days)": bmb.Prior("Normal", mu=0, sigma=25)},
+    )
     model.set_alias({"half(Days)": "b_half"})
     idata = model.fit(draws=100, tune=100, chains=2, random_seed=3, progressbar=False)
     return mixeff.from_bambi(model, idata)
@@ -112,9 +115,17 @@ def test_from_bambi_round_trip(own_bambi_fit, dumper):
 
 def test_prior_only_fit_round_trip():
     d = mixeff.datasets.load_magnusson()
-    prior_fit = mixeff.fit("y ~ 1 + TX + (1 | cluster)", d, family="lognormal", sample_prior="only",
-                           draws=100, chains=2, seed=5, progress=False,
-                           priors={"b": "normal(0, 1)", "Intercept": "normal(6, 1)"})
+    prior_fit = mixeff.fit(
+        "y ~ 1 + TX + (1 | cluster)",
+        d,
+        family="lognormal",
+        sample_prior="only",
+        draws=100,
+        chains=2,
+        seed=5,
+        progress=False,
+        priors={"b": "normal(0, 1)", "Intercept": "normal(6, 1)"},
+    )
     loaded = _round_trip(prior_fit)
     assert loaded.sample_prior == "only"
     assert loaded.available_draws == ["prior"]
@@ -162,8 +173,13 @@ def fixed_design(frame):
 
 def _arrays_spec(design):
     d = pd.DataFrame({"x": [0.0, 1.0, 2.0]})
-    return mixeff.from_arrays(fixed_design=design, beta=np.array([[1.0, 2.0], [0.0, 1.0]]),
-                              beta_names=["Intercept", "x"], family="bernoulli", data=d)
+    return mixeff.from_arrays(
+        fixed_design=design,
+        beta=np.array([[1.0, 2.0], [0.0, 1.0]]),
+        beta_names=["Intercept", "x"],
+        family="bernoulli",
+        data=d,
+    )
 
 
 def test_arrays_spec_pickles_when_its_functions_do():
@@ -171,8 +187,9 @@ def test_arrays_spec_pickles_when_its_functions_do():
     loaded = _round_trip(spec)
     assert loaded.link is spec.link and loaded.family is spec.family  # by name, back to the registry's
     np.testing.assert_array_equal(loaded.beta_t, spec.beta_t)
-    np.testing.assert_array_equal(mixeff.predictions(loaded, spec.data).draws,
-                                  mixeff.predictions(spec, spec.data).draws)
+    np.testing.assert_array_equal(
+        mixeff.predictions(loaded, spec.data).draws, mixeff.predictions(spec, spec.data).draws
+    )
 
 
 def test_arrays_spec_with_a_lambda():
@@ -181,5 +198,6 @@ def test_arrays_spec_with_a_lambda():
         pickle.dumps(spec)
     cloudpickle = pytest.importorskip("cloudpickle")
     loaded = _round_trip(spec, cloudpickle)
-    np.testing.assert_array_equal(mixeff.predictions(loaded, spec.data).draws,
-                                  mixeff.predictions(spec, spec.data).draws)
+    np.testing.assert_array_equal(
+        mixeff.predictions(loaded, spec.data).draws, mixeff.predictions(spec, spec.data).draws
+    )

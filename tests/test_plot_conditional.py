@@ -40,11 +40,20 @@ def spec(xzg_spec):
 def ordinal_spec(xzg_spec):
     """Cumulative logit r ~ x + z with categories low < mid < high."""
     rng = np.random.default_rng(8)
-    d = xzg_spec.data.assign(r=lambda f: pd.Categorical(np.random.default_rng(2).choice(["low", "mid", "high"], len(f)),
-                                                  ["low", "mid", "high"], ordered=True))
-    draws = pd.DataFrame({"b_Intercept[1]": rng.normal(-0.5, 0.1, S), "b_Intercept[2]": rng.normal(0.8, 0.1, S),
-                          "b_x": rng.normal(0.7, 0.1, S), "b_zb": rng.normal(0.5, 0.2, S),
-                          "b_zc": rng.normal(-0.4, 0.2, S)})
+    d = xzg_spec.data.assign(
+        r=lambda f: pd.Categorical(
+            np.random.default_rng(2).choice(["low", "mid", "high"], len(f)), ["low", "mid", "high"], ordered=True
+        )
+    )
+    draws = pd.DataFrame(
+        {
+            "b_Intercept[1]": rng.normal(-0.5, 0.1, S),
+            "b_Intercept[2]": rng.normal(0.8, 0.1, S),
+            "b_x": rng.normal(0.7, 0.1, S),
+            "b_zb": rng.normal(0.5, 0.2, S),
+            "b_zc": rng.normal(-0.4, 0.2, S),
+        }
+    )
     spec = mixeff.from_brms_draws(draws, formula="r ~ x + z", data=d, family="cumulative")
     return spec
 
@@ -138,8 +147,7 @@ def test_a_second_condition_gets_one_colour_per_level_and_a_legend(spec, tmp_pat
     colours = [to_rgba(line.get_color()) for line in lines]
     assert len(set(colours)) == 3
     for level, line in zip("abc", lines):
-        np.testing.assert_allclose(line.get_ydata(), p.summary.loc[grid["z"] == level, "estimate"],
-                                   rtol=0, atol=1e-12)
+        np.testing.assert_allclose(line.get_ydata(), p.summary.loc[grid["z"] == level, "estimate"], rtol=0, atol=1e-12)
     title, labels = _legend(fig)
     assert (title, labels) == ("z", ["a", "b", "c"])
     handles = fig.legends[0].legend_handles
@@ -160,8 +168,7 @@ def test_draw_false_returns_the_verbs_summary_plus_each_level(spec):
     p = predictions(spec, datagrid(spec, x=list(_x_span(spec, 10)), z="unique"), re_formula="NA")
     pd.testing.assert_frame_equal(d[list(p.summary.columns)], p.summary, check_exact=False, rtol=0, atol=1e-12)
     extra = [c for c in d.columns if c not in p.summary.columns]
-    assert extra == ["conf_low_50", "conf_high_50", "conf_low_80", "conf_high_80", "conf_low_97.5",
-                     "conf_high_97.5"]
+    assert extra == ["conf_low_50", "conf_high_50", "conf_low_80", "conf_high_80", "conf_low_97.5", "conf_high_97.5"]
     np.testing.assert_allclose(d["conf_low_80"], p.summarise(conf_level=0.8)["conf_low"], rtol=0, atol=1e-12)
     assert (d.attrs["x"], d.attrs["colour"], d.attrs["facet"]) == ("x", "z", None)
 
@@ -181,9 +188,9 @@ def test_third_condition_makes_one_panel_per_level(spec, tmp_path):
     for ax, g in zip(fig.axes, ["g0", "g1", "g2", "g3"]):
         lines = _by_gid(ax, "estimate")
         assert len(lines) == 3
-        np.testing.assert_allclose(lines[1].get_ydata(),
-                                   p.summary.loc[(grid["g"] == g) & (grid["z"] == "b"), "estimate"],
-                                   rtol=0, atol=1e-12)
+        np.testing.assert_allclose(
+            lines[1].get_ydata(), p.summary.loc[(grid["g"] == g) & (grid["z"] == "b"), "estimate"], rtol=0, atol=1e-12
+        )
         (data_points,) = _by_gid(ax, "data")
         assert len(data_points.get_offsets()) == (spec.data["g"] == g).sum()
     assert all(a.get_xlabel() == "x" for a in fig.axes[2:])
@@ -222,12 +229,12 @@ def test_comparisons_get_a_panel_per_contrast(spec, tmp_path):
     assert [a.get_title() for a in fig.axes] == ["z: b - a", "z: c - a"]
     for ax, contrast in zip(fig.axes, ["b - a", "c - a"]):
         (line,) = _by_gid(ax, "estimate")
-        np.testing.assert_allclose(line.get_ydata(), c.summary.loc[c.summary["contrast"] == contrast, "estimate"],
-                                   rtol=0, atol=1e-12)
+        np.testing.assert_allclose(
+            line.get_ydata(), c.summary.loc[c.summary["contrast"] == contrast, "estimate"], rtol=0, atol=1e-12
+        )
     assert "difference" in fig.axes[0].get_ylabel() and fig.axes[0].get_ylabel().startswith("y:")
     # one contrast: the y label names it
-    fig = plot_comparisons(spec, {"z": ["a", "b"]}, condition="x", re_formula="NA", n_points=5,
-                           comparison="ratio")
+    fig = plot_comparisons(spec, {"z": ["a", "b"]}, condition="x", re_formula="NA", n_points=5, comparison="ratio")
     assert fig.axes[0].get_ylabel() == "y: z b / a (ratio)"
 
 
@@ -237,8 +244,7 @@ def test_slopes_against_x_and_colour(spec, tmp_path):
     grid = datagrid(spec, x=list(_x_span(spec, 10)), z="unique")
     s = slopes(spec, "x", newdata=grid, re_formula="NA")
     lines = _by_gid(fig.axes[0], "estimate")
-    np.testing.assert_allclose(lines[2].get_ydata(), s.summary.loc[grid["z"] == "c", "estimate"],
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(lines[2].get_ydata(), s.summary.loc[grid["z"] == "c", "estimate"], rtol=0, atol=1e-12)
     assert fig.axes[0].get_ylabel() == "dy/dx"
     assert fig.axes[0].get_xlabel() == "x"
     assert _legend(fig)[0] == "z"
@@ -250,8 +256,9 @@ def test_categorical_family_group_becomes_colour_or_facet(ordinal_spec, tmp_path
     assert _legend(fig) == ("r category", ["low", "mid", "high"])
     p = predictions(ordinal_spec, datagrid(ordinal_spec, x=list(_x_span(ordinal_spec, 8))))
     lines = _by_gid(fig.axes[0], "estimate")
-    np.testing.assert_allclose(lines[1].get_ydata(), p.summary.loc[p.summary["group"] == "mid", "estimate"],
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        lines[1].get_ydata(), p.summary.loc[p.summary["group"] == "mid", "estimate"], rtol=0, atol=1e-12
+    )
     assert fig.axes[0].get_ylabel() == "probability of each r category"
     fig = plot_predictions(ordinal_spec, ["x", "z"], n_points=8)
     assert [a.get_title() for a in fig.axes] == ["r = low", "r = mid", "r = high"]
@@ -299,25 +306,28 @@ def test_long_category_labels_are_rotated():
 # --------------------------------------------------------------------------- #
 
 
-@pytest.mark.parametrize("kwargs, error, words", [
-    (dict(condition="nope"), ValueError, r"condition='nope': 'nope' is not a predictor of the model"),
-    (dict(condition="y"), ValueError, r"'y' is the response"),
-    (dict(condition=["x", "z", "g", "x2"]), ValueError, r"names 4 variables; at most 3"),
-    (dict(condition="x", by="z"), ValueError, r"both given.*not both"),
-    (dict(), ValueError, r"give condition="),
-    (dict(condition="z", spaghetti=5), ValueError, r"spaghetti=5 .* x='z' is categorical"),
-    (dict(condition="x", spaghetti=2.5), TypeError, r"spaghetti=2.5 must be a whole number"),
-    (dict(condition="x", spaghetti=10**6), ValueError, r"only 300 draws"),
-    (dict(condition={"z": ["a", "zz"]}), ValueError, r"'z' has no level\(s\) \['zz'\] in the data"),
-    (dict(condition={"z": "fivenum"}), ValueError, r"'fivenum' summarises a numeric variable"),
-    (dict(condition="x", levels=(0.5, 1.2)), ValueError, r"1.2 is not an interval level"),
-    (dict(condition=["x", "z", "g"], ax="new"), ValueError, r"4 panels .* ax= holds one"),
-    (dict(condition=3), TypeError, r"condition=3 must be a predictor name"),
-    (dict(by=["x", "z", "g", "y"]), ValueError, r"by=.* names 4 columns"),
-    (dict(condition="x", points=2), ValueError, r"points=2 must be in \[0, 1\]"),
-    (dict(condition="x", n_points=1), ValueError, r"n_points=1 must be at least 2"),
-    (dict(condition="x", newdata=[1]), TypeError, r"newdata must be a pandas DataFrame"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, words",
+    [
+        (dict(condition="nope"), ValueError, r"condition='nope': 'nope' is not a predictor of the model"),
+        (dict(condition="y"), ValueError, r"'y' is the response"),
+        (dict(condition=["x", "z", "g", "x2"]), ValueError, r"names 4 variables; at most 3"),
+        (dict(condition="x", by="z"), ValueError, r"both given.*not both"),
+        (dict(), ValueError, r"give condition="),
+        (dict(condition="z", spaghetti=5), ValueError, r"spaghetti=5 .* x='z' is categorical"),
+        (dict(condition="x", spaghetti=2.5), TypeError, r"spaghetti=2.5 must be a whole number"),
+        (dict(condition="x", spaghetti=10**6), ValueError, r"only 300 draws"),
+        (dict(condition={"z": ["a", "zz"]}), ValueError, r"'z' has no level\(s\) \['zz'\] in the data"),
+        (dict(condition={"z": "fivenum"}), ValueError, r"'fivenum' summarises a numeric variable"),
+        (dict(condition="x", levels=(0.5, 1.2)), ValueError, r"1.2 is not an interval level"),
+        (dict(condition=["x", "z", "g"], ax="new"), ValueError, r"4 panels .* ax= holds one"),
+        (dict(condition=3), TypeError, r"condition=3 must be a predictor name"),
+        (dict(by=["x", "z", "g", "y"]), ValueError, r"by=.* names 4 columns"),
+        (dict(condition="x", points=2), ValueError, r"points=2 must be in \[0, 1\]"),
+        (dict(condition="x", n_points=1), ValueError, r"n_points=1 must be at least 2"),
+        (dict(condition="x", newdata=[1]), TypeError, r"newdata must be a pandas DataFrame"),
+    ],
+)
 def test_bad_arguments_raise_naming_the_argument_and_the_fix(spec, kwargs, error, words):
     if kwargs.get("ax") == "new":
         kwargs = dict(kwargs, ax=plt.subplots()[1])

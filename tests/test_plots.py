@@ -13,8 +13,8 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 
-from mixeff.plots.density import kde  # noqa: E402
 from mixeff.plots import plot_draws, plot_estimates, plot_prior_posterior  # noqa: E402
+from mixeff.plots.density import kde  # noqa: E402
 from mixeff.results import Result  # noqa: E402
 
 RNG = np.random.default_rng(20240611)
@@ -312,12 +312,23 @@ def bernoulli_spec():
 
     rng = np.random.default_rng(7)
     n, s = 120, 300
-    data = pd.DataFrame({"x": rng.uniform(-3, 3, n), "z": rng.choice(["a", "b", "c"], n),
-                         "g": np.repeat([f"g{i}" for i in range(4)], n // 4)})
+    data = pd.DataFrame(
+        {
+            "x": rng.uniform(-3, 3, n),
+            "z": rng.choice(["a", "b", "c"], n),
+            "g": np.repeat([f"g{i}" for i in range(4)], n // 4),
+        }
+    )
     data["y"] = (rng.random(n) < 0.5).astype(int)
-    draws = pd.DataFrame({"b_Intercept": rng.normal(-0.5, 0.2, s), "b_x": rng.normal(0.9, 0.1, s),
-                          "b_zb": rng.normal(1.0, 0.25, s), "b_zc": rng.normal(-0.7, 0.25, s),
-                          "sd_g__Intercept": rng.gamma(10, 0.05, s)})
+    draws = pd.DataFrame(
+        {
+            "b_Intercept": rng.normal(-0.5, 0.2, s),
+            "b_x": rng.normal(0.9, 0.1, s),
+            "b_zb": rng.normal(1.0, 0.25, s),
+            "b_zc": rng.normal(-0.7, 0.25, s),
+            "sd_g__Intercept": rng.gamma(10, 0.05, s),
+        }
+    )
     for i in range(4):
         draws[f"r_g[g{i},Intercept]"] = rng.normal(0.5 * (i - 1.5), 0.3, s)
     return mixeff.from_brms_draws(draws, formula="y ~ x + z + (1 | g)", data=data, family="bernoulli")
@@ -338,8 +349,11 @@ def test_axis_labels_name_the_quantity_the_draws_and_the_row_columns():
     cmp.response = "y"
     ax = plot_draws(cmp).axes[0]
     assert ax.get_xlabel() == "y: TX 1 - 0 (difference), posterior draws"
-    ratio = _result({"term": ["TX"] * 2, "contrast": ["1 / 0"] * 2, "g": ["a", "b"]}, RNG.normal(2, 0.1, (2, 300)),
-                    kind="comparisons")
+    ratio = _result(
+        {"term": ["TX"] * 2, "contrast": ["1 / 0"] * 2, "g": ["a", "b"]},
+        RNG.normal(2, 0.1, (2, 300)),
+        kind="comparisons",
+    )
     ax = plot_estimates(ratio).axes[0]
     assert ax.get_xlabel() == "TX 1 / 0 (ratio), posterior draws"
     assert ax.get_ylabel() == "g (sorted by median)" and sorted(_ticklabels(ax.yaxis)) == ["a", "b"]
@@ -596,18 +610,23 @@ def test_style_matches_the_conditional_plots():
 @pytest.mark.parametrize("n", [1, 10, 48])
 def test_text_fits_at_300_dpi(n, tmp_path):
     names = [f"S{i:02d}" for i in range(n)]
-    r = _result({"state": names, "contrast": ["Woman - Man"] * n, "term": ["gender"] * n},
-                RNG.normal(size=(n, 400)), kind="comparisons")
+    r = _result(
+        {"state": names, "contrast": ["Woman - Man"] * n, "term": ["gender"] * n},
+        RNG.normal(size=(n, 400)),
+        kind="comparisons",
+    )
     for fig in (plot_draws(r, sort=True), plot_estimates(r), plot_prior_posterior(r, r)):
         fig.savefig(tmp_path / "f.png", dpi=300)
         renderer = fig.canvas.get_renderer()
         box = fig.bbox
-        texts = [fig._supxlabel] + [t for a in fig.axes for t in
-                                    (a.xaxis.label, a.yaxis.label, *a.get_yticklabels()) if t.get_text()]
+        texts = [fig._supxlabel] + [
+            t for a in fig.axes for t in (a.xaxis.label, a.yaxis.label, *a.get_yticklabels()) if t.get_text()
+        ]
         for t in texts:
             e = t.get_window_extent(renderer)
             assert e.x0 >= box.x0 - 1 and e.x1 <= box.x1 + 1, t.get_text()  # nothing cut off
-        ticks = sorted((t.get_window_extent(renderer) for t in fig.axes[0].get_yticklabels() if t.get_text()),
-                       key=lambda e: e.y0)
+        ticks = sorted(
+            (t.get_window_extent(renderer) for t in fig.axes[0].get_yticklabels() if t.get_text()), key=lambda e: e.y0
+        )
         assert all(lo.y1 <= hi.y0 + 1 for lo, hi in zip(ticks, ticks[1:]))  # tick labels do not overlap
         plt.close(fig)

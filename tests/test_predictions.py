@@ -297,37 +297,68 @@ def test_grouping_labels_match_across_int_float_and_str():
     from mixeff.model.spec import GroupFactor
 
     b = np.arange(6.0).reshape(2, 3, 1)
-    g = GroupFactor("g", ("g",), np.array(["1.0", "2.0", "3.5"]), ["Intercept"], b, np.ones((2, 1)), None,
-                    design=lambda f: np.ones((len(f), 1)), numeric=True)
+    g = GroupFactor(
+        "g",
+        ("g",),
+        np.array(["1.0", "2.0", "3.5"]),
+        ["Intercept"],
+        b,
+        np.ones((2, 1)),
+        None,
+        design=lambda f: np.ones((len(f), 1)),
+        numeric=True,
+    )
     assert g.levels.tolist() == ["1", "2", "3.5"]
     for col in ([1, 2], [1.0, 2.0], ["1", "2"]):
         assert g.labels_of(pd.DataFrame({"g": col})).tolist() == ["1", "2"]
     # never merge distinct labels: "01" and "1" stay apart
-    g2 = GroupFactor("g", ("g",), np.array(["01", "1"]), ["Intercept"], b[:, :2], np.ones((2, 1)), None,
-                     design=lambda f: np.ones((len(f), 1)), numeric=True)
+    g2 = GroupFactor(
+        "g",
+        ("g",),
+        np.array(["01", "1"]),
+        ["Intercept"],
+        b[:, :2],
+        np.ones((2, 1)),
+        None,
+        design=lambda f: np.ones((len(f), 1)),
+        numeric=True,
+    )
     assert g2.levels.tolist() == ["01", "1"]
     assert g2.labels_of(pd.DataFrame({"g": ["01", "1"]})).tolist() == ["01", "1"]
-    text = GroupFactor("g", ("g",), np.array(["1", "01"]), ["Intercept"], b[:, :2], np.ones((2, 1)), None,
-                       design=lambda f: np.ones((len(f), 1)))
+    text = GroupFactor(
+        "g",
+        ("g",),
+        np.array(["1", "01"]),
+        ["Intercept"],
+        b[:, :2],
+        np.ones((2, 1)),
+        None,
+        design=lambda f: np.ones((len(f), 1)),
+    )
     assert text.labels_of(pd.DataFrame({"g": ["01", "1", 1, 1.0]})).tolist() == ["01", "1", "1", "1"]
 
 
 @settings(max_examples=60, deadline=None, derandomize=True, database=None)
-@given(st.lists(st.sampled_from([1, 2, 2.5, -0.0, 0.0, float("nan")]), min_size=0, max_size=30),
-       st.lists(st.sampled_from(["a", "01", "1", "b"]), min_size=30, max_size=30),
-       st.sampled_from(["float", "str", "category", "Int64", "object"]), st.booleans(), st.booleans())
+@given(
+    st.lists(st.sampled_from([1, 2, 2.5, -0.0, 0.0, float("nan")]), min_size=0, max_size=30),
+    st.lists(st.sampled_from(["a", "01", "1", "b"]), min_size=30, max_size=30),
+    st.sampled_from(["float", "str", "category", "Int64", "object"]),
+    st.booleans(),
+    st.booleans(),
+)
 def test_distinct_labels_equal_row_labels(numbers, words, kind, numeric, two_columns):
     """The hashed path (labels built once per distinct value) gives every row the label factor_labels gives it,
     for float, string, categorical, nullable-integer and mixed object columns, single and interaction factors."""
     from mixeff.model.spec import distinct_labels, factor_labels
 
     n = len(numbers)
-    column = {"float": pd.Series(numbers, dtype=float),
-              "str": pd.Series([None if v != v else str(v) for v in numbers], dtype="str"),
-              "category": pd.Series([str(v) for v in numbers], dtype="category"),
-              "Int64": pd.Series([None if v != v else int(v) for v in numbers], dtype="Int64"),
-              "object": pd.Series([w if i % 2 else v for i, (v, w) in enumerate(zip(numbers, words))], dtype=object),
-              }[kind]
+    column = {
+        "float": pd.Series(numbers, dtype=float),
+        "str": pd.Series([None if v != v else str(v) for v in numbers], dtype="str"),
+        "category": pd.Series([str(v) for v in numbers], dtype="category"),
+        "Int64": pd.Series([None if v != v else int(v) for v in numbers], dtype="Int64"),
+        "object": pd.Series([w if i % 2 else v for i, (v, w) in enumerate(zip(numbers, words))], dtype=object),
+    }[kind]
     frame = pd.DataFrame({"g": column, "h": pd.Series(words[:n], dtype="str")})
     columns = ("h", "g") if two_columns else ("g",)
     labels, inverse = distinct_labels(frame, columns, ":", numeric)
@@ -350,8 +381,13 @@ def test_float_grouping_column_uses_existing_levels():
 
 
 def test_datagrid_unique_keeps_level_order_and_sorts_the_rest():
-    d = pd.DataFrame({"f": pd.Categorical(["hi", "lo", "mid"], categories=["lo", "mid", "hi"]),
-                      "s": ["3", "10", "2"], "x": [3.0, 1.0, 2.0]})
+    d = pd.DataFrame(
+        {
+            "f": pd.Categorical(["hi", "lo", "mid"], categories=["lo", "mid", "hi"]),
+            "s": ["3", "10", "2"],
+            "x": [3.0, 1.0, 2.0],
+        }
+    )
     assert datagrid(newdata=d, f="unique")["f"].tolist() == ["lo", "mid", "hi"]
     assert datagrid(newdata=d, s="unique")["s"].tolist() == ["2", "3", "10"]  # ids in numeric order
     assert datagrid(newdata=d.assign(s=["b", "c", "a"]), s="unique")["s"].tolist() == ["a", "b", "c"]
@@ -365,15 +401,23 @@ def count_fits():
 
     rng = np.random.default_rng(4)
     n = 120
-    d = pd.DataFrame({"x": rng.normal(size=n), "g": rng.choice(list("abcdef"), n),
-                      "trials": rng.integers(5, 15, n), "expo": rng.uniform(0.5, 3, n)})
+    d = pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "g": rng.choice(list("abcdef"), n),
+            "trials": rng.integers(5, 15, n),
+            "expo": rng.uniform(0.5, 3, n),
+        }
+    )
     d["y10"] = rng.binomial(10, 0.4, n)
     d["yn"] = rng.binomial(d["trials"], 0.4)
     d["count"] = rng.poisson(2 * d["expo"])
     fits = {}
-    for name, formula, family in [("const", "p(y10, 10) ~ x + (1|g)", "binomial"),
-                                  ("column", "p(yn, trials) ~ x + (1|g)", "binomial"),
-                                  ("offset", "count ~ x + offset(np.log(expo)) + (1|g)", "poisson")]:
+    for name, formula, family in [
+        ("const", "p(y10, 10) ~ x + (1|g)", "binomial"),
+        ("column", "p(yn, trials) ~ x + (1|g)", "binomial"),
+        ("offset", "count ~ x + offset(np.log(expo)) + (1|g)", "poisson"),
+    ]:
         m = bmb.Model(formula, d, family=family)
         fits[name] = (mixeff.from_bambi(m, m.fit(draws=40, tune=40, chains=1, progressbar=False, random_seed=2)), d)
     return fits

@@ -7,21 +7,16 @@ states: 377 rows).  Prior-only fits are exact forward draws (no MCMC), 2 × 200
 draws each.
 """
 
-
 import bambi as bmb
 import numpy as np
 import pytest
 import xarray as xr
 
 import mixeff
-from mixeff import avg_comparisons, comparisons
-from mixeff import hypotheses
-from mixeff import avg_predictions, predictions
+from mixeff import avg_comparisons, avg_predictions, avg_slopes, comparisons, hypotheses, predictions
+from mixeff.model import fitting as fit_module
 from mixeff.model.priors import check_proper, parse_prior, resolve_priors
 from mixeff.results import get_draws
-from mixeff import avg_slopes
-
-from mixeff.model import fitting as fit_module
 
 FORMULA = "defund ~ age + education + military + gender + (1 + gender | state)"
 VAGUE = {"b": "normal(0, 1e6)", "Intercept": "normal(0, 1e6)"}
@@ -57,8 +52,9 @@ def informative_fit(survey):
 @pytest.fixture(scope="module")
 def both_fit(survey):
     """sample_prior="yes": MCMC posterior plus the same prior draws as ``informative_fit``."""
-    return mixeff.fit(FORMULA, survey, family="bernoulli", priors=INFORMATIVE, sample_prior="yes",
-                      tune=150, **PRIOR_DRAWS)
+    return mixeff.fit(
+        FORMULA, survey, family="bernoulli", priors=INFORMATIVE, sample_prior="yes", tune=150, **PRIOR_DRAWS
+    )
 
 
 # --------------------------------------------------------------------------- #
@@ -99,8 +95,9 @@ def test_avg_comparisons_military_wide_under_vague_narrow_under_informative(vagu
     assert -0.1 < i.summary["conf_low"].iloc[0] < 0 < i.summary["conf_high"].iloc[0] < 0.1
     # the same draws as the difference of two counterfactual average predictions
     for f, r in ((vague_fit, v), (informative_fit, i)):
-        manual = (avg_predictions(f, survey.assign(military=1)).draws
-                  - avg_predictions(f, survey.assign(military=0)).draws)
+        manual = (
+            avg_predictions(f, survey.assign(military=1)).draws - avg_predictions(f, survey.assign(military=0)).draws
+        )
         np.testing.assert_allclose(r.draws, manual, atol=1e-9)
 
 
@@ -125,14 +122,14 @@ def test_prior_predictions_equal_bambis_own_prior_means(informative_fit, vague_f
 
 def test_prior_only_fit_ignores_the_response(survey, informative_fit):
     flipped = survey.assign(defund=1 - survey["defund"])
-    other = mixeff.fit(FORMULA, flipped, family="bernoulli", priors=INFORMATIVE, sample_prior="only",
-                       **PRIOR_DRAWS)
+    other = mixeff.fit(FORMULA, flipped, family="bernoulli", priors=INFORMATIVE, sample_prior="only", **PRIOR_DRAWS)
     a, b = informative_fit.idata["prior"], other.idata["prior"]
     assert set(a.data_vars) == set(b.data_vars)
     for name in a.data_vars:
         np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
-    np.testing.assert_array_equal(avg_predictions(informative_fit, by="gender").draws,
-                                  avg_predictions(other, by="gender").draws)
+    np.testing.assert_array_equal(
+        avg_predictions(informative_fit, by="gender").draws, avg_predictions(other, by="gender").draws
+    )
     # ...but the observed data the fit keeps is the new response
     assert int(other.idata["observed_data"]["defund"].sum()) == len(survey) - int(survey["defund"].sum())
 
@@ -151,8 +148,9 @@ def test_every_verb_works_on_a_prior_only_fit(informative_fit):
         assert "prior draws" in repr(r), name
         assert r.draws.shape[1] == 400 and np.all(np.isfinite(r.draws)), name
     # draws="posterior" (the verbs' default) and draws="prior" are the same on a prior-only fit
-    np.testing.assert_array_equal(avg_predictions(f, by="gender", draws="prior").draws,
-                                  results["avg_predictions"].draws)
+    np.testing.assert_array_equal(
+        avg_predictions(f, by="gender", draws="prior").draws, results["avg_predictions"].draws
+    )
     long = get_draws(results["avg_predictions"], "long")
     assert len(long) == 2 * 400 and set(long["gender"]) == {"Man", "Woman"}
     assert get_draws(results["avg_predictions"], "xarray").attrs["source"] == "prior"
@@ -201,11 +199,14 @@ def test_plot_prior_posterior_from_a_yes_fit(both_fit, tmp_path):
 # --------------------------------------------------------------------------- #
 
 
-@pytest.mark.parametrize("priors, names", [
-    ({"b": "normal(0, 1)", "Intercept": "normal(0, 1)", "military": "flat"}, ["'military'"]),
-    ({"Intercept": bmb.Prior("Flat")}, ["'Intercept'"]),
-    ({"sd": "flat"}, ["'1|state_sigma'", "'gender|state_sigma'", "'sd'"]),
-])
+@pytest.mark.parametrize(
+    "priors, names",
+    [
+        ({"b": "normal(0, 1)", "Intercept": "normal(0, 1)", "military": "flat"}, ["'military'"]),
+        ({"Intercept": bmb.Prior("Flat")}, ["'Intercept'"]),
+        ({"sd": "flat"}, ["'1|state_sigma'", "'gender|state_sigma'", "'sd'"]),
+    ],
+)
 def test_prior_only_fit_refuses_improper_priors(survey, priors, names):
     with pytest.raises(ValueError, match=r"improper \(flat\) priors") as err:
         mixeff.fit(FORMULA, survey, family="bernoulli", priors=priors, sample_prior="only", **PRIOR_DRAWS)
@@ -217,18 +218,27 @@ def test_prior_only_fit_refuses_improper_priors(survey, priors, names):
 
 def test_sample_prior_yes_refuses_improper_priors_before_sampling(survey):
     with pytest.raises(ValueError, match="'military' has a Flat prior"):
-        mixeff.fit(FORMULA, survey, family="bernoulli", priors={"military": bmb.Prior("Flat")},
-                   sample_prior="yes", **PRIOR_DRAWS)
+        mixeff.fit(
+            FORMULA,
+            survey,
+            family="bernoulli",
+            priors={"military": bmb.Prior("Flat")},
+            sample_prior="yes",
+            **PRIOR_DRAWS,
+        )
 
 
 def test_posterior_only_fit_has_no_prior_draws(both_fit):
     # what sample_prior="no" returns: the posterior group only
-    post_only = fit_module.MixedFit(both_fit.model, xr.DataTree.from_dict(
-        {"posterior": both_fit.idata["posterior"].to_dataset()}), "no")
+    post_only = fit_module.MixedFit(
+        both_fit.model, xr.DataTree.from_dict({"posterior": both_fit.idata["posterior"].to_dataset()}), "no"
+    )
     assert post_only.available_draws == ["posterior"]
     avg_predictions(post_only, by="gender")  # fine
-    for verb in (lambda: avg_predictions(post_only, by="gender", draws="prior"),
-                 lambda: avg_comparisons(post_only, variables="military", draws="prior")):
+    for verb in (
+        lambda: avg_predictions(post_only, by="gender", draws="prior"),
+        lambda: avg_comparisons(post_only, variables="military", draws="prior"),
+    ):
         with pytest.raises(ValueError, match=r"no prior draws.*sample_prior='yes' or 'only'"):
             verb()
     with pytest.raises(ValueError, match="must be 'posterior' or 'prior'"):
@@ -236,20 +246,31 @@ def test_posterior_only_fit_has_no_prior_draws(both_fit):
 
 
 def test_posterior_only_fit_from_mcmc_has_no_prior_draws(survey):
-    f = mixeff.fit("defund ~ military + (1 | state)", survey, family="bernoulli", draws=30, tune=30,
-                   chains=1, seed=1, progress=False)
+    f = mixeff.fit(
+        "defund ~ military + (1 | state)",
+        survey,
+        family="bernoulli",
+        draws=30,
+        tune=30,
+        chains=1,
+        seed=1,
+        progress=False,
+    )
     assert f.sample_prior == "no" and f.available_draws == ["posterior"]
     with pytest.raises(ValueError, match="no prior draws"):
         avg_predictions(f, draws="prior")
 
 
-@pytest.mark.parametrize("priors, match", [
-    ({"sigma": "normal(0, 1)"}, "class 'sigma' is not a parameter of the bernoulli family"),
-    ({"phi": "gamma(0.01, 0.01)"}, "class 'phi' is not a parameter of the bernoulli family"),
-    ({"bogus": "normal(0, 1)"}, "'bogus' is neither a parameter class"),
-    ({"b": "normal(0, 1"}, "is not understood"),
-    ({"b": "normal(0)"}, "normal takes 2 argument"),
-])
+@pytest.mark.parametrize(
+    "priors, match",
+    [
+        ({"sigma": "normal(0, 1)"}, "class 'sigma' is not a parameter of the bernoulli family"),
+        ({"phi": "gamma(0.01, 0.01)"}, "class 'phi' is not a parameter of the bernoulli family"),
+        ({"bogus": "normal(0, 1)"}, "'bogus' is neither a parameter class"),
+        ({"b": "normal(0, 1"}, "is not understood"),
+        ({"b": "normal(0)"}, "normal takes 2 argument"),
+    ],
+)
 def test_prior_spec_naming_a_class_the_model_lacks(survey, priors, match):
     with pytest.raises(ValueError, match=match):
         mixeff.fit(FORMULA, survey, family="bernoulli", priors=priors, sample_prior="only", **PRIOR_DRAWS)
@@ -257,11 +278,23 @@ def test_prior_spec_naming_a_class_the_model_lacks(survey, priors, match):
 
 def test_class_errors_for_models_without_intercept_or_group_terms(survey):
     with pytest.raises(ValueError, match="class 'Intercept' given but the model has no intercept"):
-        mixeff.fit("defund ~ 0 + military", survey, family="bernoulli", priors={"Intercept": "normal(0, 1)"},
-                   sample_prior="only", **PRIOR_DRAWS)
+        mixeff.fit(
+            "defund ~ 0 + military",
+            survey,
+            family="bernoulli",
+            priors={"Intercept": "normal(0, 1)"},
+            sample_prior="only",
+            **PRIOR_DRAWS,
+        )
     with pytest.raises(ValueError, match="class 'sd' given but the model has no group-level terms"):
-        mixeff.fit("defund ~ military", survey, family="bernoulli", priors={"sd": "normal(0, 1)"},
-                   sample_prior="only", **PRIOR_DRAWS)
+        mixeff.fit(
+            "defund ~ military",
+            survey,
+            family="bernoulli",
+            priors={"sd": "normal(0, 1)"},
+            sample_prior="only",
+            **PRIOR_DRAWS,
+        )
 
 
 def test_bad_sample_prior_value(survey):
@@ -319,8 +352,7 @@ def test_check_proper_accepts_bambi_defaults(survey):
 
 
 def test_split_chains_is_chain_major():
-    ds = xr.Dataset({"a": (("chain", "draw", "k"), np.arange(12.0).reshape(1, 6, 2))},
-                    coords={"k": ["x", "y"]})
+    ds = xr.Dataset({"a": (("chain", "draw", "k"), np.arange(12.0).reshape(1, 6, 2))}, coords={"k": ["x", "y"]})
     out = fit_module._split_chains(ds, 3)
     assert dict(out.sizes) == {"chain": 3, "draw": 2, "k": 2}
     assert out["a"].sel(chain=1, draw=0, k="y").item() == 5.0

@@ -12,10 +12,10 @@ from mixeff.engine.parallel import available_cores, resolve_jobs
 
 CALLS = {
     "avg_predictions by/wts": lambda spec, d, **kw: mixeff.avg_predictions(spec, d, by="z", wts="w", **kw),
-    "avg_comparisons by/wts": lambda spec, d, **kw: mixeff.avg_comparisons(spec, "x", newdata=d, by="z", wts="w",
-                                                                            **kw),
-    "avg_comparisons ratio": lambda spec, d, **kw: mixeff.avg_comparisons(spec, "z", newdata=d, comparison="ratio",
-                                                                          **kw),
+    "avg_comparisons by/wts": lambda spec, d, **kw: mixeff.avg_comparisons(spec, "x", newdata=d, by="z", wts="w", **kw),
+    "avg_comparisons ratio": lambda spec, d, **kw: mixeff.avg_comparisons(
+        spec, "z", newdata=d, comparison="ratio", **kw
+    ),
     "avg_slopes by/wts": lambda spec, d, **kw: mixeff.avg_slopes(spec, "x", newdata=d, by="z", wts="w", **kw),
     "predictions per row": lambda spec, d, **kw: mixeff.predictions(spec, d, **kw),
     "slopes per row": lambda spec, d, **kw: mixeff.slopes(spec, "x", newdata=d, **kw),
@@ -57,8 +57,9 @@ def test_threads_give_the_same_bits(xzg_spec, table, call, threads_used):
     reference = fn(xzg_spec, table, n_jobs=1, **NEW_LEVELS).draws
     for chunk_rows in (1, 3, 11, 1000, None):
         for j in (1, 2, 4):
-            np.testing.assert_array_equal(fn(xzg_spec, table, n_jobs=j, chunk_rows=chunk_rows, **NEW_LEVELS).draws,
-                                          reference)
+            np.testing.assert_array_equal(
+                fn(xzg_spec, table, n_jobs=j, chunk_rows=chunk_rows, **NEW_LEVELS).draws, reference
+            )
     assert set(threads_used) == {1, 2, 4}  # 220 rows: 7 tasks of up to 32
 
 
@@ -71,8 +72,9 @@ def test_the_package_option_sets_the_threads(xzg_spec, table, threads_used):
         mixeff.set_options(**before)
     assert threads_used[0] == 3
     assert resolve_jobs(None) == resolve_jobs(-1) == available_cores()
-    np.testing.assert_array_equal(one, mixeff.avg_predictions(xzg_spec, table, by="z", chunk_rows=2, n_jobs=1,
-                                                              **NEW_LEVELS).draws)
+    np.testing.assert_array_equal(
+        one, mixeff.avg_predictions(xzg_spec, table, by="z", chunk_rows=2, n_jobs=1, **NEW_LEVELS).draws
+    )
 
 
 @pytest.mark.parametrize("bad", [0, -2, 1.5, "2", True])
@@ -86,8 +88,10 @@ def test_bad_n_jobs_is_refused(xzg_spec, bad):
 def test_predictive_draws_do_not_depend_on_threads(xzg_spec, table, threads_used):
     """type='prediction' takes one random stream in row order: the same draws for any n_jobs."""
     kw = dict(type="prediction", seed=5, chunk_rows=4, **{k: v for k, v in NEW_LEVELS.items() if k != "seed"})
-    np.testing.assert_array_equal(mixeff.predictions(xzg_spec, table, n_jobs=1, **kw).draws,
-                                  mixeff.predictions(xzg_spec, table, n_jobs=2, **kw).draws)
+    np.testing.assert_array_equal(
+        mixeff.predictions(xzg_spec, table, n_jobs=1, **kw).draws,
+        mixeff.predictions(xzg_spec, table, n_jobs=2, **kw).draws,
+    )
 
 
 # --------------------------------------------------------------------------- compiled kernels
@@ -111,9 +115,11 @@ def test_compiled_logit_increment_equals_numpy_bit_for_bit(scale, form):
 
     rng = np.random.default_rng(int(scale))
     eta = rng.normal(0, scale, (57, 300))
-    d = {"one row": lambda: rng.normal(0, scale, (1, 300)),
-         "shared rows": lambda: SharedRows(rng.normal(0, scale, (4, 300)), rng.integers(0, 4, 57)),
-         "every row": lambda: rng.normal(0, scale, (57, 300))}[form]()
+    d = {
+        "one row": lambda: rng.normal(0, scale, (1, 300)),
+        "shared rows": lambda: SharedRows(rng.normal(0, scale, (4, 300)), rng.integers(0, 4, 57)),
+        "every row": lambda: rng.normal(0, scale, (57, 300)),
+    }[form]()
     compiled = _logit_increment(eta, d)
     assert kernels._kernel("logit_increment_tail") is not None
     plain = _numpy_only(lambda: _logit_increment(eta, d))
@@ -226,8 +232,9 @@ def test_parquet_files_and_lazy_rows(client, xzg_spec, table, tmp_path):
         table.iloc[rows].to_parquet(tmp_path / f"part{i}.parquet")
     pattern = str(tmp_path / "*.parquet")
     want = mixeff.avg_predictions(xzg_spec, table, by="z", wts="w", **NEW_LEVELS)
-    np.testing.assert_allclose(mixeff.avg_predictions(xzg_spec, pattern, by="z", wts="w", **NEW_LEVELS).draws,
-                               want.draws, rtol=1e-12)
+    np.testing.assert_allclose(
+        mixeff.avg_predictions(xzg_spec, pattern, by="z", wts="w", **NEW_LEVELS).draws, want.draws, rtol=1e-12
+    )
     lazy = mixeff.slopes(xzg_spec, "x", newdata=pattern, **NEW_LEVELS)
     assert "not computed" in repr(lazy)
     rows = mixeff.slopes(xzg_spec, "x", newdata=table, **NEW_LEVELS)
@@ -257,12 +264,15 @@ def test_every_adapter_runs_on_workers(client, bernoulli_fit, logistic_data, xzg
         np.testing.assert_allclose(got.draws, want.draws, rtol=1e-12)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(by=pd.DataFrame({"z": ["a", "b", "c"], "by": ["ab", "ab", "c"]})), r"by= a DataFrame is not available"),
-    (dict(by=True, type="prediction"), r"type='prediction' with dask newdata"),
-    (dict(by=True, wts=np.ones(220)), r"wts with dask newdata must be the name of a column"),
-    (dict(hypothesis="b1 = b2"), r"hypothesis=/equivalence= on per-row draws of dask newdata"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(by=pd.DataFrame({"z": ["a", "b", "c"], "by": ["ab", "ab", "c"]})), r"by= a DataFrame is not available"),
+        (dict(by=True, type="prediction"), r"type='prediction' with dask newdata"),
+        (dict(by=True, wts=np.ones(220)), r"wts with dask newdata must be the name of a column"),
+        (dict(hypothesis="b1 = b2"), r"hypothesis=/equivalence= on per-row draws of dask newdata"),
+    ],
+)
 def test_dask_refusals_say_what_to_do(xzg_spec, table, kwargs, message):
     with pytest.raises(ValueError, match=message):
         mixeff.predictions(xzg_spec, dd.from_pandas(table, npartitions=2), **kwargs, **NEW_LEVELS)

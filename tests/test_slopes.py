@@ -4,9 +4,7 @@ import numpy as np
 import pytest
 from scipy import special
 
-from mixeff import datagrid, get_draws, new_levels, predictions
-from mixeff import comparisons
-from mixeff import avg_slopes, slopes
+from mixeff import avg_slopes, comparisons, datagrid, get_draws, new_levels, predictions, slopes
 
 
 def flat(da):
@@ -23,8 +21,14 @@ def test_mar1_lmm_slope_is_the_same_with_zero_existing_or_new_random_effects(gau
     beta_x = flat(fit.idata["posterior"]["x"])
     zero = slopes(fit, "x", re_formula="NA")
     existing = slopes(fit, "x")
-    new = slopes(fit, "x", newdata=data.assign(g="new_" + data["g"].astype(str)), allow_new_levels=True,
-                 sample_new_levels="gaussian", seed=1)
+    new = slopes(
+        fit,
+        "x",
+        newdata=data.assign(g="new_" + data["g"].astype(str)),
+        allow_new_levels=True,
+        sample_new_levels="gaussian",
+        seed=1,
+    )
     assert zero.summary["contrast"].unique().tolist() == ["dY/dX"]
     # random intercepts cancel in the exact link-scale difference: identical, not just close
     assert np.abs(existing.draws - zero.draws).max() <= 1e-10
@@ -32,8 +36,14 @@ def test_mar1_lmm_slope_is_the_same_with_zero_existing_or_new_random_effects(gau
     # and the slope is β_x in every row and draw: Δη = (X_hi − X_lo)β divided by the realised step
     np.testing.assert_allclose(zero.draws, np.broadcast_to(beta_x, zero.draws.shape), rtol=1e-13)
     # averaged within draw, too
-    avg = avg_slopes(fit, "x", newdata=data.assign(g="new_" + data["g"].astype(str)), allow_new_levels=True,
-                     sample_new_levels="gaussian", seed=2)
+    avg = avg_slopes(
+        fit,
+        "x",
+        newdata=data.assign(g="new_" + data["g"].astype(str)),
+        allow_new_levels=True,
+        sample_new_levels="gaussian",
+        seed=2,
+    )
     assert avg.summary["contrast"].tolist() == ["mean(dY/dX)"]
     np.testing.assert_allclose(avg.draws[0], beta_x, rtol=1e-10)
 
@@ -115,8 +125,7 @@ def test_elasticities_match_numpy(bernoulli_fit, slope):
     for i, lev in enumerate(a.summary["z"]):
         m = (data["z"] == lev).to_numpy()
         # averages of signed elasticities can be near 0: tolerance relative to the row values
-        np.testing.assert_allclose(a.draws[i], expected[m].mean(axis=0), rtol=1e-6,
-                                   atol=1e-7 * np.abs(expected).max())
+        np.testing.assert_allclose(a.draws[i], expected[m].mean(axis=0), rtol=1e-6, atol=1e-7 * np.abs(expected).max())
     assert set(a.summary["contrast"]) == {f"mean({label})"}
 
 
@@ -146,8 +155,7 @@ def test_step_is_central_difference_of_predictions(bernoulli_fit, logistic_data)
 
 def test_categorical_variables_fall_back_to_contrasts(bernoulli_fit, magnusson_fit):
     s = avg_slopes(bernoulli_fit, ["x", "z"])
-    assert s.summary[["term", "contrast"]].values.tolist() == [
-        ["x", "mean(dY/dX)"], ["z", "b - a"], ["z", "c - a"]]
+    assert s.summary[["term", "contrast"]].values.tolist() == [["x", "mean(dY/dX)"], ["z", "b - a"], ["z", "c - a"]]
     c = comparisons(bernoulli_fit, "z", by=True)
     np.testing.assert_allclose(s.draws[1:], c.draws, rtol=1e-13)
     assert c.summary["contrast"].tolist() == ["b - a", "c - a"]

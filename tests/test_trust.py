@@ -23,8 +23,9 @@ def _brms_spec(shift_chain2=0.0):
     if shift_chain2:
         chain2 = draws[".chain"] == 2
         draws.loc[chain2, "b_Intercept"] += shift_chain2
-    return mixeff.from_brms_draws(draws, formula="Reaction ~ 1 + Days + (1 + Days | Subject)",
-                                  data=mixeff.datasets.load_sleepstudy())
+    return mixeff.from_brms_draws(
+        draws, formula="Reaction ~ 1 + Days + (1 + Days | Subject)", data=mixeff.datasets.load_sleepstudy()
+    )
 
 
 def test_diagnostics_equal_arviz_on_the_same_draws():
@@ -44,8 +45,9 @@ def test_diagnostics_equal_arviz_on_the_same_draws():
     for name, values in ref.items():
         np.testing.assert_allclose(table[name], values, rtol=1e-8)
     mean_mcse = r.summarise(diagnostics=True, estimator="mean")["mcse"]
-    np.testing.assert_allclose(mean_mcse, arviz_stats.mcse(da, sample_dims=["chain", "draw"], method="mean").values,
-                               rtol=1e-8)
+    np.testing.assert_allclose(
+        mean_mcse, arviz_stats.mcse(da, sample_dims=["chain", "draw"], method="mean").values, rtol=1e-8
+    )
 
 
 def test_autocorrelated_and_shifted_chains_match_arviz_too():
@@ -87,8 +89,16 @@ def test_broken_fit_warns_naming_rhat_and_healthy_draws_do_not():
 
 @pytest.mark.slow
 def test_seed_lognormal_fit_is_healthy_and_divergences_are_reported():
-    fit = mixeff.fit("y ~ 1 + TX + (1 | cluster)", mixeff.datasets.load_magnusson(), family="lognormal",
-                     draws=1000, tune=1000, chains=4, seed=3, progress=False)
+    fit = mixeff.fit(
+        "y ~ 1 + TX + (1 | cluster)",
+        mixeff.datasets.load_magnusson(),
+        family="lognormal",
+        draws=1000,
+        tune=1000,
+        chains=4,
+        seed=3,
+        progress=False,
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", mixeff.ConvergenceWarning)
         ate = mixeff.avg_comparisons(fit, "TX")
@@ -110,10 +120,14 @@ def test_seed_lognormal_fit_is_healthy_and_divergences_are_reported():
 
 def test_printed_header_says_prior_and_how_new_levels_were_treated():
     spec = _brms_spec()
-    r = mixeff.predictions(spec, pd.DataFrame({"Days": [1.0], "Subject": ["new"]}), allow_new_levels=True,
-                           sample_new_levels="integrate")
+    r = mixeff.predictions(
+        spec, pd.DataFrame({"Days": [1.0], "Subject": ["new"]}), allow_new_levels=True, sample_new_levels="integrate"
+    )
     text = repr(r)
-    assert text.splitlines()[0] == "predictions (type='response'): median, 95% ETI of 2 chains × 500 draws, posterior draws"
+    assert (
+        text.splitlines()[0]
+        == "predictions (type='response'): median, 95% ETI of 2 chains × 500 draws, posterior draws"
+    )
     assert "integrated over new levels of Subject (exact: closed form)" in text
     assert "_repr_html_" in dir(r) and "integrated over new levels" in r._repr_html_()
     # four significant digits, not sixteen
@@ -139,8 +153,12 @@ def test_datatree_draws_work_with_arviz():
 
 def test_stack_puts_results_side_by_side(magnusson_fit):
     typical = mixeff.predictions(magnusson_fit, datagrid(magnusson_fit, TX=[0, 1]), re_formula="NA")
-    exact = mixeff.predictions(magnusson_fit, datagrid(magnusson_fit, TX=[0, 1], cluster=new_levels(1)),
-                               allow_new_levels=True, sample_new_levels="integrate")
+    exact = mixeff.predictions(
+        magnusson_fit,
+        datagrid(magnusson_fit, TX=[0, 1], cluster=new_levels(1)),
+        allow_new_levels=True,
+        sample_new_levels="integrate",
+    )
     both = mixeff.stack({"typical": typical, "new clusters": exact})
     assert both.grid["result"].tolist() == ["typical", "typical", "new clusters", "new clusters"]
     np.testing.assert_array_equal(both.draws, np.vstack([typical.draws, exact.draws]))

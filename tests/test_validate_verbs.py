@@ -21,8 +21,9 @@ FIXTURE = Path(__file__).parent / "fixtures" / "brms_sleepstudy"
 @pytest.fixture(scope="module")
 def sleep():
     draws = pd.read_csv(FIXTURE / "draws.csv")
-    return mixeff.from_brms_draws(draws, formula="Reaction ~ 1 + Days + (1 + Days | Subject)",
-                                  data=mixeff.datasets.load_sleepstudy())
+    return mixeff.from_brms_draws(
+        draws, formula="Reaction ~ 1 + Days + (1 + Days | Subject)", data=mixeff.datasets.load_sleepstudy()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +42,14 @@ def four_rows(toy):
     return toy.data.head(4)
 
 
-@pytest.mark.parametrize("wts, message", [
-    (np.array([1.0, np.inf, 1.0, 1.0]), r"wts has 1 infinite weight\(s\); weights must be finite"),
-    (np.array([1.0, np.nan, 1.0, 1.0]), r"wts has 1 missing \(NaN\) weights"),
-    (np.array([1.0, -1.0, 1.0, 1.0]), r"wts has negative weights \(min -1\)"),
-])
+@pytest.mark.parametrize(
+    "wts, message",
+    [
+        (np.array([1.0, np.inf, 1.0, 1.0]), r"wts has 1 infinite weight\(s\); weights must be finite"),
+        (np.array([1.0, np.nan, 1.0, 1.0]), r"wts has 1 missing \(NaN\) weights"),
+        (np.array([1.0, -1.0, 1.0, 1.0]), r"wts has negative weights \(min -1\)"),
+    ],
+)
 def test_non_finite_or_negative_weights_are_refused(toy, wts, message):
     with pytest.raises(ValueError, match=message):
         mixeff.avg_predictions(toy, newdata=four_rows(toy), wts=wts)
@@ -66,8 +70,10 @@ def test_a_transform_returning_inf_is_refused_naming_the_transform(toy):
         mixeff.avg_comparisons(toy, "TX", transform=log_of_zero)
 
 
-@pytest.mark.parametrize("expression, kind", [("b1 / (b2 - b2) = 0", "200 ±inf"), ("log(-b1) = 0", "200 NaN"),
-                                              ("sqrt(b1 - b2 - 1e9)", "200 NaN")])
+@pytest.mark.parametrize(
+    "expression, kind",
+    [("b1 / (b2 - b2) = 0", "200 ±inf"), ("log(-b1) = 0", "200 NaN"), ("sqrt(b1 - b2 - 1e9)", "200 NaN")],
+)
 def test_hypotheses_that_divide_by_zero_or_leave_the_domain_are_refused(toy, expression, kind):
     means = mixeff.avg_predictions(toy, by="TX")
     with pytest.raises(ValueError, match=rf"hypothesis '{re_escape(expression)}' is not finite .*{kind}.*rewrite"):
@@ -92,20 +98,41 @@ def test_a_non_finite_step_is_refused(sleep, step):
         mixeff.avg_comparisons(sleep, variables={"Days": step})
 
 
-@pytest.mark.parametrize("call, error, message", [
-    (lambda s: mixeff.avg_predictions(s, by="TX", conf_level="0.9"), TypeError, r"conf_level='0.9' must be a number"),
-    (lambda s: mixeff.avg_predictions(s, by="TX", conf_level=True), TypeError, r"conf_level=True must be a number"),
-    (lambda s: mixeff.avg_comparisons(s, "TX", estimator=3), ValueError, r"estimator=3 is not one of"),
-    (lambda s: mixeff.predictions(s, mixeff.datagrid(s, cluster=mixeff.new_levels(2)), allow_new_levels=True,
-                                  seed="abc"), TypeError, r"seed='abc' must be a whole number"),
-    (lambda s: mixeff.predictions(s, mixeff.datagrid(s, cluster=mixeff.new_levels(2)), allow_new_levels=True,
-                                  seed=-1), ValueError, r"seed=-1 must be >= 0"),
-    (lambda s: mixeff.datagrid(s, newdata="not a frame"), TypeError, r"datagrid: newdata must be a pandas DataFrame"),
-    (lambda s: mixeff.predictions(s, chunk_rows=-1), ValueError, r"chunk_rows=-1 must be at least 1"),
-    (lambda s: mixeff.avg_predictions(s, by=["TX", "TX"]), ValueError, r"names a column more than once"),
-    (lambda s: mixeff.avg_predictions(s, by=3), TypeError, r"by=3 must be a column name"),
-    (lambda s: mixeff.avg_predictions(s, by=["TX", 1]), TypeError, r"by=\['TX', 1\] must be a column name"),
-])
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (
+            lambda s: mixeff.avg_predictions(s, by="TX", conf_level="0.9"),
+            TypeError,
+            r"conf_level='0.9' must be a number",
+        ),
+        (lambda s: mixeff.avg_predictions(s, by="TX", conf_level=True), TypeError, r"conf_level=True must be a number"),
+        (lambda s: mixeff.avg_comparisons(s, "TX", estimator=3), ValueError, r"estimator=3 is not one of"),
+        (
+            lambda s: mixeff.predictions(
+                s, mixeff.datagrid(s, cluster=mixeff.new_levels(2)), allow_new_levels=True, seed="abc"
+            ),
+            TypeError,
+            r"seed='abc' must be a whole number",
+        ),
+        (
+            lambda s: mixeff.predictions(
+                s, mixeff.datagrid(s, cluster=mixeff.new_levels(2)), allow_new_levels=True, seed=-1
+            ),
+            ValueError,
+            r"seed=-1 must be >= 0",
+        ),
+        (
+            lambda s: mixeff.datagrid(s, newdata="not a frame"),
+            TypeError,
+            r"datagrid: newdata must be a pandas DataFrame",
+        ),
+        (lambda s: mixeff.predictions(s, chunk_rows=-1), ValueError, r"chunk_rows=-1 must be at least 1"),
+        (lambda s: mixeff.avg_predictions(s, by=["TX", "TX"]), ValueError, r"names a column more than once"),
+        (lambda s: mixeff.avg_predictions(s, by=3), TypeError, r"by=3 must be a column name"),
+        (lambda s: mixeff.avg_predictions(s, by=["TX", 1]), TypeError, r"by=\['TX', 1\] must be a column name"),
+    ],
+)
 def test_wrong_types_and_values_name_the_argument(toy, call, error, message):
     with pytest.raises(error, match=message):
         call(toy)
@@ -170,18 +197,39 @@ def _eta_spec(family, link):
 
     fam = FAMILIES[family]
     s = 40
-    aux = {"sigma": np.full(s, 1.0), "nu": np.full(s, 5.0), "alpha": np.full(s, 2.0), "kappa": np.full(s, 5.0),
-           "psi": np.full(s, 0.7), "b": np.full(s, 1.0), "lam": np.full(s, 2.0),
-           "threshold": np.tile([-1.0, 1.0], (s, 1))}
+    aux = {
+        "sigma": np.full(s, 1.0),
+        "nu": np.full(s, 5.0),
+        "alpha": np.full(s, 2.0),
+        "kappa": np.full(s, 5.0),
+        "psi": np.full(s, 0.7),
+        "b": np.full(s, 1.0),
+        "lam": np.full(s, 2.0),
+        "threshold": np.tile([-1.0, 1.0], (s, 1)),
+    }
     data = pd.DataFrame({"x": np.linspace(-1, 1, 8), "y": np.ones(8), "n": 10})
     design = lambda f: f[["x"]].to_numpy(float)  # noqa: E731
-    dpars = {f"mu{c}": mixeff.model.spec.Predictor(design, np.full((s, 1), k + 1.0), ["x"], {}, "identity")
-             for k, c in enumerate("BC")} if family == "categorical" else None
-    return mixeff.from_arrays(fixed_design=design, beta=np.full((s, 1), 1.0),
-                              beta_names=["x"], family=family, link=link, data=data,
-                              aux={k: aux[k] for k in fam.aux}, predictors=["x"],
-                              trials="n" if fam.needs_trials else None,
-                              categories=list("ABC") if fam.categorical else None, dpars=dpars)
+    dpars = (
+        {
+            f"mu{c}": mixeff.model.spec.Predictor(design, np.full((s, 1), k + 1.0), ["x"], {}, "identity")
+            for k, c in enumerate("BC")
+        }
+        if family == "categorical"
+        else None
+    )
+    return mixeff.from_arrays(
+        fixed_design=design,
+        beta=np.full((s, 1), 1.0),
+        beta_names=["x"],
+        family=family,
+        link=link,
+        data=data,
+        aux={k: aux[k] for k in fam.aux},
+        predictors=["x"],
+        trials="n" if fam.needs_trials else None,
+        categories=list("ABC") if fam.categorical else None,
+        dpars=dpars,
+    )
 
 
 def _families_and_links():
@@ -206,15 +254,18 @@ def test_linear_predictors_up_to_700_give_finite_values_and_no_warnings(family, 
             warnings.simplefilter("error")
             warnings.simplefilter("ignore", mixeff.ConvergenceWarning)  # constant made-up draws
             for type in ("link", "response"):
-                for result in (mixeff.predictions(spec, grid, type=type),
-                               mixeff.slopes(spec, "x", newdata=grid, type=type),
-                               mixeff.comparisons(spec, "x", newdata=grid, type=type)):
+                for result in (
+                    mixeff.predictions(spec, grid, type=type),
+                    mixeff.slopes(spec, "x", newdata=grid, type=type),
+                    mixeff.comparisons(spec, "x", newdata=grid, type=type),
+                ):
                     assert np.isfinite(result.draws).all()
             try:
                 drawn = mixeff.predictions(spec, grid, type="prediction", seed=1)
             except ValueError as err:
-                assert ("type='prediction': no draw from the" in str(err) or spec.family.categorical) \
-                    and "type='response'" in str(err)
+                assert (
+                    "type='prediction': no draw from the" in str(err) or spec.family.categorical
+                ) and "type='response'" in str(err)
             else:
                 assert np.isfinite(drawn.draws).all()
 
@@ -223,8 +274,13 @@ def test_exact_values_at_700():
     """Values, not just finiteness: the inverse links at η = ±700 against their limits."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", mixeff.ConvergenceWarning)
-        at = {eta: {link: mixeff.predictions(_eta_spec("bernoulli", link), pd.DataFrame({"x": [eta]})).draws[0, 0]
-                    for link in ("logit", "probit", "cloglog")} for eta in (-700.0, 700.0)}
+        at = {
+            eta: {
+                link: mixeff.predictions(_eta_spec("bernoulli", link), pd.DataFrame({"x": [eta]})).draws[0, 0]
+                for link in ("logit", "probit", "cloglog")
+            }
+            for eta in (-700.0, 700.0)
+        }
         poisson = mixeff.predictions(_eta_spec("poisson", "log"), pd.DataFrame({"x": [700.0]})).draws[0, 0]
     assert at[700.0] == {"logit": 1.0, "probit": 1.0, "cloglog": 1.0}
     assert at[-700.0]["logit"] == pytest.approx(np.exp(-700.0), rel=1e-12)
@@ -238,8 +294,11 @@ def test_a_lognormal_mean_that_overflows_is_an_error_not_inf():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         warnings.simplefilter("ignore", mixeff.ConvergenceWarning)
-        with pytest.raises(ValueError, match=r"predictions .* is not finite in 40 of 40 draws \(0 NaN, 40 ±inf.*"
-                                             r"overflow float64.*type='link'"):
+        with pytest.raises(
+            ValueError,
+            match=r"predictions .* is not finite in 40 of 40 draws \(0 NaN, 40 ±inf.*"
+            r"overflow float64.*type='link'",
+        ):
             mixeff.predictions(spec, pd.DataFrame({"x": [709.5]}))
         link = mixeff.predictions(spec, pd.DataFrame({"x": [709.5]}), type="link")
     assert link.draws[0, 0] == 709.5
@@ -249,7 +308,9 @@ def test_a_string_level_is_matched_exactly(sleep, toy):
     """'0308' is not Subject '308' and '01' is not cluster '1' (both string columns): new levels, not aliases."""
     for spec, column, label in ((sleep, "Subject", "0308"), (toy, "cluster", "01")):
         grid = spec.data.head(1).assign(**{column: label})
-        with pytest.raises(ValueError, match=rf"level\(s\) \['{label}'\] of grouping factor '{column}'.*allow_new_levels=True"):
+        with pytest.raises(
+            ValueError, match=rf"level\(s\) \['{label}'\] of grouping factor '{column}'.*allow_new_levels=True"
+        ):
             mixeff.predictions(spec, grid)
     # a number names the level it prints as
     as_number = mixeff.predictions(sleep, pd.DataFrame({"Days": [1], "Subject": [308]})).draws
@@ -262,11 +323,28 @@ def test_numeric_cluster_ids_match_as_numbers():
     base = toy_spec()
     data = base.data.assign(cluster=base.data["cluster"].astype(int))
     g = base.groups["cluster"]
-    group = mixeff.model.spec.GroupFactor(name="cluster", columns=("cluster",), levels=g.levels, terms=g.terms, b=g.b,
-                                          sd=g.sd, cor=None, design=g.design, term_blocks=g.term_blocks)
-    spec = mixeff.from_arrays(fixed_design=lambda f: np.column_stack([np.ones(len(f)), f["TX"].to_numpy(float)]),
-                              beta=base.beta, beta_names=base.beta_names, family="lognormal", data=data,
-                              groups=[group], aux=base.aux, n_chains=base.n_chains, predictors=["TX"])
+    group = mixeff.model.spec.GroupFactor(
+        name="cluster",
+        columns=("cluster",),
+        levels=g.levels,
+        terms=g.terms,
+        b=g.b,
+        sd=g.sd,
+        cor=None,
+        design=g.design,
+        term_blocks=g.term_blocks,
+    )
+    spec = mixeff.from_arrays(
+        fixed_design=lambda f: np.column_stack([np.ones(len(f)), f["TX"].to_numpy(float)]),
+        beta=base.beta,
+        beta_names=base.beta_names,
+        family="lognormal",
+        data=data,
+        groups=[group],
+        aux=base.aux,
+        n_chains=base.n_chains,
+        predictors=["TX"],
+    )
     draws = [mixeff.predictions(spec, pd.DataFrame({"TX": [1], "cluster": [v]})).draws for v in (1, 1.0, "1", "01")]
     for d in draws[1:]:
         np.testing.assert_array_equal(d, draws[0])

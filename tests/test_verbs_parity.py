@@ -12,6 +12,7 @@ import mixeff
 from mixeff import avg_comparisons, avg_predictions, comparisons, datagrid, predictions
 from mixeff.model.examples import toy_spec
 
+
 @pytest.fixture(scope="module")
 def spec(xzg_spec):
     """Bernoulli y ~ x + z + (1 | g) from known draws (conftest)."""
@@ -51,8 +52,8 @@ def test_ndraws_is_a_seeded_random_subset_kept_per_chain():
     assert (a.n_chains, a.n_draws) == (2, 20)  # 20 from each chain: R-hat still compares chains
     # every column is one of the fit's draws, each chain's from that chain
     for chain in range(2):
-        own = full[:, chain * 100:(chain + 1) * 100]
-        for col in a.draws[:, chain * 20:(chain + 1) * 20].T:
+        own = full[:, chain * 100 : (chain + 1) * 100]
+        for col in a.draws[:, chain * 20 : (chain + 1) * 20].T:
             assert (np.abs(own - col[:, None]).max(axis=0) == 0).any()
     odd = predictions(spec, frame, ndraws=7, seed=1)
     assert (odd.n_chains, odd.n_draws) == (1, 7)
@@ -61,15 +62,18 @@ def test_ndraws_is_a_seeded_random_subset_kept_per_chain():
     assert c.draws.shape == (3, 10)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(ndraws=10**6), "has 200 draws"),
-    (dict(ndraws=0), "choose 1 to 200"),
-    (dict(ndraws=2.5), "whole number"),
-    (dict(draw_ids=[0, 200]), r"out of range.*0 to 199"),
-    (dict(draw_ids=[3, 3]), "repeated"),
-    (dict(draw_ids=[0.5]), "whole numbers"),
-    (dict(ndraws=5, draw_ids=[1]), "not both"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(ndraws=10**6), "has 200 draws"),
+        (dict(ndraws=0), "choose 1 to 200"),
+        (dict(ndraws=2.5), "whole number"),
+        (dict(draw_ids=[0, 200]), r"out of range.*0 to 199"),
+        (dict(draw_ids=[3, 3]), "repeated"),
+        (dict(draw_ids=[0.5]), "whole numbers"),
+        (dict(ndraws=5, draw_ids=[1]), "not both"),
+    ],
+)
 def test_draw_selection_errors(kwargs, match):
     spec = toy_spec()
     with pytest.raises((ValueError, TypeError), match=match):
@@ -136,7 +140,7 @@ def test_cross_is_the_joint_change(spec, rows):
     lo = _p(spec, rows.assign(z="a"))
     for block, level in enumerate("bc"):
         hi = _p(spec, rows.assign(x=rows["x"] + 1, z=level))
-        np.testing.assert_allclose(c.draws[block * 5:(block + 1) * 5], hi - lo, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(c.draws[block * 5 : (block + 1) * 5], hi - lo, rtol=1e-12, atol=1e-15)
     avg = avg_comparisons(spec, {"x": 1, "z": ["a", "c"]}, cross=True, newdata=rows)
     hi = _p(spec, rows.assign(x=rows["x"] + 1, z="c"))
     np.testing.assert_allclose(avg.draws[0], (hi - lo).mean(axis=0), rtol=1e-12)
@@ -154,8 +158,9 @@ def test_custom_lo_hi_from_a_function_or_a_frame(spec, rows):
     np.testing.assert_allclose(by_function.draws, expected, rtol=1e-12, atol=1e-15)
     levels = pd.DataFrame({"lo": ["a", "b", "a", "c", "a"], "hi": ["c"] * 5})
     got = comparisons(spec, {"z": levels}, newdata=rows)
-    np.testing.assert_allclose(got.draws, _p(spec, rows.assign(z="c")) - _p(spec, rows.assign(z=levels["lo"])),
-                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        got.draws, _p(spec, rows.assign(z="c")) - _p(spec, rows.assign(z=levels["lo"])), rtol=1e-12, atol=1e-15
+    )
     with pytest.raises(ValueError, match="gives 2 rows but newdata has 5"):
         comparisons(spec, {"x": lo_hi.head(2)}, newdata=rows)
     with pytest.raises(ValueError, match="columns 'lo' and 'hi'"):
@@ -214,7 +219,6 @@ def test_newdata_strings(spec):
     np.testing.assert_allclose(np.sort(tukey.grid["x"].unique()), mixeff.verbs.grid.fivenum(spec.data["x"]))
     cmp = avg_comparisons(spec, "z", newdata="median")
     med = datagrid(spec, FUN_numeric=np.median)
-    np.testing.assert_allclose(cmp.draws[0], (_p(spec, med.assign(z="b")) - _p(spec, med.assign(z="a")))[0],
-                               rtol=1e-12)
+    np.testing.assert_allclose(cmp.draws[0], (_p(spec, med.assign(z="b")) - _p(spec, med.assign(z="a")))[0], rtol=1e-12)
     with pytest.raises(ValueError, match="not one of"):
         predictions(spec, newdata="average")

@@ -19,8 +19,18 @@ import numpy as np
 import pandas as pd
 
 from .ces import (  # noqa: F401  (re-exported)
-    AGE_LEVELS, DEFAULT_SEED, EDUCATION_LEVELS, FILES, GENDER_LEVELS, SAMPLING_TILT, STATE_SIZES,
-    TRUE_FIXED_EFFECTS, TRUE_RE_COR, TRUE_RE_SD, make_ces_like, write_ces_like,
+    AGE_LEVELS,
+    DEFAULT_SEED,
+    EDUCATION_LEVELS,
+    FILES,
+    GENDER_LEVELS,
+    SAMPLING_TILT,
+    STATE_SIZES,
+    TRUE_FIXED_EFFECTS,
+    TRUE_RE_COR,
+    TRUE_RE_SD,
+    make_ces_like,
+    write_ces_like,
 )
 
 
@@ -67,9 +77,7 @@ def load_ces_like(directory: str | Path | None = None) -> dict[str, pd.DataFrame
         if "age" in df:
             df["age"] = pd.Categorical(df["age"], categories=list(AGE_LEVELS), ordered=True)
         if "education" in df:
-            df["education"] = pd.Categorical(
-                df["education"], categories=list(EDUCATION_LEVELS), ordered=True
-            )
+            df["education"] = pd.Categorical(df["education"], categories=list(EDUCATION_LEVELS), ordered=True)
         for col in ("age", "education"):
             if col in df and df[col].isna().any():
                 raise ValueError(f"{name}: unknown {col} level(s) in file")
@@ -154,8 +162,7 @@ def load_wine() -> pd.DataFrame:
     >>> df.groupby("temp")["rating"].apply(lambda r: float((r >= 4).mean())).round(3).to_dict()
     {'cold': 0.083, 'warm': 0.389}
     """
-    df = _read_csv(_data_dir() / "wine_synthetic.csv",
-                   dtype={"temp": str, "contact": str, "judge": str})
+    df = _read_csv(_data_dir() / "wine_synthetic.csv", dtype={"temp": str, "contact": str, "judge": str})
     df["bottle"] = df["bottle"].astype(np.int64)
     rating = df["rating"].astype(np.int64)
     if not rating.isin(WINE_RATINGS).all():

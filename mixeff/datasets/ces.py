@@ -40,7 +40,6 @@ are coded by hand), which keeps the output stable across numpy versions as far
 as numpy allows.
 """
 
-
 from __future__ import annotations
 
 from pathlib import Path
@@ -147,7 +146,6 @@ FILES = {
 }
 
 
-
 # --------------------------------------------------------------------------- #
 # Helpers
 # --------------------------------------------------------------------------- #
@@ -157,16 +155,13 @@ def _expit(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-
 def _dirichlet(rng: np.random.Generator, alpha: np.ndarray) -> np.ndarray:
     """Dirichlet draws along the last axis (via normalised gamma variates)."""
     g = rng.standard_gamma(alpha)
     return g / g.sum(axis=-1, keepdims=True)
 
 
-def _calibrate_offset(
-    target: np.ndarray, shift: np.ndarray, weight: np.ndarray
-) -> np.ndarray:
+def _calibrate_offset(target: np.ndarray, shift: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """Per-state ``a`` with ``sum(weight * expit(a + shift)) == target``.
 
     ``shift`` and ``weight`` have shape ``(n_states, k)``, ``weight`` sums to one
@@ -298,14 +293,16 @@ def make_ces_like(seed: int = DEFAULT_SEED) -> dict[str, pd.DataFrame]:
     cell_p /= cell_p.sum(axis=1, keepdims=True)
 
     # integer codes of the cells, in frame order (age, education, gender, military)
-    age_c, edu_c, gen_c, mil_c = (
-        a.ravel() for a in np.indices((n_age, n_edu, 2, 2))
-    )
+    age_c, edu_c, gen_c, mil_c = (a.ravel() for a in np.indices((n_age, n_edu, 2, 2)))
 
     # --- truth ---------------------------------------------------------------
     eta = _linear_predictor(
-        age_c[None, :], edu_c[None, :], gen_c[None, :], mil_c[None, :],
-        re_intercept[:, None], re_woman[:, None],
+        age_c[None, :],
+        edu_c[None, :],
+        gen_c[None, :],
+        mil_c[None, :],
+        re_intercept[:, None],
+        re_woman[:, None],
     )  # (state, cell)
     percent = 100.0 * cell_p
     support = (percent * _expit(eta)).sum(axis=1) / percent.sum(axis=1)
@@ -323,8 +320,10 @@ def make_ces_like(seed: int = DEFAULT_SEED) -> dict[str, pd.DataFrame]:
 
     demographics = _cells_frame(
         np.repeat(states, _N_CELLS),
-        np.tile(age_c, n_states), np.tile(edu_c, n_states),
-        np.tile(gen_c, n_states), np.tile(mil_c, n_states),
+        np.tile(age_c, n_states),
+        np.tile(edu_c, n_states),
+        np.tile(gen_c, n_states),
+        np.tile(mil_c, n_states),
     )
     demographics["percent"] = percent.ravel()
 
@@ -348,8 +347,11 @@ def make_ces_like(seed: int = DEFAULT_SEED) -> dict[str, pd.DataFrame]:
     defund = (outcome_rng.random(resp_state.size) < _expit(resp_eta)).astype(np.int64)
 
     cells = _cells_frame(
-        states[resp_state], age_c[resp_cell], edu_c[resp_cell],
-        gen_c[resp_cell], mil_c[resp_cell],
+        states[resp_state],
+        age_c[resp_cell],
+        edu_c[resp_cell],
+        gen_c[resp_cell],
+        mil_c[resp_cell],
     )
     survey = pd.DataFrame({"state": cells["state"], "defund": defund})
     for col in ("gender", "age", "education", "military"):
@@ -363,9 +365,7 @@ def _cells_frame(state, age, education, gender, military) -> pd.DataFrame:
         {
             "state": np.asarray(state),
             "age": pd.Categorical.from_codes(age, categories=list(AGE_LEVELS), ordered=True),
-            "education": pd.Categorical.from_codes(
-                education, categories=list(EDUCATION_LEVELS), ordered=True
-            ),
+            "education": pd.Categorical.from_codes(education, categories=list(EDUCATION_LEVELS), ordered=True),
             "gender": np.asarray(GENDER_LEVELS)[gender],
             "military": np.asarray(military, dtype=np.int64),
         }

@@ -26,7 +26,7 @@ class Design:
     trials: np.ndarray | None
     category: np.ndarray | None = None
     """Ordinal and categorical models: each row's response category (its position in ``spec.categories``)."""
-    dpars: dict[str, "Design"] = field(default_factory=dict)
+    dpars: dict[str, Design] = field(default_factory=dict)
     """The design of each distributional parameter's own formula."""
 
     @property
@@ -34,16 +34,22 @@ class Design:
         return self.X.shape[0]
 
 
-def prepare(spec: ModelSpec, plans: list[FactorPlan], frame: pd.DataFrame, type: str,
-            dpar_plans: dict[str, list[FactorPlan]] | None = None) -> Design:
+def prepare(
+    spec: ModelSpec,
+    plans: list[FactorPlan],
+    frame: pd.DataFrame,
+    type: str,
+    dpar_plans: dict[str, list[FactorPlan]] | None = None,
+) -> Design:
     """The design of ``frame`` for the mean's η (with ``plans``) and every distributional parameter's."""
     design = _part_design(spec, plans, frame)
     if spec.family.needs_trials and type != "link":
         design.trials = _trials(spec, frame, type)
     if spec.categories and CATEGORY_COLUMN in frame.columns:
         design.category = pd.Index(spec.categories).get_indexer(frame[CATEGORY_COLUMN].astype(str))
-    design.dpars = {name: _part_design(part, (dpar_plans or {}).get(name, []), frame)
-                    for name, part in spec.dpars.items()}
+    design.dpars = {
+        name: _part_design(part, (dpar_plans or {}).get(name, []), frame) for name, part in spec.dpars.items()
+    }
     return design
 
 
@@ -77,8 +83,9 @@ def difference_design(plans: list[FactorPlan], lo: Design, hi: Design):
     for plan, z_lo, z_hi, c in zip(plans, lo.Z, hi.Z, lo.codes):
         if z_lo is None and z_hi is None:
             continue  # both all ones: the term cancels exactly
-        dz = np.broadcast_to((1.0 if z_hi is None else z_hi) - (1.0 if z_lo is None else z_lo),
-                             (lo.n, len(plan.active)))
+        dz = np.broadcast_to(
+            (1.0 if z_hi is None else z_hi) - (1.0 if z_lo is None else z_lo), (lo.n, len(plan.active))
+        )
         if not np.any(dz):
             continue
         kept.append(plan)

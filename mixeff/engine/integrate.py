@@ -82,5 +82,4 @@ def normal_expectation(fn, eta, var, *, step: float = 0.4):
         f = fn(scratch)
         f *= w
         total += f
-    return total, QuadratureInfo(f"trapezoidal quadrature on the normal, {len(nodes)} nodes", len(nodes),
-                                 VERIFIED_RTOL)
+    return total, QuadratureInfo(f"trapezoidal quadrature on the normal, {len(nodes)} nodes", len(nodes), VERIFIED_RTOL)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .reduce import GroupMeans, Grouping
+from .reduce import Grouping, GroupMeans
 
 MAX_LEVEL_CELLS = 5e7
 """Skip the error estimate when per-level accumulators would exceed this many cells (400 MB)."""
@@ -49,7 +49,7 @@ def monte_carlo_se(finish, group_means: np.ndarray, levels: GroupMeans, k: int) 
     weights = levels.total.reshape(n_groups, k)
     present = weights > 0
     with np.errstate(invalid="ignore", divide="ignore"):
-        level_means = (levels.sums / np.where(levels.total > 0, levels.total, 1.0)[None, :, None])
+        level_means = levels.sums / np.where(levels.total > 0, levels.total, 1.0)[None, :, None]
     level_means = level_means.reshape(n_parts, n_groups, k, s)
     influence = np.zeros((n_groups, k, s))
     for j in range(n_parts):

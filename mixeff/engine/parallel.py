@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Callable, Iterable, Iterator
 
 WINDOW_PER_JOB = 2
 """Chunks in flight per thread: enough to keep every thread busy, few enough to bound the results held."""

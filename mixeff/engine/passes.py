@@ -35,16 +35,22 @@ from ..model.families import SharedRows, own_category_eta, per_row
 from ..model.spec import ModelSpec
 from . import delegation
 from .design import difference_design, prepare
+from .integrate import QuadratureInfo
 from .montecarlo import level_grouping, monte_carlo_se
 from .options import PassOptions
 from .parallel import ordered_map, resolve_jobs, single_threaded_blas
-from .integrate import QuadratureInfo
 from .predictor import (
-    CLOSED_FORM, integrated_increment, integrated_response, linear_predictor, new_level_variance, response,
-    response_increment, rows_times,
+    CLOSED_FORM,
+    integrated_increment,
+    integrated_response,
+    linear_predictor,
+    new_level_variance,
+    response,
+    response_increment,
+    rows_times,
 )
 from .random_effects import plan_random_effects
-from .reduce import GroupMeans, Grouping, add_by_group, local_codes
+from .reduce import Grouping, GroupMeans, add_by_group, local_codes
 
 CHUNK_CELLS = 1 << 18
 """Cells of one ``(chunk, S)`` block: 2 MiB of float64, cache-friendly."""
@@ -81,15 +87,18 @@ class ArmPass:
             self.plans, self.dpar_plans = shared.plans
         else:
             self.plans = plan_random_effects(spec.groups, options.include, frames, options, self.rng)
-            self.dpar_plans = {name: plan_random_effects(part.groups, options.dpar_include.get(name, {}), frames,
-                                                         options, self.rng)
-                               for name, part in spec.dpars.items()}
+            self.dpar_plans = {
+                name: plan_random_effects(part.groups, options.dpar_include.get(name, {}), frames, options, self.rng)
+                for name, part in spec.dpars.items()
+            }
         if shared is not None:
             shared.captured = (self.plans, self.dpar_plans)
         self._check_integration()
         self.designs = [prepare(spec, self.plans, f, options.type, self.dpar_plans) for f in frames]
         family = spec.family
-        self.parameter_only = options.dpar is not None and options.dpar not in spec.dpars and options.dpar not in spec.aux
+        self.parameter_only = (
+            options.dpar is not None and options.dpar not in spec.dpars and options.dpar not in spec.aux
+        )
         """``dpar="mu"``: the mean parameter g⁻¹(η), not the family's expected value."""
         if options.type == "prediction" or family.categorical:
             self.needed_dpars = list(spec.dpars)
@@ -113,7 +122,8 @@ class ArmPass:
 
     def _check_integration(self) -> None:
         """``sample_new_levels="integrate"`` integrates new levels of the mean's η; refuse new levels
-        of a distributional parameter's formula that the requested value depends on."""
+        of a distributional parameter's formula that the requested value depends on.
+        """
         o, family = self.options, self.spec.family
         if o.sample_new_levels != "integrate" or o.type == "link":
             return
@@ -123,7 +133,8 @@ class ArmPass:
                 raise ValueError(
                     f"sample_new_levels='integrate' integrates new levels of the mean's random effects only; "
                     f"newdata has new levels of {new} in the formula of {name!r}, which this value depends on: "
-                    "use sample_new_levels='gaussian' (simulated levels) or re_formula='NA'")
+                    "use sample_new_levels='gaussian' (simulated levels) or re_formula='NA'"
+                )
 
     def new_level_record(self) -> dict | None:
         """How new levels were treated in this pass, for the result's credentials (None if none)."""
@@ -131,8 +142,11 @@ class ArmPass:
         factors = list(dict.fromkeys(p.group.name for p in plans if p.n_new))
         if not factors:
             return None
-        record = {"how": self.options.sample_new_levels, "factors": factors,
-                  "levels": {p.group.name: p.n_new for p in plans if p.n_new}}
+        record = {
+            "how": self.options.sample_new_levels,
+            "factors": factors,
+            "levels": {p.group.name: p.n_new for p in plans if p.n_new},
+        }
         if self.options.sample_new_levels == "integrate":  # with type="link" nothing is integrated: u has mean 0
             q = self.quadrature or CLOSED_FORM
             record.update(method=q.method, error_bound=q.error_bound)
@@ -140,8 +154,10 @@ class ArmPass:
 
     def record_quadrature(self, info: QuadratureInfo) -> None:
         with self._lock:
-            if self.quadrature is None or (info.nodes, info.error_bound) > (self.quadrature.nodes,
-                                                                              self.quadrature.error_bound):
+            if self.quadrature is None or (info.nodes, info.error_bound) > (
+                self.quadrature.nodes,
+                self.quadrature.error_bound,
+            ):
                 self.quadrature = info
 
     @property
@@ -158,8 +174,9 @@ class ArmPass:
             if (lo, hi) not in self._deltas:
                 exact = difference_design(self.plans, self.designs[lo], self.designs[hi])
                 t_lo, t_hi = self.designs[lo].trials, self.designs[hi].trials
-                same = (t_lo is None and t_hi is None) or (t_lo is not None and t_hi is not None
-                                                           and np.array_equal(t_lo, t_hi))
+                same = (t_lo is None and t_hi is None) or (
+                    t_lo is not None and t_hi is not None and np.array_equal(t_lo, t_hi)
+                )
                 self._deltas[(lo, hi)] = None if exact is None else (*exact, same)
             return self._deltas[(lo, hi)]
 
@@ -171,7 +188,7 @@ class ChunkDraws:
     copy them before the loop moves on.
     """
 
-    def __init__(self, arms: ArmPass, rows: slice, buffers: "_Buffers"):
+    def __init__(self, arms: ArmPass, rows: slice, buffers: _Buffers):
         self.arms, self.rows, self._buffers = arms, rows, buffers
         self._eta: dict[int, np.ndarray] = {}
         self._value: dict[int, np.ndarray] = {}
@@ -185,8 +202,9 @@ class ChunkDraws:
     def eta(self, arm: int) -> np.ndarray:
         if arm not in self._eta:
             a = self.arms
-            self._eta[arm] = linear_predictor(a.spec, a.plans, a.designs[arm], self.rows,
-                                              out=self._buffers.eta(arm), scratch=self._buffers.scratch)
+            self._eta[arm] = linear_predictor(
+                a.spec, a.plans, a.designs[arm], self.rows, out=self._buffers.eta(arm), scratch=self._buffers.scratch
+            )
         return self._eta[arm]
 
     def new_levels(self, arm: int):
@@ -198,7 +216,8 @@ class ChunkDraws:
 
     def aux(self, arm: int) -> tuple[dict, dict]:
         """``(parameters, dpar η)`` of the arm's rows: the auxiliary parameters' draws (``(chunk, S)``
-        where the model gives them a formula), the rows' categories, and each modelled parameter's η."""
+        where the model gives them a formula), the rows' categories, and each modelled parameter's η.
+        """
         if arm not in self._aux:
             a = self.arms
             spec, design = a.spec, a.designs[arm]
@@ -254,8 +273,14 @@ class ChunkDraws:
         value = response(a.spec, a.options.type, out, trials, a.rng, aux, a.parameter_only)
         if new is not None:
             idx, var = new
-            values, info = integrated_response(a.spec, eta_new, var, None if trials is None else trials[idx],
-                                               self._aux_rows(aux, idx), a.parameter_only)
+            values, info = integrated_response(
+                a.spec,
+                eta_new,
+                var,
+                None if trials is None else trials[idx],
+                self._aux_rows(aux, idx),
+                a.parameter_only,
+            )
             value[idx] = values
             a.record_quadrature(info)
         return value
@@ -287,15 +312,23 @@ class ChunkDraws:
         new_lo = self.new_levels(lo)
         if new_lo is not None:
             return self._integrated_difference(lo, hi, d, trials, new_lo)
-        exact = response_increment(a.spec, self.eta(lo), d, trials, self.aux(lo)[0],
-                                   out=self._buffers.difference((lo, hi)), scratch=self._buffers.work)
+        exact = response_increment(
+            a.spec,
+            self.eta(lo),
+            d,
+            trials,
+            self.aux(lo)[0],
+            out=self._buffers.difference((lo, hi)),
+            scratch=self._buffers.work,
+        )
         return self.value(hi) - self.value(lo) if exact is None else exact
 
     def _eta_difference(self, plans, design):
         """η_hi − η_lo of the chunk's rows.  When only X differs between the arms and its difference
         takes few distinct rows in the chunk (a binary or +1 contrast of a main effect, a slope's step:
         the same change up to rounding of ``x + h``), a :class:`SharedRows` block, or a single
-        ``(1, S)`` row, so that the increment's factors in d are computed per distinct row, not per cell."""
+        ``(1, S)`` row, so that the increment's factors in d are computed per distinct row, not per cell.
+        """
         rows, a, step = self.rows, self.arms, self._buffers.step
         if plans:
             return linear_predictor(a.spec, plans, design, rows, out=step, scratch=self._buffers.scratch)
@@ -314,7 +347,8 @@ class ChunkDraws:
     def _integrated_difference(self, lo: int, hi: int, d, trials, new_lo) -> np.ndarray:
         """Exact increments at existing-level rows and, where both arms integrate the same
         variance (equal Z of the new factors), the integrated increment at new-level rows;
-        otherwise the difference of the two integrated means."""
+        otherwise the difference of the two integrated means.
+        """
         a = self.arms
         idx, var = new_lo
         eta = self.eta(lo)
@@ -325,8 +359,9 @@ class ChunkDraws:
         integrated = None
         d = np.broadcast_to(per_row(d), eta.shape)
         if np.array_equal(var, self.new_levels(hi)[1]):
-            integrated = integrated_increment(a.spec, eta[idx], d[idx], var, None if trials is None else trials[idx],
-                                              self._aux_rows(aux, idx))
+            integrated = integrated_increment(
+                a.spec, eta[idx], d[idx], var, None if trials is None else trials[idx], self._aux_rows(aux, idx)
+            )
         if integrated is None:
             out[idx] = self.value(hi)[idx] - self.value(lo)[idx]
         else:
@@ -338,7 +373,8 @@ class ChunkDraws:
 class _Buffers:
     """Per-arm η and value blocks, per-pair differences, and scratch, allocated once per pass and thread:
     a chunk allocates nothing of its size (under dask's ``MALLOC_TRIM_THRESHOLD_`` every such allocation
-    would be a fresh mapping and its page faults)."""
+    would be a fresh mapping and its page faults).
+    """
 
     def __init__(self, chunk_rows: int, n_samples: int):
         self.shape = (chunk_rows, n_samples)
@@ -465,16 +501,23 @@ def run(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.ndarray:
     shared = delegation.current()
     if shared is not None and shared.combined is not None:  # the final call of a split one: sums known
         arms.quadrature = shared.quadrature
-        return _finish(arms, quantities, groups, ChunkSums.from_raw(
-            quantities, groups, level_grouping(arms, groups), arms.spec.n_samples, shared.combined))
+        return _finish(
+            arms,
+            quantities,
+            groups,
+            ChunkSums.from_raw(quantities, groups, level_grouping(arms, groups), arms.spec.n_samples, shared.combined),
+        )
     n, s = arms.n_rows, arms.spec.n_samples
     default = default_chunk_rows(s, len(arms.designs))
     task_rows = CHUNKS_PER_TASK * default
     chunk_rows = min(arms.options.chunk_rows or default, task_rows)
     tasks = [slice(start, min(n, start + task_rows)) for start in range(0, n, task_rows)]
     work = n * s * len(arms.designs)
-    jobs = 1 if arms.options.type == "prediction" or work < PARALLEL_MIN_CELLS else \
-        min(resolve_jobs(arms.options.n_jobs), len(tasks))
+    jobs = (
+        1
+        if arms.options.type == "prediction" or work < PARALLEL_MIN_CELLS
+        else min(resolve_jobs(arms.options.n_jobs), len(tasks))
+    )
     out = np.empty((len(quantities), n, s)) if groups is None else None
     cells = level_grouping(arms, groups)
     sums = None if groups is None else ChunkSums(quantities, groups, cells, s, task_rows)
@@ -511,15 +554,17 @@ def run(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.ndarray:
     return _finish(arms, quantities, groups, sums)
 
 
-def _finish(arms: ArmPass, quantities: list, groups: Grouping, sums: "ChunkSums") -> np.ndarray:
+def _finish(arms: ArmPass, quantities: list, groups: Grouping, sums: ChunkSums) -> np.ndarray:
     """The quantities' ``(quantities, G, S)`` values from their within-draw means (and the Monte Carlo
-    error of averages over simulated levels, kept on ``arms``)."""
+    error of averages over simulated levels, kept on ``arms``).
+    """
     cells = sums.cells
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         means, level_means = sums.means()
         if cells is not None:
-            arms.monte_carlo_se = np.stack([monte_carlo_se(q.finish, m, lr, cells[1])
-                                            for q, m, lr in zip(quantities, means, level_means)])
+            arms.monte_carlo_se = np.stack(
+                [monte_carlo_se(q.finish, m, lr, cells[1]) for q, m, lr in zip(quantities, means, level_means)]
+            )
         return np.stack([q.finish(m) for q, m in zip(quantities, means)])
 
 
@@ -528,10 +573,12 @@ class ChunkSums:
     for the Monte Carlo error).  Each task of rows adds its rows one by one, in row order, into sums
     of its own groups (:class:`TaskSums`); the tasks' sums are added here in task order.  Tasks have
     a fixed number of rows, so the order of every addition depends on neither ``n_jobs`` nor
-    ``chunk_rows``."""
+    ``chunk_rows``.
+    """
 
-    def __init__(self, quantities: list, groups: Grouping, cells: tuple[Grouping, int] | None, n_samples: int,
-                 task_rows: int = 1):
+    def __init__(
+        self, quantities: list, groups: Grouping, cells: tuple[Grouping, int] | None, n_samples: int, task_rows: int = 1
+    ):
         self.quantities, self.groups, self.cells, self.n_samples = quantities, groups, cells, n_samples
         self.task_rows = task_rows
         self.reducers: list[GroupMeans | None] = [None] * len(quantities)
@@ -539,12 +586,13 @@ class ChunkSums:
         self._spare: dict[tuple, list[np.ndarray]] = {}
         self._lock = threading.Lock()
 
-    def of_task(self, rows: slice) -> "TaskSums":
+    def of_task(self, rows: slice) -> TaskSums:
         return TaskSums(self, rows)
 
     def zeros(self, parts: int, n_groups: int, grouping: Grouping) -> np.ndarray:
         """A zeroed ``(parts, n_groups, S)`` accumulator for a task, from the blocks earlier tasks handed
-        back (a task's groups are at most its rows): no fresh mapping and page faults per task."""
+        back (a task's groups are at most its rows): no fresh mapping and page faults per task.
+        """
         key = (parts, min(len(grouping.keys), self.task_rows))
         with self._lock:
             spare = self._spare.get(key)
@@ -555,7 +603,7 @@ class ChunkSums:
         view.fill(0.0)
         return view
 
-    def add(self, task: "TaskSums") -> None:
+    def add(self, task: TaskSums) -> None:
         for i, (group_sums, level_sums) in enumerate(task.sums):
             if self.reducers[i] is None:
                 self.reducers[i] = GroupMeans(self.groups, self.n_samples, n_parts=len(group_sums))
@@ -570,9 +618,10 @@ class ChunkSums:
                         self._spare.setdefault(block.base.shape[:2], []).append(block.base)
 
     @classmethod
-    def from_raw(cls, quantities: list, groups: Grouping, cells, n_samples: int, raw: list) -> "ChunkSums":
+    def from_raw(cls, quantities: list, groups: Grouping, cells, n_samples: int, raw: list) -> ChunkSums:
         """Sums handed back by :meth:`raw` (of all pieces of a table, added); the level sums are used only
-        if every piece had them.  Refuses groups whose weights sum to zero over the whole table."""
+        if every piece had them.  Refuses groups whose weights sum to zero over the whole table.
+        """
         if any(level is None for _, _, level, _ in raw):
             cells = None
         out = cls(quantities, groups, cells, n_samples)
@@ -585,14 +634,17 @@ class ChunkSums:
         empty = np.flatnonzero(out.reducers[0].total <= 0) if raw else []
         if len(empty):
             bad = groups.keys.iloc[empty[:3]].to_dict("records")
-            raise ValueError(f"wts: the weights sum to zero in group(s) {bad} of newdata; every group needs a "
-                             "positive weight")
+            raise ValueError(
+                f"wts: the weights sum to zero in group(s) {bad} of newdata; every group needs a positive weight"
+            )
         return out
 
     def raw(self) -> list[tuple]:
         """Per quantity ``(group sums, group weights, level sums, level weights)`` (levels: None if none)."""
-        return [(r.sums, r.total, None if lr is None else lr.sums, None if lr is None else lr.total)
-                for r, lr in zip(self.reducers, self.level_reducers)]
+        return [
+            (r.sums, r.total, None if lr is None else lr.sums, None if lr is None else lr.total)
+            for r, lr in zip(self.reducers, self.level_reducers)
+        ]
 
     def means(self) -> tuple[list[np.ndarray], list[GroupMeans | None]]:
         return [r.result() for r in self.reducers], self.level_reducers
@@ -600,7 +652,8 @@ class ChunkSums:
 
 class TaskSums:
     """One task's sums (run on a worker thread): per quantity ``(n_parts, groups here, S)`` for the
-    groups its rows have, and the same by group × new level."""
+    groups its rows have, and the same by group × new level.
+    """
 
     def __init__(self, owner: ChunkSums, rows: slice):
         self.owner, self.start = owner, rows.start
@@ -616,9 +669,12 @@ class TaskSums:
         for i, q in enumerate(owner.quantities):
             blocks = q.parts(chunk)
             if self.sums[i] is None:
-                self.sums[i] = (owner.zeros(len(blocks), len(self.present), owner.groups),
-                                None if self.level_present is None else
-                                owner.zeros(len(blocks), len(self.level_present), owner.cells[0]))
+                self.sums[i] = (
+                    owner.zeros(len(blocks), len(self.present), owner.groups),
+                    None
+                    if self.level_present is None
+                    else owner.zeros(len(blocks), len(self.level_present), owner.cells[0]),
+                )
             group_sums, level_sums = self.sums[i]
             for a, block in enumerate(blocks):
                 add_by_group(group_sums[a], self.codes[here], weights, block)
@@ -639,8 +695,11 @@ def require_memory(n_quantities: int, n_rows: int, groups: Grouping | None, n_sa
     limit = memory_limit()
     if need <= limit:
         return
-    ways = ("average within draws instead (avg_predictions/avg_comparisons, or by= with few groups)"
-            if per_row else "use by= columns with fewer groups")
+    ways = (
+        "average within draws instead (avg_predictions/avg_comparisons, or by= with few groups)"
+        if per_row
+        else "use by= columns with fewer groups"
+    )
     raise MemoryError(
         f"the result would hold {cells:,} draws: about {need / 2**30:.1f} GiB with the working copy of its "
         f"summary, more than the {limit / 2**30:.1f} GiB available. Ways out: {ways}; a smaller grid "
@@ -702,8 +761,9 @@ def row_progress(n: int, *, work: float, progress: bool | None = None):
         yield lambda rows: None
         return
     throttle = {} if interactive else dict(mininterval=PROGRESS_LOG_INTERVAL, maxinterval=PROGRESS_LOG_INTERVAL)
-    bar = _bar_class()(total=n, desc="mixeff", unit="row", unit_scale=True, leave=not interactive, file=stream,
-                       **throttle)
+    bar = _bar_class()(
+        total=n, desc="mixeff", unit="row", unit_scale=True, leave=not interactive, file=stream, **throttle
+    )
     lock = threading.Lock()
 
     def done(rows: int) -> None:
@@ -727,8 +787,9 @@ def _interactive(stream) -> bool:
 
 
 def _bar_class():
-    """tqdm's notebook bar when ipywidgets can draw it, else the text bar: ``tqdm.auto``
-    without ipywidgets warns (TqdmWarning) before falling back to text."""
+    """Tqdm's notebook bar when ipywidgets can draw it, else the text bar: ``tqdm.auto``
+    without ipywidgets warns (TqdmWarning) before falling back to text.
+    """
     try:
         import ipywidgets  # noqa: F401
     except Exception:  # absent, or broken: no widgets

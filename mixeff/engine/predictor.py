@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model.families import (
-    has_mean_increment, mean_increment, normal_mean, normal_mean_increment,
-)
 from ..model import kernels
+from ..model.families import (
+    has_mean_increment,
+    mean_increment,
+    normal_mean,
+    normal_mean_increment,
+)
 from ..model.spec import ModelSpec
 from .design import Design
 from .integrate import QuadratureInfo, normal_expectation
 from .random_effects import FactorPlan
-
 
 CLOSED_FORM = QuadratureInfo(method="closed form", nodes=0, error_bound=0.0)
 
@@ -40,8 +42,14 @@ def rows_times(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> n
     return out[:1]
 
 
-def linear_predictor(spec: ModelSpec, plans: list[FactorPlan], design: Design, rows: slice,
-                     out: np.ndarray | None = None, scratch: np.ndarray | None = None) -> np.ndarray:
+def linear_predictor(
+    spec: ModelSpec,
+    plans: list[FactorPlan],
+    design: Design,
+    rows: slice,
+    out: np.ndarray | None = None,
+    scratch: np.ndarray | None = None,
+) -> np.ndarray:
     """``(chunk, S)`` η for ``rows``, written into ``out`` (and using ``scratch``) when given.
 
     Reusing ``out`` and ``scratch`` across chunks matters: a fresh multi-MiB array
@@ -67,8 +75,15 @@ def linear_predictor(spec: ModelSpec, plans: list[FactorPlan], design: Design, r
     return eta
 
 
-def response(spec: ModelSpec, type: str, eta: np.ndarray, trials: np.ndarray | None,
-             rng: np.random.Generator, aux: dict, parameter_only: bool = False) -> np.ndarray:
+def response(
+    spec: ModelSpec,
+    type: str,
+    eta: np.ndarray,
+    trials: np.ndarray | None,
+    rng: np.random.Generator,
+    aux: dict,
+    parameter_only: bool = False,
+) -> np.ndarray:
     """From η to the expected value (``"response"``) or a predictive draw; overwrites ``eta``.
 
     ``aux``: the auxiliary parameters of these rows (``(S,)`` draws, or ``(rows, S)`` where
@@ -99,8 +114,11 @@ def new_level_variance(plans: list[FactorPlan], design: Design, rows: slice):
     ``u ~ N(0, zᵀ Σ_s z)``; independent factors that are new in the same row add
     their variances.
     """
-    masks = [(plan, Z, plan.new_rows(codes[rows])) for plan, Z, codes in zip(plans, design.Z, design.codes)
-             if plan.integrated]
+    masks = [
+        (plan, Z, plan.new_rows(codes[rows]))
+        for plan, Z, codes in zip(plans, design.Z, design.codes)
+        if plan.integrated
+    ]
     masks = [(plan, Z, m) for plan, Z, m in masks if m.any()]
     if not masks:
         return None
@@ -120,14 +138,19 @@ def new_level_variance(plans: list[FactorPlan], design: Design, rows: slice):
     return idx, var
 
 
-def response_increment(spec: ModelSpec, eta: np.ndarray, d, trials: np.ndarray | None, aux: dict, out=None,
-                       scratch=()):
+def response_increment(spec: ModelSpec, eta: np.ndarray, d, trials: np.ndarray | None, aux: dict, out=None, scratch=()):
     """E[Y | η + d] − E[Y | η] without cancellation, or None where the family has no exact form."""
     return mean_increment(spec.family, spec.link, eta, d, aux, trials, out, scratch)
 
 
-def integrated_response(spec: ModelSpec, eta: np.ndarray, var: np.ndarray, trials: np.ndarray | None, aux: dict,
-                        parameter_only: bool = False):
+def integrated_response(
+    spec: ModelSpec,
+    eta: np.ndarray,
+    var: np.ndarray,
+    trials: np.ndarray | None,
+    aux: dict,
+    parameter_only: bool = False,
+):
     """E[Y | η + u], u ~ N(0, var): a closed form where the family has one, else quadrature.
 
     Returns the values and how they were computed (a :class:`~mixeff.engine.integrate.QuadratureInfo`).
@@ -139,17 +162,23 @@ def integrated_response(spec: ModelSpec, eta: np.ndarray, var: np.ndarray, trial
         closed = normal_mean(spec.family, spec.link, eta, var, aux, trials)
     if closed is not None:
         return closed, CLOSED_FORM
-    return normal_expectation(lambda x: response(spec, "response", x, trials, None, aux, parameter_only), eta, var,
-                              step=spec.link.quadrature_step)
+    return normal_expectation(
+        lambda x: response(spec, "response", x, trials, None, aux, parameter_only),
+        eta,
+        var,
+        step=spec.link.quadrature_step,
+    )
 
 
-def integrated_increment(spec: ModelSpec, eta: np.ndarray, d: np.ndarray, var: np.ndarray,
-                         trials: np.ndarray | None, aux: dict):
+def integrated_increment(
+    spec: ModelSpec, eta: np.ndarray, d: np.ndarray, var: np.ndarray, trials: np.ndarray | None, aux: dict
+):
     """E[Y | η + d + u] − E[Y | η + u] without cancellation, or None where no exact form exists."""
     closed = normal_mean_increment(spec.family, spec.link, eta, d, var, aux, trials)
     if closed is not None:
         return closed, CLOSED_FORM
     if not has_mean_increment(spec.family, spec.link, trials is not None):
         return None
-    return normal_expectation(lambda x: response_increment(spec, x, d, trials, aux), eta, var,
-                              step=spec.link.quadrature_step)
+    return normal_expectation(
+        lambda x: response_increment(spec, x, d, trials, aux), eta, var, step=spec.link.quadrature_step
+    )

@@ -46,8 +46,13 @@ class FactorPlan:
         return self.labels.get_indexer(labels)[inverse]
 
 
-def plan_random_effects(groups: dict[str, GroupFactor], include: dict[str, list[int]], frames: list[pd.DataFrame],
-                        options: PassOptions, rng: np.random.Generator) -> list[FactorPlan]:
+def plan_random_effects(
+    groups: dict[str, GroupFactor],
+    include: dict[str, list[int]],
+    frames: list[pd.DataFrame],
+    options: PassOptions,
+    rng: np.random.Generator,
+) -> list[FactorPlan]:
     """One plan per factor of ``groups`` that ``include`` (the parsed ``re_formula``) keeps."""
     plans = []
     for name, active in include.items():
@@ -56,8 +61,11 @@ def plan_random_effects(groups: dict[str, GroupFactor], include: dict[str, list[
         new = [str(lab) for lab in seen if not group.has_level(lab)]
         if new and not options.allow_new_levels:
             shown = new[:5] + (["..."] if len(new) > 5 else [])
-            missing = (f" (missing values, shown as {MISSING_LEVEL!r}, are one new level, as in brms)"
-                       if MISSING_LEVEL in new else "")
+            missing = (
+                f" (missing values, shown as {MISSING_LEVEL!r}, are one new level, as in brms)"
+                if MISSING_LEVEL in new
+                else ""
+            )
             raise ValueError(
                 f"newdata has level(s) {shown} of grouping factor {name!r} that the model has not "
                 f"seen{missing}; set allow_new_levels=True to simulate them (sample_new_levels="
@@ -75,10 +83,16 @@ def plan_random_effects(groups: dict[str, GroupFactor], include: dict[str, list[
         if integrate:
             cov = covariance(group)[:, active[:, None], active[None, :]]
             cov_t = np.ascontiguousarray(cov.transpose(1, 2, 0))
-        plans.append(FactorPlan(
-            group=group, active=active, labels=pd.Index(list(group.levels) + new),
-            table_t=np.ascontiguousarray(table.transpose(2, 1, 0)), n_new=len(new), cov_t=cov_t,
-        ))
+        plans.append(
+            FactorPlan(
+                group=group,
+                active=active,
+                labels=pd.Index(list(group.levels) + new),
+                table_t=np.ascontiguousarray(table.transpose(2, 1, 0)),
+                n_new=len(new),
+                cov_t=cov_t,
+            )
+        )
     return plans
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
 from ..model import kernels
 from . import delegation
 
@@ -106,8 +107,9 @@ def group_codes(frame: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.Data
     return _key_index(keys, by).get_indexer(_key_index(frame, by)).astype(np.int64), keys
 
 
-def normalised_weights(frame: pd.DataFrame, wts, codes: np.ndarray, keys: pd.DataFrame,
-                       piece: bool = False) -> np.ndarray:
+def normalised_weights(
+    frame: pd.DataFrame, wts, codes: np.ndarray, keys: pd.DataFrame, piece: bool = False
+) -> np.ndarray:
     """Validated non-negative weights per row (a column name, an array, or None for equal).
 
     ``piece``: the frame is one piece of a bigger table, whose groups need not all have rows (or
@@ -117,9 +119,7 @@ def normalised_weights(frame: pd.DataFrame, wts, codes: np.ndarray, keys: pd.Dat
         return np.ones(len(frame))
     if isinstance(wts, str):
         if wts not in frame.columns:
-            raise ValueError(
-                f"wts={wts!r} is not a column of newdata; available columns: {list(frame.columns)}"
-            )
+            raise ValueError(f"wts={wts!r} is not a column of newdata; available columns: {list(frame.columns)}")
         w = pd.to_numeric(frame[wts], errors="coerce").to_numpy(dtype=float)
         name = f"wts={wts!r}"
     else:

@@ -1,2 +1,3 @@
 """What to compute, described without computing it: variables, contrasts and their arms,
-comparison and slope rules, transforms.  Imports nothing else of mixeff."""
+comparison and slope rules, transforms.  Imports nothing else of mixeff.
+"""

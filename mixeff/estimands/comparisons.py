@@ -13,8 +13,8 @@ values of the two arms), ``p.diff`` (``hi − lo``, exact where the model allows
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy import special
@@ -63,8 +63,10 @@ class Rule:
         with np.errstate(all="ignore"):
             out = np.asarray(self.aggregate(hi, lo), dtype=float)
         if out.size != hi.shape[1]:
-            raise ValueError(f"comparison function returned shape {out.shape} for (rows, draws) = {hi.shape}; it must "
-                             "return one value per row and draw, or one value per draw")
+            raise ValueError(
+                f"comparison function returned shape {out.shape} for (rows, draws) = {hi.shape}; it must "
+                "return one value per row and draw, or one value per draw"
+            )
         return out.reshape(1, -1)
 
 
@@ -74,20 +76,40 @@ def _logit_diff(hi, lo):
 
 COMPARISONS: dict[str, Rule] = {
     "difference": Rule(
-        "difference", lambda p: p.diff, lambda p: [p.diff], lambda m: m[0],
-        "{hi} - {lo}", "{hi} - {lo}"),
+        "difference", lambda p: p.diff, lambda p: [p.diff], lambda m: m[0], "{hi} - {lo}", "{hi} - {lo}"
+    ),
     "ratio": Rule(
-        "ratio", lambda p: p.hi / p.lo, lambda p: [p.hi, p.lo], lambda m: m[0] / m[1],
-        "{hi} / {lo}", "mean({hi}) / mean({lo})"),
+        "ratio",
+        lambda p: p.hi / p.lo,
+        lambda p: [p.hi, p.lo],
+        lambda m: m[0] / m[1],
+        "{hi} / {lo}",
+        "mean({hi}) / mean({lo})",
+    ),
     "lnratio": Rule(
-        "lnratio", lambda p: np.log1p(p.diff / p.lo), lambda p: [p.hi, p.lo], lambda m: np.log(m[0] / m[1]),
-        "ln({hi} / {lo})", "ln(mean({hi}) / mean({lo}))"),
+        "lnratio",
+        lambda p: np.log1p(p.diff / p.lo),
+        lambda p: [p.hi, p.lo],
+        lambda m: np.log(m[0] / m[1]),
+        "ln({hi} / {lo})",
+        "ln(mean({hi}) / mean({lo}))",
+    ),
     "lnor": Rule(
-        "lnor", lambda p: _logit_diff(p.hi, p.lo), lambda p: [p.hi, p.lo], lambda m: _logit_diff(m[0], m[1]),
-        "ln(odds({hi}) / odds({lo}))", "ln(odds({hi}) / odds({lo}))"),
+        "lnor",
+        lambda p: _logit_diff(p.hi, p.lo),
+        lambda p: [p.hi, p.lo],
+        lambda m: _logit_diff(m[0], m[1]),
+        "ln(odds({hi}) / odds({lo}))",
+        "ln(odds({hi}) / odds({lo}))",
+    ),
     "lift": Rule(
-        "lift", lambda p: p.diff / p.lo, lambda p: [p.diff, p.lo], lambda m: m[0] / m[1],
-        "({hi} - {lo}) / {lo}", "mean({hi} - {lo}) / mean({lo})"),
+        "lift",
+        lambda p: p.diff / p.lo,
+        lambda p: [p.diff, p.lo],
+        lambda m: m[0] / m[1],
+        "({hi} - {lo}) / {lo}",
+        "mean({hi} - {lo}) / mean({lo})",
+    ),
 }
 """marginaleffects' comparisons by name: the one place each is defined."""
 
@@ -104,6 +126,7 @@ def comparison_rule(comparison) -> Rule:
     if callable(comparison) and _returns_one_per_draw(comparison):
         return Rule("custom", None, None, None, "custom({hi}, {lo})", "custom({hi}, {lo})", aggregate=comparison)
     if callable(comparison):
+
         def row(p):
             out = np.asarray(comparison(p.hi, p.lo), dtype=float)
             if out.shape != p.lo.shape:
@@ -113,8 +136,15 @@ def comparison_rule(comparison) -> Rule:
                     "(with by=, mixeff averages its values within each draw)"
                 )
             return out
-        return Rule("custom", lambda p: row(p), lambda p: [row(p)], lambda m: m[0],
-                    "custom({hi}, {lo})", "mean(custom({hi}, {lo}))")
+
+        return Rule(
+            "custom",
+            lambda p: row(p),
+            lambda p: [row(p)],
+            lambda m: m[0],
+            "custom({hi}, {lo})",
+            "mean(custom({hi}, {lo}))",
+        )
     if not isinstance(comparison, str):
         raise TypeError(
             f"comparison={comparison!r} must be one of {list(COMPARISONS)} or a function f(hi, lo) of the "
@@ -133,7 +163,8 @@ _PROBE = np.array([[0.31, 0.62], [0.47, 0.28], [0.55, 0.74]])
 
 def _returns_one_per_draw(function) -> bool:
     """Whether ``function(hi, lo)`` reduces over rows: tried once on a small (3 rows, 2 draws) probe of
-    probabilities; a function that fails there is treated as element by element (its real error shows later)."""
+    probabilities; a function that fails there is treated as element by element (its real error shows later).
+    """
     try:
         with np.errstate(all="ignore"):
             out = np.asarray(function(_PROBE, _PROBE[::-1]), dtype=float)
@@ -143,7 +174,7 @@ def _returns_one_per_draw(function) -> bool:
 
 
 def label_contrast(c: Contrast, rule: Rule, averaged: bool) -> str:
-    """marginaleffects' contrast label, e.g. ``"1 - 0"``, ``"+1"``, ``"mean(70+) / mean(18-29)"``.
+    """Marginaleffects' contrast label, e.g. ``"1 - 0"``, ``"+1"``, ``"mean(70+) / mean(18-29)"``.
 
     Examples
     --------
@@ -178,8 +209,7 @@ def resolve_transform(transform) -> Callable | None:
     if isinstance(transform, str) and transform in TRANSFORMS:
         return TRANSFORMS[transform]
     raise ValueError(
-        f"transform={transform!r} is not understood; pass a function such as numpy.exp or one of "
-        f"{sorted(TRANSFORMS)}"
+        f"transform={transform!r} is not understood; pass a function such as numpy.exp or one of {sorted(TRANSFORMS)}"
     )
 
 

@@ -17,7 +17,14 @@ import pandas as pd
 from .variables import levels_of
 
 CATEGORICAL_SHORTCUTS = (
-    "reference", "revreference", "pairwise", "revpairwise", "sequential", "revsequential", "all", "minmax",
+    "reference",
+    "revreference",
+    "pairwise",
+    "revpairwise",
+    "sequential",
+    "revsequential",
+    "all",
+    "minmax",
 )
 NUMERIC_SHORTCUTS = ("sd", "2sd", "iqr", "minmax")
 
@@ -115,7 +122,7 @@ def _column_like(base: pd.DataFrame, name: str, values):
 
 
 def custom_contrasts(arms: ArmSet, name: str, value, argument: str) -> list[Contrast] | None:
-    """marginaleffects' per-row contrasts: a DataFrame with ``lo`` and ``hi`` columns (one row per newdata
+    """Marginaleffects' per-row contrasts: a DataFrame with ``lo`` and ``hi`` columns (one row per newdata
     row), or a function of the newdata column returning one; None for any other ``value``.
 
     Examples
@@ -137,8 +144,10 @@ def custom_contrasts(arms: ArmSet, name: str, value, argument: str) -> list[Cont
     if isinstance(table, np.ndarray) and table.ndim == 2 and table.shape[1] == 2:
         table = pd.DataFrame({"lo": table[:, 0], "hi": table[:, 1]})
     if not isinstance(table, pd.DataFrame) or not {"lo", "hi"} <= set(table.columns):
-        raise ValueError(f"{what} must give a DataFrame with columns 'lo' and 'hi' (or a (rows, 2) array), one row "
-                         f"per newdata row; got {type(table).__name__}")
+        raise ValueError(
+            f"{what} must give a DataFrame with columns 'lo' and 'hi' (or a (rows, 2) array), one row "
+            f"per newdata row; got {type(table).__name__}"
+        )
     if len(table) != len(arms.base):
         raise ValueError(f"{what} gives {len(table)} rows but newdata has {len(arms.base)}; give one (lo, hi) per row")
     lo = arms.set_column(name, table["lo"].to_numpy())
@@ -167,9 +176,7 @@ def _match_level(value, levels: list, name: str, argument: str):
     for lev in levels:
         if str(lev) == str(value):
             return lev
-    raise ValueError(
-        f"{argument}: level {value!r} of {name!r} does not exist; choose two of its levels {levels}"
-    )
+    raise ValueError(f"{argument}: level {value!r} of {name!r} does not exist; choose two of its levels {levels}")
 
 
 def categorical_contrasts(spec, arms: ArmSet, name: str, kind: str, value, argument: str) -> list[Contrast]:
@@ -190,7 +197,9 @@ def categorical_contrasts(spec, arms: ArmSet, name: str, kind: str, value, argum
         if value not in CATEGORICAL_SHORTCUTS:
             hint = (
                 f"{name!r} is {kind} (levels {levels}); a numeric shortcut such as {value!r} applies to "
-                "numeric variables only. " if value in NUMERIC_SHORTCUTS else f"{name!r} is {kind}. "
+                "numeric variables only. "
+                if value in NUMERIC_SHORTCUTS
+                else f"{name!r} is {kind}. "
             )
             raise ValueError(
                 f"{argument}={{{name!r}: {value!r}}}: {hint}Use one of {list(CATEGORICAL_SHORTCUTS)} or a "
@@ -207,8 +216,9 @@ def categorical_contrasts(spec, arms: ArmSet, name: str, kind: str, value, argum
             f"levels such as {[_fmt(levels[0]), _fmt(levels[-1])]}"
         )
     return [
-        Contrast(term=name, lo=arms.set_value(name, lo), hi=arms.set_value(name, hi),
-                 hi_label=_fmt(hi), lo_label=_fmt(lo))
+        Contrast(
+            term=name, lo=arms.set_value(name, lo), hi=arms.set_value(name, hi), hi_label=_fmt(hi), lo_label=_fmt(lo)
+        )
         for lo, hi in pairs
     ]
 
@@ -259,8 +269,16 @@ def numeric_contrasts(spec, arms: ArmSet, name: str, value, argument: str) -> li
         step = float(value)
         if not np.isfinite(step):
             raise ValueError(f"{argument}={{{name!r}: {value!r}}}: the step must be a finite number such as 1")
-        return [Contrast(term=name, lo=arms.shift(name, 0.0), hi=arms.shift(name, step),
-                         hi_label="", lo_label="", step_label=f"+{_fmt(value)}")]
+        return [
+            Contrast(
+                term=name,
+                lo=arms.shift(name, 0.0),
+                hi=arms.shift(name, step),
+                hi_label="",
+                lo_label="",
+                step_label=f"+{_fmt(value)}",
+            )
+        ]
     if isinstance(value, str):
         if value not in NUMERIC_SHORTCUTS:
             raise ValueError(
@@ -274,8 +292,13 @@ def numeric_contrasts(spec, arms: ArmSet, name: str, value, argument: str) -> li
             "iqr": (*np.quantile(x, [0.25, 0.75]), "Q1", "Q3"),
             "minmax": (x.min(), x.max(), "Min", "Max"),
         }[value]
-        c = Contrast(term=name, lo=arms.set_value(name, float(lo)), hi=arms.set_value(name, float(hi)),
-                     hi_label=hi_lab, lo_label=lo_lab)
+        c = Contrast(
+            term=name,
+            lo=arms.set_value(name, float(lo)),
+            hi=arms.set_value(name, float(hi)),
+            hi_label=hi_lab,
+            lo_label=lo_lab,
+        )
         if value in ("sd", "2sd"):
             c.hi_label, c.lo_label = f"({hi_lab})", f"({lo_lab})"
         return [c]
@@ -291,8 +314,15 @@ def numeric_contrasts(spec, arms: ArmSet, name: str, value, argument: str) -> li
                 f"{argument}={{{name!r}: {value!r}}}: both values must be finite numbers (no NaN or inf), "
                 f"e.g. [{_fmt(x.min())}, {_fmt(x.max())}]"
             )
-        return [Contrast(term=name, lo=arms.set_value(name, lo), hi=arms.set_value(name, hi),
-                         hi_label=_fmt(hi), lo_label=_fmt(lo))]
+        return [
+            Contrast(
+                term=name,
+                lo=arms.set_value(name, lo),
+                hi=arms.set_value(name, hi),
+                hi_label=_fmt(hi),
+                lo_label=_fmt(lo),
+            )
+        ]
     raise ValueError(
         f"{argument}={{{name!r}: {value!r}}} is not understood; {name!r} is numeric: use a step such as 1, "
         f"one of {list(NUMERIC_SHORTCUTS)}, or a pair of values"

@@ -14,12 +14,19 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
-FUNCTIONS = {"exp": np.exp, "log": np.log, "ln": np.log, "log1p": np.log1p, "expm1": np.expm1,
-             "sqrt": np.sqrt, "abs": np.abs}
+FUNCTIONS = {
+    "exp": np.exp,
+    "log": np.log,
+    "ln": np.log,
+    "log1p": np.log1p,
+    "expm1": np.expm1,
+    "sqrt": np.sqrt,
+    "abs": np.abs,
+}
 _BINOPS = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.divide, ast.Pow: np.power}
 _CMPOPS = {ast.Eq: "=", ast.Gt: ">", ast.GtE: ">=", ast.Lt: "<", ast.LtE: "<="}
 _WILDCARD = re.compile(r"\bb\*(?!\*)")
@@ -102,8 +109,13 @@ def _node(node, row, text: str):
         return float(node.value)
     if isinstance(node, ast.Name):
         return row(node.id)
-    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS
-            and len(node.args) == 1 and not node.keywords):
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in FUNCTIONS
+        and len(node.args) == 1
+        and not node.keywords
+    ):
         return FUNCTIONS[node.func.id](_node(node.args[0], row, text))
     raise ValueError(
         f"hypothesis {text!r}: {ast.unparse(node)!r} is not allowed; use numbers, names (b1, b2, ...), "

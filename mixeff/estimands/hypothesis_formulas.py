@@ -71,9 +71,11 @@ def _compare(how, lhs, x, labels):
     if how in _PAIRS:
         pairs = _PAIRS[how](n)
         if len(pairs) > MAX_COMPARISONS:
-            raise ValueError(f"hypothesis '~ {how}' on {n} rows gives {len(pairs)} comparisons, more than "
-                             f"{MAX_COMPARISONS} (marginaleffects' limit); reduce the rows first (by=, a smaller "
-                             "newdata) or compare within groups ('~ pairwise | g')")
+            raise ValueError(
+                f"hypothesis '~ {how}' on {n} rows gives {len(pairs)} comparisons, more than "
+                f"{MAX_COMPARISONS} (marginaleffects' limit); reduce the rows first (by=, a smaller "
+                "newdata) or compare within groups ('~ pairwise | g')"
+            )
         a = np.array([p[0] for p in pairs], dtype=np.int64)
         b = np.array([p[1] for p in pairs], dtype=np.int64)
         return fn(x[a], x[b]), [f"({labels[i]}) {sym} ({labels[j]})" for i, j in pairs]
@@ -145,8 +147,10 @@ def parse_formula(text: str) -> HypothesisFormula:
     lhs, rhs = lhs.strip(), rhs.strip()
     groups = tuple(g.strip() for g in group.split("+")) if "|" in rest else ()
     if rhs not in RULES:
-        raise ValueError(f"hypothesis={text!r}: the right-hand side {rhs!r} is not one of {list(RULES)}, e.g. "
-                         "'~ pairwise' or 'ratio ~ reference | g'")
+        raise ValueError(
+            f"hypothesis={text!r}: the right-hand side {rhs!r} is not one of {list(RULES)}, e.g. "
+            "'~ pairwise' or 'ratio ~ reference | g'"
+        )
     if rhs in ("poly", "helmert"):
         if lhs not in ("", "dotproduct"):
             raise ValueError(f"hypothesis={text!r}: with '~ {rhs}' the left-hand side must be empty or 'dotproduct'")

@@ -61,7 +61,7 @@ def slope_rule(slope: str, step: np.ndarray) -> Rule:
 
 
 def default_eps(spec, name: str) -> float:
-    """marginaleffects' step: ``1e-4 × (max − min)`` of the variable in the model data (1e-4 if 0)."""
+    """Marginaleffects' step: ``1e-4 × (max − min)`` of the variable in the model data (1e-4 if 0)."""
     x = pd.to_numeric(spec.data[name], errors="coerce").to_numpy(dtype=float)
     x = x[np.isfinite(x)]
     span = float(x.max() - x.min()) if len(x) else 0.0

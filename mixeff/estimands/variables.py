@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+
 def variable_kind(spec, name: str) -> str:
     """``"logical"``, ``"binary"`` (numeric 0/1), ``"numeric"`` or ``"categorical"``, from the model data.
 
@@ -90,7 +91,5 @@ def parse_variables(spec, variables, argument: str = "variables") -> dict[str, o
     allowed = [v for v in spec.predictors if v not in {spec.response, spec.trials}]
     for name in items:
         if name not in allowed:
-            raise ValueError(
-                f"{argument}: {name!r} is not a predictor of the model; choose from {sorted(allowed)}"
-            )
+            raise ValueError(f"{argument}: {name!r} is not a predictor of the model; choose from {sorted(allowed)}")
     return {k: items[k] for k in sorted(items)}

@@ -42,8 +42,10 @@ def as_draws_df(fit, draws: str = "posterior") -> pd.DataFrame:
     spec = fit if isinstance(fit, ModelSpec) else _spec_of(fit, draws)
     if spec.dpars or spec.family.categorical:
         what = f"the {spec.family.name} family" if spec.family.categorical else f"formulas for {list(spec.dpars)}"
-        raise ValueError(f"as_draws_df writes models with one formula and per-draw auxiliary parameters; this "
-                         f"model has {what}: read its draws from the fit's DataTree (fit.idata) instead")
+        raise ValueError(
+            f"as_draws_df writes models with one formula and per-draw auxiliary parameters; this "
+            f"model has {what}: read its draws from the fit's DataTree (fit.idata) instead"
+        )
     columns: dict[str, np.ndarray] = {f"b_{brms_name(n)}": spec.beta[:, j] for j, n in enumerate(spec.beta_names)}
     for g in spec.groups.values():
         columns.update(_hyper_columns(g))
@@ -58,7 +60,7 @@ def as_draws_df(fit, draws: str = "posterior") -> pd.DataFrame:
 
 
 def _brms_aux(spec: ModelSpec, name: str) -> str:
-    """brms's column of an auxiliary parameter: ``shape`` for alpha, ``zi``/``hu`` for psi."""
+    """Brms's column of an auxiliary parameter: ``shape`` for alpha, ``zi``/``hu`` for psi."""
     if name == "psi":
         return "hu" if spec.family.name.startswith("hurdle") else "zi"
     return brms_aux_name(name)

@@ -76,17 +76,24 @@ def correlated_blocks(formula: str, group_terms: dict, eta: float = 1.0) -> tupl
         for term in parse_formula(f"~ ({lhs} | {factor})", "formula").group_terms:
             name = f"{term.expr}|{term.factor}"
             if name not in group_terms:
-                raise ValueError(f"formula: the group-level term {name!r} of {text} is not a term of the model "
-                                 f"built from it ({list(group_terms)}); write the bar as e.g. (1 + x | g)")
+                raise ValueError(
+                    f"formula: the group-level term {name!r} of {text} is not a term of the model "
+                    f"built from it ({list(group_terms)}); write the bar as e.g. (1 + x | g)"
+                )
             if name in owner:
-                raise ValueError(f"formula: the group-level term ({term.expr} | {term.factor}) is written in both "
-                                 f"{owner[name]} and {text}; brms does not allow duplicated group-level effects. "
-                                 "Write each term in one bar")
+                raise ValueError(
+                    f"formula: the group-level term ({term.expr} | {term.factor}) is written in both "
+                    f"{owner[name]} and {text}; brms does not allow duplicated group-level effects. "
+                    "Write each term in one bar"
+                )
             owner[name] = text
             by_factor.setdefault(term.factor, []).append(name)
         if bar == "|":
-            blocks += [CorrelatedBlock(f, tuple(names), float(eta)) for f, names in by_factor.items()
-                       if sum(_width(group_terms[n]) for n in names) >= 2]
+            blocks += [
+                CorrelatedBlock(f, tuple(names), float(eta))
+                for f, names in by_factor.items()
+                if sum(_width(group_terms[n]) for n in names) >= 2
+            ]
     return tuple(blocks)
 
 
@@ -161,8 +168,7 @@ def _backend_class():
             sd = built.build_distribution(sd_prior, label=f"{built.name}_{alias}", dims=expr_dims or None)
             width = _width(term)
             sds.append(pt.reshape(sd, (width,)))
-            labels += term_labels(term.name.split("|", 1)[0],
-                                  built.coords[expr_dims[0]] if expr_dims else None)
+            labels += term_labels(term.name.split("|", 1)[0], built.coords[expr_dims[0]] if expr_dims else None)
             parts.append((built, dims, start, width, bool(expr_dims)))
             start += width
         factor_dim, cor_dim = parts[0][1][0], block.name + COR_DIM
@@ -174,9 +180,10 @@ def _backend_class():
         # (sleepstudy: 14 s instead of 17-19 s)
         effects = (z[:, None, :] * chol[None]).sum(axis=-1) * pt.concatenate(sds)  # row j: diag(sd) L z_j
         pm.Deterministic(f"{block.name}_cor", (chol[:, None, :] * chol[None]).sum(axis=-1)[upper], dims=cor_dim)
-        return {built.term.name: pm.Deterministic(built.name, effects[:, s:s + w] if vector else effects[:, s],
-                                                  dims=dims)
-                for built, dims, s, w, vector in parts}
+        return {
+            built.term.name: pm.Deterministic(built.name, effects[:, s : s + w] if vector else effects[:, s], dims=dims)
+            for built, dims, s, w, vector in parts
+        }
 
     class CorrelatedBackend(PyMCModel):
         """Bambi's PyMC backend with :class:`CorrelatedComponent` for the mean; the rest is ``PyMCModel.build``."""
@@ -195,8 +202,11 @@ def _backend_class():
                     self.components[name] = ConstantComponent(component)
                     self.components[name].build(self, spec)
                 for name, component in spec.conditional_parameters.items():
-                    self.components[name] = (CorrelatedComponent(component, self.correlated_blocks) if name == parent
-                                             else DistributionalComponent(component))
+                    self.components[name] = (
+                        CorrelatedComponent(component, self.correlated_blocks)
+                        if name == parent
+                        else DistributionalComponent(component)
+                    )
                     self.components[name].build(self, spec)
                 self.response_component = ResponseComponent(spec.response_term)
                 self.response_component.build(self, spec)

@@ -35,11 +35,25 @@ def toy_spec(n_chains: int = 2, n_draws: int = 100, seed: int = 1) -> ModelSpec:
     sd = np.abs(rng.normal(0.63, 0.1, (s, 1)))
     levels = sorted(data["cluster"].unique(), key=int)
     b = rng.standard_normal((s, len(levels), 1)) * sd[:, None, :]
-    cluster = GroupFactor(name="cluster", columns=("cluster",), levels=np.asarray(levels), terms=["Intercept"],
-                          b=b, sd=sd, cor=None, design=lambda f: np.ones((len(f), 1)),
-                          term_blocks={"1": [0]})
+    cluster = GroupFactor(
+        name="cluster",
+        columns=("cluster",),
+        levels=np.asarray(levels),
+        terms=["Intercept"],
+        b=b,
+        sd=sd,
+        cor=None,
+        design=lambda f: np.ones((len(f), 1)),
+        term_blocks={"1": [0]},
+    )
     return from_arrays(
         fixed_design=lambda f: np.column_stack([np.ones(len(f)), f["TX"].to_numpy(dtype=float)]),
-        beta=beta, beta_names=["Intercept", "TX"], family="lognormal", data=data, groups=[cluster],
-        aux={"sigma": np.abs(rng.normal(0.51, 0.02, s))}, n_chains=n_chains, predictors=["TX"],
+        beta=beta,
+        beta_names=["Intercept", "TX"],
+        family="lognormal",
+        data=data,
+        groups=[cluster],
+        aux={"sigma": np.abs(rng.normal(0.51, 0.02, s))},
+        n_chains=n_chains,
+        predictors=["TX"],
     )

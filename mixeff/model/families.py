@@ -18,8 +18,8 @@ of a hurdle family the probability of a non-zero response (brms's ``hu`` is ``1 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy import special
@@ -198,6 +198,7 @@ LINKS: dict[str, Link] = {
 # scale and shift from the auxiliary parameters (and binomial trials).  Exact increments and
 # closed-form integrals over a normal random effect follow from that form, in one place below.
 
+
 def _unit(aux, trials):
     return 1.0, 0.0
 
@@ -232,6 +233,7 @@ def _affine_mean(affine):
         if not (np.isscalar(shift) and shift == 0.0):
             mu += shift
         return mu
+
     return mean
 
 
@@ -247,7 +249,7 @@ def _hurdle_lognormal_mean(mu, aux, trials):
 
 
 def _positive_share_ratio(mu, log_p0):
-    """mu / (1 − p0) with p0 = exp(log_p0), the mean of a zero-truncated count; its limit 1 at mu = 0."""
+    """Mu / (1 − p0) with p0 = exp(log_p0), the mean of a zero-truncated count; its limit 1 at mu = 0."""
     with np.errstate(invalid="ignore", divide="ignore"):
         out = mu / -np.expm1(log_p0)
     return np.where(mu > 0, out, 1.0)
@@ -265,6 +267,7 @@ def _hurdle_negbinomial_mean(mu, aux, trials):
 
 
 # -- predictive draws ------------------------------------------------------------------------
+
 
 def _full(aux_value, shape):
     return np.broadcast_to(aux_value, shape)
@@ -354,9 +357,11 @@ def _exgaussian_draw(rng, mu, aux, trials):
 
 def _with_zeros(draw):
     """A zero-inflated or hurdle draw: ``draw``'s value with probability psi, else 0."""
+
     def zero_or(rng, mu, aux, trials):
         keep = rng.random(mu.shape) < aux["psi"]
         return np.where(keep, draw(rng, mu, aux, trials), 0.0)
+
     return zero_or
 
 
@@ -366,7 +371,8 @@ TRUNCATED_MAX_MEAN = 1e15
 
 def _truncated_draw(dist, positive_share, mu, rng, *args):
     """A draw of ``dist`` given Y > 0, by inverting its survival function at U · P(Y > 0): exact for any
-    mean, no rejection loop, and accurate where P(Y > 0) is tiny (then the draw is 1)."""
+    mean, no rejection loop, and accurate where P(Y > 0) is tiny (then the draw is 1).
+    """
     if np.any(mu > TRUNCATED_MAX_MEAN):  # scipy's quantile search stalls there; counts are not exact anyway
         raise ValueError(f"a mean above {TRUNCATED_MAX_MEAN:g} is too large to sample a zero-truncated count")
     u = 1.0 - rng.random(mu.shape)  # in (0, 1]
@@ -378,20 +384,22 @@ def _truncated_draw(dist, positive_share, mu, rng, *args):
 
 def _truncated_poisson_draw(rng, mu, aux, trials):
     from scipy import stats
+
     return _truncated_draw(stats.poisson, -np.expm1(-mu), mu, rng, mu)
 
 
 def _truncated_negbinomial_draw(rng, mu, aux, trials):
     from scipy import stats
+
     alpha = _full(aux["alpha"], mu.shape)
-    return _truncated_draw(stats.nbinom, -np.expm1(-alpha * np.log1p(mu / alpha)), mu, rng, alpha,
-                           alpha / (alpha + mu))
+    return _truncated_draw(stats.nbinom, -np.expm1(-alpha * np.log1p(mu / alpha)), mu, rng, alpha, alpha / (alpha + mu))
 
 
 # -- ordinal and categorical responses -------------------------------------------------------
 
 # Rows are (row, category) pairs: each computes its own category's probability only, from the
 # thresholds or η it needs, never all K probabilities of its row.
+
 
 def _cumulative_probability(eta, link, aux):
     """P(Y = c) = F(τ_c − η) − F(τ_{c−1} − η), with τ_0 = −∞ and τ_K = ∞: two evaluations of F."""
@@ -492,8 +500,9 @@ def _family(name, default_link, links, aux, draw, *, affine=_unit, mean=None, me
     """A family whose mean is ``mean`` or, by default, the affine form ``affine``."""
     if mean is not None:
         affine = None
-    return Family(name, default_link, links, aux, mean or _affine_mean(affine), draw, affine=affine,
-                  mean_aux=mean_aux, **kw)
+    return Family(
+        name, default_link, links, aux, mean or _affine_mean(affine), draw, affine=affine, mean_aux=mean_aux, **kw
+    )
 
 
 _PROBABILITY_LINKS = ("logit", "probit", "cloglog")
@@ -506,46 +515,177 @@ FAMILIES: dict[str, Family] = {
         _family("gaussian", "identity", ("identity", "log", "inverse"), ("sigma",), _gaussian_draw),
         _family("t", "identity", ("identity", "log", "inverse"), ("sigma", "nu"), _student_draw),
         _family("bernoulli", "logit", _PROBABILITY_LINKS, (), _bernoulli_draw, support="binary", parent="p"),
-        _family("binomial", "logit", _PROBABILITY_LINKS, (), _binomial_draw, affine=_trials_scale,
-                needs_trials=True, support="count", parent="p"),
+        _family(
+            "binomial",
+            "logit",
+            _PROBABILITY_LINKS,
+            (),
+            _binomial_draw,
+            affine=_trials_scale,
+            needs_trials=True,
+            support="count",
+            parent="p",
+        ),
         _family("poisson", "log", _COUNT_LINKS, (), _poisson_draw, support="count"),
         _family("negativebinomial", "log", _COUNT_LINKS, ("alpha",), _negbinomial_draw, support="count"),
-        _family("lognormal", "identity", ("identity",), ("sigma",), _lognormal_draw, mean=_lognormal_mean,
-                mean_aux=("sigma",), support="positive"),
+        _family(
+            "lognormal",
+            "identity",
+            ("identity",),
+            ("sigma",),
+            _lognormal_draw,
+            mean=_lognormal_mean,
+            mean_aux=("sigma",),
+            support="positive",
+        ),
         _family("gamma", "inverse", _POSITIVE_LINKS, ("alpha",), _gamma_draw, support="positive"),
         _family("beta", "logit", _PROBABILITY_LINKS, ("kappa",), _beta_draw, support="unit"),
-        _family("beta_binomial", "logit", _PROBABILITY_LINKS, ("kappa",), _beta_binomial_draw,
-                affine=_trials_scale, needs_trials=True, support="count"),
+        _family(
+            "beta_binomial",
+            "logit",
+            _PROBABILITY_LINKS,
+            ("kappa",),
+            _beta_binomial_draw,
+            affine=_trials_scale,
+            needs_trials=True,
+            support="count",
+        ),
         _family("exponential", "log", _POSITIVE_LINKS, (), _exponential_draw, support="positive"),
         _family("weibull", "log", _POSITIVE_LINKS, ("alpha",), _weibull_draw, support="positive"),
-        _family("wald", "inverse_squared", ("inverse_squared", "inverse", "identity", "log"), ("lam",),
-                _wald_draw, support="positive"),
+        _family(
+            "wald",
+            "inverse_squared",
+            ("inverse_squared", "inverse", "identity", "log"),
+            ("lam",),
+            _wald_draw,
+            support="positive",
+        ),
         _family("laplace", "identity", ("identity", "log", "inverse"), ("b",), _laplace_draw),
-        _family("asymmetriclaplace", "identity", ("identity", "log", "inverse"), ("b", "kappa"),
-                _asymmetric_laplace_draw, affine=_asymmetric_laplace_shift, mean_aux=("b", "kappa")),
-        _family("exgaussian", "identity", ("identity", "log", "inverse"), ("sigma", "nu"), _exgaussian_draw,
-                affine=_exgaussian_shift, mean_aux=("nu",)),
-        _family("zero_inflated_poisson", "log", _COUNT_LINKS, ("psi",), _with_zeros(_poisson_draw),
-                affine=_psi_scale, mean_aux=("psi",), support="count"),
-        _family("zero_inflated_negativebinomial", "log", _COUNT_LINKS, ("alpha", "psi"),
-                _with_zeros(_negbinomial_draw), affine=_psi_scale, mean_aux=("psi",), support="count"),
-        _family("zero_inflated_binomial", "logit", _PROBABILITY_LINKS, ("psi",), _with_zeros(_binomial_draw),
-                affine=_psi_trials_scale, mean_aux=("psi",), needs_trials=True, support="count", parent="p"),
-        _family("hurdle_poisson", "log", _COUNT_LINKS, ("psi",), _with_zeros(_truncated_poisson_draw),
-                mean=_hurdle_poisson_mean, mean_aux=("psi",), support="count"),
-        _family("hurdle_negativebinomial", "log", _COUNT_LINKS, ("alpha", "psi"),
-                _with_zeros(_truncated_negbinomial_draw), mean=_hurdle_negbinomial_mean,
-                mean_aux=("alpha", "psi"), support="count"),
-        _family("hurdle_gamma", "log", _POSITIVE_LINKS, ("alpha", "psi"), _with_zeros(_gamma_draw),
-                affine=_psi_scale, mean_aux=("psi",), support="nonnegative"),
-        _family("hurdle_lognormal", "identity", ("identity",), ("sigma", "psi"), _with_zeros(_lognormal_draw),
-                mean=_hurdle_lognormal_mean, mean_aux=("sigma", "psi"), support="nonnegative"),
-        Family("cumulative", "logit", _PROBABILITY_LINKS, ("threshold",), None, None, support="category",
-               parent="p", probability=_cumulative_probability, ordinal=True),
-        Family("sratio", "logit", _PROBABILITY_LINKS, ("threshold",), None, None, support="category",
-               parent="p", probability=_sratio_probability, ordinal=True),
-        Family("categorical", "softmax", ("softmax",), (), None, None, support="category", parent="p",
-               probability=_softmax_probability),
+        _family(
+            "asymmetriclaplace",
+            "identity",
+            ("identity", "log", "inverse"),
+            ("b", "kappa"),
+            _asymmetric_laplace_draw,
+            affine=_asymmetric_laplace_shift,
+            mean_aux=("b", "kappa"),
+        ),
+        _family(
+            "exgaussian",
+            "identity",
+            ("identity", "log", "inverse"),
+            ("sigma", "nu"),
+            _exgaussian_draw,
+            affine=_exgaussian_shift,
+            mean_aux=("nu",),
+        ),
+        _family(
+            "zero_inflated_poisson",
+            "log",
+            _COUNT_LINKS,
+            ("psi",),
+            _with_zeros(_poisson_draw),
+            affine=_psi_scale,
+            mean_aux=("psi",),
+            support="count",
+        ),
+        _family(
+            "zero_inflated_negativebinomial",
+            "log",
+            _COUNT_LINKS,
+            ("alpha", "psi"),
+            _with_zeros(_negbinomial_draw),
+            affine=_psi_scale,
+            mean_aux=("psi",),
+            support="count",
+        ),
+        _family(
+            "zero_inflated_binomial",
+            "logit",
+            _PROBABILITY_LINKS,
+            ("psi",),
+            _with_zeros(_binomial_draw),
+            affine=_psi_trials_scale,
+            mean_aux=("psi",),
+            needs_trials=True,
+            support="count",
+            parent="p",
+        ),
+        _family(
+            "hurdle_poisson",
+            "log",
+            _COUNT_LINKS,
+            ("psi",),
+            _with_zeros(_truncated_poisson_draw),
+            mean=_hurdle_poisson_mean,
+            mean_aux=("psi",),
+            support="count",
+        ),
+        _family(
+            "hurdle_negativebinomial",
+            "log",
+            _COUNT_LINKS,
+            ("alpha", "psi"),
+            _with_zeros(_truncated_negbinomial_draw),
+            mean=_hurdle_negbinomial_mean,
+            mean_aux=("alpha", "psi"),
+            support="count",
+        ),
+        _family(
+            "hurdle_gamma",
+            "log",
+            _POSITIVE_LINKS,
+            ("alpha", "psi"),
+            _with_zeros(_gamma_draw),
+            affine=_psi_scale,
+            mean_aux=("psi",),
+            support="nonnegative",
+        ),
+        _family(
+            "hurdle_lognormal",
+            "identity",
+            ("identity",),
+            ("sigma", "psi"),
+            _with_zeros(_lognormal_draw),
+            mean=_hurdle_lognormal_mean,
+            mean_aux=("sigma", "psi"),
+            support="nonnegative",
+        ),
+        Family(
+            "cumulative",
+            "logit",
+            _PROBABILITY_LINKS,
+            ("threshold",),
+            None,
+            None,
+            support="category",
+            parent="p",
+            probability=_cumulative_probability,
+            ordinal=True,
+        ),
+        Family(
+            "sratio",
+            "logit",
+            _PROBABILITY_LINKS,
+            ("threshold",),
+            None,
+            None,
+            support="category",
+            parent="p",
+            probability=_sratio_probability,
+            ordinal=True,
+        ),
+        Family(
+            "categorical",
+            "softmax",
+            ("softmax",),
+            (),
+            None,
+            None,
+            support="category",
+            parent="p",
+            probability=_softmax_probability,
+        ),
     ]
 }
 
@@ -587,7 +727,7 @@ def aux_name(name: str) -> str:
 
 
 def brms_aux_name(name: str) -> str:
-    """brms's name for one of mixeff's auxiliary parameters (``alpha`` -> ``shape``)."""
+    """Brms's name for one of mixeff's auxiliary parameters (``alpha`` -> ``shape``)."""
     return next((k for k, v in BRMS_AUX.items() if v == name), name)
 
 
@@ -656,12 +796,11 @@ def get_family(name: str) -> Family:
     """
     key = FAMILY_ALIASES.get(str(name).lower(), str(name).lower())
     if key in REFUSED_FAMILIES:
-        raise ValueError(f"family={name!r} is not supported: {REFUSED_FAMILIES[key]}; mixeff supports "
-                         f"{sorted(FAMILIES)}")
-    if key not in FAMILIES:
         raise ValueError(
-            f"family={name!r} is not supported; choose one of {sorted(FAMILIES)}"
+            f"family={name!r} is not supported: {REFUSED_FAMILIES[key]}; mixeff supports {sorted(FAMILIES)}"
         )
+    if key not in FAMILIES:
+        raise ValueError(f"family={name!r} is not supported; choose one of {sorted(FAMILIES)}")
     return FAMILIES[key]
 
 
@@ -670,8 +809,5 @@ def get_link(family: Family, name: str | None) -> Link:
     if name not in LINKS:
         raise ValueError(f"link={name!r} is not supported; choose one of {sorted(LINKS)}")
     if name not in family.links:
-        raise ValueError(
-            f"link={name!r} is not available for family {family.name!r}; "
-            f"use one of {list(family.links)}"
-        )
+        raise ValueError(f"link={name!r} is not available for family {family.name!r}; use one of {list(family.links)}")
     return LINKS[name]

@@ -12,9 +12,16 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .adapters.bambi import (
+    FORMULA_NAME,
+    draws_group,
+    group_names,
+    model_parameters,
+    model_recipe,
+    rebuild_model,
+    spec_from_bambi,
+)
 from .checks import check_whole
-from .adapters.bambi import (FORMULA_NAME, draws_group, group_names, model_parameters, model_recipe,
-                             rebuild_model, spec_from_bambi)
 from .correlated import build_correlated, correlated_blocks, model_blocks
 from .families import SUPPORTS, get_family, get_link, outside_support
 from .formula import check_columns, check_complete, check_varying, id_syntax_bars, parse_formula
@@ -29,9 +36,13 @@ brms's 0.8); at 0.9, none in any."""
 
 #: fit_kwargs that fit() sets itself, or that belong elsewhere -> what to do instead
 _KWARG_FIXES = {
-    "random_seed": "use seed=", "progressbar": "use progress=", "inference_method": "use sampler=",
-    "nuts_sampler": "use sampler=", "var_names": "mixeff keeps every parameter's draws",
-    "model": "fit() builds the model", "return_inferencedata": "mixeff needs the DataTree",
+    "random_seed": "use seed=",
+    "progressbar": "use progress=",
+    "inference_method": "use sampler=",
+    "nuts_sampler": "use sampler=",
+    "var_names": "mixeff keeps every parameter's draws",
+    "model": "fit() builds the model",
+    "return_inferencedata": "mixeff needs the DataTree",
     "dropna": "it is an argument of bambi.Model; drop incomplete rows first, e.g. data = data.dropna(subset={})",
 }
 
@@ -99,8 +110,11 @@ class MixedFit:
             if draws not in self.available_draws:
                 raise ValueError(
                     f"this fit has no {draws} draws (it has {self.available_draws}); "
-                    + ("refit with sample_prior='yes' or 'only' to get prior draws" if draws == "prior"
-                       else "refit with sample_prior='no' or 'yes'")
+                    + (
+                        "refit with sample_prior='yes' or 'only' to get prior draws"
+                        if draws == "prior"
+                        else "refit with sample_prior='no' or 'yes'"
+                    )
                 )
             self._specs[draws] = spec_from_bambi(self.model, self.idata, draws, data=self.data)
         return self._specs[draws]
@@ -112,8 +126,10 @@ class MixedFit:
 
     def __repr__(self):
         blocks = [f"({' + '.join(t.split('|')[0] for t in b.terms)} | {b.factor})" for b in model_blocks(self.model)]
-        return (f"MixedFit({self.model.formula}, family={self.model.family.name!r}, draws={self.available_draws}, "
-                f"correlated={blocks})\n{self.model}")
+        return (
+            f"MixedFit({self.model.formula}, family={self.model.family.name!r}, draws={self.available_draws}, "
+            f"correlated={blocks})\n{self.model}"
+        )
 
 
 def _restore_fit(recipe: dict, idata, sample_prior: str, data) -> MixedFit:
@@ -124,8 +140,11 @@ def _restore_fit(recipe: dict, idata, sample_prior: str, data) -> MixedFit:
 def check_response(family, parsed, data: pd.DataFrame) -> None:
     """Refuse numeric response values outside the family's support (PyMC would fail at its first evaluation)."""
     name = next((v for v, role in parsed.variables.items() if role == "response"), None)
-    if name not in data.columns or not pd.api.types.is_numeric_dtype(data[name]) \
-            or pd.api.types.is_bool_dtype(data[name]):
+    if (
+        name not in data.columns
+        or not pd.api.types.is_numeric_dtype(data[name])
+        or pd.api.types.is_bool_dtype(data[name])
+    ):
         return
     bad = outside_support(family, data[name].to_numpy(dtype=float))
     if bad.any():
@@ -238,8 +257,9 @@ def fit(
     _check_fit_kwargs(fit_kwargs, columns=list(parsed.variables))
     if priors is not None:
         check_priors(priors)
-    model, blocks, data = _checked_model(formula, parsed, data, fam, link, lkj_eta(priors), fitting=True,
-                                         namespace=_caller_names(formula, data))
+    model, blocks, data = _checked_model(
+        formula, parsed, data, fam, link, lkj_eta(priors), fitting=True, namespace=_caller_names(formula, data)
+    )
     if priors == "brms":
         priors = brms_defaults(model, correlated=bool(blocks))
     if priors:
@@ -259,16 +279,25 @@ def fit(
             kwargs["inference_method"] = "nutpie"
         with warnings.catch_warnings():
             if blocks:  # PyMC's R-hat of the LKJ factor's fixed entries (L[0,0] = 1, zeros above) is 0/0
-                warnings.filterwarnings("ignore", "invalid value encountered in scalar divide", RuntimeWarning,
-                                        "arviz_stats")
+                warnings.filterwarnings(
+                    "ignore", "invalid value encountered in scalar divide", RuntimeWarning, "arviz_stats"
+                )
             idata = model.fit(**kwargs)
     if sample_prior in ("only", "yes"):
         idata = _add_prior(model, idata, draws=draws, chains=chains, seed=seed)
     return MixedFit(model, idata, sample_prior, data=data)
 
 
-def _checked_model(formula: str, parsed, data, fam, link: str | None, eta: float = 1.0, fitting: bool = False,
-                   namespace: dict | None = None):
+def _checked_model(
+    formula: str,
+    parsed,
+    data,
+    fam,
+    link: str | None,
+    eta: float = 1.0,
+    fitting: bool = False,
+    namespace: dict | None = None,
+):
     """``(bambi.Model, correlated blocks, the model's copy of data)`` of a brms formula, after the checks of its data.
 
     ``||`` is read as ``|`` by Bambi: which terms correlate is decided apart (the blocks).
@@ -287,12 +316,19 @@ def _checked_model(formula: str, parsed, data, fam, link: str | None, eta: float
         check_response(fam, parsed, data)
     id_syntax = id_syntax_bars(formula)
     if id_syntax:
-        raise ValueError(f"formula={formula!r}: brms's ID syntax {id_syntax[0]} (terms correlated across bars) is "
-                         "not supported; correlate terms by writing them in one bar, e.g. (1 + x | g)")
+        raise ValueError(
+            f"formula={formula!r}: brms's ID syntax {id_syntax[0]} (terms correlated across bars) is "
+            "not supported; correlate terms by writing them in one bar, e.g. (1 + x | g)"
+        )
     data = data.copy()
     try:
-        model = bmb.Model(formula.replace("||", "|"), data, family=fam.name, extra_namespace=namespace or None,
-                          **({} if link is None else {"link": link}))
+        model = bmb.Model(
+            formula.replace("||", "|"),
+            data,
+            family=fam.name,
+            extra_namespace=namespace or None,
+            **({} if link is None else {"link": link}),
+        )
     except KeyError as err:  # formulae: a function the formula calls is in no namespace it searches
         name = str(err.args[0]) if err.args else ""
         if not re.search(rf"(?<![\w.]){re.escape(name)}\s*\(", formula):
@@ -309,7 +345,8 @@ def _checked_model(formula: str, parsed, data, fam, link: str | None, eta: float
 
 def _caller_names(formula: str, data) -> dict:
     """The names ``formula`` reads from the namespace of whoever called :func:`fit` (two frames up):
-    ``mylog`` in ``y ~ mylog(x)``, ``np`` in ``np.log(x)``.  Bambi would look them up in mixeff's own."""
+    ``mylog`` in ``y ~ mylog(x)``, ``np`` in ``np.log(x)``.  Bambi would look them up in mixeff's own.
+    """
     frame = inspect.currentframe().f_back.f_back
     try:
         scope = {**frame.f_globals, **frame.f_locals}
@@ -320,7 +357,7 @@ def _caller_names(formula: str, data) -> dict:
 
 
 def default_priors(formula: str, data: pd.DataFrame, family: str = "gaussian", link: str | None = None) -> dict:
-    """brms's default priors for a model, as the ``priors=`` classes of :func:`fit` (brms's ``default_prior``).
+    """Brms's default priors for a model, as the ``priors=`` classes of :func:`fit` (brms's ``default_prior``).
 
     ``fit(..., priors="brms")`` uses exactly these; edit the dict to change a class as
     ``set_prior`` does in brms.  See :func:`mixeff.model.priors.brms_defaults` for the rules.
@@ -338,8 +375,9 @@ def default_priors(formula: str, data: pd.DataFrame, family: str = "gaussian", l
     """
     fam = get_family(family)
     get_link(fam, link)
-    model, blocks, _ = _checked_model(formula, parse_formula(formula), data, fam, link,
-                                      namespace=_caller_names(formula, data))
+    model, blocks, _ = _checked_model(
+        formula, parse_formula(formula), data, fam, link, namespace=_caller_names(formula, data)
+    )
     return brms_defaults(model, correlated=bool(blocks))
 
 
@@ -360,8 +398,9 @@ def _sampler_options() -> frozenset:
 
     names = set()
     for fn in (bmb.Model.fit, pm.sample, pm.NUTS.__init__, BaseHMC.__init__):
-        names |= {p.name for p in inspect.signature(fn).parameters.values()
-                  if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+        names |= {
+            p.name for p in inspect.signature(fn).parameters.values() if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+        }
     return frozenset(names - {"self", "vars", "draws", "tune", "chains"} - set(_KWARG_FIXES))
 
 
@@ -426,7 +465,7 @@ def _uncentre_intercept(model, ds):
                 # a term's own columns (a factor's levels); a categorical response's dim stays
                 columns = [d for d in da.dims if d not in ("chain", "draw") and not d.endswith("_reduced_dim")]
                 k = int(np.prod([da.sizes[d] for d in columns]))
-                weights = xr.DataArray(means[col:col + k].reshape([da.sizes[d] for d in columns]), dims=columns)
+                weights = xr.DataArray(means[col : col + k].reshape([da.sizes[d] for d in columns]), dims=columns)
                 shift = shift + (da * weights).sum(columns)
                 col += k
             name = get_aliased_name(comp.intercept_term)
@@ -501,5 +540,13 @@ def example_fit() -> MixedFit:
     """
     from ..datasets import load_magnusson
 
-    return fit("y ~ 1 + TX + (1 | cluster)", load_magnusson(), family="lognormal",
-               draws=250, tune=250, chains=2, seed=2022, progress=False)
+    return fit(
+        "y ~ 1 + TX + (1 | cluster)",
+        load_magnusson(),
+        family="lognormal",
+        draws=250,
+        tune=250,
+        chains=2,
+        seed=2022,
+        progress=False,
+    )

@@ -18,7 +18,7 @@ _NO_RE = {"na", "~0", "0", "~-1", "-1", "none"}
 
 
 def brms_name(column: str) -> str:
-    """brms's name for a design column: ``age[30-39]`` -> ``age30M39``, ``gender[Woman]`` -> ``genderWoman``.
+    """Brms's name for a design column: ``age[30-39]`` -> ``age30M39``, ``gender[Woman]`` -> ``genderWoman``.
 
     Examples
     --------
@@ -145,8 +145,8 @@ def _bar_texts(formula: str):
             start, depth = (i if depth == 0 else start), depth + 1
         elif ch == ")":
             depth -= 1
-            if depth == 0 and "|" in rhs[start + 1:i]:
-                yield rhs[start + 1:i]
+            if depth == 0 and "|" in rhs[start + 1 : i]:
+                yield rhs[start + 1 : i]
 
 
 def _check_parentheses(text: str, argument: str) -> None:
@@ -175,8 +175,7 @@ def check_columns(parsed: ParsedFormula, data: pd.DataFrame, formula: str) -> No
         close = difflib.get_close_matches(name, columns, n=3, cutoff=0.6)
         hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
         raise ValueError(
-            f"formula={formula!r}: {role} {name!r} is not a column of data; {hint}"
-            f"the data's columns are {columns}"
+            f"formula={formula!r}: {role} {name!r} is not a column of data; {hint}the data's columns are {columns}"
         )
 
 
@@ -256,8 +255,9 @@ def parse_re_formula(groups: dict, re_formula, elsewhere: tuple = ()) -> dict[st
     for term in parsed.group_terms:
         group = groups.get(term.factor)
         if group is None or group.term_indices(term.expr) is None:
-            if any(term.factor in other and other[term.factor].term_indices(term.expr) is not None
-                   for other in elsewhere):
+            if any(
+                term.factor in other and other[term.factor].term_indices(term.expr) is not None for other in elsewhere
+            ):
                 continue
         if group is None:
             raise ValueError(

@@ -109,8 +109,13 @@ def _one_over_one_plus(x):
         x[i] = 1.0 / (x[i] + 1.0)
 
 
-_SOURCES = {"logit_increment_tail": _logit_tail, "add_effects": _add_effects, "add_intercepts": _add_intercepts,
-            "one_over_one_plus": _one_over_one_plus, "group_sums": _group_sums}
+_SOURCES = {
+    "logit_increment_tail": _logit_tail,
+    "add_effects": _add_effects,
+    "add_intercepts": _add_intercepts,
+    "one_over_one_plus": _one_over_one_plus,
+    "group_sums": _group_sums,
+}
 
 
 def one_over_one_plus(x) -> bool | None:
@@ -138,8 +143,12 @@ def group_sums(total, codes, weights, block) -> bool | None:
     kernel = _kernel("group_sums")
     if kernel is None:
         return None
-    kernel(total, np.ascontiguousarray(codes, dtype=np.intp), np.ascontiguousarray(weights, dtype=float),
-           np.asarray(block, dtype=float))
+    kernel(
+        total,
+        np.ascontiguousarray(codes, dtype=np.intp),
+        np.ascontiguousarray(weights, dtype=float),
+        np.asarray(block, dtype=float),
+    )
     return True
 
 
@@ -175,5 +184,6 @@ def logit_increment_tail(out, m, big, index) -> bool | None:
     kernel = _kernel("logit_increment_tail")
     if kernel is None:
         return None
-    return bool(kernel(out, np.ascontiguousarray(m), np.ascontiguousarray(big),
-                       np.ascontiguousarray(index, dtype=np.intp)))
+    return bool(
+        kernel(out, np.ascontiguousarray(m), np.ascontiguousarray(big), np.ascontiguousarray(index, dtype=np.intp))
+    )

@@ -80,8 +80,12 @@ _DISTRIBUTIONS = {
     "flat": ("Flat", ()),
     "halfflat": ("HalfFlat", ()),
 }
-_HALF = {"Normal": ("HalfNormal", ("sigma",)), "StudentT": ("HalfStudentT", ("nu", "sigma")),
-         "Cauchy": ("HalfCauchy", ("beta",)), "Flat": ("HalfFlat", ())}
+_HALF = {
+    "Normal": ("HalfNormal", ("sigma",)),
+    "StudentT": ("HalfStudentT", ("nu", "sigma")),
+    "Cauchy": ("HalfCauchy", ("beta",)),
+    "Flat": ("HalfFlat", ()),
+}
 IMPROPER = ("Flat", "HalfFlat")
 _CORRELATIONS = ("cor", "L")  # brms's classes of correlation matrices (L: their Cholesky factors)
 _LKJ = re.compile(r"\s*lkj(?:_corr)?(?:_cholesky)?\s*\(\s*([^()]*?)\s*\)\s*")
@@ -208,8 +212,10 @@ def parse_lkj(key: str, text) -> float:
     m = _LKJ.fullmatch(str(text)) if isinstance(text, (str, int, float)) else None
     eta = _numbers(m.group(1)) if m and re.fullmatch(r"[-+0-9.eE]+", m.group(1)) else None
     if m is None or eta is None:
-        raise ValueError(f"priors[{key!r}]: {text!r} is not an LKJ prior; correlation matrices take 'lkj(eta)', "
-                         "e.g. 'lkj(1)' (uniform) or 'lkj(2)' (shrinks towards 0)")
+        raise ValueError(
+            f"priors[{key!r}]: {text!r} is not an LKJ prior; correlation matrices take 'lkj(eta)', "
+            "e.g. 'lkj(1)' (uniform) or 'lkj(2)' (shrinks towards 0)"
+        )
     if not (np.isfinite(eta) and eta > 0):
         raise ValueError(f"priors[{key!r}]: {text!r}: eta must be a finite number > 0, got {float(eta)}")
     return float(eta)
@@ -284,13 +290,17 @@ def resolve_priors(model, priors: dict, correlated: bool = False) -> dict:
             out[name] = _as_prior(key, value, half=True)
         elif key in group:
             # as brms's class "sd" for one term: a string is the prior of that term's sd
-            out[key] = (bmb.Prior("Normal", mu=0, sigma=_as_prior(key, value, half=True)) if isinstance(value, str)
-                        else _as_prior(key, value))
+            out[key] = (
+                bmb.Prior("Normal", mu=0, sigma=_as_prior(key, value, half=True))
+                if isinstance(value, str)
+                else _as_prior(key, value)
+            )
         elif key in aux and isinstance(value, str) and key not in _SCALE_AUX:
             raise ValueError(
                 f"priors: {key!r}={value!r}: a prior string is read as a half-distribution of a scale, and {key!r} "
                 f"is not a scale; pass a bambi Prior (ordinal thresholds: bmb.Prior('Normal', mu=[...], sigma=..., "
-                "transform='ordered'); psi: bmb.Prior('Beta', alpha=..., beta=...))")
+                "transform='ordered'); psi: bmb.Prior('Beta', alpha=..., beta=...))"
+            )
         elif key in comp.terms or key in aux:
             out[key] = _as_prior(key, value, half=key in aux)
         elif key in _CORRELATIONS:
@@ -359,11 +369,13 @@ def check_proper(model):
     cls, term = bad[0][2]
     single = (
         f"; or one parameter by its term name, e.g. priors={{{term!r}: {_FIX_EXAMPLE.get(cls, 'exponential(1)')!r}}}"
-        if term != cls else ""
+        if term != cls
+        else ""
     )
     sd_note = (
-        " (on 'sd' or a group term the string is the prior of the group-level standard deviation, "
-        "a half-distribution)" if any(c == "sd" for _, _, (c, _) in bad) else ""
+        " (on 'sd' or a group term the string is the prior of the group-level standard deviation, a half-distribution)"
+        if any(c == "sd" for _, _, (c, _) in bad)
+        else ""
     )
     raise ValueError(
         "sampling from the priors (sample_prior='only'/'yes') is not possible because some parameters "
@@ -382,7 +394,7 @@ _LOG_SCALE_FAMILIES = ("lognormal",)
 
 
 def brms_defaults(model, correlated: bool = False) -> dict[str, str]:
-    """brms's default priors for a Bambi model, as ``priors=`` classes (brms 2.x rules).
+    """Brms's default priors for a Bambi model, as ``priors=`` classes (brms 2.x rules).
 
     ``y*`` is the response on the link scale (the log for lognormal; zeros moved to
     0.1 first under log and inverse links), ``s = max(2.5, round(mad(y*), 1))``:
@@ -440,6 +452,7 @@ def brms_defaults(model, correlated: bool = False) -> dict[str, str]:
             raise ValueError(
                 f"priors='brms': mixeff has brms's defaults for sigma, {', '.join(_BRMS_AUX_DEFAULTS)} but not for "
                 f"the {model.family.name} family's {name!r}; set the priors yourself, {name!r} as a bambi Prior "
-                "(ordinal thresholds need transform='ordered')")
+                "(ordinal thresholds need transform='ordered')"
+            )
         out[brms_class] = half if brms_class == "sigma" else _BRMS_AUX_DEFAULTS[brms_class]
     return out

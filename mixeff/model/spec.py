@@ -9,8 +9,8 @@ flattened over ``chain × draw`` into one axis of length ``S`` (chain-major), an
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -22,8 +22,7 @@ CATEGORY_COLUMN = "group"
 """The column naming the response category in results of ordinal and categorical models (marginaleffects's)."""
 
 
-def factor_labels(frame: pd.DataFrame, columns: tuple[str, ...], sep: str = ":",
-                  numeric: bool = False) -> np.ndarray:
+def factor_labels(frame: pd.DataFrame, columns: tuple[str, ...], sep: str = ":", numeric: bool = False) -> np.ndarray:
     """Level labels of a (possibly interaction) grouping factor, as strings.
 
     ``("h", "Subject")`` gives ``"u:308"`` (Bambi's labels; brms joins with ``"_"``).
@@ -43,16 +42,19 @@ def factor_labels(frame: pd.DataFrame, columns: tuple[str, ...], sep: str = ":",
     """
     if len(columns) == 1:
         return _single_labels(frame[columns[0]], numeric or is_numeric_column(frame, columns))
-    parts = [np.where(frame[c].isna().to_numpy(), MISSING_LEVEL, np.asarray(frame[c].to_numpy()).astype(str))
-             for c in columns]
+    parts = [
+        np.where(frame[c].isna().to_numpy(), MISSING_LEVEL, np.asarray(frame[c].to_numpy()).astype(str))
+        for c in columns
+    ]
     out = parts[0]
     for p in parts[1:]:
         out = np.char.add(np.char.add(out, sep), p)
     return out
 
 
-def distinct_labels(frame: pd.DataFrame, columns: tuple[str, ...], sep: str = ":",
-                    numeric: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def distinct_labels(
+    frame: pd.DataFrame, columns: tuple[str, ...], sep: str = ":", numeric: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """``(labels, inverse)``: each distinct level label once, and every row's position in it.
 
     ``labels[inverse]`` equals :func:`factor_labels` of the frame, but the labels are built
@@ -66,6 +68,7 @@ def distinct_labels(frame: pd.DataFrame, columns: tuple[str, ...], sep: str = ":
     >>> labels.tolist(), inverse.tolist()
     (['2', '1'], [0, 1, 0])
     """
+
     def hashed(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         codes, uniques = pd.factorize(labels)
         return np.asarray(uniques, dtype=str), codes.astype(np.intp)
@@ -290,19 +293,19 @@ class ModelSpec:
         if self.family.categorical and len(self.categories) < 2:
             raise ValueError(f"family {self.family.name!r} needs the response's categories (at least 2)")
         if self.family.categorical and not self.family.ordinal and len(self.dpars) != len(self.categories) - 1:
-            raise ValueError(f"a categorical model needs one predictor of η per non-reference category "
-                             f"({len(self.categories) - 1}), got {len(self.dpars)}")
+            raise ValueError(
+                f"a categorical model needs one predictor of η per non-reference category "
+                f"({len(self.categories) - 1}), got {len(self.dpars)}"
+            )
         missing = [a for a in self.family.aux if a not in self.aux and a not in self.dpars]
         if missing:
-            raise ValueError(
-                f"family {self.family.name!r} needs draws of {missing}; pass them as auxiliary parameters"
-            )
+            raise ValueError(f"family {self.family.name!r} needs draws of {missing}; pass them as auxiliary parameters")
         self.beta_t = np.ascontiguousarray(self.beta.T)
         for g in self.all_groups():
             if all(c in self.data.columns for c in g.columns):
                 g.set_numeric(is_numeric_column(self.data, g.columns))
 
-    def select_draws(self, ids: np.ndarray, n_chains: int, selection: str | None = None) -> "ModelSpec":
+    def select_draws(self, ids: np.ndarray, n_chains: int, selection: str | None = None) -> ModelSpec:
         """The same model on a subset of its draws (flat, chain-major ``ids``), as ``n_chains`` chains of
         ``len(ids) // n_chains`` draws; ``selection`` says how they were chosen (shown with results).
 
@@ -317,13 +320,21 @@ class ModelSpec:
         ids = np.asarray(ids, dtype=np.int64)
 
         def groups(p):
-            return {name: replace(g, b=g.b[ids], sd=g.sd[ids], cor=None if g.cor is None else g.cor[ids])
-                    for name, g in p.groups.items()}
+            return {
+                name: replace(g, b=g.b[ids], sd=g.sd[ids], cor=None if g.cor is None else g.cor[ids])
+                for name, g in p.groups.items()
+            }
 
-        return replace(self, beta=self.beta[ids], groups=groups(self),
-                       aux={k: np.asarray(v)[ids] for k, v in self.aux.items()},
-                       dpars={name: replace(p, beta=p.beta[ids], groups=groups(p)) for name, p in self.dpars.items()},
-                       n_chains=n_chains, n_draws=len(ids) // n_chains, selection=selection)
+        return replace(
+            self,
+            beta=self.beta[ids],
+            groups=groups(self),
+            aux={k: np.asarray(v)[ids] for k, v in self.aux.items()},
+            dpars={name: replace(p, beta=p.beta[ids], groups=groups(p)) for name, p in self.dpars.items()},
+            n_chains=n_chains,
+            n_draws=len(ids) // n_chains,
+            selection=selection,
+        )
 
     def all_groups(self) -> list[GroupFactor]:
         """Every grouping factor's terms: the mean's, then each distributional parameter's."""

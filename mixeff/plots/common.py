@@ -1,5 +1,6 @@
 """What every mixeff plot shares: argument checks, row labels, axis names, x ranges, intervals,
-points, colours and the caption (in the style of :mod:`mixeff.plots.conditional`)."""
+points, colours and the caption (in the style of :mod:`mixeff.plots.conditional`).
+"""
 
 from __future__ import annotations
 
@@ -35,8 +36,9 @@ TRIM = 0.005
 
 def check_result(result, argument="result") -> Result:
     if not isinstance(result, Result):
-        raise ValueError(f"{argument} must be a mixeff Result (from predictions, comparisons, ...), "
-                         f"got {type(result).__name__}")
+        raise ValueError(
+            f"{argument} must be a mixeff Result (from predictions, comparisons, ...), got {type(result).__name__}"
+        )
     return result
 
 
@@ -69,8 +71,7 @@ def row_axis(grid: pd.DataFrame, label=None, exclude=()) -> tuple[list[str], lis
         cols = [label] if isinstance(label, str) else list(label)
         missing = [c for c in cols if c not in grid.columns]
         if missing:
-            raise ValueError(f"label={label!r}: {missing} not a column of the result; "
-                             f"available: {list(grid.columns)}")
+            raise ValueError(f"label={label!r}: {missing} not a column of the result; available: {list(grid.columns)}")
     else:
         cols = varying_columns(grid, exclude)
     if not cols:
@@ -103,8 +104,12 @@ def row_axis_label(columns, sorted_by: str | None = None) -> str:
 # --------------------------------------------------------------------------- #
 
 _SCALES = {"link": "link scale", "prediction": "posterior predictive"}
-_SLOPES = {"dY/dX": "d{y}/d{x}", "eY/eX": "elasticity e{y}/e{x}", "eY/dX": "semi-elasticity e{y}/d{x}",
-           "dY/eX": "semi-elasticity d{y}/e{x}"}
+_SLOPES = {
+    "dY/dX": "d{y}/d{x}",
+    "eY/eX": "elasticity e{y}/e{x}",
+    "eY/dX": "semi-elasticity e{y}/d{x}",
+    "dY/eX": "semi-elasticity d{y}/e{x}",
+}
 
 
 def response_name(result: Result) -> str | None:
@@ -208,9 +213,10 @@ def x_label(result: Result, xlabel=None) -> str:
 # --------------------------------------------------------------------------- #
 
 
-def x_range(draws, ends=(), *, bounds=None, trim: float = TRIM, pad: float = 0.1,
-            log: bool = False) -> tuple[float, float]:
-    """x limits covering the bulk of ``draws`` (arrays, pooled): the ``trim`` and ``1 - trim``
+def x_range(
+    draws, ends=(), *, bounds=None, trim: float = TRIM, pad: float = 0.1, log: bool = False
+) -> tuple[float, float]:
+    """X limits covering the bulk of ``draws`` (arrays, pooled): the ``trim`` and ``1 - trim``
     quantiles widened by ``pad`` of their span (no further than the draws go), then every value of
     ``ends`` (the interval bars' ends, always fully shown), plus a small margin.  One wild draw moves
     no limit.  ``log``: the same on the log scale (positive draws).
@@ -298,8 +304,9 @@ def auto_bounds(results, bounds):
         return None
     if bounds is not None:
         return bounds
-    if all(r.kind == "predictions" and r.type == "response" and r.draws.min() >= 0 and r.draws.max() <= 1
-           for r in results):
+    if all(
+        r.kind == "predictions" and r.type == "response" and r.draws.min() >= 0 and r.draws.max() <= 1 for r in results
+    ):
         return (0.0, 1.0)
     return None
 
@@ -398,14 +405,23 @@ def interval_key(point: str, levels, color=INK) -> list:
     levels = list(levels)
     out = [Line2D([], [], color=color, label=point, **POINT)]
     for lev, w in zip(levels, interval_widths(len(levels))):
-        out.append(Line2D([], [], color=color, linewidth=w, solid_capstyle="butt", label=f"{level_name(lev)}% interval"))
+        out.append(
+            Line2D([], [], color=color, linewidth=w, solid_capstyle="butt", label=f"{level_name(lev)}% interval")
+        )
     return out
 
 
 def add_key(ax, handles, *, title=None) -> None:
     """A legend outside the axes' right edge (where it covers no data), as the conditional plots'."""
-    ax.legend(handles=handles, title=title, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0,
-              frameon=False, fontsize="small")
+    ax.legend(
+        handles=handles,
+        title=title,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        borderaxespad=0.0,
+        frameon=False,
+        fontsize="small",
+    )
 
 
 # --------------------------------------------------------------------------- #
@@ -424,7 +440,7 @@ def new_axes(ax, n_positions: int, width: float = WIDTH, row: float = ROW_INCHES
 
 
 def positions(keys: list[str]) -> dict[str, float]:
-    """y position of each distinct key, the first at the top."""
+    """Y position of each distinct key, the first at the top."""
     uniq = list(dict.fromkeys(keys))
     return {k: float(len(uniq) - 1 - i) for i, k in enumerate(uniq)}
 

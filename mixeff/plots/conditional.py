@@ -53,8 +53,21 @@ _ROLES = ("x axis", "colour", "facets")
 # --------------------------------------------------------------------------- #
 
 
-def plot_predictions(fit, condition=None, by=None, *, newdata=None, points=0, levels=None, spaghetti=0,
-                     draw=True, ax=None, n_points=N_POINTS, seed=None, **verb_args):
+def plot_predictions(
+    fit,
+    condition=None,
+    by=None,
+    *,
+    newdata=None,
+    points=0,
+    levels=None,
+    spaghetti=0,
+    draw=True,
+    ax=None,
+    n_points=N_POINTS,
+    seed=None,
+    **verb_args,
+):
     """Plot predictions against one to three predictors (marginaleffects' ``plot_predictions``).
 
     Parameters
@@ -127,12 +140,39 @@ def plot_predictions(fit, condition=None, by=None, *, newdata=None, points=0, le
     >>> d.columns.tolist()
     ['TX', 'estimate', 'conf_low', 'conf_high', 'conf_low_66', 'conf_high_66', 'conf_low_95', 'conf_high_95']
     """
-    return _plot("predictions", fit, None, condition, by, newdata=newdata, points=points, levels=levels,
-                 spaghetti=spaghetti, draw=draw, ax=ax, n_points=n_points, seed=seed, verb_args=verb_args)
+    return _plot(
+        "predictions",
+        fit,
+        None,
+        condition,
+        by,
+        newdata=newdata,
+        points=points,
+        levels=levels,
+        spaghetti=spaghetti,
+        draw=draw,
+        ax=ax,
+        n_points=n_points,
+        seed=seed,
+        verb_args=verb_args,
+    )
 
 
-def plot_comparisons(fit, variables, condition=None, by=None, *, newdata=None, levels=None, spaghetti=0,
-                     draw=True, ax=None, n_points=N_POINTS, seed=None, **verb_args):
+def plot_comparisons(
+    fit,
+    variables,
+    condition=None,
+    by=None,
+    *,
+    newdata=None,
+    levels=None,
+    spaghetti=0,
+    draw=True,
+    ax=None,
+    n_points=N_POINTS,
+    seed=None,
+    **verb_args,
+):
     """Plot comparisons (contrasts) against one to three predictors (marginaleffects' ``plot_comparisons``).
 
     Parameters
@@ -165,12 +205,39 @@ def plot_comparisons(fit, variables, condition=None, by=None, *, newdata=None, l
     'y: TX 1 - 0 (difference)'
     >>> fig.savefig("/tmp/mixeff_plot_comparisons.png")
     """
-    return _plot("comparisons", fit, variables, condition, by, newdata=newdata, points=0, levels=levels,
-                 spaghetti=spaghetti, draw=draw, ax=ax, n_points=n_points, seed=seed, verb_args=verb_args)
+    return _plot(
+        "comparisons",
+        fit,
+        variables,
+        condition,
+        by,
+        newdata=newdata,
+        points=0,
+        levels=levels,
+        spaghetti=spaghetti,
+        draw=draw,
+        ax=ax,
+        n_points=n_points,
+        seed=seed,
+        verb_args=verb_args,
+    )
 
 
-def plot_slopes(fit, variables, condition=None, by=None, *, newdata=None, levels=None, spaghetti=0,
-                draw=True, ax=None, n_points=N_POINTS, seed=None, **verb_args):
+def plot_slopes(
+    fit,
+    variables,
+    condition=None,
+    by=None,
+    *,
+    newdata=None,
+    levels=None,
+    spaghetti=0,
+    draw=True,
+    ax=None,
+    n_points=N_POINTS,
+    seed=None,
+    **verb_args,
+):
     """Plot slopes (partial derivatives) against one to three predictors (marginaleffects' ``plot_slopes``).
 
     Parameters
@@ -199,8 +266,22 @@ def plot_slopes(fit, variables, condition=None, by=None, *, newdata=None, levels
     'y: TX 1 - 0 (difference, link scale)'
     >>> fig.savefig("/tmp/mixeff_plot_slopes.png")
     """
-    return _plot("slopes", fit, variables, condition, by, newdata=newdata, points=0, levels=levels,
-                 spaghetti=spaghetti, draw=draw, ax=ax, n_points=n_points, seed=seed, verb_args=verb_args)
+    return _plot(
+        "slopes",
+        fit,
+        variables,
+        condition,
+        by,
+        newdata=newdata,
+        points=0,
+        levels=levels,
+        spaghetti=spaghetti,
+        draw=draw,
+        ax=ax,
+        n_points=n_points,
+        seed=seed,
+        verb_args=verb_args,
+    )
 
 
 # --------------------------------------------------------------------------- #
@@ -208,8 +289,9 @@ def plot_slopes(fit, variables, condition=None, by=None, *, newdata=None, levels
 # --------------------------------------------------------------------------- #
 
 
-def _plot(kind, fit, variables, condition, by, *, newdata, points, levels, spaghetti, draw, ax, n_points, seed,
-          verb_args):
+def _plot(
+    kind, fit, variables, condition, by, *, newdata, points, levels, spaghetti, draw, ax, n_points, seed, verb_args
+):
     from ..verbs.fits import resolve_spec
 
     fn = f"plot_{kind}"
@@ -223,19 +305,30 @@ def _plot(kind, fit, variables, condition, by, *, newdata, points, levels, spagh
         raise ValueError(
             f"{fn}: condition={condition!r} and by={by!r} were both given; give condition= (estimates on a "
             "grid, other predictors at their mean or mode) or by= (estimates averaged over the data within "
-            "groups), not both (as marginaleffects)")
+            "groups), not both (as marginaleffects)"
+        )
     if condition is None and by is None:
-        raise ValueError(f"{fn}: give condition= (e.g. condition='x') or by= (e.g. by='g') to say what goes on "
-                         "the x axis")
+        raise ValueError(
+            f"{fn}: give condition= (e.g. condition='x') or by= (e.g. by='g') to say what goes on the x axis"
+        )
     spec = resolve_spec(fit, verb_args.get("draws", "posterior"))
     if newdata is not None and not isinstance(newdata, pd.DataFrame):
-        raise TypeError(f"{fn}: newdata must be a pandas DataFrame (e.g. from mixeff.datagrid), got "
-                        f"{type(newdata).__name__}")
+        raise TypeError(
+            f"{fn}: newdata must be a pandas DataFrame (e.g. from mixeff.datagrid), got {type(newdata).__name__}"
+        )
     data = spec.data if newdata is None else newdata
     if condition is not None:
         roles_given = _parse_condition(condition)
-        grid, roles = _condition_grid(fit, spec, data, newdata, roles_given, n_points, condition,
-                                      allow_new=bool(verb_args.get("allow_new_levels", False)))
+        grid, roles = _condition_grid(
+            fit,
+            spec,
+            data,
+            newdata,
+            roles_given,
+            n_points,
+            condition,
+            allow_new=bool(verb_args.get("allow_new_levels", False)),
+        )
         result = _call_verb(kind, fit, variables, newdata=grid, by=None, seed=seed, verb_args=verb_args)
     else:
         roles = _parse_by(by)
@@ -251,20 +344,33 @@ def _plot(kind, fit, variables, condition, by, *, newdata, points, levels, spagh
     if spaghetti and layout.x_discrete:
         raise ValueError(
             f"{fn}: spaghetti={spaghetti} draws lines across a numeric x, but x={x!r} is categorical; use "
-            "spaghetti=0 (the interval bars already show the draws' spread) or a numeric condition first")
+            "spaghetti=0 (the interval bars already show the draws' spread) or a numeric condition first"
+        )
     if spaghetti > result.draws.shape[1]:
-        raise ValueError(f"{fn}: spaghetti={spaghetti} but the result has only {result.draws.shape[1]} draws; "
-                         "ask for fewer")
+        raise ValueError(
+            f"{fn}: spaghetti={spaghetti} but the result has only {result.draws.shape[1]} draws; ask for fewer"
+        )
     picks = None
     if spaghetti:
         rng = np.random.default_rng(seed)
         picks = np.sort(rng.choice(result.draws.shape[1], size=spaghetti, replace=False))
     if alpha_points and spec.family.categorical:
-        raise ValueError(f"{fn}: points={points!r}: the {spec.family.name} model's estimates are category "
-                         "probabilities, not values of the response; use points=0")
+        raise ValueError(
+            f"{fn}: points={points!r}: the {spec.family.name} model's estimates are category "
+            "probabilities, not values of the response; use points=0"
+        )
     labels = _labels(kind, spec, result, frame, layout, variables, verb_args, spaghetti)
-    return _draw(frame, result, layout, labels, levels=levels, picks=picks, ax=ax, fn=fn,
-                 raw=_raw_points(spec, data, layout, alpha_points, fn))
+    return _draw(
+        frame,
+        result,
+        layout,
+        labels,
+        levels=levels,
+        picks=picks,
+        ax=ax,
+        fn=fn,
+        raw=_raw_points(spec, data, layout, alpha_points, fn),
+    )
 
 
 def _call_verb(kind, fit, variables, *, newdata, by, seed, verb_args):
@@ -297,8 +403,10 @@ def _check_spaghetti(spaghetti) -> int:
     if spaghetti is None or spaghetti is False:
         return 0
     if isinstance(spaghetti, bool) or not isinstance(spaghetti, numbers.Integral):
-        raise TypeError(f"spaghetti={spaghetti!r} must be a whole number of posterior draws to draw as lines, "
-                        "e.g. spaghetti=50 (0: none)")
+        raise TypeError(
+            f"spaghetti={spaghetti!r} must be a whole number of posterior draws to draw as lines, "
+            "e.g. spaghetti=50 (0: none)"
+        )
     if spaghetti < 0:
         raise ValueError(f"spaghetti={spaghetti!r} must be >= 0 (the number of draws drawn as lines)")
     return int(spaghetti)
@@ -308,8 +416,10 @@ def _check_points(points) -> float:
     if points is None or points is False:
         return 0.0
     if isinstance(points, bool) or not isinstance(points, numbers.Real):
-        raise TypeError(f"points={points!r} must be the opacity of the raw data points, a number in [0, 1] "
-                        "(0: none), e.g. points=0.3")
+        raise TypeError(
+            f"points={points!r} must be the opacity of the raw data points, a number in [0, 1] "
+            "(0: none), e.g. points=0.3"
+        )
     if not 0 <= points <= 1:
         raise ValueError(f"points={points!r} must be in [0, 1] (the opacity of the raw data points), e.g. 0.3")
     return float(points)
@@ -325,8 +435,10 @@ def _check_levels(levels, conf_level) -> tuple[float, ...]:
     out = []
     for lev in levels:
         if isinstance(lev, bool) or not isinstance(lev, numbers.Real) or not 0 < lev < 1:
-            raise ValueError(f"levels={levels!r}: {lev!r} is not an interval level; each must be a number strictly "
-                             "between 0 and 1, e.g. (0.66, 0.95)")
+            raise ValueError(
+                f"levels={levels!r}: {lev!r} is not an interval level; each must be a number strictly "
+                "between 0 and 1, e.g. (0.66, 0.95)"
+            )
         out.append(float(lev))
     if len(set(out)) < len(out):
         raise ValueError(f"levels={levels!r} repeats a level; give each once, e.g. (0.66, 0.95)")
@@ -342,31 +454,38 @@ def _parse_condition(condition) -> dict:
         items = dict(condition)
     elif isinstance(condition, (list, tuple)):
         if not all(isinstance(c, str) for c in condition):
-            raise TypeError(f"condition={condition!r} must be predictor names (a list of str), or a dict of "
-                            "names and values such as {'x': [1, 2, 3], 'g': ['a', 'b']}")
+            raise TypeError(
+                f"condition={condition!r} must be predictor names (a list of str), or a dict of "
+                "names and values such as {'x': [1, 2, 3], 'g': ['a', 'b']}"
+            )
         if len(set(condition)) < len(condition):
             raise ValueError(f"condition={condition!r} names a variable more than once; name each once")
         items = {c: None for c in condition}
     else:
-        raise TypeError(f"condition={condition!r} must be a predictor name, a list of up to {MAX_CONDITIONS} names "
-                        "(x axis, colour, facets), or a dict of names and values")
+        raise TypeError(
+            f"condition={condition!r} must be a predictor name, a list of up to {MAX_CONDITIONS} names "
+            "(x axis, colour, facets), or a dict of names and values"
+        )
     if not items:
         raise ValueError("condition is empty; name the predictor for the x axis, e.g. condition='x'")
     if len(items) > MAX_CONDITIONS:
         raise ValueError(
             f"condition={condition!r} names {len(items)} variables; at most {MAX_CONDITIONS} fit a plot (x axis, "
-            "colour, facets): drop some, or fix them with newdata=mixeff.datagrid(...) and by=")
+            "colour, facets): drop some, or fix them with newdata=mixeff.datagrid(...) and by="
+        )
     return items
 
 
 def _parse_by(by) -> list[str]:
     cols = [by] if isinstance(by, str) else list(by) if isinstance(by, (list, tuple)) else None
     if cols is None or not cols or not all(isinstance(c, str) for c in cols):
-        raise TypeError(f"by={by!r} must be a column name or a list of up to {MAX_CONDITIONS} names (x axis, "
-                        "colour, facets)")
+        raise TypeError(
+            f"by={by!r} must be a column name or a list of up to {MAX_CONDITIONS} names (x axis, colour, facets)"
+        )
     if len(cols) > MAX_CONDITIONS:
-        raise ValueError(f"by={by!r} names {len(cols)} columns; at most {MAX_CONDITIONS} fit a plot (x axis, "
-                         "colour, facets)")
+        raise ValueError(
+            f"by={by!r} names {len(cols)} columns; at most {MAX_CONDITIONS} fit a plot (x axis, colour, facets)"
+        )
     if len(set(cols)) < len(cols):
         raise ValueError(f"by={by!r} names a column more than once; name each once")
     return cols
@@ -406,17 +525,22 @@ def _condition_grid(fit, spec, data, newdata, given: dict, n_points: int, condit
     for position, (name, value) in enumerate(given.items()):
         if name == CATEGORY_COLUMN and categorical_family:
             if value is not None:
-                raise ValueError(f"condition={condition!r}: 'group' (the response category) takes every "
-                                 "category; give it no values")
+                raise ValueError(
+                    f"condition={condition!r}: 'group' (the response category) takes every category; give it no values"
+                )
             continue
         if name not in allowed:
             extra = " or 'group' (the response category)" if categorical_family else ""
             what = "the response" if name == spec.response else "not a predictor of the model"
-            raise ValueError(f"condition={condition!r}: {name!r} is {what}; condition names the predictors to "
-                             f"vary, one of {allowed}{extra}")
+            raise ValueError(
+                f"condition={condition!r}: {name!r} is {what}; condition names the predictors to "
+                f"vary, one of {allowed}{extra}"
+            )
         if name not in data.columns:
-            raise ValueError(f"condition={condition!r}: {name!r} is not a column of newdata; add it or leave "
-                             "newdata out (the model data is used)")
+            raise ValueError(
+                f"condition={condition!r}: {name!r} is not a column of newdata; add it or leave "
+                "newdata out (the model data is used)"
+            )
         col = data[name]
         kind = _kind(data, name)
         if value is None:
@@ -426,15 +550,16 @@ def _condition_grid(fit, spec, data, newdata, given: dict, n_points: int, condit
                 values[name] = [False, True]
             elif kind == "numeric":
                 lo, hi = float(col.min()), float(col.max())
-                values[name] = (list(np.linspace(lo, hi, n_points)) if position == 0
-                                else _shortcut(col, name, "fivenum"))
+                values[name] = list(np.linspace(lo, hi, n_points)) if position == 0 else _shortcut(col, name, "fivenum")
             else:
                 values[name] = "unique"
             continue
         if isinstance(value, str) and value in SHORTCUTS:
             if kind != "numeric":
-                raise ValueError(f"condition={condition!r}: {value!r} summarises a numeric variable, but {name!r} "
-                                 f"is {kind}; give its levels as a list, or None for all of them")
+                raise ValueError(
+                    f"condition={condition!r}: {value!r} summarises a numeric variable, but {name!r} "
+                    f"is {kind}; give its levels as a list, or None for all of them"
+                )
             values[name] = _shortcut(col, name, value)
             continue
         if isinstance(value, (NewLevels, str)) or callable(value):
@@ -442,8 +567,7 @@ def _condition_grid(fit, spec, data, newdata, given: dict, n_points: int, condit
             if isinstance(value, str) and value != "unique":
                 _check_known(condition, name, [value], col, kind, name in grouping, allow_new)
             continue
-        listed = list(value) if isinstance(value, (list, tuple, np.ndarray, pd.Series, pd.Index, range)) \
-            else [value]
+        listed = list(value) if isinstance(value, (list, tuple, np.ndarray, pd.Series, pd.Index, range)) else [value]
         if not listed:
             raise ValueError(f"condition={condition!r}: {name!r} is given no values")
         _check_known(condition, name, listed, col, kind, name in grouping, allow_new)
@@ -464,10 +588,11 @@ def _check_known(condition, name, listed, col: pd.Series, kind: str, is_grouping
     known_str = {str(v) for v in known}
     bad = [v for v in listed if str(v) not in known_str]
     if bad:
-        fix = ("; it is a grouping factor: pass allow_new_levels=True for new levels" if is_grouping else "")
+        fix = "; it is a grouping factor: pass allow_new_levels=True for new levels" if is_grouping else ""
         shown = sorted(map(str, known)) if len(known) <= 30 else sorted(map(str, known))[:30] + ["..."]
-        raise ValueError(f"condition={condition!r}: {name!r} has no level(s) {bad} in the data; its levels are "
-                         f"{shown}{fix}")
+        raise ValueError(
+            f"condition={condition!r}: {name!r} has no level(s) {bad} in the data; its levels are {shown}{fix}"
+        )
 
 
 # --------------------------------------------------------------------------- #
@@ -486,7 +611,8 @@ def _plot_frame(result: Result, levels) -> pd.DataFrame:
 
 def _ordered_values(col: pd.Series) -> list:
     """The distinct values of a column in plotting order: a Categorical's order, numbers ascending,
-    otherwise as they first appear (datagrid's order)."""
+    otherwise as they first appear (datagrid's order).
+    """
     if isinstance(col.dtype, pd.CategoricalDtype):
         present = set(col.dropna())
         return [c for c in col.cat.categories if c in present]
@@ -508,7 +634,8 @@ class _Layout(SimpleNamespace):
     """Where each row goes: ``x`` (column), ``x_discrete``, ``x_values`` (order, when discrete),
     ``colour`` (column or None) and ``colour_values``, ``panels`` (keys in order) and ``panel_of`` (per row),
     ``panel_parts`` (which columns make a panel: ``"term"``, ``"group"``, the facet), ``shared_y`` (False
-    when panels hold different terms) and ``term`` ("term: contrast" per row, or None)."""
+    when panels hold different terms) and ``term`` ("term: contrast" per row, or None).
+    """
 
 
 def _layout(spec, data, result, frame, x, colour, facet, roles) -> _Layout:
@@ -533,10 +660,16 @@ def _layout(spec, data, result, frame, x, colour, facet, roles) -> _Layout:
         order = [_panel_part(spec, facet, v) for v in _ordered_values(grid[facet])]
         panels = [p for p in order if p in panels]
     return _Layout(
-        x=x, x_discrete=x_discrete, x_values=_ordered_values(grid[x]) if x_discrete else None,
-        colour=colour, colour_values=_ordered_values(grid[colour]) if colour is not None else [None],
-        panels=panels, panel_of=np.asarray(keys, dtype=object), panel_parts=[p[0] for p in parts],
-        shared_y=not any(p[0] == "term" for p in parts), term=term,
+        x=x,
+        x_discrete=x_discrete,
+        x_values=_ordered_values(grid[x]) if x_discrete else None,
+        colour=colour,
+        colour_values=_ordered_values(grid[colour]) if colour is not None else [None],
+        panels=panels,
+        panel_of=np.asarray(keys, dtype=object),
+        panel_parts=[p[0] for p in parts],
+        shared_y=not any(p[0] == "term" for p in parts),
+        term=term,
     )
 
 
@@ -560,8 +693,10 @@ def _raw_points(spec, data, layout, alpha, fn):
     if not alpha:
         return None
     if spec.response is None or spec.response not in spec.data.columns:
-        raise ValueError(f"{fn}: points={alpha!r} draws the raw response, but this model does not name its "
-                         "response column; use points=0")
+        raise ValueError(
+            f"{fn}: points={alpha!r} draws the raw response, but this model does not name its "
+            "response column; use points=0"
+        )
     if layout.x not in spec.data.columns:
         raise ValueError(f"{fn}: points={alpha!r}: {layout.x!r} is not a column of the model data")
     return SimpleNamespace(data=spec.data, y=spec.response, alpha=alpha)
@@ -613,18 +748,27 @@ def _labels(kind, spec, result, frame, layout, variables, verb_args, spaghetti=0
         ref = 0.0
     elif kind == "comparisons" and transform is None and isinstance(verb_args.get("comparison", "difference"), str):
         ref = {"difference": 0.0, "lnratio": 0.0, "lnor": 0.0, "lift": 0.0, "ratio": 1.0}.get(
-            verb_args.get("comparison", "difference"))
-    return SimpleNamespace(y=ylabel, x=_axis_name(spec, layout.x), ref=ref,
-                           colour=_axis_name(spec, layout.colour) if layout.colour else None,
-                           caption=_caption(result, frame, layout, spaghetti))
+            verb_args.get("comparison", "difference")
+        )
+    return SimpleNamespace(
+        y=ylabel,
+        x=_axis_name(spec, layout.x),
+        ref=ref,
+        colour=_axis_name(spec, layout.colour) if layout.colour else None,
+        caption=_caption(result, frame, layout, spaghetti),
+    )
 
 
 _SLOPE_LABELS = {*SLOPES.values(), *(f"mean({v})" for v in SLOPES.values())}
 
 
 def _slope_label(slope, y, x, averaged, scale) -> str:
-    forms = {"dydx": f"d{y}/d{x}", "eyex": f"elasticity e{y}/e{x}", "eydx": f"semi-elasticity e{y}/d{x}",
-             "dyex": f"semi-elasticity d{y}/e{x}"}
+    forms = {
+        "dydx": f"d{y}/d{x}",
+        "eyex": f"elasticity e{y}/e{x}",
+        "eydx": f"semi-elasticity e{y}/d{x}",
+        "dyex": f"semi-elasticity d{y}/e{x}",
+    }
     out = forms.get(slope, f"d{y}/d{x}")
     if averaged:
         out = f"average {out}"
@@ -641,7 +785,7 @@ def _caption(result: Result, frame, layout, spaghetti: int = 0) -> str:
     o = result.options
     point = o["estimator"]
     kind = "equal-tailed" if o["interval"] == "eti" else "highest-density"
-    levels = [c[len("conf_low_"):] for c in frame.columns if c.startswith("conf_low_")]
+    levels = [c[len("conf_low_") :] for c in frame.columns if c.startswith("conf_low_")]
     lev = " and ".join(f"{v}%" for v in levels)
     plural = "s" if len(levels) > 1 else ""
     if layout.x_discrete:
@@ -674,13 +818,16 @@ def _draw(frame, result, layout, labels, *, levels, picks, ax, fn, raw):
 
     n_panels = len(layout.panels)
     if ax is not None and n_panels > 1:
-        raise ValueError(f"{fn}: the plot has {n_panels} panels ({', '.join(layout.panel_parts)}), but ax= "
-                         "holds one; pass ax=None for a figure of its own, or drop the facet")
+        raise ValueError(
+            f"{fn}: the plot has {n_panels} panels ({', '.join(layout.panel_parts)}), but ax= "
+            "holds one; pass ax=None for a figure of its own, or drop the facet"
+        )
     if ax is None:
         nrow, ncol = _grid_shape(n_panels)
         size = (6.4, 4.0) if n_panels == 1 else (4.2 * ncol, 3.1 * nrow + 0.4)
-        fig, axes = plt.subplots(nrow, ncol, figsize=size, squeeze=False, layout="constrained",
-                                 sharex=True, sharey=layout.shared_y)
+        fig, axes = plt.subplots(
+            nrow, ncol, figsize=size, squeeze=False, layout="constrained", sharex=True, sharey=layout.shared_y
+        )
         axes = list(axes.ravel())
         for extra in axes[n_panels:]:
             fig.delaxes(extra)
@@ -714,8 +861,17 @@ def _draw(frame, result, layout, labels, *, levels, picks, ax, fn, raw):
                     lo = frame[f"conf_low_{level_name(lev)}"].to_numpy()[rows]
                     hi = frame[f"conf_high_{level_name(lev)}"].to_numpy()[rows]
                     a.vlines(xs, lo, hi, colors=[colour], linewidth=w, gid=f"interval {level_name(lev)}")
-                a.plot(xs, est[rows], "o", color=colour, markersize=5.5, markeredgecolor="white",
-                       markeredgewidth=0.7, zorder=3, gid="estimate")
+                a.plot(
+                    xs,
+                    est[rows],
+                    "o",
+                    color=colour,
+                    markersize=5.5,
+                    markeredgecolor="white",
+                    markeredgewidth=0.7,
+                    zorder=3,
+                    gid="estimate",
+                )
             else:
                 xv = pd.to_numeric(frame[layout.x].iloc[rows]).to_numpy(dtype=float)
                 order = np.argsort(xv, kind="stable")
@@ -723,11 +879,19 @@ def _draw(frame, result, layout, labels, *, levels, picks, ax, fn, raw):
                 for lev, alpha in zip(levels[::-1], bands[::-1]):
                     lo = frame[f"conf_low_{level_name(lev)}"].to_numpy()[rows]
                     hi = frame[f"conf_high_{level_name(lev)}"].to_numpy()[rows]
-                    a.fill_between(xv, lo, hi, color=colour, alpha=alpha, linewidth=0,
-                                   gid=f"interval {level_name(lev)}")
+                    a.fill_between(
+                        xv, lo, hi, color=colour, alpha=alpha, linewidth=0, gid=f"interval {level_name(lev)}"
+                    )
                 if picks is not None:
-                    a.plot(xv, result.draws[np.ix_(rows, picks)], color=colour, linewidth=0.5,
-                           alpha=min(0.5, max(0.08, 6.0 / len(picks))), gid="draw", zorder=1.5)
+                    a.plot(
+                        xv,
+                        result.draws[np.ix_(rows, picks)],
+                        color=colour,
+                        linewidth=0.5,
+                        alpha=min(0.5, max(0.08, 6.0 / len(picks))),
+                        gid="draw",
+                        zorder=1.5,
+                    )
                 a.plot(xv, est[rows], color=colour, linewidth=1.8, gid="estimate", zorder=2.5)
         if key:
             a.set_title(key, fontsize="medium")
@@ -752,8 +916,7 @@ def _draw(frame, result, layout, labels, *, levels, picks, ax, fn, raw):
             if layout.x_discrete:
                 handles.append(Line2D([], [], color=c, marker="o", linewidth=2.5))
             else:  # a band with its line, as drawn
-                handles.append((Patch(facecolor=c, alpha=0.35, linewidth=0),
-                                Line2D([], [], color=c, linewidth=1.8)))
+                handles.append((Patch(facecolor=c, alpha=0.35, linewidth=0), Line2D([], [], color=c, linewidth=1.8)))
                 names.append(label)
                 continue
             names.append(label)
@@ -764,15 +927,36 @@ def _draw(frame, result, layout, labels, *, levels, picks, ax, fn, raw):
     else:
         # the interval key joins the colour legend, outside the axes so that it covers no data
         grey, drawn = "0.25", 0.0
-        key = [Line2D([], [], color=grey, linewidth=1.8, marker="o" if layout.x_discrete else None,
-                      linestyle="none" if layout.x_discrete else "-", label=result.options["estimator"])]
+        key = [
+            Line2D(
+                [],
+                [],
+                color=grey,
+                linewidth=1.8,
+                marker="o" if layout.x_discrete else None,
+                linestyle="none" if layout.x_discrete else "-",
+                label=result.options["estimator"],
+            )
+        ]
         for lev, alpha, w in zip(levels[::-1], bands[::-1], widths[::-1]):
             drawn = 1 - (1 - drawn) * (1 - alpha)  # bands stack: a narrow one shows on top of the wider
             name = f"{level_name(lev)}% interval"
-            key.insert(1, Line2D([], [], color=grey, linewidth=w, label=name) if layout.x_discrete
-                       else Patch(facecolor=grey, alpha=drawn, linewidth=0, label=name))
-        ax.legend(handles + key, names + [k.get_label() for k in key], title=labels.colour, loc="upper left", bbox_to_anchor=(1.01, 1.0),
-                  borderaxespad=0.0, frameon=False, fontsize="small")
+            key.insert(
+                1,
+                Line2D([], [], color=grey, linewidth=w, label=name)
+                if layout.x_discrete
+                else Patch(facecolor=grey, alpha=drawn, linewidth=0, label=name),
+            )
+        ax.legend(
+            handles + key,
+            names + [k.get_label() for k in key],
+            title=labels.colour,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            borderaxespad=0.0,
+            frameon=False,
+            fontsize="small",
+        )
     return fig
 
 
@@ -809,14 +993,21 @@ def _draw_raw(ax, raw, frame, layout, key, colour_of, n_col):
     data = raw.data
     rows = np.ones(len(data), dtype=bool)
     facet = frame.attrs.get("facet")
-    if facet is not None and facet in data.columns and facet in layout.panel_parts and \
-            not pd.api.types.is_float_dtype(data[facet]):
+    if (
+        facet is not None
+        and facet in data.columns
+        and facet in layout.panel_parts
+        and not pd.api.types.is_float_dtype(data[facet])
+    ):
         parts = dict(zip(layout.panel_parts, key.split(" | ")))
         rows &= np.asarray([_panel_part(None, facet, v) == parts[facet] for v in data[facet]])
     sub = data[rows]
     dodge = np.zeros(len(sub))
-    if layout.colour is not None and layout.colour in sub.columns and \
-            all(_key(v) in colour_of for v in pd.unique(sub[layout.colour])):
+    if (
+        layout.colour is not None
+        and layout.colour in sub.columns
+        and all(_key(v) in colour_of for v in pd.unique(sub[layout.colour]))
+    ):
         keys = [_key(v) for v in sub[layout.colour]]
         colours = [colour_of[k] for k in keys]
         slot = {k: j for j, k in enumerate(colour_of)}

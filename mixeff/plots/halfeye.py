@@ -7,9 +7,32 @@ import pandas as pd
 
 from ..results import Result
 from .common import (
-    INK, INTERVALS, POINT, SLAB, TRIM, add_caption, add_key, auto_bounds, auto_log, caption as caption_text, check_result,
-    interval_bounds, interval_key, interval_widths, new_axes, palette, point_estimate, positions,
-    quantity_label, row_axis, row_axis_label, x_label, x_range, ROW_INCHES,
+    INK,
+    INTERVALS,
+    POINT,
+    ROW_INCHES,
+    SLAB,
+    TRIM,
+    add_caption,
+    add_key,
+    auto_bounds,
+    auto_log,
+    check_result,
+    interval_bounds,
+    interval_key,
+    interval_widths,
+    new_axes,
+    palette,
+    point_estimate,
+    positions,
+    quantity_label,
+    row_axis,
+    row_axis_label,
+    x_label,
+    x_range,
+)
+from .common import (
+    caption as caption_text,
 )
 from .density import kde
 
@@ -84,8 +107,9 @@ def _halfeyes(ax, layers, *, height, offsets, normalize, intervals, point, fill_
                 tops[y] = max(tops.get(y, 0.0), float(m))
         scales = [np.array([tops[y] or 1.0 for y in layer["y"]]) for layer in layers]
     else:
-        raise ValueError(f"normalize={normalize!r} must be 'all', 'each', 'positions' or None (chosen from the "
-                         "densities)")
+        raise ValueError(
+            f"normalize={normalize!r} must be 'all', 'each', 'positions' or None (chosen from the densities)"
+        )
     y_top = max(max(layer["y"]) for layer in layers) + 1.0
     widths = interval_widths(len(intervals))
     lo_x, hi_x = xlim[0] - 0.02 * span, xlim[1] + 0.02 * span
@@ -103,8 +127,16 @@ def _halfeyes(ax, layers, *, height, offsets, normalize, intervals, point, fill_
             sl = slice(max(keep[0] - 1, 0), keep[-1] + 2) if len(keep) else slice(0, 0)
             xi, top = f_inv(x[i][sl]), y + height * d[i][sl] / s[i]
             z = 1.0 + 0.5 * (y_top - y) / y_top + 0.01 * j  # lower rows over upper ones
-            ax.fill_between(xi, y, top, color=color, alpha=fill_alpha, linewidth=0, zorder=z,
-                            label=layer.get("label") if i == 0 else None)
+            ax.fill_between(
+                xi,
+                y,
+                top,
+                color=color,
+                alpha=fill_alpha,
+                linewidth=0,
+                zorder=z,
+                label=layer.get("label") if i == 0 else None,
+            )
             ax.plot(xi, top, color=color, linewidth=0.8, alpha=min(1.0, fill_alpha + 0.4), zorder=z)
             yb = y + offsets[j]
             for (lo, hi), lw in zip(bars, widths):
@@ -134,7 +166,8 @@ def _patch(color, alpha):
 
 def _key(fig, ax, own: bool, handles, names, *, point, levels, legend: bool, caption, text: str) -> None:
     """The legend of the layers and the interval levels: a caption (and a legend outside the right
-    edge) on a figure of its own, or a legend beside a given ``ax``."""
+    edge) on a figure of its own, or a legend beside a given ``ax``.
+    """
     if own:
         if handles and legend:
             fig.legend(handles, names, loc="outside right upper", frameon=False)
@@ -285,26 +318,56 @@ def plot_draws(
     bounds = auto_bounds([result], bounds)
     layers = []
     for j, (v, r) in enumerate(zip(values, rows)):
-        layers.append(dict(
-            y=[pos[keys[i]] for i in r], draws=result.draws[r], color=colors[j % len(colors)],
-            label=None if group is None else f"{group} = {v}", bounds=bounds,
-        ))
+        layers.append(
+            dict(
+                y=[pos[keys[i]] for i in r],
+                draws=result.draws[r],
+                color=colors[j % len(colors)],
+                label=None if group is None else f"{group} = {v}",
+                bounds=bounds,
+            )
+        )
     ends = interval_bounds(result.draws, levels[-1:])
     log = auto_log([result.draws], xscale, bounds=bounds, trim=trim)
     xlim = x_range([result.draws], ends, bounds=bounds, trim=trim, log=log)
     offsets, depth, height = _geometry(ax, len(pos), n_layers, height)
-    _halfeyes(ax, layers, height=height, offsets=offsets, normalize=normalize, intervals=levels, point=point,
-              fill_alpha=alpha, xlim=xlim, log=log)
+    _halfeyes(
+        ax,
+        layers,
+        height=height,
+        offsets=offsets,
+        normalize=normalize,
+        intervals=levels,
+        point=point,
+        fill_alpha=alpha,
+        xlim=xlim,
+        log=log,
+    )
     if log:
         ax.set_xscale("log")
-    _finish_rows(ax, pos, bottom=-depth - 0.25, top=max(pos.values()) + height + 0.12,
-                 xlabel=x_label(result, xlabel), ylabel=row_axis_label(cols, point if sort else None))
+    _finish_rows(
+        ax,
+        pos,
+        bottom=-depth - 0.25,
+        top=max(pos.values()) + height + 0.12,
+        xlabel=x_label(result, xlabel),
+        ylabel=row_axis_label(cols, point if sort else None),
+    )
     ax.set_xlim(*xlim)
     handles = [] if group is None else [_patch(layer["color"], alpha) for layer in layers]
     names = [layer["label"] for layer in layers] if group is not None else []
-    _key(fig, ax, own, handles, names, point=point, levels=levels, legend=legend, caption=caption,
-         text=caption_text(point=point, levels=levels, draws=_draws_note(result),
-                           note=result.new_levels_note))
+    _key(
+        fig,
+        ax,
+        own,
+        handles,
+        names,
+        point=point,
+        levels=levels,
+        legend=legend,
+        caption=caption,
+        text=caption_text(point=point, levels=levels, draws=_draws_note(result), note=result.new_levels_note),
+    )
     return fig
 
 
@@ -420,14 +483,17 @@ def plot_prior_posterior(
             raise ValueError("facets=True draws one panel per row and cannot use ax=; pass facets=False")
         ncol = 1 if n == 1 else 2 if n in (2, 4) else 3
         nrow = int(np.ceil(n / ncol))
-        fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.1 * nrow + 0.4), sharex=sharex, squeeze=False,
-                                 layout="constrained")
+        fig, axes = plt.subplots(
+            nrow, ncol, figsize=(4.2 * ncol, 3.1 * nrow + 0.4), sharex=sharex, squeeze=False, layout="constrained"
+        )
         axes = axes.ravel()
         shared = limits(slice(None)) if sharex else None
         for i in range(n):
             a = axes[i]
-            layers = [dict(y=[0.0], draws=r.draws[i:i + 1], color=c, label=lab, bounds=bounds)
-                      for r, c, lab in zip(results, colors, labels)]
+            layers = [
+                dict(y=[0.0], draws=r.draws[i : i + 1], color=c, label=lab, bounds=bounds)
+                for r, c, lab in zip(results, colors, labels)
+            ]
             xlim = shared or limits(slice(i, i + 1))
             offsets, depth, height = _geometry(a, 1, 2, None)
             _halfeyes(a, layers, height=height, offsets=offsets, xlim=xlim, **common)
@@ -443,25 +509,37 @@ def plot_prior_posterior(
                 a.tick_params(axis="x", labelbottom=True)
         for a in axes[n:]:
             fig.delaxes(a)
-        _key(fig, axes[0], True, handles, list(labels), point="median", levels=levels, legend=True,
-             caption=caption, text=text)
+        _key(
+            fig,
+            axes[0],
+            True,
+            handles,
+            list(labels),
+            point="median",
+            levels=levels,
+            legend=True,
+            caption=caption,
+            text=text,
+        )
         return fig
     keys = [k if names.count(k) == 1 else f"{k} [{i}]" if k else f"row {i + 1}" for i, k in enumerate(names)]
     pos = positions(keys)
     own = ax is None
     fig, ax = new_axes(ax, n, row=ROW_INCHES + 0.2)
-    layers = [dict(y=[pos[k] for k in keys], draws=r.draws, color=c, label=lab, bounds=bounds)
-              for r, c, lab in zip(results, colors, labels)]
+    layers = [
+        dict(y=[pos[k] for k in keys], draws=r.draws, color=c, label=lab, bounds=bounds)
+        for r, c, lab in zip(results, colors, labels)
+    ]
     xlim = limits(slice(None))
     offsets, depth, height = _geometry(ax, len(pos), 2, None)
     _halfeyes(ax, layers, height=height, offsets=offsets, xlim=xlim, **common)
-    _finish_rows(ax, pos, bottom=-depth - 0.25, top=max(pos.values()) + height + 0.12, xlabel=xl,
-                 ylabel=row_axis_label(cols))
+    _finish_rows(
+        ax, pos, bottom=-depth - 0.25, top=max(pos.values()) + height + 0.12, xlabel=xl, ylabel=row_axis_label(cols)
+    )
     if log:
         ax.set_xscale("log")
     ax.set_xlim(*xlim)
-    _key(fig, ax, own, handles, list(labels), point="median", levels=levels, legend=True, caption=caption,
-         text=text)
+    _key(fig, ax, own, handles, list(labels), point="median", levels=levels, legend=True, caption=caption, text=text)
     return fig
 
 

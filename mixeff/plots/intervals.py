@@ -6,8 +6,21 @@ import numpy as np
 
 from ..results import Result
 from .common import (
-    POINT, WIDTH, add_caption, add_key, caption as caption_text, check_result, interval_key, level_name, new_axes,
-    row_axis, row_axis_label, sort_order, x_label,
+    POINT,
+    WIDTH,
+    add_caption,
+    add_key,
+    check_result,
+    interval_key,
+    level_name,
+    new_axes,
+    row_axis,
+    row_axis_label,
+    sort_order,
+    x_label,
+)
+from .common import (
+    caption as caption_text,
 )
 
 
@@ -84,8 +97,11 @@ def plot_estimates(
     order = sort_order(est) if sort else np.arange(n)[::-1] if orientation == "horizontal" else np.arange(n)
     pos = np.arange(n, dtype=float)
     own = ax is None
-    fig, ax = new_axes(ax, n if orientation == "horizontal" else 8,
-                       width=WIDTH if orientation == "horizontal" else max(WIDTH, 0.22 * n + 1.5))
+    fig, ax = new_axes(
+        ax,
+        n if orientation == "horizontal" else 8,
+        width=WIDTH if orientation == "horizontal" else max(WIDTH, 0.22 * n + 1.5),
+    )
     e, l, h = est[order], lo[order], hi[order]
     title = x_label(result, xlabel)
     rows_name = row_axis_label(cols, options["estimator"] if sort and n > 1 else None)
@@ -114,9 +130,16 @@ def plot_estimates(
     point, level, interval = options["estimator"], options["conf_level"], options["interval"]
     if own:
         if caption:
-            add_caption(fig, caption_text(point=point, levels=[level], interval=interval,
-                                          draws=f"{result.n_chains * result.n_draws} {result.source} draws",
-                                          note=result.new_levels_note))
+            add_caption(
+                fig,
+                caption_text(
+                    point=point,
+                    levels=[level],
+                    interval=interval,
+                    draws=f"{result.n_chains * result.n_draws} {result.source} draws",
+                    note=result.new_levels_note,
+                ),
+            )
     else:
         key = interval_key(point, [level], color)
         if interval != "eti":

@@ -1,2 +1,3 @@
 """The verbs users call: thin layers that validate, build arms and rules, run one engine pass
-and return a :class:`~mixeff.results.Result`."""
+and return a :class:`~mixeff.results.Result`.
+"""

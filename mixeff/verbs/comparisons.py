@@ -6,8 +6,8 @@ from ..estimands.comparisons import comparison_rule, label_contrast
 from ..estimands.contrasts import categorical_contrasts, custom_contrasts, numeric_contrasts
 from ..estimands.variables import parse_variables, variable_kind
 from ..results import OVERFLOW_FIX, Result
-from .distributed import is_distributed, split_call
 from .contrast_runner import Term, contrast_result, cross_terms
+from .distributed import is_distributed, split_call
 
 
 def comparisons(
@@ -166,20 +166,60 @@ def comparisons(
             return what, OVERFLOW_FIX
         return what, (
             f"ratios need non-zero predictions, lnratio positive ones and lnor values in (0, 1) (family "
-            f"{spec.family.name!r}, type={type!r}); use comparison='difference', or check newdata for extreme values")
+            f"{spec.family.name!r}, type={type!r}); use comparison='difference', or check newdata for extreme values"
+        )
 
     def rerun(other):
-        return comparisons(fit, variables, comparison=comparison, cross=cross, newdata=newdata, by=by, wts=wts,
-                           type=type, dpar=dpar, re_formula=re_formula, allow_new_levels=allow_new_levels,
-                           sample_new_levels=sample_new_levels, seed=seed, draws=other, conf_level=conf_level,
-                           estimator=estimator, interval=interval, chunk_rows=chunk_rows, progress=progress, n_jobs=n_jobs)
+        return comparisons(
+            fit,
+            variables,
+            comparison=comparison,
+            cross=cross,
+            newdata=newdata,
+            by=by,
+            wts=wts,
+            type=type,
+            dpar=dpar,
+            re_formula=re_formula,
+            allow_new_levels=allow_new_levels,
+            sample_new_levels=sample_new_levels,
+            seed=seed,
+            draws=other,
+            conf_level=conf_level,
+            estimator=estimator,
+            interval=interval,
+            chunk_rows=chunk_rows,
+            progress=progress,
+            n_jobs=n_jobs,
+        )
 
     return contrast_result(
-        "comparisons", fit, build, newdata=newdata, by=by, wts=wts, type=type, dpar=dpar, transform=transform,
-        hypothesis=hypothesis, equivalence=equivalence, re_formula=re_formula, allow_new_levels=allow_new_levels,
-        sample_new_levels=sample_new_levels, seed=seed, draws=draws, ndraws=ndraws, draw_ids=draw_ids,
-        conf_level=conf_level, estimator=estimator, interval=interval, chunk_rows=chunk_rows, progress=progress, n_jobs=n_jobs,
-        undefined=undefined, rerun=rerun,
+        "comparisons",
+        fit,
+        build,
+        newdata=newdata,
+        by=by,
+        wts=wts,
+        type=type,
+        dpar=dpar,
+        transform=transform,
+        hypothesis=hypothesis,
+        equivalence=equivalence,
+        re_formula=re_formula,
+        allow_new_levels=allow_new_levels,
+        sample_new_levels=sample_new_levels,
+        seed=seed,
+        draws=draws,
+        ndraws=ndraws,
+        draw_ids=draw_ids,
+        conf_level=conf_level,
+        estimator=estimator,
+        interval=interval,
+        chunk_rows=chunk_rows,
+        progress=progress,
+        n_jobs=n_jobs,
+        undefined=undefined,
+        rerun=rerun,
     )
 
 

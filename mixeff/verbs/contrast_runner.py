@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -47,9 +47,32 @@ def cross_terms(arms: ArmSet, per_variable: list[list[Contrast]], rule: Rule, av
 
 
 def contrast_result(
-    kind: str, fit, build: Callable[[object, ArmSet, bool], list[Term]], *, newdata, by, wts, type, dpar,
-    transform, hypothesis, equivalence, re_formula, allow_new_levels, sample_new_levels, seed, draws, ndraws,
-    draw_ids, conf_level, estimator, interval, chunk_rows, progress, n_jobs, undefined: Callable[[object], tuple[str, str]],
+    kind: str,
+    fit,
+    build: Callable[[object, ArmSet, bool], list[Term]],
+    *,
+    newdata,
+    by,
+    wts,
+    type,
+    dpar,
+    transform,
+    hypothesis,
+    equivalence,
+    re_formula,
+    allow_new_levels,
+    sample_new_levels,
+    seed,
+    draws,
+    ndraws,
+    draw_ids,
+    conf_level,
+    estimator,
+    interval,
+    chunk_rows,
+    progress,
+    n_jobs,
+    undefined: Callable[[object], tuple[str, str]],
     rerun: Callable[[str], Result],
 ) -> Result:
     """Run ``build(spec, arms, averaged)``'s terms through one engine pass and wrap the draws.
@@ -58,9 +81,25 @@ def contrast_result(
     ``rerun(draws)`` repeats the call on other draws (for Bayes factors, see :func:`~.finish.finish`).
     """
     spec, options, frame = open_call(
-        fit, draws, newdata, conf_level=conf_level, estimator=estimator, interval=interval, ndraws=ndraws,
-        draw_ids=draw_ids, by=by, type=type, dpar=dpar, re_formula=re_formula, allow_new_levels=allow_new_levels,
-        sample_new_levels=sample_new_levels, seed=seed, chunk_rows=chunk_rows, progress=progress, n_jobs=n_jobs)
+        fit,
+        draws,
+        newdata,
+        conf_level=conf_level,
+        estimator=estimator,
+        interval=interval,
+        ndraws=ndraws,
+        draw_ids=draw_ids,
+        by=by,
+        type=type,
+        dpar=dpar,
+        re_formula=re_formula,
+        allow_new_levels=allow_new_levels,
+        sample_new_levels=sample_new_levels,
+        seed=seed,
+        chunk_rows=chunk_rows,
+        progress=progress,
+        n_jobs=n_jobs,
+    )
     frame, by = by_frame(frame, by)
     by_cols, wts = category_grouping(spec, frame, contrast_by(by, frame), model_weights(wts))
     fn = resolve_transform(transform)
@@ -79,12 +118,28 @@ def contrast_result(
         credentials = new_level_credentials(arm_pass, values, fn)
     require_finite(values, *undefined(spec))
     result = Result(
-        contrast_grid(terms, grid_rows), values, spec.n_chains, spec.n_draws,
-        kind=kind, type=type, source=spec.source, conf_level=conf_level, estimator=estimator, interval=interval,
-        new_levels=credentials, selection=spec.selection,
+        contrast_grid(terms, grid_rows),
+        values,
+        spec.n_chains,
+        spec.n_draws,
+        kind=kind,
+        type=type,
+        source=spec.source,
+        conf_level=conf_level,
+        estimator=estimator,
+        interval=interval,
+        new_levels=credentials,
+        selection=spec.selection,
     )
-    return finish(fit, result, transform=transform, hypothesis=hypothesis, equivalence=equivalence, rerun=rerun,
-                  response=spec.response)
+    return finish(
+        fit,
+        result,
+        transform=transform,
+        hypothesis=hypothesis,
+        equivalence=equivalence,
+        rerun=rerun,
+        response=spec.response,
+    )
 
 
 _ARM = {"hi": comparison_rule(lambda hi, lo: hi), "lo": comparison_rule(lambda hi, lo: lo)}
@@ -93,18 +148,22 @@ _ARM = {"hi": comparison_rule(lambda hi, lo: hi), "lo": comparison_rule(lambda h
 def _aggregated(spec, arms: ArmSet, terms: list[Term], groups, options, wts):
     """A comparison function that returns one value per draw (marginaleffects' ``function(hi, lo)
     mean(hi - lo)``): every row's hi and lo draws are computed, then the function is applied per term
-    (and per ``by`` group) to the ``(rows, S)`` arrays."""
+    (and per ``by`` group) to the ``(rows, S)`` arrays.
+    """
     if wts is not None:
-        raise ValueError("wts: a comparison function that returns one value per draw does its own averaging; "
-                         "weigh inside the function, or return one value per row and draw to use wts")
+        raise ValueError(
+            "wts: a comparison function that returns one value per draw does its own averaging; "
+            "weigh inside the function, or return one value per row and draw to use wts"
+        )
     quantities = [PairQuantity(_ARM[side], t.contrast.lo, t.contrast.hi) for t in terms for side in ("hi", "lo")]
     n = arms.frames[0].shape[0]
     require_memory(len(quantities), n, None, spec.n_samples)
     arm_pass = ArmPass(spec, arms.frames, options)
     draws = run(arm_pass, quantities, None).reshape(len(terms), 2, n, spec.n_samples)
     blocks = [np.arange(n)] if groups is None else [np.flatnonzero(groups.codes == g) for g in range(len(groups.keys))]
-    values = np.vstack([t.rule.apply_draws(draws[i, 0][rows], draws[i, 1][rows])
-                        for i, t in enumerate(terms) for rows in blocks])
+    values = np.vstack(
+        [t.rule.apply_draws(draws[i, 0][rows], draws[i, 1][rows]) for i, t in enumerate(terms) for rows in blocks]
+    )
     keys = pd.DataFrame(index=[0]) if groups is None else groups.keys
     return values, keys, arm_pass.new_level_record()
 

@@ -32,8 +32,10 @@ def _numeric_values(name: str, value, x: np.ndarray) -> list:
             "fivenum": lambda: fivenum(x),
         }
         if value not in table:
-            raise ValueError(f"variables={{{name!r}: {value!r}}}: {name!r} is numeric; use values, a function, or one "
-                             f"of {list(NUMERIC_SHORTCUTS)}")
+            raise ValueError(
+                f"variables={{{name!r}: {value!r}}}: {name!r} is numeric; use values, a function, or one "
+                f"of {list(NUMERIC_SHORTCUTS)}"
+            )
         return [float(v) for v in table[value]()]
     if callable(value):
         return list(np.atleast_1d(value(x)))
@@ -54,12 +56,15 @@ def counterfactual_values(spec, variables) -> dict[str, list]:
     elif isinstance(variables, (list, tuple)) and all(isinstance(v, str) for v in variables):
         variables = {v: None for v in variables}
     elif not isinstance(variables, dict):
-        raise TypeError(f"variables={variables!r} must be a name, a list of names or a dict name -> values, e.g. "
-                        "{'TX': [0, 1]}")
+        raise TypeError(
+            f"variables={variables!r} must be a name, a list of names or a dict name -> values, e.g. {{'TX': [0, 1]}}"
+        )
     out = {}
     for name, value in variables.items():
         if name not in spec.data.columns or name not in spec.predictors:
-            raise ValueError(f"variables: {name!r} is not a predictor of the model; choose from {list(spec.predictors)}")
+            raise ValueError(
+                f"variables: {name!r} is not a predictor of the model; choose from {list(spec.predictors)}"
+            )
         kind = variable_kind(spec, name)
         col = spec.data[name]
         if kind == "numeric":

@@ -40,14 +40,16 @@ def new_level_credentials(arms: ArmPass, values: np.ndarray, transform=None) -> 
             f"the average over simulated new levels ({k}) carries Monte Carlo error: its standard error "
             f"(median over draws) is up to {np.max(ratio):.0%} of the posterior sd of the estimate. Use "
             "sample_new_levels='integrate' for the exact average over the population of levels, or more levels",
-            MonteCarloWarning, stacklevel=4,
+            MonteCarloWarning,
+            stacklevel=4,
         )
     return record
 
 
 def check_convergence(fit, result: Result) -> None:
     """One :class:`ConvergenceWarning` when the result's draws show R-hat > 1.01, bulk ESS < 100,
-    or the sampler reported divergences; silent for healthy fits and for prior draws."""
+    or the sampler reported divergences; silent for healthy fits and for prior draws.
+    """
     if result.source == "prior":
         return
     rows = np.unique(np.linspace(0, len(result) - 1, min(len(result), CHECKED_ROWS)).astype(int))
@@ -56,11 +58,14 @@ def check_convergence(fit, result: Result) -> None:
         r, e = rhat_and_bulk_ess(x)
     problems = []
     if np.any(r > RHAT_MAX):
-        problems.append(f"R-hat up to {np.nanmax(r):.3g} (> {RHAT_MAX}) in {int(np.sum(r > RHAT_MAX))} of "
-                        f"{len(rows)} rows checked")
+        problems.append(
+            f"R-hat up to {np.nanmax(r):.3g} (> {RHAT_MAX}) in {int(np.sum(r > RHAT_MAX))} of {len(rows)} rows checked"
+        )
     if np.any(e < ESS_BULK_MIN):
-        problems.append(f"bulk ESS as low as {np.nanmin(e):.0f} (< {ESS_BULK_MIN}) in {int(np.sum(e < ESS_BULK_MIN))} "
-                        f"of {len(rows)} rows checked")
+        problems.append(
+            f"bulk ESS as low as {np.nanmin(e):.0f} (< {ESS_BULK_MIN}) in {int(np.sum(e < ESS_BULK_MIN))} "
+            f"of {len(rows)} rows checked"
+        )
     divergent = _divergences(fit)
     if divergent and divergent[0] > 0:
         problems.append(f"{divergent[0]} of {divergent[1]} draws divergent")
@@ -69,7 +74,9 @@ def check_convergence(fit, result: Result) -> None:
             f"the {result.kind} may not be trustworthy: " + "; ".join(problems) + ". Remedies: more draws "
             "(draws=, chains=), a higher target_accept (e.g. mixeff.fit(..., target_accept=0.95)), a "
             "reparameterisation, or a check of the model; result.summarise(diagnostics=True) gives every row's "
-            "R-hat, ESS and MCSE", ConvergenceWarning, stacklevel=4,
+            "R-hat, ESS and MCSE",
+            ConvergenceWarning,
+            stacklevel=4,
         )
 
 

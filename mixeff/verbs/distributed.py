@@ -17,6 +17,7 @@ dask array, computed (or written to zarr) partition by partition.
 from __future__ import annotations
 
 import os
+
 import numpy as np
 import pandas as pd
 
@@ -56,19 +57,32 @@ def split_call(verb, args: dict):
         return LazyDraws.of(verb, args, frame)
     by = args["by"]
     if isinstance(by, pd.DataFrame):
-        raise ValueError("by= a DataFrame is not available with dask newdata: add its grouping as a column "
-                         "(ddf.assign(...) or ddf.merge(by_table)) and pass the column's name")
+        raise ValueError(
+            "by= a DataFrame is not available with dask newdata: add its grouping as a column "
+            "(ddf.assign(...) or ddf.merge(by_table)) and pass the column's name"
+        )
     if args.get("type") == "prediction":
-        raise ValueError("type='prediction' with dask newdata: predictive draws need one random stream over all "
-                         "rows; use type='response' (expected values) or a pandas newdata")
+        raise ValueError(
+            "type='prediction' with dask newdata: predictive draws need one random stream over all "
+            "rows; use type='response' (expected values) or a pandas newdata"
+        )
     wts = args.get("wts")
     if wts is not None and not isinstance(wts, str):
-        raise ValueError("wts with dask newdata must be the name of a column of newdata (an array cannot be "
-                         "split with the table); add the weights as a column")
+        raise ValueError(
+            "wts with dask newdata must be the name of a column of newdata (an array cannot be "
+            "split with the table); add the weights as a column"
+        )
     args = _with_seed(args)
     spec = resolve_spec(args["fit"], args.get("draws", "posterior"))
-    piece_args = {**args, "newdata": None, "transform": None, "hypothesis": None, "equivalence": None,
-                  "progress": False, "n_jobs": 1}
+    piece_args = {
+        **args,
+        "newdata": None,
+        "transform": None,
+        "hypothesis": None,
+        "equivalence": None,
+        "progress": False,
+        "n_jobs": 1,
+    }
     probe = probe_frame(spec, frame, by, wts)
     shared = Delegation(collect=True)
     _quiet(verb, piece_args, probe, shared)
@@ -80,7 +94,8 @@ def split_call(verb, args: dict):
 
 def _with_seed(args: dict) -> dict:
     """``args`` with a seed drawn here when ``ndraws`` picks draws at random without one: every piece must
-    use the same draws.  (Fits travel to workers whole: a Bambi model pickles by its recipe.)"""
+    use the same draws.  (Fits travel to workers whole: a Bambi model pickles by its recipe.)
+    """
     if args.get("ndraws") is not None and args.get("seed") is None:
         return {**args, "seed": int(np.random.default_rng().integers(2**31))}
     return args
@@ -88,7 +103,8 @@ def _with_seed(args: dict) -> dict:
 
 def probe_frame(spec, frame, by, wts) -> pd.DataFrame:
     """One row per distinct combination of the grouping-factor and ``by`` columns of the whole table;
-    other columns as in its first row, weights 1."""
+    other columns as in its first row, weights 1.
+    """
     import dask
 
     by_cols = [] if by is True or by is None else ([by] if isinstance(by, str) else list(by))
@@ -120,8 +136,9 @@ def _reduce_pieces(verb, piece_args, frame, plans, keys):
     keys_node = dask.delayed(keys, pure=True, traverse=False)
     nodes = [dask.delayed(_piece)(verb, args_node, part, plan_node, keys_node) for part in frame.to_delayed()]
     while len(nodes) > 1:  # a fixed pairwise tree: the same order of additions on any scheduler
-        nodes = [dask.delayed(_add)(*nodes[i:i + 2]) if i + 1 < len(nodes) else nodes[i]
-                 for i in range(0, len(nodes), 2)]
+        nodes = [
+            dask.delayed(_add)(*nodes[i : i + 2]) if i + 1 < len(nodes) else nodes[i] for i in range(0, len(nodes), 2)
+        ]
     result = nodes[0].compute()
     if result is None:
         raise ValueError("newdata has no rows")
@@ -140,7 +157,8 @@ def _piece(verb, args: dict, part: pd.DataFrame, plans, keys):
 def _quiet(verb, args: dict, frame: pd.DataFrame, shared: Delegation):
     """The verb on one piece under ``shared``, its warnings silenced: a piece that hands back sums
     returns zeros in place of its result, and only the final call, on the combined sums, has values
-    to check and warn about."""
+    to check and warn about.
+    """
     import warnings
 
     with warnings.catch_warnings(), delegating(shared):
@@ -155,8 +173,7 @@ def _add(a, b):
     for (g1, t1, l1, lt1), (g2, t2, l2, lt2) in zip(a[0], b[0]):
         levels = None if l1 is None or l2 is None else (l1 + l2, lt1 + lt2)
         sums.append((g1 + g2, t1 + t2, *(levels or (None, None))))
-    quadrature = max((q for q in (a[1], b[1]) if q is not None), default=None,
-                     key=lambda q: (q.nodes, q.error_bound))
+    quadrature = max((q for q in (a[1], b[1]) if q is not None), default=None, key=lambda q: (q.nodes, q.error_bound))
     return sums, quadrature
 
 
@@ -175,15 +192,21 @@ class LazyDraws:
         self._pieces, self._sizes, self._n_samples, self._meta = pieces, sizes, n_samples, meta
 
     @classmethod
-    def of(cls, verb, args: dict, frame) -> "LazyDraws":
+    def of(cls, verb, args: dict, frame) -> LazyDraws:
         import dask
 
         if args.get("hypothesis") is not None or args.get("equivalence") is not None:
-            raise ValueError("hypothesis=/equivalence= on per-row draws of dask newdata: compare rows after "
-                             ".compute(), or average with by= (the avg_* verbs)")
+            raise ValueError(
+                "hypothesis=/equivalence= on per-row draws of dask newdata: compare rows after "
+                ".compute(), or average with by= (the avg_* verbs)"
+            )
         args = _with_seed(args)
-        spec = choose_draws(resolve_spec(args["fit"], args.get("draws", "posterior")), args.get("ndraws"),
-                            args.get("draw_ids"), args.get("seed"))
+        spec = choose_draws(
+            resolve_spec(args["fit"], args.get("draws", "posterior")),
+            args.get("ndraws"),
+            args.get("draw_ids"),
+            args.get("seed"),
+        )
         piece_args = {**args, "newdata": None, "progress": False, "n_jobs": 1}
         probe = probe_frame(spec, frame, None, None)
         shared = Delegation()
@@ -200,8 +223,11 @@ class LazyDraws:
         import dask
         import dask.array as da
 
-        blocks = [da.from_delayed(dask.delayed(_draws_of)(p), shape=(n, self._n_samples), dtype=float)
-                  for p, n in zip(self._pieces, self._sizes) if n]
+        blocks = [
+            da.from_delayed(dask.delayed(_draws_of)(p), shape=(n, self._n_samples), dtype=float)
+            for p, n in zip(self._pieces, self._sizes)
+            if n
+        ]
         return da.concatenate(blocks, axis=0)
 
     @property
@@ -209,8 +235,9 @@ class LazyDraws:
         import dask
         import dask.dataframe as dd
 
-        return dd.from_delayed([dask.delayed(_summary_of)(p) for p, n in zip(self._pieces, self._sizes) if n],
-                               meta=self._meta)
+        return dd.from_delayed(
+            [dask.delayed(_summary_of)(p) for p, n in zip(self._pieces, self._sizes) if n], meta=self._meta
+        )
 
     def to_zarr(self, path, **kwargs):
         """Write the draws to a zarr store at ``path``, one block per partition (see ``dask.array.to_zarr``)."""
@@ -224,13 +251,24 @@ class LazyDraws:
 
         results = [r for r, n in zip(dask.compute(*self._pieces), self._sizes) if n]
         first = results[0]
-        return Result(pd.concat([r.grid for r in results], ignore_index=True), np.vstack([r.draws for r in results]),
-                      first.n_chains, first.n_draws, kind=first.kind, type=first.type, source=first.source,
-                      new_levels=first.new_levels, selection=first.selection, **first.options)
+        return Result(
+            pd.concat([r.grid for r in results], ignore_index=True),
+            np.vstack([r.draws for r in results]),
+            first.n_chains,
+            first.n_draws,
+            kind=first.kind,
+            type=first.type,
+            source=first.source,
+            new_levels=first.new_levels,
+            selection=first.selection,
+            **first.options,
+        )
 
     def __repr__(self) -> str:
-        return (f"LazyDraws: {sum(self._sizes):,} rows x {self._n_samples} draws in {len(self._pieces)} "
-                "partitions (not computed: .draws, .summary, .to_zarr(path), .compute())")
+        return (
+            f"LazyDraws: {sum(self._sizes):,} rows x {self._n_samples} draws in {len(self._pieces)} "
+            "partitions (not computed: .draws, .summary, .to_zarr(path), .compute())"
+        )
 
 
 def _rows(verb, args: dict, part: pd.DataFrame, plans):

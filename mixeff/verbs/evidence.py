@@ -37,12 +37,16 @@ _SQRT_2PI = math.sqrt(2.0 * math.pi)
 def _checked_draws(draws, what: str, minimum: int = 2) -> np.ndarray:
     x = np.asarray(draws, dtype=float).ravel()
     if x.size < minimum:
-        raise ValueError(f"{what}: {x.size} draws given, at least {minimum} needed; draw more"
-                         + (" (10,000 or more give a stable density estimate)" if minimum > 2 else ""))
+        raise ValueError(
+            f"{what}: {x.size} draws given, at least {minimum} needed; draw more"
+            + (" (10,000 or more give a stable density estimate)" if minimum > 2 else "")
+        )
     bad = ~np.isfinite(x)
     if bad.any():
-        raise ValueError(f"{what}: {int(bad.sum())} of {x.size} draws are not finite (nan or inf); "
-                         f"drop or fix those draws (e.g. draws[np.isfinite(draws)]) first")
+        raise ValueError(
+            f"{what}: {int(bad.sum())} of {x.size} draws are not finite (nan or inf); "
+            f"drop or fix those draws (e.g. draws[np.isfinite(draws)]) first"
+        )
     return x
 
 
@@ -66,7 +70,7 @@ def bw_nrd0(draws: np.ndarray) -> float:
     lo = min(hi, float(q75 - q25) / 1.34)
     if not lo:
         lo = hi or abs(float(x[0])) or 1.0
-    return 0.9 * lo * x.size ** -0.2
+    return 0.9 * lo * x.size**-0.2
 
 
 def _kde_at(x: np.ndarray, point: float, h: float) -> tuple[float, float]:
@@ -74,7 +78,7 @@ def _kde_at(x: np.ndarray, point: float, h: float) -> tuple[float, float]:
     n = x.size
     total = total_sq = 0.0
     for start in range(0, n, _CHUNK):
-        z = (x[start:start + _CHUNK] - point) / h
+        z = (x[start : start + _CHUNK] - point) / h
         k = np.exp(-0.5 * z * z)
         total += float(k.sum())
         total_sq += float(np.dot(k, k))
@@ -168,7 +172,7 @@ def savage_dickey(posterior: np.ndarray, prior: np.ndarray, point: float = 0.0) 
         )
     bf01 = f_post / f_pri
     rel_post = se_post / f_post if f_post > 0 else math.inf
-    se_log = math.sqrt(rel_post ** 2 + (se_pri / f_pri) ** 2)
+    se_log = math.sqrt(rel_post**2 + (se_pri / f_pri) ** 2)
     return {
         "bf01": bf01,
         "bf10": 1.0 / bf01 if bf01 > 0 else math.inf,
@@ -189,8 +193,10 @@ def savage_dickey(posterior: np.ndarray, prior: np.ndarray, point: float = 0.0) 
 
 def _satisfied(draws, op: str) -> np.ndarray:
     if op not in _ONE_SIDED:
-        raise ValueError(f"op={op!r} must be one of {list(_ONE_SIDED)} (a one-sided hypothesis); a point "
-                         f"hypothesis '=' needs prior draws: use savage_dickey")
+        raise ValueError(
+            f"op={op!r} must be one of {list(_ONE_SIDED)} (a one-sided hypothesis); a point "
+            f"hypothesis '=' needs prior draws: use savage_dickey"
+        )
     x = np.asarray(draws, dtype=float)
     if x.ndim == 0 or x.shape[-1] == 0:
         raise ValueError("draws must hold at least one draw along the last axis ((rows, S) or (S,))")
@@ -200,7 +206,7 @@ def _satisfied(draws, op: str) -> np.ndarray:
 
 
 def evidence_ratio(draws: np.ndarray, op: str) -> np.ndarray:
-    """brms's ``Evid.Ratio`` of a one-sided hypothesis ``lhs op rhs`` from draws of ``lhs - rhs``.
+    """Brms's ``Evid.Ratio`` of a one-sided hypothesis ``lhs op rhs`` from draws of ``lhs - rhs``.
 
     ``(#draws satisfying) / (#draws not satisfying)`` along the last axis (draws
     ``(rows, S)`` give one ratio per row; ``(S,)`` gives a 0-d array): the
@@ -222,7 +228,7 @@ def evidence_ratio(draws: np.ndarray, op: str) -> np.ndarray:
 
 
 def posterior_probability(draws: np.ndarray, op: str) -> np.ndarray:
-    """brms's ``Post.Prob`` of a one-sided hypothesis: the share of draws of ``lhs - rhs`` satisfying ``op``.
+    """Brms's ``Post.Prob`` of a one-sided hypothesis: the share of draws of ``lhs - rhs`` satisfying ``op``.
 
     Equals ``ER / (1 + ER)`` of :func:`evidence_ratio` (1 where ER is infinite).
 
@@ -277,8 +283,10 @@ def parameter_draws(fit, draws: str = "posterior") -> tuple[list[str], np.ndarra
     if isinstance(fit, ModelSpec):
         spec = fit
         if draws == "prior" and spec.source != "prior":
-            raise ValueError(f"this spec holds {spec.source} draws, not prior draws; pass a spec built from "
-                             f"prior draws (source='prior') or a fit with sample_prior='yes'")
+            raise ValueError(
+                f"this spec holds {spec.source} draws, not prior draws; pass a spec built from "
+                f"prior draws (source='prior') or a fit with sample_prior='yes'"
+            )
     else:
         spec_of = getattr(fit, "spec", None)
         if spec_of is None:
@@ -291,7 +299,7 @@ def parameter_draws(fit, draws: str = "posterior") -> tuple[list[str], np.ndarra
 
 
 def _brms_renamed(name: str) -> str:
-    """brms's renaming of names in hypothesis strings (``eval_hypothesis``)."""
+    """Brms's renaming of names in hypothesis strings (``eval_hypothesis``)."""
     for old, new in ((":", "___"), ("[", "."), ("]", "."), (",", "..")):
         name = name.replace(old, new)
     return name
@@ -341,8 +349,9 @@ def resolve_parameter(name: str, names: list[str]) -> int:
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
-            raise ValueError(f"parameter {name!r} is ambiguous: it names {[names[i] for i in found]}; "
-                             f"write the full name")
+            raise ValueError(
+                f"parameter {name!r} is ambiguous: it names {[names[i] for i in found]}; write the full name"
+            )
     shown = ", ".join(repr(n) for n in names[:6]) + (f", ... ({len(names)} in all)" if len(names) > 6 else "")
     raise ValueError(
         f"unknown parameter {name!r}. A bare name means b_<name> (brms's class 'b': 'TX' is 'b_TX'); other "

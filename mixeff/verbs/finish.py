@@ -10,18 +10,27 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from ..estimands.comparisons import apply_transform, resolve_transform
 from ..results import Result, require_finite
 from .credentials import check_convergence
 
 
-def finish(fit, result: Result, *, transform=None, hypothesis=None, equivalence=None,
-           rerun: Callable[[str], Result] | None = None, response: str | None = None) -> Result:
+def finish(
+    fit,
+    result: Result,
+    *,
+    transform=None,
+    hypothesis=None,
+    equivalence=None,
+    rerun: Callable[[str], Result] | None = None,
+    response: str | None = None,
+) -> Result:
     """The verb's final result.  ``rerun(draws)`` recomputes the untransformed result on other draws
     (used for Savage–Dickey Bayes factors of point hypotheses when the fit has prior draws);
-    ``response`` names the fit's response column for plots."""
+    ``response`` names the fit's response column for plots.
+    """
     check_convergence(fit, result)
     result.response = response
     if rerun is not None and result.source == "posterior" and "prior" in getattr(fit, "available_draws", ()):
@@ -38,9 +47,11 @@ def finish(fit, result: Result, *, transform=None, hypothesis=None, equivalence=
 
 def transformed(result: Result, fn, name: str) -> Result:
     """``result`` with ``fn`` applied to every draw; a ``contrast`` label says so (``exp(ln(a / b))`` -> ``a / b``).
-    Evidence columns of a hypotheses result stay on the scale before the transform."""
-    values = require_finite(apply_transform(fn, result.draws), f"transform={name!r}",
-                            "the transform must map every draw to a finite number")
+    Evidence columns of a hypotheses result stay on the scale before the transform.
+    """
+    values = require_finite(
+        apply_transform(fn, result.draws), f"transform={name!r}", "the transform must map every draw to a finite number"
+    )
     out = copy.copy(result)
     if hasattr(result, "basis"):
         out.basis = result.basis if result.basis is not None else result.draws
@@ -89,4 +100,3 @@ def _balanced(text: str) -> bool:
         if depth < 0:
             return False
     return depth == 0
-

@@ -20,7 +20,5 @@ def resolve_spec(fit, draws: str = "posterior") -> ModelSpec:
         return fit
     spec_of = getattr(fit, "spec", None)
     if spec_of is None:
-        raise TypeError(
-            f"expected a mixeff fit (mixeff.fit, mixeff.from_bambi) or ModelSpec, got {type(fit).__name__}"
-        )
+        raise TypeError(f"expected a mixeff fit (mixeff.fit, mixeff.from_bambi) or ModelSpec, got {type(fit).__name__}")
     return spec_of(draws)

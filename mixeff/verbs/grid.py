@@ -154,10 +154,24 @@ def _mode(col: pd.Series):
 
 # what a variable left out of datagrid takes, by grid_type and by variable_kind
 _DEFAULT_FUNS = {
-    "mean_or_mode": {"numeric": _mean, "integer": _mean, "binary": _mode, "factor": _mode, "character": _mode,
-                     "logical": _mode, "other": _mode},
-    "balanced": {"numeric": _mean, "integer": _mean, "binary": _unique_values, "factor": _unique_values,
-                 "character": _unique_values, "logical": _unique_values, "other": _unique_values},
+    "mean_or_mode": {
+        "numeric": _mean,
+        "integer": _mean,
+        "binary": _mode,
+        "factor": _mode,
+        "character": _mode,
+        "logical": _mode,
+        "other": _mode,
+    },
+    "balanced": {
+        "numeric": _mean,
+        "integer": _mean,
+        "binary": _unique_values,
+        "factor": _unique_values,
+        "character": _unique_values,
+        "logical": _unique_values,
+        "other": _unique_values,
+    },
 }
 _DEFAULT_FUNS["dataframe"] = _DEFAULT_FUNS["mean_or_mode"]
 
@@ -187,7 +201,8 @@ def _check_funs(funs: dict) -> None:
     for arg, f in funs.items():
         if f is not None and not callable(f):
             raise TypeError(
-                f"datagrid: {arg} must be a function of a column (e.g. np.median) or None, got {type(f).__name__}")
+                f"datagrid: {arg} must be a function of a column (e.g. np.median) or None, got {type(f).__name__}"
+            )
 
 
 def _summary_function(kind: str, funs: dict, grid_type: str):
@@ -215,9 +230,21 @@ def _summarise(name: str, col: pd.Series, funs: dict, grid_type: str) -> list:
     return values
 
 
-def datagrid(fit=None, *, newdata: pd.DataFrame | None = None, grid_type: str = "mean_or_mode",
-             FUN_numeric=None, FUN_integer=None, FUN_binary=None, FUN_factor=None, FUN_character=None,
-             FUN_logical=None, FUN_other=None, FUN=None, **values) -> pd.DataFrame:
+def datagrid(
+    fit=None,
+    *,
+    newdata: pd.DataFrame | None = None,
+    grid_type: str = "mean_or_mode",
+    FUN_numeric=None,
+    FUN_integer=None,
+    FUN_binary=None,
+    FUN_factor=None,
+    FUN_character=None,
+    FUN_logical=None,
+    FUN_other=None,
+    FUN=None,
+    **values,
+) -> pd.DataFrame:
     """A grid of predictor values: the given variables at the given values, the rest typical.
 
     Each other keyword names a column and gives a list, a scalar, ``"unique"`` (every
@@ -266,14 +293,23 @@ def datagrid(fit=None, *, newdata: pd.DataFrame | None = None, grid_type: str = 
     """
     if grid_type not in GRID_TYPES:
         raise ValueError(f"grid_type={grid_type!r} is not one of {list(GRID_TYPES)}")
-    funs = {"FUN_numeric": FUN_numeric, "FUN_integer": FUN_integer, "FUN_binary": FUN_binary,
-            "FUN_factor": FUN_factor, "FUN_character": FUN_character, "FUN_logical": FUN_logical,
-            "FUN_other": FUN_other, "FUN": FUN}
+    funs = {
+        "FUN_numeric": FUN_numeric,
+        "FUN_integer": FUN_integer,
+        "FUN_binary": FUN_binary,
+        "FUN_factor": FUN_factor,
+        "FUN_character": FUN_character,
+        "FUN_logical": FUN_logical,
+        "FUN_other": FUN_other,
+        "FUN": FUN,
+    }
     _check_funs(funs)
     if grid_type == "counterfactual" and any(f is not None for f in funs.values()):
         given_funs = [arg for arg, f in funs.items() if f is not None]
-        raise ValueError(f"datagrid: {', '.join(given_funs)} do not apply to grid_type='counterfactual', "
-                         "where the other columns keep their observed values; drop them or use another grid_type")
+        raise ValueError(
+            f"datagrid: {', '.join(given_funs)} do not apply to grid_type='counterfactual', "
+            "where the other columns keep their observed values; drop them or use another grid_type"
+        )
     if newdata is None:
         if fit is None:
             raise ValueError("datagrid needs a fit or newdata= to know the variables")
@@ -324,7 +360,8 @@ def _bound(columns: dict) -> pd.DataFrame:
         raise ValueError(
             "datagrid: grid_type='dataframe' binds the variables element by element, so each needs 1 value or "
             f"the same number of values; got {listed}. Give equal-length values, or use grid_type='mean_or_mode' "
-            "to cross them")
+            "to cross them"
+        )
     out = pd.DataFrame(index=range(n))
     for name, vals in columns.items():
         out[name] = vals * n if len(vals) == 1 else vals
@@ -402,8 +439,9 @@ def newdata_shortcut(fit, name: str, by=None) -> pd.DataFrame:
     elif name == "tukey":
         args.update(FUN_numeric=fivenum)
     elif name == "grid":
-        args.update(FUN_numeric=fivenum, FUN_factor=_unique_values, FUN_character=_unique_values,
-                    FUN_logical=_unique_values)
+        args.update(
+            FUN_numeric=fivenum, FUN_factor=_unique_values, FUN_character=_unique_values, FUN_logical=_unique_values
+        )
     elif name == "balanced":
         args.update(grid_type="balanced")
     if isinstance(fit, pd.DataFrame):

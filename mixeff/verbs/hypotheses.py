@@ -13,8 +13,8 @@ the quantity being computed by the same verb call on the fit's prior draws.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -56,8 +56,19 @@ class HypothesesResult(Result):
     (True, True)
     """
 
-    def __init__(self, grid, draws, n_chains, n_draws, *, directions, equivalence, bayes_factors=None,
-                 bayes_factor_method=None, **kwargs):
+    def __init__(
+        self,
+        grid,
+        draws,
+        n_chains,
+        n_draws,
+        *,
+        directions,
+        equivalence,
+        bayes_factors=None,
+        bayes_factor_method=None,
+        **kwargs,
+    ):
         self.directions = list(directions)
         self.equivalence = equivalence
         self.bayes_factors = bayes_factors
@@ -114,12 +125,21 @@ class _Rows:
     draws: np.ndarray
     grid: pd.DataFrame
     resolve: Callable[[str, str], int]
-    prior: Callable[[], "_Rows | None"]
+    prior: Callable[[], _Rows | None]
     """The same rows on prior draws (computed when a point hypothesis needs them), or None."""
 
 
-def hypotheses(x, hypothesis=None, *, equivalence=None, prior=None, bayes_factor=None, conf_level=None,
-               estimator=None, interval=None) -> HypothesesResult:
+def hypotheses(
+    x,
+    hypothesis=None,
+    *,
+    equivalence=None,
+    prior=None,
+    bayes_factor=None,
+    conf_level=None,
+    estimator=None,
+    interval=None,
+) -> HypothesesResult:
     """Hypotheses on the draws of a result or on a fit's parameters: expressions, contrasts, evidence, ROPE.
 
     Parameters
@@ -200,8 +220,11 @@ def hypotheses(x, hypothesis=None, *, equivalence=None, prior=None, bayes_factor
     elif isinstance(hypothesis, str) or (
         isinstance(hypothesis, (list, tuple)) and hypothesis and all(isinstance(h, str) for h in hypothesis)
     ):
-        texts = [e for text in ([hypothesis] if isinstance(hypothesis, str) else hypothesis)
-                 for e in expand_wildcard(text, n_rows)]
+        texts = [
+            e
+            for text in ([hypothesis] if isinstance(hypothesis, str) else hypothesis)
+            for e in expand_wildcard(text, n_rows)
+        ]
         values, directions = _expressions(texts, rows)
         grid = pd.DataFrame({"hypothesis": [t.strip() for t in texts]})
     elif isinstance(hypothesis, (list, tuple, np.ndarray, pd.DataFrame)):
@@ -214,12 +237,29 @@ def hypotheses(x, hypothesis=None, *, equivalence=None, prior=None, bayes_factor
         )
     bfs, method = _bayes_factors(texts, directions, values, rows, bayes_factor)
     eq = _check_equivalence(equivalence)
-    opts = {**meta["options"], **{k: v for k, v in dict(conf_level=conf_level, estimator=estimator,
-                                                          interval=interval).items() if v is not None}}
+    opts = {
+        **meta["options"],
+        **{
+            k: v
+            for k, v in dict(conf_level=conf_level, estimator=estimator, interval=interval).items()
+            if v is not None
+        },
+    }
     return HypothesesResult(
-        grid, values, meta["n_chains"], meta["n_draws"], directions=directions, equivalence=eq,
-        bayes_factors=bfs, bayes_factor_method=method, kind="hypotheses", type=meta["type"],
-        source=meta["source"], new_levels=meta["new_levels"], selection=meta["selection"], **opts,
+        grid,
+        values,
+        meta["n_chains"],
+        meta["n_draws"],
+        directions=directions,
+        equivalence=eq,
+        bayes_factors=bfs,
+        bayes_factor_method=method,
+        kind="hypotheses",
+        type=meta["type"],
+        source=meta["source"],
+        new_levels=meta["new_levels"],
+        selection=meta["selection"],
+        **opts,
     )
 
 
@@ -229,8 +269,14 @@ def hypotheses(x, hypothesis=None, *, equivalence=None, prior=None, bayes_factor
 def _rows_of(x, prior) -> tuple[_Rows, dict]:
     if isinstance(x, Result):
         return _result_rows(x, prior), dict(
-            n_chains=x.n_chains, n_draws=x.n_draws, type=x.type, source=x.source, new_levels=x.new_levels,
-            options=x.options, selection=x.selection)
+            n_chains=x.n_chains,
+            n_draws=x.n_draws,
+            type=x.type,
+            source=x.source,
+            new_levels=x.new_levels,
+            options=x.options,
+            selection=x.selection,
+        )
     if prior is not None:
         raise ValueError("prior= is for results; a fit's own prior draws are used for its parameters")
     if not (isinstance(x, ModelSpec) or callable(getattr(x, "spec", None))):
@@ -258,8 +304,15 @@ def _rows_of(x, prior) -> tuple[_Rows, dict]:
 
     rows = _Rows(draws, pd.DataFrame({"parameter": names}), resolve, prior_rows)
     source = "prior" if _default_draws(x) == "prior" else "posterior"
-    return rows, dict(n_chains=n_chains, n_draws=n_draws, type="parameters", source=source, new_levels=None,
-                      options=dict(conf_level=0.95, estimator="median", interval="eti"), selection=None)
+    return rows, dict(
+        n_chains=n_chains,
+        n_draws=n_draws,
+        type="parameters",
+        source=source,
+        new_levels=None,
+        options=dict(conf_level=0.95, estimator="median", interval="eti"),
+        selection=None,
+    )
 
 
 def _default_draws(fit) -> str:
@@ -281,14 +334,18 @@ def _result_rows(result: Result, prior) -> _Rows:
             i = int(m.group(1))
             if not 1 <= i <= n:
                 extra = " (rows are numbered from b1, the first row, as in marginaleffects)" if i == 0 else ""
-                raise ValueError(f"hypothesis {text!r} names row b{i}, which does not exist: the result has "
-                                 f"{n} row(s), b1..b{n}{extra}")
+                raise ValueError(
+                    f"hypothesis {text!r} names row b{i}, which does not exist: the result has "
+                    f"{n} row(s), b1..b{n}{extra}"
+                )
             return i - 1
         if name in names:
             return names[name]
         known = f"; or by name: {list(names)[:8]}" if names else ""
-        raise ValueError(f"hypothesis {text!r}: unknown name {name!r}; refer to rows as b1, b2, ... (b1 = first "
-                         f"row, as in marginaleffects){known}")
+        raise ValueError(
+            f"hypothesis {text!r}: unknown name {name!r}; refer to rows as b1, b2, ... (b1 = first "
+            f"row, as in marginaleffects){known}"
+        )
 
     def prior_rows():
         other = prior
@@ -314,9 +371,12 @@ def _expressions(texts: list[str], rows: _Rows):
     values, directions = [], []
     for text in texts:
         value, op = evaluate(text, rows.draws, rows.resolve)
-        require_finite(value[None, :], f"hypothesis {text!r}",
-                       "it divides by zero, takes the log or sqrt of a non-positive value, or overflows in "
-                       "those draws; rewrite it (e.g. a difference instead of a ratio)")
+        require_finite(
+            value[None, :],
+            f"hypothesis {text!r}",
+            "it divides by zero, takes the log or sqrt of a non-positive value, or overflows in "
+            "those draws; rewrite it (e.g. a difference instead of a ratio)",
+        )
         values.append(value)
         directions.append(op)
     return np.vstack(values), directions
@@ -329,14 +389,18 @@ def _bayes_factors(texts, directions, values, rows: _Rows, wanted):
     point = [i for i, op in enumerate(directions) if op == "="]
     if wanted is False or not point:
         if wanted and not point:
-            raise ValueError("bayes_factor=True needs a point hypothesis such as 'b1 = 0' (Savage–Dickey compares "
-                             "densities at a point)")
+            raise ValueError(
+                "bayes_factor=True needs a point hypothesis such as 'b1 = 0' (Savage–Dickey compares "
+                "densities at a point)"
+            )
         return None, None
     prior_rows = rows.prior()
     if prior_rows is None:
         if wanted:
-            raise ValueError("bayes_factor=True needs prior draws: fit with sample_prior='yes', or pass prior= (the "
-                             "same result computed with draws='prior')")
+            raise ValueError(
+                "bayes_factor=True needs prior draws: fit with sample_prior='yes', or pass prior= (the "
+                "same result computed with draws='prior')"
+            )
         return None, None
     out = np.full(len(values), np.nan)
     method = None
@@ -382,8 +446,11 @@ def _formula(rows: _Rows, text: str):
 
 
 def _finite(values: np.ndarray, text: str) -> np.ndarray:
-    return require_finite(values, f"hypothesis={text!r}", "a ratio divides by zero in those draws; compare differences "
-                          "instead ('~ ...' rather than 'ratio ~ ...')")
+    return require_finite(
+        values,
+        f"hypothesis={text!r}",
+        "a ratio divides by zero in those draws; compare differences instead ('~ ...' rather than 'ratio ~ ...')",
+    )
 
 
 def _check_equivalence(equivalence):
@@ -397,8 +464,7 @@ def _check_equivalence(equivalence):
             "equivalence, e.g. (-0.1, 0.1)"
         ) from None
     if np.isnan(lo) or np.isnan(hi) or not lo < hi:
-        raise ValueError(f"equivalence={equivalence!r}: lo must be below hi, e.g. (-0.1, 0.1) (one-sided: "
-                         "(0, inf))")
+        raise ValueError(f"equivalence={equivalence!r}: lo must be below hi, e.g. (-0.1, 0.1) (one-sided: (0, inf))")
     return lo, hi
 
 
@@ -446,8 +512,7 @@ def _lincom(hypothesis, draws: np.ndarray):
         weights = weights[:, None]
     if weights.ndim != 2 or weights.shape[0] != n:
         raise ValueError(
-            f"hypothesis weights have shape {shape}; give a vector of {n} row weights or a "
-            f"({n}, k) matrix"
+            f"hypothesis weights have shape {shape}; give a vector of {n} row weights or a ({n}, k) matrix"
         )
     if not np.isfinite(weights).all():
         raise ValueError(f"hypothesis weights must be finite numbers; got {weights.ravel()[:8].tolist()}")

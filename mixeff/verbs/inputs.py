@@ -22,18 +22,34 @@ from .fits import resolve_spec
 from .grid import newdata_shortcut
 
 
-def open_call(fit, draws, newdata, *, conf_level, estimator, interval, ndraws=None, draw_ids=None, by=None,
-              counterfactual=None, **options):
+def open_call(
+    fit,
+    draws,
+    newdata,
+    *,
+    conf_level,
+    estimator,
+    interval,
+    ndraws=None,
+    draw_ids=None,
+    by=None,
+    counterfactual=None,
+    **options,
+):
     """What every verb does first: the spec of the chosen draws (all, or ``ndraws``/``draw_ids`` of them),
     the summary options checked, the engine options (``options``: :func:`pass_options`' keywords) and
     the checked newdata frame (a string such as ``"mean"`` becomes its grid, with ``by`` columns at every
-    value, as marginaleffects; ``counterfactual``: ``predictions``' ``variables``, replicating it)."""
+    value, as marginaleffects; ``counterfactual``: ``predictions``' ``variables``, replicating it).
+    """
     spec = choose_draws(resolve_spec(fit, draws), ndraws, draw_ids, options.get("seed"))
     check_summary_options(conf_level, estimator, interval)
     pass_opts = pass_options(spec, **options)
     if isinstance(newdata, str):
-        by_names = [c for c in by.columns if c != "by"] if isinstance(by, pd.DataFrame) else (
-            None if by is None or isinstance(by, bool) else by)
+        by_names = (
+            [c for c in by.columns if c != "by"]
+            if isinstance(by, pd.DataFrame)
+            else (None if by is None or isinstance(by, bool) else by)
+        )
         if by_names is not None:
             by_names = [c for c in ([by_names] if isinstance(by_names, str) else by_names) if c in spec.data.columns]
         newdata = newdata_shortcut(spec, newdata, by_names)
@@ -43,16 +59,27 @@ def open_call(fit, draws, newdata, *, conf_level, estimator, interval, ndraws=No
     return spec, pass_opts, category_rows(spec, frame, pass_opts.type)
 
 
-def pass_options(spec: ModelSpec, *, type="response", dpar=None, re_formula=None, allow_new_levels=False,
-                 sample_new_levels="uncertainty", seed=None, chunk_rows=None, progress=None,
-                 n_jobs=None) -> PassOptions:
+def pass_options(
+    spec: ModelSpec,
+    *,
+    type="response",
+    dpar=None,
+    re_formula=None,
+    allow_new_levels=False,
+    sample_new_levels="uncertainty",
+    seed=None,
+    chunk_rows=None,
+    progress=None,
+    n_jobs=None,
+) -> PassOptions:
     """The engine options of one call, with ``re_formula`` parsed once."""
     if not isinstance(type, str) or type not in TYPES:
         raise ValueError(f"type={type!r} is not one of {list(TYPES)}")
     if type == "prediction" and spec.family.categorical:
         raise ValueError(
             f"type='prediction' is not available for the {spec.family.name} family: its rows are the response's "
-            "categories; type='response' gives each category's probability")
+            "categories; type='response' gives each category's probability"
+        )
     dpar = check_dpar(spec, dpar, type)
     if not isinstance(sample_new_levels, str) or sample_new_levels not in SAMPLE_NEW_LEVELS:
         raise ValueError(f"sample_new_levels={sample_new_levels!r} is not one of {list(SAMPLE_NEW_LEVELS)}")
@@ -76,11 +103,21 @@ def pass_options(spec: ModelSpec, *, type="response", dpar=None, re_formula=None
         raise ValueError(f"chunk_rows={chunk_rows!r} must be at least 1 (or None for automatic)")
     check_jobs(n_jobs, "n_jobs")
     parts = {"mu": spec.groups, **{name: part.groups for name, part in spec.dpars.items()}}
-    include = {name: parse_re_formula(groups, re_formula, tuple(g for n, g in parts.items() if n != name))
-               for name, groups in parts.items()}
+    include = {
+        name: parse_re_formula(groups, re_formula, tuple(g for n, g in parts.items() if n != name))
+        for name, groups in parts.items()
+    }
     return PassOptions(
-        include=include.pop("mu"), dpar_include=include, type=type, dpar=dpar, allow_new_levels=allow_new_levels,
-        sample_new_levels=sample_new_levels, seed=seed, chunk_rows=chunk_rows, progress=progress, n_jobs=n_jobs,
+        include=include.pop("mu"),
+        dpar_include=include,
+        type=type,
+        dpar=dpar,
+        allow_new_levels=allow_new_levels,
+        sample_new_levels=sample_new_levels,
+        seed=seed,
+        chunk_rows=chunk_rows,
+        progress=progress,
+        n_jobs=n_jobs,
     )
 
 
@@ -108,8 +145,10 @@ def choose_draws(spec: ModelSpec, ndraws=None, draw_ids=None, seed=None) -> Mode
         if isinstance(ndraws, bool) or not isinstance(ndraws, numbers.Integral):
             raise TypeError(f"ndraws={ndraws!r} must be a whole number of draws, e.g. 200")
         if not 1 <= ndraws <= total:
-            raise ValueError(f"ndraws={ndraws!r}: the fit has {total} draws ({spec.n_chains} chains × {spec.n_draws}); "
-                             f"choose 1 to {total}, or leave ndraws out to use all")
+            raise ValueError(
+                f"ndraws={ndraws!r}: the fit has {total} draws ({spec.n_chains} chains × {spec.n_draws}); "
+                f"choose 1 to {total}, or leave ndraws out to use all"
+            )
         check_seed(seed)
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         chains = spec.n_chains if ndraws % spec.n_chains == 0 else 1
@@ -119,15 +158,20 @@ def choose_draws(spec: ModelSpec, ndraws=None, draw_ids=None, seed=None) -> Mode
         note = f"{ndraws} of {total} draws at random (ndraws={ndraws}{'' if seed is None else f', seed={seed}'})"
         return spec.select_draws(ids, chains, note)
     ids = np.asarray(draw_ids).ravel() if not np.isscalar(draw_ids) else np.asarray([draw_ids])
-    if ids.size == 0 or not (np.issubdtype(ids.dtype, np.integer)
-                             or (np.issubdtype(ids.dtype, np.floating) and np.all(ids == np.round(ids)))):
-        raise TypeError(f"draw_ids={draw_ids!r} must be whole numbers: 0-based positions of draws "
-                        f"(0 to {total - 1}, as get_draws's drawid)")
+    if ids.size == 0 or not (
+        np.issubdtype(ids.dtype, np.integer) or (np.issubdtype(ids.dtype, np.floating) and np.all(ids == np.round(ids)))
+    ):
+        raise TypeError(
+            f"draw_ids={draw_ids!r} must be whole numbers: 0-based positions of draws "
+            f"(0 to {total - 1}, as get_draws's drawid)"
+        )
     ids = ids.astype(np.int64)
     bad = ids[(ids < 0) | (ids >= total)]
     if bad.size:
-        raise ValueError(f"draw_ids {bad[:5].tolist()} out of range: the fit has {total} draws, numbered 0 to "
-                         f"{total - 1} (0-based, as get_draws's drawid)")
+        raise ValueError(
+            f"draw_ids {bad[:5].tolist()} out of range: the fit has {total} draws, numbered 0 to "
+            f"{total - 1} (0-based, as get_draws's drawid)"
+        )
     if len(np.unique(ids)) < len(ids):
         raise ValueError("draw_ids has repeated draws; give each draw once")
     return spec.select_draws(ids, 1, f"{len(ids)} of {total} draws chosen by draw_ids")
@@ -135,54 +179,75 @@ def choose_draws(spec: ModelSpec, ndraws=None, draw_ids=None, seed=None) -> Mode
 
 def check_dpar(spec: ModelSpec, dpar, type: str) -> str | None:
     """``dpar``: None (the response), ``"mu"`` (the mean parameter), or an auxiliary parameter's name
-    (Bambi's or brms's spelling: ``"alpha"`` or ``"shape"``)."""
+    (Bambi's or brms's spelling: ``"alpha"`` or ``"shape"``).
+    """
     if dpar is None:
         return None
     family = spec.family
     if family.categorical:
-        raise ValueError(f"dpar={dpar!r}: the {family.name} family's values are category probabilities; leave "
-                         "dpar out (type='link' gives the linear predictor)")
+        raise ValueError(
+            f"dpar={dpar!r}: the {family.name} family's values are category probabilities; leave "
+            "dpar out (type='link' gives the linear predictor)"
+        )
     names = ["mu", *spec.dpars, *(a for a in spec.aux if a not in spec.dpars)]
     name = "mu" if dpar == family.parent else aux_name(dpar) if isinstance(dpar, str) else dpar
     if name not in names:
-        hint = (f" (brms's {dpar} is 1 - psi here: dpar='psi' gives the probability of the "
-                f"{'count part' if dpar == 'zi' else 'non-zero response'})" if dpar in ("zi", "hu") else "")
-        raise ValueError(f"dpar={dpar!r} is not a parameter of this {family.name} model; choose one of "
-                         f"{names}{hint}")
+        hint = (
+            f" (brms's {dpar} is 1 - psi here: dpar='psi' gives the probability of the "
+            f"{'count part' if dpar == 'zi' else 'non-zero response'})"
+            if dpar in ("zi", "hu")
+            else ""
+        )
+        raise ValueError(f"dpar={dpar!r} is not a parameter of this {family.name} model; choose one of {names}{hint}")
     if type == "prediction":
-        raise ValueError(f"dpar={dpar!r} gives a parameter's values; type='prediction' draws the response: use "
-                         "type='response' (the parameter) or type='link' (its linear predictor)")
+        raise ValueError(
+            f"dpar={dpar!r} gives a parameter's values; type='prediction' draws the response: use "
+            "type='response' (the parameter) or type='link' (its linear predictor)"
+        )
     if type == "link" and name != "mu" and name not in spec.dpars:
-        raise ValueError(f"dpar={dpar!r} has no formula of its own in this model (one value per draw), so no "
-                         "linear predictor: use type='response'")
+        raise ValueError(
+            f"dpar={dpar!r} has no formula of its own in this model (one value per draw), so no "
+            "linear predictor: use type='response'"
+        )
     return name
 
 
 def category_rows(spec: ModelSpec, frame: pd.DataFrame, type: str) -> pd.DataFrame:
     """``frame`` once per response category, with a ``group`` column first (marginaleffects's layout),
-    for ordinal and categorical families (an ordinal model's ``type="link"`` has one η per row)."""
+    for ordinal and categorical families (an ordinal model's ``type="link"`` has one η per row).
+    """
     family = spec.family
     if not family.categorical or (family.ordinal and type == "link"):
         return frame
     if CATEGORY_COLUMN in frame.columns:
-        raise ValueError(f"newdata has a column {CATEGORY_COLUMN!r}: mixeff names the response category of a "
-                         f"{family.name} model's results so; rename that column")
+        raise ValueError(
+            f"newdata has a column {CATEGORY_COLUMN!r}: mixeff names the response category of a "
+            f"{family.name} model's results so; rename that column"
+        )
     k = len(spec.categories)
     out = pd.concat([frame] * k, ignore_index=True)
-    out.insert(0, CATEGORY_COLUMN, pd.Categorical(np.repeat(spec.categories, len(frame)),
-                                                  categories=list(spec.categories), ordered=True))
+    out.insert(
+        0,
+        CATEGORY_COLUMN,
+        pd.Categorical(np.repeat(spec.categories, len(frame)), categories=list(spec.categories), ordered=True),
+    )
     return out
 
 
 def category_grouping(spec: ModelSpec, frame: pd.DataFrame, by: list[str] | None, wts):
     """``by`` and ``wts`` for a frame repeated per response category: averages stay within each category
-    (``group`` joins ``by``), and an array of weights is repeated as the rows were."""
+    (``group`` joins ``by``), and an array of weights is repeated as the rows were.
+    """
     if not spec.family.categorical or CATEGORY_COLUMN not in frame.columns:
         return by, wts
     if by is not None and CATEGORY_COLUMN not in by:
         by = [CATEGORY_COLUMN, *by]
-    if wts is not None and not isinstance(wts, str) and np.ndim(wts) == 1 \
-            and len(wts) * len(spec.categories) == len(frame):
+    if (
+        wts is not None
+        and not isinstance(wts, str)
+        and np.ndim(wts) == 1
+        and len(wts) * len(spec.categories) == len(frame)
+    ):
         wts = np.tile(np.asarray(wts), len(spec.categories))
     return by, wts
 
@@ -201,9 +266,7 @@ def check_columns(frame: pd.DataFrame, columns, argument: str, what: str = "newd
     cols = [columns] if isinstance(columns, str) else list(columns)
     missing = [c for c in cols if c not in frame.columns]
     if missing:
-        raise ValueError(
-            f"{argument}: {missing} not a column of {what}; available columns: {list(frame.columns)}"
-        )
+        raise ValueError(f"{argument}: {missing} not a column of {what}; available columns: {list(frame.columns)}")
     return cols
 
 
@@ -217,8 +280,10 @@ def check_newdata(spec: ModelSpec, newdata, options: PassOptions) -> pd.DataFram
     elif isinstance(newdata, pd.DataFrame):
         frame = newdata
     else:
-        raise TypeError(f"newdata must be a pandas DataFrame (e.g. from mixeff.datagrid) or one of 'mean', 'median', "
-                        f"'tukey', 'grid', 'balanced'; got {type(newdata).__name__}")
+        raise TypeError(
+            f"newdata must be a pandas DataFrame (e.g. from mixeff.datagrid) or one of 'mean', 'median', "
+            f"'tukey', 'grid', 'balanced'; got {type(newdata).__name__}"
+        )
     if len(frame) == 0:
         raise ValueError("newdata has no rows")
     kept = {*options.include, *(f for inc in options.dpar_include.values() for f in inc)}
@@ -248,7 +313,7 @@ def check_newdata(spec: ModelSpec, newdata, options: PassOptions) -> pd.DataFram
 
 
 def by_frame(frame: pd.DataFrame, by):
-    """marginaleffects' ``by=`` a DataFrame: its columns other than ``by`` map rows to the groups named in
+    """Marginaleffects' ``by=`` a DataFrame: its columns other than ``by`` map rows to the groups named in
     its ``by`` column (collapsing categories).  Returns the frame with that ``by`` column and ``["by"]``;
     any other ``by`` is passed through.
 
@@ -263,8 +328,10 @@ def by_frame(frame: pd.DataFrame, by):
         return frame, by
     example = "e.g. pd.DataFrame({'cyl': [4, 6, 8], 'by': ['small', 'large', 'large']})"
     if "by" not in by.columns or len(by.columns) < 2:
-        raise ValueError(f"by= as a DataFrame needs the columns to match and a column 'by' naming each row's group, "
-                         f"{example}; got columns {list(by.columns)}")
+        raise ValueError(
+            f"by= as a DataFrame needs the columns to match and a column 'by' naming each row's group, "
+            f"{example}; got columns {list(by.columns)}"
+        )
     keys = check_columns(frame, [c for c in by.columns if c != "by"], "by= (a DataFrame)")
     if "by" in frame.columns:
         raise ValueError("by= as a DataFrame adds a column 'by', but newdata already has one; rename it")
@@ -273,8 +340,10 @@ def by_frame(frame: pd.DataFrame, by):
     try:
         merged = frame.merge(by, on=keys, how="left", sort=False, validate="many_to_one")
     except (ValueError, TypeError) as err:
-        raise ValueError(f"by= (a DataFrame): its {keys} columns cannot be matched to newdata's ({err}); give them "
-                         "the same types as newdata's columns") from None
+        raise ValueError(
+            f"by= (a DataFrame): its {keys} columns cannot be matched to newdata's ({err}); give them "
+            "the same types as newdata's columns"
+        ) from None
     unmatched = merged["by"].isna()
     if unmatched.any():
         values = frame.loc[unmatched.to_numpy(), keys].drop_duplicates().head(5).to_dict("records")
@@ -287,9 +356,11 @@ def model_weights(wts):
     if wts is False:
         return None
     if wts is True:
-        raise ValueError("wts=True uses the weights the model was fitted with; models read by mixeff (Bambi fits, "
-                         "brms draws, arrays) carry no observation weights. Pass wts='column' (a newdata column) "
-                         "or an array of weights")
+        raise ValueError(
+            "wts=True uses the weights the model was fitted with; models read by mixeff (Bambi fits, "
+            "brms draws, arrays) carry no observation weights. Pass wts='column' (a newdata column) "
+            "or an array of weights"
+        )
     return wts
 
 
@@ -308,7 +379,9 @@ def as_by(by, frame: pd.DataFrame) -> list[str] | None:
         return None
     if by is True:
         return []
-    if not isinstance(by, (str, list, tuple)) or not all(isinstance(c, str) for c in ([by] if isinstance(by, str) else by)):
+    if not isinstance(by, (str, list, tuple)) or not all(
+        isinstance(c, str) for c in ([by] if isinstance(by, str) else by)
+    ):
         raise TypeError(f"by={by!r} must be a column name, a list of column names, True (all rows) or None")
     cols = check_columns(frame, by, f"by={by!r}")
     if len(set(cols)) < len(cols):

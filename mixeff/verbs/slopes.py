@@ -10,8 +10,9 @@ from ..estimands.contrasts import Contrast, categorical_contrasts
 from ..estimands.slopes import check_slope, default_eps, slope_rule
 from ..estimands.variables import parse_variables, variable_kind
 from ..results import OVERFLOW_FIX, Result
-from .distributed import is_distributed, split_call
 from .contrast_runner import Term, contrast_result
+from .distributed import is_distributed, split_call
+
 
 def slopes(
     fit,
@@ -112,32 +113,82 @@ def slopes(
         for name, value in parse_variables(spec, variables).items():
             kind = variable_kind(spec, name)
             if kind != "numeric":
-                terms += [Term(c, difference, label_contrast(c, difference, averaged))
-                          for c in categorical_contrasts(spec, arms, name, kind, value, "variables")]
+                terms += [
+                    Term(c, difference, label_contrast(c, difference, averaged))
+                    for c in categorical_contrasts(spec, arms, name, kind, value, "variables")
+                ]
                 continue
             h = eps if eps is not None else default_eps(spec, name)
             lo, hi = arms.shift(name, -h / 2), arms.shift(name, h / 2)
             step = arms.frames[hi][name].to_numpy(dtype=float) - arms.frames[lo][name].to_numpy(dtype=float)
             rule = slope_rule(slope, step)
             x = pd.to_numeric(arms.base[name], errors="coerce").to_numpy(dtype=float) if needs_x else None
-            terms.append(Term(Contrast(term=name, lo=lo, hi=hi, hi_label="", lo_label=""), rule,
-                              rule.avg_template if averaged else rule.template, x))
+            terms.append(
+                Term(
+                    Contrast(term=name, lo=lo, hi=hi, hi_label="", lo_label=""),
+                    rule,
+                    rule.avg_template if averaged else rule.template,
+                    x,
+                )
+            )
         return terms
 
     def rerun(other):
-        return slopes(fit, variables, slope=slope, newdata=newdata, by=by, wts=wts, type=type, dpar=dpar,
-                      re_formula=re_formula, allow_new_levels=allow_new_levels, sample_new_levels=sample_new_levels,
-                      seed=seed, eps=eps, draws=other, conf_level=conf_level, estimator=estimator, interval=interval,
-                      chunk_rows=chunk_rows, progress=progress, n_jobs=n_jobs)
+        return slopes(
+            fit,
+            variables,
+            slope=slope,
+            newdata=newdata,
+            by=by,
+            wts=wts,
+            type=type,
+            dpar=dpar,
+            re_formula=re_formula,
+            allow_new_levels=allow_new_levels,
+            sample_new_levels=sample_new_levels,
+            seed=seed,
+            eps=eps,
+            draws=other,
+            conf_level=conf_level,
+            estimator=estimator,
+            interval=interval,
+            chunk_rows=chunk_rows,
+            progress=progress,
+            n_jobs=n_jobs,
+        )
 
     return contrast_result(
-        "slopes", fit, build, newdata=newdata, by=by, wts=wts, type=type, dpar=dpar, transform=transform,
-        hypothesis=hypothesis, equivalence=equivalence, re_formula=re_formula, allow_new_levels=allow_new_levels,
-        sample_new_levels=sample_new_levels, seed=seed, draws=draws, ndraws=ndraws, draw_ids=draw_ids,
-        conf_level=conf_level, estimator=estimator, interval=interval, chunk_rows=chunk_rows, progress=progress, n_jobs=n_jobs,
+        "slopes",
+        fit,
+        build,
+        newdata=newdata,
+        by=by,
+        wts=wts,
+        type=type,
+        dpar=dpar,
+        transform=transform,
+        hypothesis=hypothesis,
+        equivalence=equivalence,
+        re_formula=re_formula,
+        allow_new_levels=allow_new_levels,
+        sample_new_levels=sample_new_levels,
+        seed=seed,
+        draws=draws,
+        ndraws=ndraws,
+        draw_ids=draw_ids,
+        conf_level=conf_level,
+        estimator=estimator,
+        interval=interval,
+        chunk_rows=chunk_rows,
+        progress=progress,
+        n_jobs=n_jobs,
         rerun=rerun,
-        undefined=lambda spec: (f"slope={slope!r}", OVERFLOW_FIX if slope == "dydx" else
-                                "elasticities divide by the prediction and by x: use slope='dydx' where they are zero"),
+        undefined=lambda spec: (
+            f"slope={slope!r}",
+            OVERFLOW_FIX
+            if slope == "dydx"
+            else "elasticities divide by the prediction and by x: use slope='dydx' where they are zero",
+        ),
     )
 
 

@@ -8,7 +8,7 @@ naming what is wrong, never a silently different model.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -93,15 +93,41 @@ def from_arrays(
     aux = _check_aux_arrays(aux or {}, fam, s, len(categories or ()), set(dpars or ()))
     _check_group_arrays(groups or [], s, data)
     _check_design(fixed_design, data, names)
-    return _build_spec(fixed_design=fixed_design, beta=beta, beta_names=names, family=fam, data=data, groups=groups,
-                       link=link, aux=aux, n_chains=n_chains, predictors=predictors, trials=trials, source=source,
-                       categories=categories, dpars=dpars)
+    return _build_spec(
+        fixed_design=fixed_design,
+        beta=beta,
+        beta_names=names,
+        family=fam,
+        data=data,
+        groups=groups,
+        link=link,
+        aux=aux,
+        n_chains=n_chains,
+        predictors=predictors,
+        trials=trials,
+        source=source,
+        categories=categories,
+        dpars=dpars,
+    )
 
 
-def _build_spec(*, fixed_design, beta: np.ndarray, beta_names: list[str], family: Family, data: pd.DataFrame,
-                groups: list[GroupFactor] | None, link: str | None, aux: dict[str, np.ndarray], n_chains: int,
-                predictors: list[str] | None, trials, source: str = "posterior", categories=None,
-                dpars: dict[str, Predictor] | None = None) -> ModelSpec:
+def _build_spec(
+    *,
+    fixed_design,
+    beta: np.ndarray,
+    beta_names: list[str],
+    family: Family,
+    data: pd.DataFrame,
+    groups: list[GroupFactor] | None,
+    link: str | None,
+    aux: dict[str, np.ndarray],
+    n_chains: int,
+    predictors: list[str] | None,
+    trials,
+    source: str = "posterior",
+    categories=None,
+    dpars: dict[str, Predictor] | None = None,
+) -> ModelSpec:
     """The spec of :func:`from_arrays`'s arguments, already checked (``aux`` under mixeff's names)."""
     used = set(predictors or [])
     for g in [*(groups or []), *(g for p in (dpars or {}).values() for g in p.groups.values())]:
@@ -137,24 +163,38 @@ def _refuse(what: str, names: list[str], bad: np.ndarray, problem: str, fix: str
 
 def refuse_bad_values(what: str, names: list[str], X: np.ndarray, sd=(), cor=(), positive=()) -> None:
     """``X`` (draws × ``names``): non-finite anywhere; negative ``sd``, ``cor`` outside [-1, 1], ``positive`` <= 0."""
-    _refuse(what, names, ~np.isfinite(X), "non-finite values (NaN or ±inf)",
-            "every draw must be finite: check the fit and how the draws were written and read "
-            "(drop whole draws only if you keep the chains equal in length)")
+    _refuse(
+        what,
+        names,
+        ~np.isfinite(X),
+        "non-finite values (NaN or ±inf)",
+        "every draw must be finite: check the fit and how the draws were written and read "
+        "(drop whole draws only if you keep the chains equal in length)",
+    )
     index = {n: j for j, n in enumerate(names)}
-    for subset, bad, problem in [(sd, lambda x: x < 0, "negative standard deviations"),
-                                 (cor, lambda x: np.abs(x) > 1, "correlations outside [-1, 1]"),
-                                 (positive, lambda x: x <= 0, "non-positive values of a positive parameter")]:
+    for subset, bad, problem in [
+        (sd, lambda x: x < 0, "negative standard deviations"),
+        (cor, lambda x: np.abs(x) > 1, "correlations outside [-1, 1]"),
+        (positive, lambda x: x <= 0, "non-positive values of a positive parameter"),
+    ]:
         if len(subset):
-            _refuse(what, list(subset), bad(X[:, [index[n] for n in subset]]), problem,
-                    "these are not draws of that parameter: check which column is which")
+            _refuse(
+                what,
+                list(subset),
+                bad(X[:, [index[n] for n in subset]]),
+                problem,
+                "these are not draws of that parameter: check which column is which",
+            )
 
 
 def _check_beta(beta: np.ndarray, names: list[str]) -> None:
     if beta.ndim != 2 or beta.shape[0] == 0:
         raise ValueError(f"beta must be a (draws, coefficients) array with at least one draw, got shape {beta.shape}")
     if beta.shape[1] != len(names):
-        raise ValueError(f"beta has {beta.shape[1]} columns but beta_names has {len(names)} names {names}; "
-                         "give one name per column of beta")
+        raise ValueError(
+            f"beta has {beta.shape[1]} columns but beta_names has {len(names)} names {names}; "
+            "give one name per column of beta"
+        )
     if len(set(names)) != len(names):
         raise ValueError(f"beta_names {names} repeats a name; give each coefficient its own")
     refuse_bad_values("beta", [f"beta[:, {n!r}]" for n in names], beta)
@@ -164,38 +204,45 @@ def _check_n_chains(n_chains, s: int) -> None:
     if not isinstance(n_chains, (int, np.integer)) or isinstance(n_chains, bool) or n_chains < 1:
         raise TypeError(f"n_chains must be a positive integer, got {n_chains!r}")
     if s % n_chains:
-        raise ValueError(f"n_chains={n_chains} does not divide the {s} draws of beta into equal chains; "
-                         "diagnostics need equal chains: keep the same number of draws from every chain "
-                         "(ordered chain-major)")
+        raise ValueError(
+            f"n_chains={n_chains} does not divide the {s} draws of beta into equal chains; "
+            "diagnostics need equal chains: keep the same number of draws from every chain "
+            "(ordered chain-major)"
+        )
 
 
-def _check_aux_arrays(aux: dict, family: Family, s: int, n_categories: int = 0,
-                      modelled: set = frozenset()) -> dict[str, np.ndarray]:
+def _check_aux_arrays(
+    aux: dict, family: Family, s: int, n_categories: int = 0, modelled: set = frozenset()
+) -> dict[str, np.ndarray]:
     out = {}
     for key, values in aux.items():
         name = aux_name(key)
         if name in out:
-            raise ValueError(f"aux gives {name!r} twice (as {key!r} and as {brms_aux_name(name)!r} or "
-                             f"{name!r}); pass it once")
+            raise ValueError(
+                f"aux gives {name!r} twice (as {key!r} and as {brms_aux_name(name)!r} or {name!r}); pass it once"
+            )
         out[name] = np.asarray(values, dtype=float)
     if "threshold" in out:
         out["threshold"] = _check_thresholds(out.pop("threshold"), family, s, n_categories)
     out = {k: v if k == "threshold" else v.ravel() for k, v in out.items()}
     stray = [k for k in aux if aux_name(k) not in family.aux or aux_name(k) in modelled]
     if stray:
-        raise ValueError(f"aux: family {family.name!r} has no auxiliary parameter(s) {stray}; its parameters "
-                         f"are {list(family.aux) or 'none'}. Drop them, or pass the family the model was fitted with")
+        raise ValueError(
+            f"aux: family {family.name!r} has no auxiliary parameter(s) {stray}; its parameters "
+            f"are {list(family.aux) or 'none'}. Drop them, or pass the family the model was fitted with"
+        )
     wrong = {k: len(v) for k, v in out.items() if len(v) != s}
     if wrong:
-        raise ValueError(f"aux: {wrong} values where one per draw ({s}) is expected; "
-                         "a constant is np.full(S, value)")
+        raise ValueError(f"aux: {wrong} values where one per draw ({s}) is expected; a constant is np.full(S, value)")
     scalars = {k: v for k, v in out.items() if k != "threshold"}
     if scalars:
         names = [f"aux[{k!r}]" for k in scalars]
         refuse_bad_values("aux", names, np.column_stack(list(scalars.values())), positive=names)
     if "psi" in out and np.any(out["psi"] >= 1):
-        raise ValueError("aux['psi'] has values >= 1; psi is a probability (of the count part, or of a non-zero "
-                         "response): brms's zi and hu are 1 - psi")
+        raise ValueError(
+            "aux['psi'] has values >= 1; psi is a probability (of the count part, or of a non-zero "
+            "response): brms's zi and hu are 1 - psi"
+        )
     return out
 
 
@@ -204,12 +251,16 @@ def _check_thresholds(tau: np.ndarray, family: Family, s: int, n_categories: int
     if not family.ordinal:
         return tau
     if n_categories < 2 or tau.shape != (s, n_categories - 1):
-        raise ValueError(f"aux['threshold'] must be (draws, categories - 1) = ({s}, {n_categories - 1}) with "
-                         f"categories= the response's {n_categories or 'K'} categories; got shape {tau.shape}")
+        raise ValueError(
+            f"aux['threshold'] must be (draws, categories - 1) = ({s}, {n_categories - 1}) with "
+            f"categories= the response's {n_categories or 'K'} categories; got shape {tau.shape}"
+        )
     refuse_bad_values("aux", [f"threshold[{k}]" for k in range(tau.shape[1])], tau)
     if family.name == "cumulative" and np.any(np.diff(tau, axis=1) <= 0):
-        raise ValueError("aux['threshold']: a cumulative model's thresholds must increase in every draw "
-                         "(P(Y <= k) = F(threshold_k - eta)); check their order")
+        raise ValueError(
+            "aux['threshold']: a cumulative model's thresholds must increase in every draw "
+            "(P(Y <= k) = F(threshold_k - eta)); check their order"
+        )
     return tau
 
 
@@ -221,21 +272,27 @@ def _check_group_arrays(groups: list[GroupFactor], s: int, data: pd.DataFrame) -
             shapes["cor"] = (g.cor.shape, (s, k, k))
         for part, (got, want) in shapes.items():
             if got != want:
-                raise ValueError(f"groups: {g.name!r}.{part} has shape {got}, expected {want} "
-                                 f"(draws, {n_levels} levels, {k} terms {g.terms})")
+                raise ValueError(
+                    f"groups: {g.name!r}.{part} has shape {got}, expected {want} "
+                    f"(draws, {n_levels} levels, {k} terms {g.terms})"
+                )
         absent = [c for c in g.columns if c not in data.columns]
         if absent:
-            raise ValueError(f"data: no column(s) {absent} for the grouping factor {g.name!r}; "
-                             "pass the data the model was fitted to")
+            raise ValueError(
+                f"data: no column(s) {absent} for the grouping factor {g.name!r}; pass the data the model was fitted to"
+            )
         g.set_numeric(is_numeric_column(data, g.columns))
         rows = data[list(g.columns)].notna().all(axis=1)
         unseen = sorted(map(str, set(g.labels_of(data.loc[rows])) - set(g.levels)))
         if unseen:
-            raise ValueError(f"groups: {g.name!r} has no effects for level(s) {unseen[:10]} that data has; "
-                             f"its levels are {[str(v) for v in g.levels[:10]]}{' ...' if n_levels > 10 else ''}. "
-                             "Give b a slice per level of the data the model was fitted to")
-        refuse_bad_values("groups", [f"{g.name!r}.b[{lev},{t}]" for lev in g.levels for t in g.terms],
-                           g.b.reshape(s, -1))
+            raise ValueError(
+                f"groups: {g.name!r} has no effects for level(s) {unseen[:10]} that data has; "
+                f"its levels are {[str(v) for v in g.levels[:10]]}{' ...' if n_levels > 10 else ''}. "
+                "Give b a slice per level of the data the model was fitted to"
+            )
+        refuse_bad_values(
+            "groups", [f"{g.name!r}.b[{lev},{t}]" for lev in g.levels for t in g.terms], g.b.reshape(s, -1)
+        )
         sds = [f"{g.name!r}.sd[{t}]" for t in g.terms]
         refuse_bad_values("groups", sds, g.sd, sd=sds)
         if g.cor is not None:
@@ -247,6 +304,8 @@ def _check_group_arrays(groups: list[GroupFactor], s: int, data: pd.DataFrame) -
 def _check_design(fixed_design: Callable, data: pd.DataFrame, names: list[str]) -> None:
     X = _ByName(fixed_design, names)(data)
     if X.shape != (len(data), len(names)):
-        raise ValueError(f"fixed_design(data) gave an array of shape {X.shape}, expected ({len(data)}, "
-                         f"{len(names)}): one column per coefficient of beta_names {names}, in that order "
-                         "(or a DataFrame whose columns carry those names)")
+        raise ValueError(
+            f"fixed_design(data) gave an array of shape {X.shape}, expected ({len(data)}, "
+            f"{len(names)}): one column per coefficient of beta_names {names}, in that order "
+            "(or a DataFrame whose columns carry those names)"
+        )

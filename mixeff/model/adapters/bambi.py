@@ -23,6 +23,7 @@ from ..correlated import build_correlated, model_blocks, read_correlations, term
 from ..families import brms_aux_name, get_family, get_link
 from ..spec import GroupFactor, ModelSpec, Predictor
 
+
 def model_parameters(model) -> dict:
     """Bambi's components by parameter name (``Model.parameters``; ``components`` before 0.21)."""
     params = getattr(type(model), "parameters", None)
@@ -96,9 +97,11 @@ def spec_from_bambi(model, idata, group: str = "posterior", data=None) -> ModelS
         categories, dpars, mean = _category_parts(model, comp, draws, family)
     else:
         mean = (*_fixed_part(comp, draws), _group_part(comp, draws))
-        dpars = {name: _predictor(component, draws, model.family.link[name].name)
-                 for name, component in params.items()
-                 if name != parent and getattr(component, "design", None) is not None}
+        dpars = {
+            name: _predictor(component, draws, model.family.link[name].name)
+            for name, component in params.items()
+            if name != parent and getattr(component, "design", None) is not None
+        }
     fixed_design, beta, beta_names, offset, groups = mean
     aux = {}
     for a in family.aux:
@@ -184,7 +187,12 @@ def _category_parts(model, comp, draws, family):
 def _fixed_part(comp, draws):
     common = comp.design.common
     if not common:
-        return (lambda frame: np.zeros((len(frame), 0))), np.zeros((draws.sizes["chain"] * draws.sizes["draw"], 0)), [], None
+        return (
+            (lambda frame: np.zeros((len(frame), 0))),
+            np.zeros((draws.sizes["chain"] * draws.sizes["draw"], 0)),
+            [],
+            None,
+        )
     # Bambi drops the intercept of ordinal models from the design but not from the slices: count from 0
     first = min(sl.start for sl in common.slices.values())
     slices = {name: slice(sl.start - first, sl.stop - first) for name, sl in common.slices.items()}
@@ -251,8 +259,15 @@ def _group_part(comp, draws) -> dict[str, GroupFactor]:
         labels = term_labels(expr, da[expr_dims[0]].values if expr_dims else None)
         columns = tuple(c.name for c in fterm.factor.components)
         parts.setdefault(factor, []).append(
-            dict(fterm=fterm, b=b, sd=sd, labels=labels, expr=expr, columns=columns,
-                 levels=np.asarray(da[factor_dim].values).astype(str))
+            dict(
+                fterm=fterm,
+                b=b,
+                sd=sd,
+                labels=labels,
+                expr=expr,
+                columns=columns,
+                levels=np.asarray(da[factor_dim].values).astype(str),
+            )
         )
     groups = {}
     for factor, items in parts.items():
@@ -301,9 +316,7 @@ def _trials_variable(model) -> str | float:
     if m is not None and re.fullmatch(r"[0-9.]+", m.group(1)):
         return float(m.group(1))
     if m is None:
-        raise ValueError(
-            "binomial models need the number of trials as a column: write the response as p(y, n)"
-        )
+        raise ValueError("binomial models need the number of trials as a column: write the response as p(y, n)")
     return m.group(1)
 
 
@@ -352,8 +365,11 @@ def model_recipe(model) -> dict:
         "data": model.data,
         "family": family,
         "link": links,
-        "settings": {a: getattr(model, a) for a in ("dropna", "auto_scale", "noncentered", "center_predictors",
-                                                       "potentials") if hasattr(model, a)},
+        "settings": {
+            a: getattr(model, a)
+            for a in ("dropna", "auto_scale", "noncentered", "center_predictors", "potentials")
+            if hasattr(model, a)
+        },
         "namespace": _formula_namespace(model, [formula.main, *formula.additionals]),
         "parameters": parameters,
         "response_alias": getattr(model.response_term, "alias", None) if hasattr(model, "response_term") else None,
@@ -366,7 +382,8 @@ def model_recipe(model) -> dict:
 
 def _formula_namespace(model, formulas: list[str]) -> dict:
     """``{name: object}`` for the names the formulas take from the namespace they were built in
-    (``np`` of ``np.log(x)``, a function of the user's); modules as ``("module", name)``."""
+    (``np`` of ``np.log(x)``, a function of the user's); modules as ``("module", name)``.
+    """
     env = None
     for comp in model_parameters(model).values():
         env = getattr(getattr(comp, "design", None), "env", None)
@@ -390,10 +407,19 @@ def rebuild_model(recipe: dict):
     """The bambi.Model described by :func:`model_recipe` (built if the original was)."""
     import bambi as bmb
 
-    namespace = {name: importlib.import_module(value) if kind == "module" else value
-                 for name, (kind, value) in recipe["namespace"].items()}
-    model = _call_in_namespace(namespace, bmb.Model, bmb.Formula(*recipe["formula"]), recipe["data"],
-                               family=recipe["family"], link=recipe["link"], **recipe["settings"])
+    namespace = {
+        name: importlib.import_module(value) if kind == "module" else value
+        for name, (kind, value) in recipe["namespace"].items()
+    }
+    model = _call_in_namespace(
+        namespace,
+        bmb.Model,
+        bmb.Formula(*recipe["formula"]),
+        recipe["data"],
+        family=recipe["family"],
+        link=recipe["link"],
+        **recipe["settings"],
+    )
     params = model_parameters(model)
     for name, state in recipe["parameters"].items():
         comp = params[name]
@@ -420,6 +446,7 @@ def rebuild_model(recipe: dict):
 
 def _call_in_namespace(namespace: dict, fn, /, *args, **kwargs):
     """``fn(*args, **kwargs)`` called from a frame whose variables are exactly ``namespace``:
-    formulae looks a formula's names up in the frame that called ``bambi.Model``."""
+    formulae looks a formula's names up in the frame that called ``bambi.Model``.
+    """
     scope = {"__builtins__": builtins, **namespace, "__mixeff_call": (fn, args, kwargs)}
     return eval("__mixeff_call[0](*__mixeff_call[1], **__mixeff_call[2])", scope)

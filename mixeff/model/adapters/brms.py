@@ -19,9 +19,9 @@ brms's models beyond one formula come in brms's layout too:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -31,15 +31,27 @@ from ..formula import brms_name, formula_bars, parse_formula
 from ..spec import GroupFactor, ModelSpec, Predictor
 from .arrays import _ByName, _check_design, refuse_bad_values
 from .brms_checks import (
-    PROBABILITIES, BrmsGroup, brms_parameters, check_aux, check_chains, check_fixed, check_groups, check_increasing,
-    check_numeric, check_probabilities, check_thresholds, check_unused, dpar_hint, r_columns,
+    PROBABILITIES,
+    BrmsGroup,
+    brms_parameters,
+    check_aux,
+    check_chains,
+    check_fixed,
+    check_groups,
+    check_increasing,
+    check_numeric,
+    check_probabilities,
+    check_thresholds,
+    check_unused,
+    dpar_hint,
+    r_columns,
 )
 
 _NOT_FROM_BRMS = {
     "laplace": "brms has no laplace family; its asym_laplace with quantile 0.5 is the Laplace distribution: pass "
-               "family='asym_laplace' (with a column quantile = 0.5 if bf() fixed it)",
+    "family='asym_laplace' (with a column quantile = 0.5 if bf() fixed it)",
     "exgaussian": "brms's mu is the mean of the response, mixeff's (PyMC's) the mean of the normal part (brms's mu "
-                  "minus beta), so brms's draws do not give mixeff's linear predictor",
+    "minus beta), so brms's draws do not give mixeff's linear predictor",
 }
 """Families mixeff has whose brms draws it cannot read, and why (named in the error)."""
 
@@ -68,8 +80,10 @@ def _with_levels(data: pd.DataFrame) -> Callable[[pd.DataFrame], pd.DataFrame]:
             if c in frame.columns:
                 unknown = sorted(set(pd.unique(frame[c].dropna())) - set(cats), key=str)
                 if unknown:
-                    raise ValueError(f"newdata column {c!r} has level(s) {unknown} the model does not have; "
-                                     f"its levels are {list(cats)}")
+                    raise ValueError(
+                        f"newdata column {c!r} has level(s) {unknown} the model does not have; "
+                        f"its levels are {list(cats)}"
+                    )
                 cols[c] = pd.Categorical(frame[c], categories=cats, ordered=True)
         return frame.assign(**cols) if cols else frame
 
@@ -77,7 +91,7 @@ def _with_levels(data: pd.DataFrame) -> Callable[[pd.DataFrame], pd.DataFrame]:
 
 
 def _design(expr: str, data: pd.DataFrame, with_levels, what: str, na_action: str = "error"):
-    """formulae's design of ``expr`` on ``data``: ``(evaluate, names, variables)``.
+    """Formulae's design of ``expr`` on ``data``: ``(evaluate, names, variables)``.
 
     ``evaluate(newdata)`` is a DataFrame whose columns carry brms's ``names``; ``variables``
     are the columns of ``data`` it reads.
@@ -87,8 +101,10 @@ def _design(expr: str, data: pd.DataFrame, with_levels, what: str, na_action: st
     try:
         design = formulae.design_matrices(expr, with_levels(data), na_action=na_action).common
     except Exception as err:  # formulae raises KeyError, its own errors...
-        raise ValueError(f"formula: {what} cannot be evaluated on data ({type(err).__name__}: {err}); "
-                         "pass the data the model was fitted to") from None
+        raise ValueError(
+            f"formula: {what} cannot be evaluated on data ({type(err).__name__}: {err}); "
+            "pass the data the model was fitted to"
+        ) from None
     names = [brms_name(c) for t in design.terms.values() for c in t.labels]
     variables = set().union(*[t.var_names for t in design.terms.values()])
 
@@ -197,15 +213,18 @@ def from_brms_draws(
     pickles as pickle saves functions.
     """
     if not isinstance(draws, pd.DataFrame):
-        raise TypeError(f"draws must be a pandas DataFrame with brms's column names (e.g. posterior::as_draws_df(fit) "
-                        f"written to CSV and read with pd.read_csv), got {type(draws).__name__}")
+        raise TypeError(
+            f"draws must be a pandas DataFrame with brms's column names (e.g. posterior::as_draws_df(fit) "
+            f"written to CSV and read with pd.read_csv), got {type(draws).__name__}"
+        )
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be the pandas DataFrame the model was fitted to, got {type(data).__name__}")
     if len(draws) == 0:
         raise ValueError("draws has no rows; pass the draws table from as_draws_df(fit), one row per draw")
     draws = draws.reset_index(drop=True)  # a new frame: later edits of the caller's do not reach the spec
-    arguments = dict(draws=draws, formula=formula, data=data, family=family, link=link, trials=trials,
-                     categories=categories)
+    arguments = dict(
+        draws=draws, formula=formula, data=data, family=family, link=link, trials=trials, categories=categories
+    )
     fam = _brms_family(family)
     main, texts = _split_formulas(formula)
     cats = _categories(categories, fam, main, data)
@@ -236,14 +255,28 @@ def from_brms_draws(
         fixed_design, beta, beta_names, groups = _no_columns, np.zeros((len(draws), 0)), [], {}
     else:
         fixed_design, (beta, beta_names, groups) = parts[0].fixed_design, built[""]
-    dpars = {p.name: Predictor(_ByName(p.fixed_design, built[p.dpar][1]), *built[p.dpar], p.link, p.offset)
-             for p in parts if p.dpar}
+    dpars = {
+        p.name: Predictor(_ByName(p.fixed_design, built[p.dpar][1]), *built[p.dpar], p.link, p.offset)
+        for p in parts
+        if p.dpar
+    }
     used = set(predictors) | {c for p in parts for g in built[p.dpar][2].values() for c in g.columns}
     spec = ModelSpec(
-        fixed_design=_ByName(fixed_design, beta_names), beta=beta, beta_names=beta_names, groups=groups,
-        family=fam, link=mean_link, aux=aux, n_chains=n_chains, n_draws=len(draws) // n_chains,
-        data=data, predictors=sorted(used | ({trials} if isinstance(trials, str) else set())),
-        trials=trials, dpars=dpars, categories=cats, response=_response_name(main, data),
+        fixed_design=_ByName(fixed_design, beta_names),
+        beta=beta,
+        beta_names=beta_names,
+        groups=groups,
+        family=fam,
+        link=mean_link,
+        aux=aux,
+        n_chains=n_chains,
+        n_draws=len(draws) // n_chains,
+        data=data,
+        predictors=sorted(used | ({trials} if isinstance(trials, str) else set())),
+        trials=trials,
+        dpars=dpars,
+        categories=cats,
+        response=_response_name(main, data),
     )
     spec._rebuild = (_rebuild_brms, (arguments,))  # the design functions are closures: pickle these instead
     return spec
@@ -262,7 +295,8 @@ def _rebuild_brms(arguments: dict) -> ModelSpec:
 
 def _checked_draws(draws: pd.DataFrame, fam: Family, cats: tuple[str, ...], parts: list[_Part], data):
     """Every check of the table (:mod:`.brms_checks`); ``(draws in chain order, n_chains, threshold
-    columns, b_ columns by formula, auxiliary columns -> mixeff names)``."""
+    columns, b_ columns by formula, auxiliary columns -> mixeff names)``.
+    """
     thresholds = check_thresholds(draws, fam, cats) if fam.ordinal else []
     b_cols = check_fixed(draws, {p.dpar: p.names for p in parts}, reserved=thresholds)
     modelled = [p.dpar for p in parts if p.dpar]
@@ -274,8 +308,14 @@ def _checked_draws(draws: pd.DataFrame, fam: Family, cats: tuple[str, ...], part
     check_unused(draws, used, modelled)
     check_numeric(draws, used + chain)
     probabilities = [c for c in aux_cols if c in PROBABILITIES]
-    refuse_bad_values("draws", used + chain, draws[used + chain].to_numpy(dtype=float), sd=sd_cols, cor=cor_cols,
-                      positive=[c for c in aux_cols if c not in probabilities])
+    refuse_bad_values(
+        "draws",
+        used + chain,
+        draws[used + chain].to_numpy(dtype=float),
+        sd=sd_cols,
+        cor=cor_cols,
+        positive=[c for c in aux_cols if c not in probabilities],
+    )
     check_probabilities(draws, probabilities)
     if fam.name == "cumulative" and len(thresholds) > 1:
         check_increasing(draws, thresholds)
@@ -297,6 +337,7 @@ def _ones(frame: pd.DataFrame) -> np.ndarray:
 
 # -- what the user passed ---------------------------------------------------------------------
 
+
 def _brms_family(family) -> Family:
     fam = get_family(family)
     if fam.name in _NOT_FROM_BRMS:
@@ -310,17 +351,21 @@ def _split_formulas(formula) -> tuple[str | Callable, list[str]]:
         return formula, []
     if isinstance(formula, (list, tuple)) and formula and all(isinstance(f, str) for f in formula):
         return formula[0], list(formula[1:])
-    raise TypeError(f"formula must be a brms formula string, a list of them (the response's first, then one per "
-                    "distributional parameter, as in brms's bf(y ~ x, sigma ~ x): ['y ~ x', 'sigma ~ x']) or a "
-                    f"function of newdata returning the fixed effects' columns; got {formula!r}")
+    raise TypeError(
+        f"formula must be a brms formula string, a list of them (the response's first, then one per "
+        "distributional parameter, as in brms's bf(y ~ x, sigma ~ x): ['y ~ x', 'sigma ~ x']) or a "
+        f"function of newdata returning the fixed effects' columns; got {formula!r}"
+    )
 
 
 def _formula_dpar(text: str) -> str:
     """The parameter a distributional formula predicts: its left-hand side."""
     lhs = text.split("~", 1)[0].strip() if "~" in text else ""
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", lhs):
-        raise ValueError(f"formula: {text!r} names no parameter on its left-hand side; after the response's formula, "
-                         "write each distributional parameter's formula as brms does, e.g. 'sigma ~ x + (1 | g)'")
+        raise ValueError(
+            f"formula: {text!r} names no parameter on its left-hand side; after the response's formula, "
+            "write each distributional parameter's formula as brms does, e.g. 'sigma ~ x + (1 | g)'"
+        )
     return lhs
 
 
@@ -338,16 +383,21 @@ def _check_dpar_formulas(texts: list[str], fam: Family, mu_names: dict[str, str]
             raise ValueError(f"formula: two formulas for {dpar!r}; give each parameter one formula")
         seen.add(dpar)
         if dpar in why and dpar in allowed:
-            raise ValueError(f"formula: {text!r} cannot be read: {why[dpar]}; refit with {dpar} constant (one "
-                             "column of draws)")
+            raise ValueError(
+                f"formula: {text!r} cannot be read: {why[dpar]}; refit with {dpar} constant (one column of draws)"
+            )
         if dpar not in allowed:
             spelled = {v: k for k, v in brms_parameters(fam).items()}.get(dpar)
             hint = f"; brms calls {dpar!r} {spelled!r}: write '{spelled} ~ ...'" if spelled else ""
-            has = (f"its distributional parameters are {allowed} (brms names)" if allowed else
-                   "it has no distributional parameter mixeff reads a formula for"
-                   + (" (brms's disc is not supported)" if fam.ordinal else ""))
-            raise ValueError(f"formula: {text!r} is a formula for {dpar!r}, which family {fam.name!r} does not "
-                             f"have: {has}{hint}")
+            has = (
+                f"its distributional parameters are {allowed} (brms names)"
+                if allowed
+                else "it has no distributional parameter mixeff reads a formula for"
+                + (" (brms's disc is not supported)" if fam.ordinal else "")
+            )
+            raise ValueError(
+                f"formula: {text!r} is a formula for {dpar!r}, which family {fam.name!r} does not have: {has}{hint}"
+            )
 
 
 def _links(link, fam: Family, texts: list[str]) -> tuple[str | None, dict[str, str]]:
@@ -358,17 +408,23 @@ def _links(link, fam: Family, texts: list[str]) -> tuple[str | None, dict[str, s
         given = {k: v for k, v in link.items() if k != "mu"}
         main = link.get("mu")
     else:
-        raise TypeError(f"link must be a link name (the mean's) or a dict of link names by parameter, "
-                        f"{{'mu': 'log', 'sigma': 'identity'}}; got {link!r}")
+        raise TypeError(
+            f"link must be a link name (the mean's) or a dict of link names by parameter, "
+            f"{{'mu': 'log', 'sigma': 'identity'}}; got {link!r}"
+        )
     dpars = [_formula_dpar(t) for t in texts]
     per_category = [k for k in given if fam.categorical and not fam.ordinal]
     if per_category:
-        raise ValueError(f"link={link!r} names {per_category}: a categorical model's categories share the mean's link "
-                         "(brms's categorical(link = 'logit'), mixeff's softmax); pass link='logit' or leave it out")
+        raise ValueError(
+            f"link={link!r} names {per_category}: a categorical model's categories share the mean's link "
+            "(brms's categorical(link = 'logit'), mixeff's softmax); pass link='logit' or leave it out"
+        )
     stray = [k for k in given if k not in dpars]
     if stray:
-        raise ValueError(f"link={link!r} names {stray}, which have no formula in this model: a parameter's link "
-                         f"applies to its formula (the model's are {dpars or 'none'}); links of the mean go under 'mu'")
+        raise ValueError(
+            f"link={link!r} names {stray}, which have no formula in this model: a parameter's link "
+            f"applies to its formula (the model's are {dpars or 'none'}); links of the mean go under 'mu'"
+        )
     if isinstance(main, str):
         main = _LINK_ALIASES.get(main, main)
         if fam.categorical and not fam.ordinal and main == "logit":
@@ -380,8 +436,10 @@ def _links(link, fam: Family, texts: list[str]) -> tuple[str | None, dict[str, s
         default, allowed = _DPAR_LINKS["probability" if dpar in PROBABILITIES else "positive"]
         links[dpar] = given.get(dpar, default)
         if links[dpar] not in allowed:
-            raise ValueError(f"link={link!r}: link {links[dpar]!r} for {dpar} is not one mixeff reads; use one of "
-                             f"{list(allowed)} (brms's default is {default!r})")
+            raise ValueError(
+                f"link={link!r}: link {links[dpar]!r} for {dpar} is not one mixeff reads; use one of "
+                f"{list(allowed)} (brms's default is {default!r})"
+            )
     return main, links
 
 
@@ -389,24 +447,30 @@ def _categories(categories, fam: Family, main, data: pd.DataFrame) -> tuple[str,
     """The response's categories, in brms's order (ordinal and categorical families), as labels."""
     if not fam.categorical:
         if categories is not None:
-            raise ValueError(f"categories={categories!r} is for ordinal and categorical families (cumulative, sratio, "
-                             f"categorical); family {fam.name!r} has none: leave it out")
+            raise ValueError(
+                f"categories={categories!r} is for ordinal and categorical families (cumulative, sratio, "
+                f"categorical); family {fam.name!r} has none: leave it out"
+            )
         return ()
     lhs = _response_name(main, data)
     response = data[lhs] if lhs is not None else None
     if categories is None:
         if response is None:
-            raise ValueError(f"family {fam.name!r} needs the response's categories: pass categories=[...] in brms's "
-                             "order (the levels of the response), or data with the response column as a pandas "
-                             "Categorical")
+            raise ValueError(
+                f"family {fam.name!r} needs the response's categories: pass categories=[...] in brms's "
+                "order (the levels of the response), or data with the response column as a pandas "
+                "Categorical"
+            )
         if isinstance(response.dtype, pd.CategoricalDtype):
             categories = list(response.cat.categories)
         elif pd.api.types.is_numeric_dtype(response) and not pd.api.types.is_bool_dtype(response):
             categories = sorted(pd.unique(response.dropna()))
         else:
-            raise ValueError(f"data column {lhs!r} (the response) holds text, whose order brms takes from R's "
-                             "factor levels: pass categories=[...] in that order, or make the column a pandas "
-                             "Categorical with those categories")
+            raise ValueError(
+                f"data column {lhs!r} (the response) holds text, whose order brms takes from R's "
+                "factor levels: pass categories=[...] in that order, or make the column a pandas "
+                "Categorical with those categories"
+            )
     elif isinstance(categories, str) or not hasattr(categories, "__iter__"):
         raise TypeError(f"categories={categories!r} must be a list of the response's categories, in order")
     labels = tuple(_label(c) for c in categories)
@@ -415,8 +479,10 @@ def _categories(categories, fam: Family, main, data: pd.DataFrame) -> tuple[str,
     if response is not None:
         unknown = sorted({_label(v) for v in pd.unique(response.dropna())} - set(labels))
         if unknown:
-            raise ValueError(f"data column {lhs!r} (the response) has value(s) {unknown[:10]} that categories="
-                             f"{list(labels)} lacks; pass all the model's categories")
+            raise ValueError(
+                f"data column {lhs!r} (the response) has value(s) {unknown[:10]} that categories="
+                f"{list(labels)} lacks; pass all the model's categories"
+            )
     return labels
 
 
@@ -438,32 +504,50 @@ def _mu_names(categories: tuple[str, ...]) -> dict[str, str]:
     """
     out = {c: re.sub(r"[^\w.]", ".", f"mu{c}").replace(".", "").replace("_", "") for c in categories}
     if len(set(out.values())) < len(out):
-        raise ValueError(f"categories {list(categories)} give brms the same parameter name twice "
-                         f"({list(out.values())}), which brms would have renamed: rename the categories apart")
+        raise ValueError(
+            f"categories {list(categories)} give brms the same parameter name twice "
+            f"({list(out.values())}), which brms would have renamed: rename the categories apart"
+        )
     return out
 
 
 def _check_formula_function(draws: pd.DataFrame, fam: Family) -> None:
     """A formula function is the mean's formula only: refuse models that need more."""
     if fam.categorical and not fam.ordinal:
-        raise ValueError("formula: a categorical model needs its formula as text (brms writes each category's "
-                         "coefficients, b_mu<category>_x); pass the formula string")
-    hint = dpar_hint([c for c in draws.columns if str(c).startswith(("b_", "r_", "sd_", "cor_"))],
-                     dpars=set(brms_parameters(fam)))
+        raise ValueError(
+            "formula: a categorical model needs its formula as text (brms writes each category's "
+            "coefficients, b_mu<category>_x); pass the formula string"
+        )
+    hint = dpar_hint(
+        [c for c in draws.columns if str(c).startswith(("b_", "r_", "sd_", "cor_"))], dpars=set(brms_parameters(fam))
+    )
     if hint:
-        raise ValueError("formula: a formula function gives the mean's fixed part only, but draws has a "
-                         f"distributional parameter's columns{hint} (as strings)")
+        raise ValueError(
+            "formula: a formula function gives the mean's fixed part only, but draws has a "
+            f"distributional parameter's columns{hint} (as strings)"
+        )
 
 
 # -- the formulas' parts ----------------------------------------------------------------------
 
-def _formula_parts(main: str, texts: list[str], fam: Family, mu_names: dict[str, str],
-                   links: dict[str, str], data, with_levels, predictors: list[str]) -> list[_Part]:
+
+def _formula_parts(
+    main: str,
+    texts: list[str],
+    fam: Family,
+    mu_names: dict[str, str],
+    links: dict[str, str],
+    data,
+    with_levels,
+    predictors: list[str],
+) -> list[_Part]:
     """Every formula of the model as a :class:`_Part`: the mean's, then each distributional parameter's."""
     by_dpar = {_formula_dpar(t): t for t in texts}
     if mu_names:  # categorical: every category but the reference has the formula (or its own)
-        return [_formula_part(by_dpar.get(mu, main), mu, mu, "identity", data, with_levels, predictors)
-                for mu in list(mu_names.values())[1:]]
+        return [
+            _formula_part(by_dpar.get(mu, main), mu, mu, "identity", data, with_levels, predictors)
+            for mu in list(mu_names.values())[1:]
+        ]
     parts = [_formula_part(main, "", "", "", data, with_levels, predictors, intercept=not fam.ordinal)]
     targets = brms_parameters(fam)
     for dpar, text in by_dpar.items():
@@ -475,8 +559,9 @@ def _formula_parts(main: str, texts: list[str], fam: Family, mu_names: dict[str,
     return parts
 
 
-def _formula_part(text: str, dpar: str, name: str, link: str, data, with_levels, predictors: list[str],
-                  intercept: bool = True) -> _Part:
+def _formula_part(
+    text: str, dpar: str, name: str, link: str, data, with_levels, predictors: list[str], intercept: bool = True
+) -> _Part:
     """One formula's fixed design and group terms; adds the columns it reads to ``predictors``."""
     rhs = parse_formula(text).fixed_rhs
     where = f"the fixed part {rhs!r} of the formula" + (f" of {dpar}" if dpar else "")
@@ -488,8 +573,9 @@ def _formula_part(text: str, dpar: str, name: str, link: str, data, with_levels,
     return _Part(dpar, name, evaluate, names, groups, link)
 
 
-def _groups_from_formula(formula: str, data: pd.DataFrame, with_levels, predictors: list[str],
-                         dpar: str = "") -> dict[str, BrmsGroup]:
+def _groups_from_formula(
+    formula: str, data: pd.DataFrame, with_levels, predictors: list[str], dpar: str = ""
+) -> dict[str, BrmsGroup]:
     """The group terms of the formula's bars, each with its formulae design; adds their variables to ``predictors``."""
     groups: dict[str, BrmsGroup] = {}
     for lhs, bar, factor in formula_bars(formula):
@@ -497,7 +583,7 @@ def _groups_from_formula(formula: str, data: pd.DataFrame, with_levels, predicto
         evaluate, terms, variables = _design(lhs, data, with_levels, f"the group term {text}", na_action="drop")
         predictors += [v for v in variables if v not in predictors]
         parts = factor.split("/")  # brms: (1 | g/h) is (1 | g) + (1 | g:h)
-        for name in [":".join(parts[:i + 1]) for i in range(len(parts))]:
+        for name in [":".join(parts[: i + 1]) for i in range(len(parts))]:
             g = groups.setdefault(name, BrmsGroup(dpar=dpar))
             g.terms += [t for t in terms if t not in g.terms]
             g.pairs += list(combinations(terms, 2)) if bar == "|" else []
@@ -522,6 +608,7 @@ def _groups_from_columns(draws: pd.DataFrame, formula: Callable) -> dict[str, Br
 
 
 # -- draws into arrays ------------------------------------------------------------------------
+
 
 def _build_part(part: _Part, b_cols: list[str], r, draws: pd.DataFrame, data) -> tuple:
     """``(beta, beta_names, groups)`` of one formula, signs flipped where brms's parameter is ``1 - psi``."""
@@ -563,16 +650,26 @@ def _brms_group(factor: str, g: BrmsGroup, r, draws: pd.DataFrame, data, sign: f
         cols.update({t: frame[t] for t in term_names if t not in cols and t in frame.columns})  # a raw column
         missing = [t for t in term_names if t not in cols]
         if missing:
-            raise ValueError(f"the formula function returned no column for group-level term(s) {missing} of "
-                             f"{factor!r}; return them as the fixed effects' columns are returned")
+            raise ValueError(
+                f"the formula function returned no column for group-level term(s) {missing} of "
+                f"{factor!r}; return them as the fixed effects' columns are returned"
+            )
         return np.column_stack([np.asarray(cols[t], dtype=float) for t in term_names])
 
     blocks: dict[str, list[int]] = {}
     for j, t in enumerate(term_names):
         blocks.setdefault(_variable_of(t, data), []).append(j)
     return GroupFactor(
-        name=factor, columns=tuple(factor.split(":")), levels=np.asarray(levels), terms=term_names,
-        b=sign * b + 0.0, sd=sd, cor=cor, design=design, term_blocks=blocks, sep="_",  # brms: paste(g, h, sep = "_")
+        name=factor,
+        columns=tuple(factor.split(":")),
+        levels=np.asarray(levels),
+        terms=term_names,
+        b=sign * b + 0.0,
+        sd=sd,
+        cor=cor,
+        design=design,
+        term_blocks=blocks,
+        sep="_",  # brms: paste(g, h, sep = "_")
     )
 
 
@@ -583,6 +680,6 @@ def _variable_of(term: str, data: pd.DataFrame) -> str:
     if term in data.columns:
         return term
     for col in data.columns:
-        if term.startswith(col) and term[len(col):] in {brms_name(str(v)) for v in pd.unique(data[col])}:
+        if term.startswith(col) and term[len(col) :] in {brms_name(str(v)) for v in pd.unique(data[col])}:
             return col
     return term

@@ -8,12 +8,16 @@ default, as in marginaleffects; mean, HDI and other levels are options.
 
 from __future__ import annotations
 
+import copy
 import numbers
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 from arviz_stats.base import array_stats
+
+from .records import NewLevels
 
 
 class MixeffWarning(UserWarning):
@@ -160,11 +164,11 @@ class Result:
     [2.0, 5.0]
     """
 
-    rerun = None
     response: str | None = None
-    """The fit's response column (set by verbs; plots name the quantity with it)."""
-    """``rerun(draws)``: the same verb call on the fit's ``"prior"`` draws (set by verbs when the fit has
-    them; used by :func:`mixeff.hypotheses` for Savage–Dickey Bayes factors)."""
+    """The fit's response column (plots name the quantity with it)."""
+    call = None
+    """The :class:`~mixeff.verbs.call.Call` whose draws these are (before any hypothesis or transform);
+    :func:`mixeff.hypotheses` reruns it on the fit's prior draws for Savage–Dickey Bayes factors."""
 
     def __init__(
         self,
@@ -179,8 +183,10 @@ class Result:
         conf_level: float = 0.95,
         estimator: str = "median",
         interval: str = "eti",
-        new_levels: dict | None = None,
+        new_levels: NewLevels | None = None,
         selection: str | None = None,
+        response: str | None = None,
+        call: Any = None,
     ):
         self.grid = grid.reset_index(drop=True)
         self.draws = np.asarray(draws, dtype=float)
@@ -191,10 +197,40 @@ class Result:
         self.new_levels = new_levels
         self.selection = selection
         """Which of the fit's draws were used when ``ndraws``/``draw_ids`` chose some (None: all)."""
+        self.response, self.call = response, call
         self.options = dict(conf_level=conf_level, estimator=estimator, interval=interval)
         check_summary_options(**self.options)
         self._summary = None
         self._diagnostics: dict[str, np.ndarray] = {}
+        self._frozen = True
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if getattr(self, "_frozen", False) and not name.startswith("_"):
+            raise AttributeError(
+                f"a Result is immutable: use result.replace({name}=...) for a copy with another {name}"
+            )
+        object.__setattr__(self, name, value)
+
+    def replace(self, **changes: Any) -> Result:
+        """A copy with ``changes`` to its attributes (``draws``, ``grid``, ``response``...).
+
+        Examples
+        --------
+        >>> r = Result(pd.DataFrame({"TX": [0]}), np.array([[1.0, 3.0]]), 1, 2)
+        >>> r.replace(response="y").response, r.response
+        ('y', None)
+        """
+        out = copy.copy(self)
+        for name, value in changes.items():
+            if not hasattr(self, name):
+                raise TypeError(f"Result has no attribute {name!r}")
+            object.__setattr__(out, name, value)
+        if "draws" in changes or "grid" in changes:
+            if out.draws.shape != (len(out.grid), out.n_chains * out.n_draws):
+                raise ValueError(f"draws shape {out.draws.shape} != ({len(out.grid)}, {out.n_chains * out.n_draws})")
+        object.__setattr__(out, "_summary", None)
+        object.__setattr__(out, "_diagnostics", {})
+        return out
 
     @property
     def summary(self) -> pd.DataFrame:

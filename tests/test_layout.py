@@ -15,12 +15,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "mixeff"
 
 ALLOWED = {
     "model": {"model", "datasets", "config"},
-    "engine": {"engine", "model", "config"},
+    "engine": {"engine", "model", "config", "records"},
     "estimands": {"estimands"},
     "datasets": {"datasets"},
-    "results": {"results", "diagnostics"},
+    "results": {"results", "diagnostics", "records"},
+    "records": {"records"},
     "diagnostics": {"diagnostics"},
-    "verbs": {"verbs", "engine", "estimands", "results", "model", "diagnostics", "config"},
+    "verbs": {"verbs", "engine", "estimands", "results", "model", "diagnostics", "config", "records"},
     "plots": {"plots", "results", "verbs", "estimands", "model"},
     "config": {"config"},
 }

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,7 @@ import pandas as pd
 from ..config import memory_limit
 from ..model.families import SharedRows, own_category_eta, per_row
 from ..model.spec import ModelSpec
-from . import delegation
+from ..records import NewLevels
 from .design import difference_design, prepare
 from .integrate import QuadratureInfo
 from .montecarlo import level_grouping, monte_carlo_se
@@ -76,23 +77,57 @@ def default_chunk_rows(n_samples: int, n_arms: int = 1) -> int:
     return max(1, CHUNK_CELLS // max(1, n_samples) // pairs)
 
 
-class ArmPass:
-    """The random-effects plan and prepared designs of every arm of one call."""
+@dataclass(frozen=True)
+class SharedPlan:
+    """What every piece of a table split across workers must share: the random-effects plans (which new
+    levels exist and their simulated effects) and the ``by`` groups of the whole table."""
 
-    def __init__(self, spec: ModelSpec, frames: list[pd.DataFrame], options: PassOptions):
+    plans: tuple
+    dpar_plans: dict
+    keys: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class Partial:
+    """One piece's within-draw sums (the accumulate stage's output), which add up across pieces.
+
+    ``sums``: per quantity ``(group sums (parts, G, S), group weights (G,), level sums, level weights)``
+    (level sums None when the piece had no simulated new levels); ``quadrature``: the widest rule used.
+    """
+
+    sums: tuple
+    quadrature: QuadratureInfo | None = None
+
+    def __add__(self, other: Partial) -> Partial:
+        sums = []
+        for (g1, t1, l1, lt1), (g2, t2, l2, lt2) in zip(self.sums, other.sums):
+            levels = None if l1 is None or l2 is None else (l1 + l2, lt1 + lt2)
+            sums.append((g1 + g2, t1 + t2, *(levels or (None, None))))
+        rules = [q for q in (self.quadrature, other.quadrature) if q is not None]
+        quadrature = max(rules, key=lambda q: (q.nodes, q.error_bound)) if rules else None
+        return Partial(tuple(sums), quadrature)
+
+
+class ArmPass:
+    """The plan stage: the random-effects plan and prepared designs of every arm of one call."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        frames: list[pd.DataFrame],
+        options: PassOptions,
+        shared: SharedPlan | None = None,
+    ):
         self.spec, self.options = spec, options
         self.rng = np.random.default_rng(options.seed)
-        shared = delegation.current()
-        if shared is not None and shared.plans is not None:  # one piece of a bigger table: its plan
-            self.plans, self.dpar_plans = shared.plans
+        if shared is not None:  # one piece of a bigger table: the whole table's plan
+            self.plans, self.dpar_plans = list(shared.plans), dict(shared.dpar_plans)
         else:
             self.plans = plan_random_effects(spec.groups, options.include, frames, options, self.rng)
             self.dpar_plans = {
                 name: plan_random_effects(part.groups, options.dpar_include.get(name, {}), frames, options, self.rng)
                 for name, part in spec.dpars.items()
             }
-        if shared is not None:
-            shared.captured = (self.plans, self.dpar_plans)
         self._check_integration()
         self.designs = [prepare(spec, self.plans, f, options.type, self.dpar_plans) for f in frames]
         family = spec.family
@@ -136,21 +171,18 @@ class ArmPass:
                     "use sample_new_levels='gaussian' (simulated levels) or re_formula='NA'"
                 )
 
-    def new_level_record(self) -> dict | None:
+    def new_level_record(self) -> NewLevels | None:
         """How new levels were treated in this pass, for the result's credentials (None if none)."""
         plans = self.plans + [p for ps in self.dpar_plans.values() for p in ps]
         factors = list(dict.fromkeys(p.group.name for p in plans if p.n_new))
         if not factors:
             return None
-        record = {
-            "how": self.options.sample_new_levels,
-            "factors": factors,
-            "levels": {p.group.name: p.n_new for p in plans if p.n_new},
-        }
-        if self.options.sample_new_levels == "integrate":  # with type="link" nothing is integrated: u has mean 0
-            q = self.quadrature or CLOSED_FORM
-            record.update(method=q.method, error_bound=q.error_bound)
-        return record
+        how = self.options.sample_new_levels
+        levels = {p.group.name: p.n_new for p in plans if p.n_new}
+        if how != "integrate":
+            return NewLevels(how=how, factors=factors, levels=levels)
+        q = self.quadrature or CLOSED_FORM  # with type="link" nothing is integrated: u has mean 0
+        return NewLevels(how=how, factors=factors, levels=levels, method=q.method, error_bound=q.error_bound)
 
     def record_quadrature(self, info: QuadratureInfo) -> None:
         with self._lock:
@@ -159,6 +191,10 @@ class ArmPass:
                 self.quadrature.error_bound,
             ):
                 self.quadrature = info
+
+    def shared(self, keys: pd.DataFrame | None = None) -> SharedPlan:
+        """This pass's plan, for the pieces of a split table to share."""
+        return SharedPlan(tuple(self.plans), dict(self.dpar_plans), keys)
 
     @property
     def n_rows(self) -> int:
@@ -481,11 +517,8 @@ class PairQuantity:
 def run(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.ndarray:
     """``(quantities, rows, S)`` per-row values, or ``(quantities, groups, S)`` within-draw means.
 
-    Tasks of rows (each a few chunks) run on ``arms.options.n_jobs`` threads
-    (:mod:`mixeff.engine.parallel`).  A task adds its rows into its group sums in row order, and
-    the tasks' sums are added in task order; tasks have a fixed number of rows, so the result is the
-    same, bit for bit, for any number of threads and any ``chunk_rows``.
-    Predictive draws (``type="prediction"``) take one random stream in row order and run on one thread.
+    The three stages in one: the plan (``arms``), :func:`accumulate` (or :func:`per_row_values`
+    without groups) and :func:`finish`.
 
     Examples
     --------
@@ -498,15 +531,51 @@ def run(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.ndarray:
     >>> run(ArmPass(spec, [d], PassOptions()), [ArmValue()], None)[0].tolist()
     [[1.0, 0.0], [3.0, 1.0], [5.0, 2.0]]
     """
-    shared = delegation.current()
-    if shared is not None and shared.combined is not None:  # the final call of a split one: sums known
-        arms.quadrature = shared.quadrature
-        return _finish(
-            arms,
-            quantities,
-            groups,
-            ChunkSums.from_raw(quantities, groups, level_grouping(arms, groups), arms.spec.n_samples, shared.combined),
-        )
+    if groups is None:
+        return per_row_values(arms, quantities)
+    return finish(arms, quantities, groups, accumulate(arms, quantities, groups))
+
+
+def per_row_values(arms: ArmPass, quantities: list) -> np.ndarray:
+    """``(quantities, rows, S)``: every quantity's values in every row."""
+    return _evaluate(arms, quantities, None)
+
+
+def accumulate(arms: ArmPass, quantities: list, groups: Grouping) -> ChunkSums:
+    """The accumulate stage: every quantity's within-draw weighted sums by group.
+
+    Tasks of rows (each a few chunks) run on ``arms.options.n_jobs`` threads
+    (:mod:`mixeff.engine.parallel`).  A task adds its rows into its group sums in row order, and
+    the tasks' sums are added in task order; tasks have a fixed number of rows, so the sums are the
+    same, bit for bit, for any number of threads and any ``chunk_rows``.
+    """
+    return _evaluate(arms, quantities, groups)
+
+
+def partial(arms: ArmPass, quantities: list, groups: Grouping) -> Partial:
+    """The accumulate stage's sums of one piece of a table, to be added to the other pieces'."""
+    return Partial(tuple(accumulate(arms, quantities, groups).raw()), arms.quadrature)
+
+
+def finish(arms: ArmPass, quantities: list, groups: Grouping, sums: ChunkSums | Partial) -> np.ndarray:
+    """The finish stage: the quantities' ``(quantities, G, S)`` values from their within-draw means.
+
+    ``sums`` is this pass's :func:`accumulate`, or the added :class:`Partial` sums of every piece of a
+    table (then groups whose weights sum to zero over the whole table are refused here).  The Monte
+    Carlo error of averages over simulated levels is kept on ``arms``.
+    """
+    if isinstance(sums, Partial):
+        arms.quadrature = sums.quadrature
+        cells = level_grouping(arms, groups)
+        sums = ChunkSums.from_raw(quantities, groups, cells, arms.spec.n_samples, list(sums.sums))
+    return _finish(arms, quantities, groups, sums)
+
+
+def _evaluate(arms: ArmPass, quantities: list, groups: Grouping | None):
+    """The row-chunk loop: per-row values (no groups) or the groups' :class:`ChunkSums`.
+
+    Predictive draws (``type="prediction"``) take one random stream in row order and run on one thread.
+    """
     n, s = arms.n_rows, arms.spec.n_samples
     default = default_chunk_rows(s, len(arms.designs))
     task_rows = CHUNKS_PER_TASK * default
@@ -526,12 +595,12 @@ def run(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.ndarray:
     def evaluate(task: slice):
         if not hasattr(local, "buffers"):
             local.buffers = _Buffers(min(n, chunk_rows), s)
-        task_sums = None if groups is None else sums.of_task(task)
+        task_sums = None if sums is None else sums.of_task(task)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # per thread
             for start in range(task.start, task.stop, chunk_rows):
                 rows = slice(start, min(task.stop, start + chunk_rows))
                 chunk = ChunkDraws(arms, rows, local.buffers)
-                if groups is None:
+                if task_sums is None:
                     for i, q in enumerate(quantities):
                         out[i, rows] = q.per_row(chunk)
                 else:
@@ -545,13 +614,7 @@ def run(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.ndarray:
         for task_sums in ordered_map(evaluate, tasks, jobs):
             if sums is not None:
                 sums.add(task_sums)
-    if groups is None:
-        return out
-    if shared is not None and shared.collect:  # one piece of a split call: hand back the raw sums
-        shared.sums = sums.raw()
-        shared.quadrature = arms.quadrature
-        return np.zeros((len(quantities), len(groups.keys), s))
-    return _finish(arms, quantities, groups, sums)
+    return out if sums is None else sums
 
 
 def _finish(arms: ArmPass, quantities: list, groups: Grouping, sums: ChunkSums) -> np.ndarray:

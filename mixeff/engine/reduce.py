@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from ..model import kernels
-from . import delegation
 
 
 @dataclass
@@ -26,22 +25,22 @@ class Grouping:
     weights: np.ndarray
 
 
-def grouping(frame: pd.DataFrame, by: list[str] | None, wts=None) -> Grouping | None:
-    """The ``by``/``wts`` grouping of ``frame``; None for per-row results (then ``wts`` is an error)."""
+def grouping(frame: pd.DataFrame, by: list[str] | None, wts=None, keys: pd.DataFrame | None = None) -> Grouping | None:
+    """The ``by``/``wts`` grouping of ``frame``; None for per-row results (then ``wts`` is an error).
+
+    ``keys``: the groups of a whole table of which ``frame`` is one piece (rows are coded against them,
+    and a group may have no rows here); by default the groups ``frame`` has.
+    """
     if by is None:
         if wts is not None:
             raise ValueError("wts needs by= (or an avg_* verb): weights are used to average rows")
         return None
-    shared = delegation.current()
-    if shared is not None and shared.keys is not None:  # one piece of a bigger table: its groups
-        keys = shared.keys
+    if keys is not None:
         codes = _key_index(keys, by).get_indexer(_key_index(frame, by)).astype(np.int64)
         if (codes < 0).any():
             raise ValueError(f"by={by}: a piece of newdata has groups that the whole table was not found to have")
         return Grouping(codes, keys, normalised_weights(frame, wts, codes, keys, piece=True))
     codes, keys = group_codes(frame, by)
-    if shared is not None:
-        shared.captured_keys = keys
     return Grouping(codes, keys, normalised_weights(frame, wts, codes, keys))
 
 

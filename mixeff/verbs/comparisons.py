@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from ..estimands.comparisons import comparison_rule, label_contrast
-from ..estimands.contrasts import categorical_contrasts, custom_contrasts, numeric_contrasts
-from ..estimands.variables import parse_variables, variable_kind
-from ..results import OVERFLOW_FIX, Result
-from .contrast_runner import Term, contrast_result, cross_terms
-from .distributed import is_distributed, split_call
+from ..results import Result
+from .call import Call
+from .distributed import LazyDraws
+from .finish import finish_result
+from .run import execute
 
 
 def comparisons(
@@ -37,7 +36,7 @@ def comparisons(
     chunk_rows: int | None = None,
     progress: bool | None = None,
     n_jobs: int | None = None,
-) -> Result:
+) -> Result | LazyDraws:
     """Posterior draws of contrasts between predictions at two values of a variable.
 
     For each focal variable two counterfactual copies of ``newdata`` are made,
@@ -141,86 +140,8 @@ def comparisons(
     >>> bool(0 < mult.summary["estimate"].iloc[0] < 1)
     True
     """
-    if is_distributed(newdata):
-        return split_call(comparisons, dict(locals()))
-    rule = comparison_rule(comparison)
-    if not isinstance(cross, bool):
-        raise TypeError(f"cross={cross!r} must be True or False")
-
-    def build(spec, arms, averaged):
-        per_variable = []
-        for name, value in parse_variables(spec, variables).items():
-            made = custom_contrasts(arms, name, value, "variables")
-            if made is None and variable_kind(spec, name) == "numeric":
-                made = numeric_contrasts(spec, arms, name, value, "variables")
-            elif made is None:
-                made = categorical_contrasts(spec, arms, name, variable_kind(spec, name), value, "variables")
-            per_variable.append(made)
-        if cross:
-            return cross_terms(arms, per_variable, rule, averaged)
-        return [Term(c, rule, label_contrast(c, rule, averaged)) for made in per_variable for c in made]
-
-    def undefined(spec):
-        what = f"comparison={comparison!r}"
-        if comparison == "difference":
-            return what, OVERFLOW_FIX
-        return what, (
-            f"ratios need non-zero predictions, lnratio positive ones and lnor values in (0, 1) (family "
-            f"{spec.family.name!r}, type={type!r}); use comparison='difference', or check newdata for extreme values"
-        )
-
-    def rerun(other):
-        return comparisons(
-            fit,
-            variables,
-            comparison=comparison,
-            cross=cross,
-            newdata=newdata,
-            by=by,
-            wts=wts,
-            type=type,
-            dpar=dpar,
-            re_formula=re_formula,
-            allow_new_levels=allow_new_levels,
-            sample_new_levels=sample_new_levels,
-            seed=seed,
-            draws=other,
-            conf_level=conf_level,
-            estimator=estimator,
-            interval=interval,
-            chunk_rows=chunk_rows,
-            progress=progress,
-            n_jobs=n_jobs,
-        )
-
-    return contrast_result(
-        "comparisons",
-        fit,
-        build,
-        newdata=newdata,
-        by=by,
-        wts=wts,
-        type=type,
-        dpar=dpar,
-        transform=transform,
-        hypothesis=hypothesis,
-        equivalence=equivalence,
-        re_formula=re_formula,
-        allow_new_levels=allow_new_levels,
-        sample_new_levels=sample_new_levels,
-        seed=seed,
-        draws=draws,
-        ndraws=ndraws,
-        draw_ids=draw_ids,
-        conf_level=conf_level,
-        estimator=estimator,
-        interval=interval,
-        chunk_rows=chunk_rows,
-        progress=progress,
-        n_jobs=n_jobs,
-        undefined=undefined,
-        rerun=rerun,
-    )
+    call = Call.of("comparisons", locals())
+    return finish_result(call, execute(call))
 
 
 def avg_comparisons(fit, variables=None, *, by=True, **kwargs) -> Result:

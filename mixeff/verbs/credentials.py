@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 
 from ..diagnostics import rhat_and_bulk_ess
 from ..engine.passes import ArmPass
+from ..records import NewLevels
 from ..results import ConvergenceWarning, MonteCarloWarning, Result
 
 RHAT_MAX = 1.01
@@ -18,7 +20,7 @@ MC_SE_WARN_RATIO = 0.1
 """Warn when the Monte Carlo SE of an average over simulated levels exceeds this share of the posterior sd."""
 
 
-def new_level_credentials(arms: ArmPass, values: np.ndarray, transform=None) -> dict | None:
+def new_level_credentials(arms: ArmPass, values: np.ndarray, transform=None) -> NewLevels | None:
     """The pass's new-level record, with the Monte Carlo error of simulated averages (and a warning).
 
     ``values`` are the ``(rows, S)`` draws before ``transform``; the Monte Carlo SE is
@@ -33,9 +35,9 @@ def new_level_credentials(arms: ArmPass, values: np.ndarray, transform=None) -> 
         values = transform(values)
     per_row = np.median(se, axis=1)
     ratio = per_row / np.maximum(values.std(axis=1, ddof=1), np.finfo(float).tiny)
-    record.update(mc_se=per_row.tolist(), mc_se_ratio=ratio.tolist())
+    record = replace(record, mc_se=per_row.tolist(), mc_se_ratio=ratio.tolist())
     if np.max(ratio) > MC_SE_WARN_RATIO:
-        k = ", ".join(f"{f} = {n}" for f, n in record["levels"].items())
+        k = ", ".join(f"{f} = {n}" for f, n in record.levels.items())
         warnings.warn(
             f"the average over simulated new levels ({k}) carries Monte Carlo error: its standard error "
             f"(median over draws) is up to {np.max(ratio):.0%} of the posterior sd of the estimate. Use "

@@ -21,9 +21,12 @@ import os
 import numpy as np
 import pandas as pd
 
-from ..engine.delegation import Delegation, delegating
+from ..engine.passes import Partial, SharedPlan
+from .call import Call
+from .credentials import check_convergence
 from .fits import resolve_spec
-from .inputs import choose_draws
+from .inputs import by_names, choose_draws
+from .pipeline import conclude, open_job
 
 DASK_EXTRA = "pip install 'mixeff[dask]'"
 
@@ -50,55 +53,50 @@ def as_dask_frame(newdata):
     return newdata
 
 
-def split_call(verb, args: dict):
-    """``verb(**args)`` with ``args["newdata"]`` on dask: averaged, or lazily per row."""
-    frame = as_dask_frame(args["newdata"])
-    if args.get("by") is None:
-        return LazyDraws.of(verb, args, frame)
-    by = args["by"]
-    if isinstance(by, pd.DataFrame):
+def execute_distributed(call: Call):
+    """``call`` with its newdata on dask: averaged (a :class:`~mixeff.results.Result`), or lazily per row
+    (a :class:`LazyDraws`).
+    """
+    frame = as_dask_frame(call.newdata)
+    if call.by is None:
+        return LazyDraws.of(call, frame)
+    if isinstance(call.by, pd.DataFrame):
         raise ValueError(
             "by= a DataFrame is not available with dask newdata: add its grouping as a column "
             "(ddf.assign(...) or ddf.merge(by_table)) and pass the column's name"
         )
-    if args.get("type") == "prediction":
+    if call.type == "prediction":
         raise ValueError(
             "type='prediction' with dask newdata: predictive draws need one random stream over all "
             "rows; use type='response' (expected values) or a pandas newdata"
         )
-    wts = args.get("wts")
-    if wts is not None and not isinstance(wts, str):
+    if call.wts is not None and not isinstance(call.wts, str):
         raise ValueError(
             "wts with dask newdata must be the name of a column of newdata (an array cannot be "
             "split with the table); add the weights as a column"
         )
-    args = _with_seed(args)
-    spec = resolve_spec(args["fit"], args.get("draws", "posterior"))
-    piece_args = {
-        **args,
-        "newdata": None,
-        "transform": None,
-        "hypothesis": None,
-        "equivalence": None,
-        "progress": False,
-        "n_jobs": 1,
-    }
-    probe = probe_frame(spec, frame, by, wts)
-    shared = Delegation(collect=True)
-    _quiet(verb, piece_args, probe, shared)
-    plans, keys = shared.captured, shared.captured_keys
-    combined, quadrature = _reduce_pieces(verb, piece_args, frame, plans, keys)
-    with delegating(Delegation(plans=plans, keys=keys, combined=combined, quadrature=quadrature)):
-        return verb(**{**args, "newdata": probe})
+    if callable(call.comparison):
+        raise ValueError(
+            "comparison= a function with dask newdata: a function of the rows' draws needs every row in one "
+            "place; use a named comparison ('difference', 'ratio', ...) or a pandas newdata"
+        )
+    call = _with_seed(call)
+    pieces = call.with_(newdata=None, transform=None, hypothesis=None, equivalence=None, progress=False, n_jobs=1)
+    spec = resolve_spec(call.fit, call.draws)
+    probe = probe_frame(spec, frame, call.by, call.wts)
+    shared = open_job(pieces.with_(newdata=probe)).shared()  # the plan and groups of the whole table
+    sums = _reduce_pieces(pieces, frame, shared)
+    final = open_job(call.with_(newdata=probe), shared)
+    return conclude(final, final.from_partial(sums))
 
 
-def _with_seed(args: dict) -> dict:
-    """``args`` with a seed drawn here when ``ndraws`` picks draws at random without one: every piece must
+def _with_seed(call: Call) -> Call:
+    """``call`` with a seed drawn here when ``ndraws`` picks draws at random without one: every piece must
     use the same draws.  (Fits travel to workers whole: a Bambi model pickles by its recipe.)
     """
-    if args.get("ndraws") is not None and args.get("seed") is None:
-        return {**args, "seed": int(np.random.default_rng().integers(2**31))}
-    return args
+    if call.ndraws is not None and call.seed is None:
+        return call.with_(seed=int(np.random.default_rng().integers(2**31)))
+    return call
 
 
 def probe_frame(spec, frame, by, wts) -> pd.DataFrame:
@@ -107,7 +105,7 @@ def probe_frame(spec, frame, by, wts) -> pd.DataFrame:
     """
     import dask
 
-    by_cols = [] if by is True or by is None else ([by] if isinstance(by, str) else list(by))
+    by_cols = by_names(by) or []
     group_cols = [c for g in spec.all_groups() for c in g.columns]
     cols = list(dict.fromkeys(c for c in [*group_cols, *by_cols] if c in frame.columns))
     first = frame.head(1, npartitions=-1, compute=False)
@@ -128,13 +126,12 @@ def probe_frame(spec, frame, by, wts) -> pd.DataFrame:
     return probe
 
 
-def _reduce_pieces(verb, piece_args, frame, plans, keys):
+def _reduce_pieces(call: Call, frame, shared: SharedPlan) -> Partial:
     import dask
 
-    args_node = dask.delayed(piece_args, pure=True, traverse=False)
-    plan_node = dask.delayed(plans, pure=True, traverse=False)
-    keys_node = dask.delayed(keys, pure=True, traverse=False)
-    nodes = [dask.delayed(_piece)(verb, args_node, part, plan_node, keys_node) for part in frame.to_delayed()]
+    call_node = dask.delayed(call, pure=True, traverse=False)
+    plan_node = dask.delayed(shared, pure=True, traverse=False)
+    nodes = [dask.delayed(_piece)(call_node, part, plan_node) for part in frame.to_delayed()]
     while len(nodes) > 1:  # a fixed pairwise tree: the same order of additions on any scheduler
         nodes = [
             dask.delayed(_add)(*nodes[i : i + 2]) if i + 1 < len(nodes) else nodes[i] for i in range(0, len(nodes), 2)
@@ -145,36 +142,17 @@ def _reduce_pieces(verb, piece_args, frame, plans, keys):
     return result
 
 
-def _piece(verb, args: dict, part: pd.DataFrame, plans, keys):
-    """One partition's ``(sums, quadrature)`` (None for an empty partition)."""
+def _piece(call: Call, part: pd.DataFrame, shared: SharedPlan) -> Partial | None:
+    """One partition's sums (None for an empty partition)."""
     if len(part) == 0:
         return None
-    shared = Delegation(plans=plans, keys=keys, collect=True)
-    _quiet(verb, args, part.reset_index(drop=True), shared)
-    return shared.sums, shared.quadrature
+    return open_job(call.with_(newdata=part.reset_index(drop=True)), shared).partial()
 
 
-def _quiet(verb, args: dict, frame: pd.DataFrame, shared: Delegation):
-    """The verb on one piece under ``shared``, its warnings silenced: a piece that hands back sums
-    returns zeros in place of its result, and only the final call, on the combined sums, has values
-    to check and warn about.
-    """
-    import warnings
-
-    with warnings.catch_warnings(), delegating(shared):
-        warnings.simplefilter("ignore")
-        return verb(**{**args, "newdata": frame})
-
-
-def _add(a, b):
+def _add(a: Partial | None, b: Partial | None) -> Partial | None:
     if a is None or b is None:
         return a if b is None else b
-    sums = []
-    for (g1, t1, l1, lt1), (g2, t2, l2, lt2) in zip(a[0], b[0]):
-        levels = None if l1 is None or l2 is None else (l1 + l2, lt1 + lt2)
-        sums.append((g1 + g2, t1 + t2, *(levels or (None, None))))
-    quadrature = max((q for q in (a[1], b[1]) if q is not None), default=None, key=lambda q: (q.nodes, q.error_bound))
-    return sums, quadrature
+    return a + b
 
 
 class LazyDraws:
@@ -188,35 +166,32 @@ class LazyDraws:
     partitions anew; ``compute()`` once, for both.
     """
 
-    def __init__(self, pieces: list, sizes: list[int], n_samples: int, meta: pd.DataFrame):
+    def __init__(self, pieces: list, sizes: list[int], n_samples: int, meta: pd.DataFrame, call: Call):
         self._pieces, self._sizes, self._n_samples, self._meta = pieces, sizes, n_samples, meta
+        self._call = call
 
     @classmethod
-    def of(cls, verb, args: dict, frame) -> LazyDraws:
+    def of(cls, call: Call, frame) -> LazyDraws:
+        """The per-row ``call`` on the dask DataFrame ``frame``, not yet computed."""
         import dask
 
-        if args.get("hypothesis") is not None or args.get("equivalence") is not None:
+        if call.hypothesis is not None or call.equivalence is not None:
             raise ValueError(
                 "hypothesis=/equivalence= on per-row draws of dask newdata: compare rows after "
                 ".compute(), or average with by= (the avg_* verbs)"
             )
-        args = _with_seed(args)
-        spec = choose_draws(
-            resolve_spec(args["fit"], args.get("draws", "posterior")),
-            args.get("ndraws"),
-            args.get("draw_ids"),
-            args.get("seed"),
-        )
-        piece_args = {**args, "newdata": None, "progress": False, "n_jobs": 1}
+        call = _with_seed(call)
+        spec = choose_draws(resolve_spec(call.fit, call.draws), call.ndraws, call.draw_ids, call.seed)
+        pieces = call.with_(newdata=None, progress=False, n_jobs=1)
         probe = probe_frame(spec, frame, None, None)
-        shared = Delegation()
-        probe_result = _quiet(verb, piece_args, probe, shared)
+        probe_job = open_job(pieces.with_(newdata=probe))
+        probe_result = conclude(probe_job, probe_job.values(), check=False)
         rows_per_row = len(probe_result.draws) // len(probe)
         lengths = frame.map_partitions(len).compute().tolist()
-        args_node = dask.delayed(piece_args, pure=True, traverse=False)
-        plan_node = dask.delayed(shared.captured, pure=True, traverse=False)
-        pieces = [dask.delayed(_rows)(verb, args_node, part, plan_node) for part in frame.to_delayed()]
-        return cls(pieces, [n * rows_per_row for n in lengths], spec.n_samples, probe_result.summary.iloc[:0])
+        call_node = dask.delayed(pieces, pure=True, traverse=False)
+        plan_node = dask.delayed(probe_job.shared(), pure=True, traverse=False)
+        parts = [dask.delayed(_rows)(call_node, part, plan_node) for part in frame.to_delayed()]
+        return cls(parts, [n * rows_per_row for n in lengths], spec.n_samples, probe_result.summary.iloc[:0], call)
 
     @property
     def draws(self):
@@ -251,7 +226,7 @@ class LazyDraws:
 
         results = [r for r, n in zip(dask.compute(*self._pieces), self._sizes) if n]
         first = results[0]
-        return Result(
+        result = Result(
             pd.concat([r.grid for r in results], ignore_index=True),
             np.vstack([r.draws for r in results]),
             first.n_chains,
@@ -261,8 +236,12 @@ class LazyDraws:
             source=first.source,
             new_levels=first.new_levels,
             selection=first.selection,
+            response=first.response,
+            call=first.call if first.call is None else self._call,
             **first.options,
         )
+        check_convergence(self._call.fit, result)
+        return result
 
     def __repr__(self) -> str:
         return (
@@ -271,11 +250,12 @@ class LazyDraws:
         )
 
 
-def _rows(verb, args: dict, part: pd.DataFrame, plans):
+def _rows(call: Call, part: pd.DataFrame, shared: SharedPlan):
+    """One partition's per-row result (its convergence is checked once, on the whole table)."""
     if len(part) == 0:
         return None
-    with delegating(Delegation(plans=plans)):
-        return verb(**{**args, "newdata": part.reset_index(drop=True)})
+    job = open_job(call.with_(newdata=part.reset_index(drop=True)), shared)
+    return conclude(job, job.values(), check=False)
 
 
 def _draws_of(result) -> np.ndarray:

@@ -8,61 +8,42 @@ is the ratio of two odds ratios).
 
 from __future__ import annotations
 
-import copy
 import re
-from collections.abc import Callable
 
 from ..estimands.comparisons import apply_transform, resolve_transform
 from ..results import Result, require_finite
-from .credentials import check_convergence
+from .call import Call
+from .distributed import LazyDraws
+from .hypotheses import hypotheses
 
 
-def finish(
-    fit,
-    result: Result,
-    *,
-    transform=None,
-    hypothesis=None,
-    equivalence=None,
-    rerun: Callable[[str], Result] | None = None,
-    response: str | None = None,
-) -> Result:
-    """The verb's final result.  ``rerun(draws)`` recomputes the untransformed result on other draws
-    (used for Savage–Dickey Bayes factors of point hypotheses when the fit has prior draws);
-    ``response`` names the fit's response column for plots.
-    """
-    check_convergence(fit, result)
-    result.response = response
-    if rerun is not None and result.source == "posterior" and "prior" in getattr(fit, "available_draws", ()):
-        result.rerun = rerun
-    if hypothesis is not None or equivalence is not None:
-        from .hypotheses import hypotheses
-
-        result = hypotheses(result, hypothesis, equivalence=equivalence)
-    fn = resolve_transform(transform)
+def finish_result(call: Call, result: Result | LazyDraws) -> Result | LazyDraws:
+    """The verb's final result: ``call``'s hypothesis and equivalence, then its transform."""
+    if isinstance(result, LazyDraws):
+        return result
+    if call.hypothesis is not None or call.equivalence is not None:
+        result = hypotheses(result, call.hypothesis, equivalence=call.equivalence)
+    fn = resolve_transform(call.transform)
     if fn is None:
         return result
-    return transformed(result, fn, transform_name(transform))
+    return transformed(result, fn, transform_name(call.transform))
 
 
 def transformed(result: Result, fn, name: str) -> Result:
     """``result`` with ``fn`` applied to every draw; a ``contrast`` label says so (``exp(ln(a / b))`` -> ``a / b``).
+
     Evidence columns of a hypotheses result stay on the scale before the transform.
     """
     values = require_finite(
         apply_transform(fn, result.draws), f"transform={name!r}", "the transform must map every draw to a finite number"
     )
-    out = copy.copy(result)
+    grid = result.grid.copy()
+    if "contrast" in grid.columns:
+        grid["contrast"] = [transform_label(str(c), name) for c in grid["contrast"]]
+    changes: dict = {"draws": values, "grid": grid, "call": None}
     if hasattr(result, "basis"):
-        out.basis = result.basis if result.basis is not None else result.draws
-    out.draws = values
-    out.grid = result.grid.copy()
-    if "contrast" in out.grid.columns:
-        out.grid["contrast"] = [transform_label(str(c), name) for c in out.grid["contrast"]]
-    out._summary = None
-    out._diagnostics = {}
-    out.rerun = None
-    return out
+        changes["basis"] = result.basis if result.basis is not None else result.draws
+    return result.replace(**changes)
 
 
 def transform_name(transform) -> str:

@@ -350,9 +350,12 @@ def _result_rows(result: Result, prior) -> _Rows:
     def prior_rows():
         other = prior
         if other is None:
-            if result.rerun is None or result.source == "prior":
+            call = result.call
+            if call is None or result.source == "prior" or "prior" not in getattr(call.fit, "available_draws", ()):
                 return None
-            other = result.rerun("prior")
+            from .run import execute
+
+            other = execute(call.on("prior"))
         if not isinstance(other, Result):
             raise TypeError(f"prior= must be the same result on prior draws, got {type(other).__name__}")
         if len(other) != n:

@@ -17,46 +17,59 @@ from ..model.families import aux_name
 from ..model.formula import missing_and_infinite, parse_re_formula
 from ..model.spec import CATEGORY_COLUMN, ModelSpec
 from ..results import check_summary_options
+from .call import Call
 from .counterfactual import counterfactual_frame, counterfactual_values
 from .fits import resolve_spec
 from .grid import newdata_shortcut
 
 
-def open_call(
-    fit,
-    draws,
-    newdata,
-    *,
-    conf_level,
-    estimator,
-    interval,
-    ndraws=None,
-    draw_ids=None,
-    by=None,
-    counterfactual=None,
-    **options,
-):
+def open_call(call: Call) -> tuple[ModelSpec, PassOptions, pd.DataFrame]:
     """What every verb does first: the spec of the chosen draws (all, or ``ndraws``/``draw_ids`` of them),
-    the summary options checked, the engine options (``options``: :func:`pass_options`' keywords) and
-    the checked newdata frame (a string such as ``"mean"`` becomes its grid, with ``by`` columns at every
-    value, as marginaleffects; ``counterfactual``: ``predictions``' ``variables``, replicating it).
+    the summary options checked, the engine options and the checked newdata frame.
+
+    A newdata string such as ``"mean"`` becomes its grid, with ``by`` columns at every value, as
+    marginaleffects; ``predictions``' ``variables`` replicate the frame (counterfactual predictions).
     """
-    spec = choose_draws(resolve_spec(fit, draws), ndraws, draw_ids, options.get("seed"))
-    check_summary_options(conf_level, estimator, interval)
-    pass_opts = pass_options(spec, **options)
+    spec = choose_draws(resolve_spec(call.fit, call.draws), call.ndraws, call.draw_ids, call.seed)
+    check_summary_options(call.conf_level, call.estimator, call.interval)
+    pass_opts = pass_options(
+        spec,
+        type=call.type,
+        dpar=call.dpar,
+        re_formula=call.re_formula,
+        allow_new_levels=call.allow_new_levels,
+        sample_new_levels=call.sample_new_levels,
+        seed=call.seed,
+        chunk_rows=call.chunk_rows,
+        progress=call.progress,
+        n_jobs=call.n_jobs,
+    )
+    newdata = call.newdata
     if isinstance(newdata, str):
-        by_names = (
-            [c for c in by.columns if c != "by"]
-            if isinstance(by, pd.DataFrame)
-            else (None if by is None or isinstance(by, bool) else by)
-        )
-        if by_names is not None:
-            by_names = [c for c in ([by_names] if isinstance(by_names, str) else by_names) if c in spec.data.columns]
-        newdata = newdata_shortcut(spec, newdata, by_names)
+        names = by_names(call.by)
+        newdata = newdata_shortcut(spec, newdata, None if not names else [c for c in names if c in spec.data.columns])
     frame = check_newdata(spec, newdata, pass_opts)
-    if counterfactual is not None:
-        frame = counterfactual_frame(frame, counterfactual_values(spec, counterfactual))
+    if call.verb == "predictions" and call.variables is not None:
+        frame = counterfactual_frame(frame, counterfactual_values(spec, call.variables))
     return spec, pass_opts, category_rows(spec, frame, pass_opts.type)
+
+
+def by_names(by) -> list[str] | None:
+    """The columns ``by`` names, unchecked: None per row (None, False), ``[]`` for one overall group
+    (True), a DataFrame's columns other than ``by``, or the names given.
+
+    Examples
+    --------
+    >>> by_names("g"), by_names(True), by_names(None), by_names(pd.DataFrame({"cyl": [4], "by": ["a"]}))
+    (['g'], [], None, ['cyl'])
+    """
+    if by is None or by is False:
+        return None
+    if by is True:
+        return []
+    if isinstance(by, pd.DataFrame):
+        return [c for c in by.columns if c != "by"]
+    return [by] if isinstance(by, str) else list(by)
 
 
 def pass_options(
@@ -374,16 +387,15 @@ def _only_grouping(spec: ModelSpec, rows: pd.DataFrame) -> bool:
 
 
 def as_by(by, frame: pd.DataFrame) -> list[str] | None:
-    """``None``/``False`` -> per row; ``True`` -> one overall group; names -> those columns."""
-    if by is None or by is False:
-        return None
-    if by is True:
-        return []
-    if not isinstance(by, (str, list, tuple)) or not all(
-        isinstance(c, str) for c in ([by] if isinstance(by, str) else by)
+    """``None``/``False`` -> per row; ``True`` -> one overall group; names -> those columns (checked)."""
+    if not (by is None or isinstance(by, (bool, str, list, tuple))) or (
+        isinstance(by, (list, tuple)) and not all(isinstance(c, str) for c in by)
     ):
         raise TypeError(f"by={by!r} must be a column name, a list of column names, True (all rows) or None")
-    cols = check_columns(frame, by, f"by={by!r}")
+    cols = by_names(by)
+    if not cols:
+        return cols
+    cols = check_columns(frame, cols, f"by={by!r}")
     if len(set(cols)) < len(cols):
         raise ValueError(f"by={by!r} names a column more than once; name each column once")
     return cols

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from ..engine.passes import ArmPass, ArmValue, require_memory, run
-from ..engine.reduce import grouping
-from ..results import OVERFLOW_FIX, Result, require_finite
-from .credentials import new_level_credentials
-from .distributed import is_distributed, split_call
-from .finish import finish
-from .inputs import as_by, by_frame, category_grouping, model_weights, open_call
+from ..results import Result
+from .call import Call
+from .distributed import LazyDraws
+from .finish import finish_result
+from .run import execute
 
 
 def predictions(
@@ -36,7 +34,7 @@ def predictions(
     chunk_rows: int | None = None,
     progress: bool | None = None,
     n_jobs: int | None = None,
-) -> Result:
+) -> Result | LazyDraws:
     """Posterior draws of predictions for each row of ``newdata`` (or each ``by`` group).
 
     Parameters
@@ -112,85 +110,8 @@ def predictions(
     >>> p.summary[["TX", "estimate"]].shape
     (2, 2)
     """
-    if is_distributed(newdata):
-        return split_call(predictions, dict(locals()))
-    spec, options, frame = open_call(
-        fit,
-        draws,
-        newdata,
-        conf_level=conf_level,
-        estimator=estimator,
-        interval=interval,
-        ndraws=ndraws,
-        draw_ids=draw_ids,
-        by=by,
-        counterfactual=variables,
-        type=type,
-        dpar=dpar,
-        re_formula=re_formula,
-        allow_new_levels=allow_new_levels,
-        sample_new_levels=sample_new_levels,
-        seed=seed,
-        chunk_rows=chunk_rows,
-        progress=progress,
-        n_jobs=n_jobs,
-    )
-    by_argument = by
-    if variables is not None and by is True:  # average by the counterfactual variables (checked by open_call)
-        by = [variables] if isinstance(variables, str) else list(variables)
-    frame, by = by_frame(frame, by)
-    groups = grouping(frame, *category_grouping(spec, frame, as_by(by, frame), model_weights(wts)))
-    require_memory(1, len(frame), groups, spec.n_samples)
-    arms = ArmPass(spec, [frame], options)
-    values = require_finite(
-        run(arms, [ArmValue()], groups)[0], f"predictions (type={type!r}, family {spec.family.name!r})", OVERFLOW_FIX
-    )
-    result = Result(
-        frame if groups is None else groups.keys,
-        values,
-        spec.n_chains,
-        spec.n_draws,
-        kind="predictions",
-        type=type,
-        source=spec.source,
-        conf_level=conf_level,
-        estimator=estimator,
-        interval=interval,
-        new_levels=new_level_credentials(arms, values),
-        selection=spec.selection,
-    )
-
-    def rerun(other):
-        return predictions(
-            fit,
-            newdata,
-            variables=variables,
-            by=by_argument,
-            wts=wts,
-            type=type,
-            dpar=dpar,
-            re_formula=re_formula,
-            allow_new_levels=allow_new_levels,
-            sample_new_levels=sample_new_levels,
-            seed=seed,
-            draws=other,
-            conf_level=conf_level,
-            estimator=estimator,
-            interval=interval,
-            chunk_rows=chunk_rows,
-            progress=progress,
-            n_jobs=n_jobs,
-        )
-
-    return finish(
-        fit,
-        result,
-        transform=transform,
-        hypothesis=hypothesis,
-        equivalence=equivalence,
-        rerun=rerun,
-        response=spec.response,
-    )
+    call = Call.of("predictions", locals())
+    return finish_result(call, execute(call))
 
 
 def avg_predictions(fit, newdata=None, *, by=True, **kwargs) -> Result:

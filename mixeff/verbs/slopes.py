@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-
-from ..estimands.comparisons import comparison_rule, label_contrast
-from ..estimands.contrasts import Contrast, categorical_contrasts
-from ..estimands.slopes import check_slope, default_eps, slope_rule
-from ..estimands.variables import parse_variables, variable_kind
-from ..results import OVERFLOW_FIX, Result
-from .contrast_runner import Term, contrast_result
-from .distributed import is_distributed, split_call
+from ..results import Result
+from .call import Call
+from .distributed import LazyDraws
+from .finish import finish_result
+from .run import execute
 
 
 def slopes(
@@ -41,7 +36,7 @@ def slopes(
     chunk_rows: int | None = None,
     progress: bool | None = None,
     n_jobs: int | None = None,
-) -> Result:
+) -> Result | LazyDraws:
     """Posterior draws of slopes (partial derivatives) or elasticities of the prediction.
 
     For a numeric variable, two arms ``x − h/2`` and ``x + h/2`` are predicted in one
@@ -91,105 +86,8 @@ def slopes(
     >>> s.summary[["term", "contrast"]].values.tolist()
     [['TX', '1 - 0']]
     """
-    if is_distributed(newdata):
-        return split_call(slopes, dict(locals()))
-    check_slope(slope)
-    if eps is not None and (isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating))):
-        raise TypeError(f"eps={eps!r} must be a positive number (the finite-difference step)")
-    if eps is not None and not (np.isfinite(eps) and eps > 0):
-        raise ValueError(f"eps={eps!r} must be a positive number (the finite-difference step)")
-    needs_x = slope != "dydx"
-
-    def build(spec, arms, averaged):
-        if isinstance(variables, dict):
-            bad = [k for k, v in variables.items() if v is not None and variable_kind(spec, k) == "numeric"]
-            if bad:
-                raise ValueError(
-                    f"variables={variables!r}: slopes take no contrast for numeric variables {bad}; "
-                    "pass their names only (use comparisons() for finite steps)"
-                )
-        difference = comparison_rule("difference")
-        terms = []
-        for name, value in parse_variables(spec, variables).items():
-            kind = variable_kind(spec, name)
-            if kind != "numeric":
-                terms += [
-                    Term(c, difference, label_contrast(c, difference, averaged))
-                    for c in categorical_contrasts(spec, arms, name, kind, value, "variables")
-                ]
-                continue
-            h = eps if eps is not None else default_eps(spec, name)
-            lo, hi = arms.shift(name, -h / 2), arms.shift(name, h / 2)
-            step = arms.frames[hi][name].to_numpy(dtype=float) - arms.frames[lo][name].to_numpy(dtype=float)
-            rule = slope_rule(slope, step)
-            x = pd.to_numeric(arms.base[name], errors="coerce").to_numpy(dtype=float) if needs_x else None
-            terms.append(
-                Term(
-                    Contrast(term=name, lo=lo, hi=hi, hi_label="", lo_label=""),
-                    rule,
-                    rule.avg_template if averaged else rule.template,
-                    x,
-                )
-            )
-        return terms
-
-    def rerun(other):
-        return slopes(
-            fit,
-            variables,
-            slope=slope,
-            newdata=newdata,
-            by=by,
-            wts=wts,
-            type=type,
-            dpar=dpar,
-            re_formula=re_formula,
-            allow_new_levels=allow_new_levels,
-            sample_new_levels=sample_new_levels,
-            seed=seed,
-            eps=eps,
-            draws=other,
-            conf_level=conf_level,
-            estimator=estimator,
-            interval=interval,
-            chunk_rows=chunk_rows,
-            progress=progress,
-            n_jobs=n_jobs,
-        )
-
-    return contrast_result(
-        "slopes",
-        fit,
-        build,
-        newdata=newdata,
-        by=by,
-        wts=wts,
-        type=type,
-        dpar=dpar,
-        transform=transform,
-        hypothesis=hypothesis,
-        equivalence=equivalence,
-        re_formula=re_formula,
-        allow_new_levels=allow_new_levels,
-        sample_new_levels=sample_new_levels,
-        seed=seed,
-        draws=draws,
-        ndraws=ndraws,
-        draw_ids=draw_ids,
-        conf_level=conf_level,
-        estimator=estimator,
-        interval=interval,
-        chunk_rows=chunk_rows,
-        progress=progress,
-        n_jobs=n_jobs,
-        rerun=rerun,
-        undefined=lambda spec: (
-            f"slope={slope!r}",
-            OVERFLOW_FIX
-            if slope == "dydx"
-            else "elasticities divide by the prediction and by x: use slope='dydx' where they are zero",
-        ),
-    )
+    call = Call.of("slopes", locals())
+    return finish_result(call, execute(call))
 
 
 def avg_slopes(fit, variables=None, *, by=True, **kwargs) -> Result:

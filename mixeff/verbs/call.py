@@ -1,0 +1,82 @@
+"""A verb call as one frozen value: what was asked, once, for every stage that follows.
+
+Each verb turns its arguments into a :class:`Call` and hands it to
+:func:`mixeff.verbs.pipeline.execute`; input checks, the engine passes, the
+final touches, the dask path and the prior rerun of a Bayes factor all read the
+same value.  Rerunning a call on the prior draws is ``call.on("prior")``.  A new
+verb option is a parameter of the verb and a field here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any, Literal
+
+Verb = Literal["predictions", "comparisons", "slopes"]
+
+
+@dataclass(frozen=True, eq=False)
+class Call:
+    """Every argument of one ``predictions``/``comparisons``/``slopes`` call (see those verbs).
+
+    ``variables`` is the focal variables of ``comparisons`` and ``slopes`` and the counterfactual
+    variables of ``predictions``; ``comparison`` and ``cross`` belong to ``comparisons``, ``slope``
+    and ``eps`` to ``slopes``.
+
+    Examples
+    --------
+    >>> call = Call.of("predictions", {"fit": None, "by": "g"})
+    >>> call.by, call.on("prior").draws, call.draws
+    ('g', 'prior', 'posterior')
+    """
+
+    verb: Verb
+    fit: Any
+    newdata: Any = None
+    variables: Any = None
+    comparison: Any = "difference"
+    cross: bool = False
+    slope: str = "dydx"
+    eps: float | None = None
+    by: Any = None
+    wts: Any = None
+    type: str = "response"
+    dpar: str | None = None
+    transform: Any = None
+    hypothesis: Any = None
+    equivalence: Any = None
+    re_formula: Any = None
+    allow_new_levels: bool = False
+    sample_new_levels: str = "uncertainty"
+    seed: Any = None
+    draws: str = "posterior"
+    ndraws: int | None = None
+    draw_ids: Any = None
+    conf_level: float = 0.95
+    estimator: str = "median"
+    interval: str = "eti"
+    chunk_rows: int | None = None
+    progress: bool | None = None
+    n_jobs: int | None = None
+
+    @classmethod
+    def of(cls, verb: Verb, arguments: Mapping[str, Any]) -> Call:
+        """The call of ``verb`` with ``arguments`` (the verb's parameters by name)."""
+        unknown = set(arguments) - {f.name for f in fields(cls)}
+        if unknown:  # a verb parameter without a field: a programming error, not a user's
+            raise TypeError(f"Call has no field for {sorted(unknown)}")
+        return cls(verb=verb, **arguments)
+
+    def on(self, draws: str) -> Call:
+        """The same quantity on other draws (``"prior"``): no hypothesis, transform or progress bar."""
+        return replace(self, draws=draws, transform=None, hypothesis=None, equivalence=None, progress=False)
+
+    def with_(self, **changes: Any) -> Call:
+        """A copy with ``changes`` (``dataclasses.replace``)."""
+        return replace(self, **changes)
+
+    @property
+    def summary_options(self) -> dict[str, Any]:
+        """``conf_level``, ``estimator`` and ``interval``."""
+        return {"conf_level": self.conf_level, "estimator": self.estimator, "interval": self.interval}

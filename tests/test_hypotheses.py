@@ -152,6 +152,31 @@ def test_other_bad_input(three_rows):
     with pytest.raises(TypeError, match="needs a mixeff Result"):
         hypotheses(pd.DataFrame({"a": [1]}), "b1")
     big = Result(pd.DataFrame({"i": range(30)}), np.zeros((30, 4)), 1, 4)
-    with pytest.raises(ValueError, match="limited to 25 rows"):
+    with pytest.raises(ValueError, match="435 comparisons, more than 300"):
         hypotheses(big, "pairwise")
     assert len(hypotheses(big, "reference")) == 29
+
+
+def test_contrast_pairs_come_from_one_generator_with_one_cap():
+    """reference and sequential are never capped (n - 1 comparisons); pairwise is, at 300, everywhere."""
+    from mixeff.estimands.pairs import index_pairs
+
+    n = 40
+    rows = Result(pd.DataFrame({"i": range(n)}), np.arange(n * 4, dtype=float).reshape(n, 4), 1, 4)
+    seq = hypotheses(rows, "~ sequential")
+    np.testing.assert_array_equal(seq.draws, rows.draws[1:] - rows.draws[:-1])
+    ref = hypotheses(rows, "reference")
+    np.testing.assert_array_equal(ref.draws, rows.draws[1:] - rows.draws[0])
+    for text in ("~ pairwise", "pairwise", "~ revpairwise"):
+        with pytest.raises(ValueError, match="780 comparisons, more than 300"):
+            hypotheses(rows, text)
+    small = Result(pd.DataFrame({"i": range(4)}), np.arange(16.0).reshape(4, 4) ** 2, 1, 4)
+    # the formula's pairwise: later rows minus earlier ones, column by column; the string form: earlier minus later
+    lower = index_pairs(4, "pairwise")
+    assert lower == [(1, 0), (2, 0), (3, 0), (2, 1), (3, 1), (3, 2)]
+    np.testing.assert_array_equal(
+        hypotheses(small, "~ pairwise").draws, np.array([small.draws[i] - small.draws[j] for i, j in lower])
+    )
+    np.testing.assert_array_equal(
+        hypotheses(small, "pairwise").draws, np.array([small.draws[j] - small.draws[i] for i, j in lower])
+    )

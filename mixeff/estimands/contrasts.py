@@ -9,6 +9,8 @@ follow marginaleffects.  How two arms become a quantity is a rule
 
 from __future__ import annotations
 
+from .pairs import index_pairs
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -224,22 +226,10 @@ def categorical_contrasts(spec, arms: ArmSet, name: str, kind: str, value, argum
 
 
 def _level_pairs(levels: list, how: str) -> list[tuple]:
+    """``(lo, hi)`` level pairs: each contrast's ``hi`` compared with its ``lo``."""
     if len(levels) < 2:
         raise ValueError(f"a contrast needs at least two levels, found {levels}")
-    base = how[3:] if how.startswith("rev") else how
-    if base == "reference":
-        pairs = [(levels[0], lev) for lev in levels[1:]]
-    elif base == "pairwise":
-        pairs = [(levels[i], levels[j]) for i in range(len(levels)) for j in range(i + 1, len(levels))]
-    elif base == "sequential":
-        pairs = list(zip(levels[:-1], levels[1:]))
-    elif base == "minmax":
-        pairs = [(levels[0], levels[-1])]
-    else:  # all: every ordered pair of distinct levels
-        pairs = [(a, b) for a in levels for b in levels if a is not b and a != b]
-    if how.startswith("rev"):
-        pairs = [(hi, lo) for lo, hi in pairs]
-    return pairs
+    return [(levels[lo], levels[hi]) for hi, lo in index_pairs(len(levels), how)]
 
 
 def numeric_contrasts(spec, arms: ArmSet, name: str, value, argument: str) -> list[Contrast]:

@@ -14,25 +14,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MAX_COMPARISONS = 300
-"""marginaleffects refuses ``~ pairwise`` beyond 300 comparisons (``marginaleffects_safe``)."""
+from .pairs import check_pairwise_size, index_pairs
+
+_PAIRED = ("reference", "revreference", "sequential", "pairwise", "revpairwise")
 
 
-def _pairs_lower(n):  # row i vs row j, i > j, column by column (R's lower triangle)
-    return [(i, j) for j in range(n) for i in range(j + 1, n)]
+def _formula_pairs(n: int, how: str) -> list[tuple[int, int]]:
+    pairs = index_pairs(n, how)
+    if how == "revpairwise":  # R's upper triangle, column by column
+        pairs.sort(key=lambda p: (p[1], p[0]))
+    return pairs
 
 
-def _pairs_upper(n):  # row i vs row j, i < j, column by column (R's upper triangle)
-    return [(i, j) for j in range(n) for i in range(j)]
-
-
-_PAIRS = {
-    "reference": lambda n: [(i, 0) for i in range(1, n)],
-    "revreference": lambda n: [(0, i) for i in range(1, n)],
-    "sequential": lambda n: [(i, i - 1) for i in range(1, n)],
-    "pairwise": _pairs_lower,
-    "revpairwise": _pairs_upper,
-}
 _OPS = {"difference": (np.subtract, "-"), "ratio": (np.divide, "/")}
 
 
@@ -68,14 +61,9 @@ def helmert_contrasts(n: int) -> np.ndarray:
 def _compare(how, lhs, x, labels):
     fn, sym = _OPS[lhs]
     n = len(x)
-    if how in _PAIRS:
-        pairs = _PAIRS[how](n)
-        if len(pairs) > MAX_COMPARISONS:
-            raise ValueError(
-                f"hypothesis '~ {how}' on {n} rows gives {len(pairs)} comparisons, more than "
-                f"{MAX_COMPARISONS} (marginaleffects' limit); reduce the rows first (by=, a smaller "
-                "newdata) or compare within groups ('~ pairwise | g')"
-            )
+    if how in _PAIRED:
+        check_pairwise_size(n, how, f"hypothesis '~ {how}'")
+        pairs = _formula_pairs(n, how)
         a = np.array([p[0] for p in pairs], dtype=np.int64)
         b = np.array([p[1] for p in pairs], dtype=np.int64)
         return fn(x[a], x[b]), [f"({labels[i]}) {sym} ({labels[j]})" for i, j in pairs]
@@ -97,7 +85,7 @@ def _dotproduct(how, x):
     return w.T @ x, [f"Helmert {i + 1}" for i in range(n - 1)]
 
 
-RULES = (*_PAIRS, "meandev", "meanotherdev", "trt_vs_ctrl", "poly", "helmert")
+RULES = (*_PAIRED, "meandev", "meanotherdev", "trt_vs_ctrl", "poly", "helmert")
 """The right-hand sides marginaleffects knows."""
 
 

@@ -21,12 +21,12 @@ import pandas as pd
 
 from ..estimands.expressions import evaluate, expand_wildcard
 from ..estimands.hypothesis_formulas import is_formula, parse_formula
+from ..estimands.pairs import check_pairwise_size, index_pairs
 from ..model.spec import ModelSpec
 from ..results import Result, require_finite, row_labels, summarise_draws
 from . import evidence
 
 SHORTCUTS = ("pairwise", "reference", "sequential", "revpairwise", "revreference", "revsequential")
-MAX_PAIRWISE_ROWS = 25
 _ROW = re.compile(r"^b([0-9]+)$")
 _INEQUALITIES = (">", ">=", "<", "<=")
 
@@ -478,20 +478,11 @@ def _shortcut(rows: _Rows, how: str):
     n = rows.draws.shape[0]
     if n < 2:
         raise ValueError(f"hypothesis={how!r} needs at least two rows; the result has {n}")
+    check_pairwise_size(n, how, f"hypothesis={how!r}")
     base = how[3:] if how.startswith("rev") else how
-    if base == "pairwise" and n > MAX_PAIRWISE_ROWS:
-        raise ValueError(
-            f"hypothesis={how!r} on {n} rows would give {n * (n - 1) // 2} contrasts; it is limited to "
-            f"{MAX_PAIRWISE_ROWS} rows (as in marginaleffects). Use by= or a smaller newdata first"
-        )
-    if base == "reference":
-        pairs = [(i, 0) for i in range(1, n)]
-    elif base == "sequential":
-        pairs = [(i + 1, i) for i in range(n - 1)]
-    else:  # pairwise: row i minus row j for i < j (marginaleffects' string form)
-        pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
-    if how.startswith("rev"):
-        pairs = [(b, a) for a, b in pairs]
+    pairs = index_pairs(n, base)
+    if (base == "pairwise") != how.startswith("rev"):  # marginaleffects' string form: row i - row j, i < j
+        pairs = [(j, i) for i, j in pairs]
     labels = row_labels(rows.grid)
     if labels is not None and len(set(labels)) < len(labels):
         labels = None

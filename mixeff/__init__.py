@@ -11,10 +11,13 @@ from .model.adapters import from_arrays, from_brms_draws
 from .model.as_draws import as_draws_df
 from .model.fitting import MixedFit, default_priors, example_fit, fit, from_bambi
 from .plots import plot_comparisons, plot_draws, plot_estimates, plot_predictions, plot_prior_posterior, plot_slopes
+from .records import NewLevels
 from .results import ConvergenceWarning, MixeffWarning, MonteCarloWarning, Result, get_draws, stack
+from .verbs.call import Call
 from .verbs.comparisons import avg_comparisons, comparisons
 from .verbs.grid import datagrid, new_levels
-from .verbs.hypotheses import hypotheses
+from .verbs.distributed import LazyDraws
+from .verbs.hypotheses import HypothesesResult, hypotheses
 from .verbs.predictions import avg_predictions, predictions
 from .verbs.slopes import avg_slopes, slopes
 
@@ -39,6 +42,10 @@ __all__ = [
     "avg_slopes",
     "hypotheses",
     "Result",
+    "HypothesesResult",
+    "LazyDraws",
+    "NewLevels",
+    "Call",
     "get_draws",
     "MixeffWarning",
     "MonteCarloWarning",

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import copy
 import numbers
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -239,7 +240,7 @@ class Result:
             self._summary = self.summarise()
         return self._summary
 
-    def summarise(self, diagnostics: bool = False, **options) -> pd.DataFrame:
+    def summarise(self, diagnostics: bool = False, **options: Any) -> pd.DataFrame:
         """The summary table, recomputed with other ``conf_level``/``estimator``/``interval``.
 
         ``diagnostics=True`` adds each row's ``rhat`` (rank-normalised split R-hat),
@@ -278,10 +279,10 @@ class Result:
             "mcse": cache[f"mcse_{estimator}"],
         }
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.grid)
 
-    def __getitem__(self, column):
+    def __getitem__(self, column: str) -> pd.Series:
         return self.summary[column]
 
     @property
@@ -343,7 +344,9 @@ def row_names(grid: pd.DataFrame) -> list[str]:
     return names
 
 
-def get_draws(result: Result, shape: str = "long"):
+def get_draws(
+    result: Result, shape: Literal["long", "DxP", "PxD", "xarray", "datatree"] = "long"
+) -> pd.DataFrame | np.ndarray | xr.DataArray | xr.DataTree:
     """Draws of a result, as marginaleffects' ``get_draws``.
 
     ``"long"``: a DataFrame with ``drawid``, ``draw``, ``rowid`` and the grid
@@ -402,7 +405,7 @@ def get_draws(result: Result, shape: str = "long"):
     raise ValueError(f"shape={shape!r} is not one of ['long', 'DxP', 'PxD', 'xarray', 'datatree']")
 
 
-def stack(results: dict) -> Result:
+def stack(results: Mapping[str, Result]) -> Result:
     """Several results side by side, labelled: one :class:`Result` with a ``result`` column.
 
     The results must share their draws' layout (chains × draws); grid columns are

@@ -9,9 +9,13 @@ verb option is a parameter of the verb and a field here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+
+import numpy as np
+import pandas as pd
 
 Verb = Literal["predictions", "comparisons", "slopes"]
 
@@ -80,3 +84,29 @@ class Call:
     def summary_options(self) -> dict[str, Any]:
         """``conf_level``, ``estimator`` and ``interval``."""
         return {"conf_level": self.conf_level, "estimator": self.estimator, "interval": self.interval}
+
+
+# The types of the verbs' public parameters (one place for all three verbs).
+if TYPE_CHECKING:
+    import dask.dataframe as dd
+
+    from ..model.spec import ModelSpec
+    from .fits import FitLike
+
+    Fit: TypeAlias = FitLike | ModelSpec
+    NewData: TypeAlias = pd.DataFrame | str | os.PathLike[str] | dd.DataFrame | None
+else:
+    Fit = NewData = Any
+Variables: TypeAlias = str | Sequence[str] | Mapping[str, Any] | None
+By: TypeAlias = str | Sequence[str] | bool | pd.DataFrame | None
+Weights: TypeAlias = str | Sequence[float] | np.ndarray | bool | None
+Transform: TypeAlias = str | Callable[[np.ndarray], np.ndarray] | None
+Hypothesis: TypeAlias = str | float | Sequence[float] | np.ndarray | pd.DataFrame | None
+Equivalence: TypeAlias = tuple[float, float] | Sequence[float] | None
+Comparison: TypeAlias = str | Callable[[np.ndarray, np.ndarray], np.ndarray]
+Seed: TypeAlias = int | np.random.Generator | None
+DrawIds: TypeAlias = int | Sequence[int] | np.ndarray | None
+ValueType: TypeAlias = Literal["response", "link", "prediction"]
+NewLevelsHow: TypeAlias = Literal["uncertainty", "gaussian", "old_levels", "integrate"]
+Draws: TypeAlias = Literal["posterior", "prior"]
+SlopeType: TypeAlias = Literal["dydx", "eyex", "eydx", "dyex"]

@@ -2,34 +2,52 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..results import Result
-from .call import Call
+from .call import (
+    By,
+    Call,
+    Comparison,
+    DrawIds,
+    Draws,
+    Equivalence,
+    Fit,
+    Hypothesis,
+    NewData,
+    NewLevelsHow,
+    Seed,
+    Transform,
+    ValueType,
+    Variables,
+    Weights,
+)
 from .distributed import LazyDraws
 from .finish import finish_result
 from .run import execute
 
 
 def comparisons(
-    fit,
-    variables=None,
+    fit: Fit,
+    variables: Variables = None,
     *,
-    comparison="difference",
+    comparison: Comparison = "difference",
     cross: bool = False,
-    newdata=None,
-    by=None,
-    wts=None,
-    type: str = "response",
+    newdata: NewData = None,
+    by: By = None,
+    wts: Weights = None,
+    type: ValueType = "response",
     dpar: str | None = None,
-    transform=None,
-    hypothesis=None,
-    equivalence=None,
-    re_formula=None,
+    transform: Transform = None,
+    hypothesis: Hypothesis = None,
+    equivalence: Equivalence = None,
+    re_formula: str | None = None,
     allow_new_levels: bool = False,
-    sample_new_levels: str = "uncertainty",
-    seed=None,
-    draws: str = "posterior",
+    sample_new_levels: NewLevelsHow = "uncertainty",
+    seed: Seed = None,
+    draws: Draws = "posterior",
     ndraws: int | None = None,
-    draw_ids=None,
+    draw_ids: DrawIds = None,
     conf_level: float = 0.95,
     estimator: str = "median",
     interval: str = "eti",
@@ -144,7 +162,7 @@ def comparisons(
     return finish_result(call, execute(call))
 
 
-def avg_comparisons(fit, variables=None, *, by=True, **kwargs) -> Result:
+def avg_comparisons(fit: Fit, variables: Variables = None, *, by: By = True, **kwargs: Any) -> Result:
     """:func:`comparisons` averaged within each draw: over all rows, or per ``by`` group.
 
     With ``by``, ``comparison="ratio"`` is mean(hi) / mean(lo) within each draw

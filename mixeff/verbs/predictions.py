@@ -2,32 +2,49 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..results import Result
-from .call import Call
+from .call import (
+    By,
+    Call,
+    DrawIds,
+    Draws,
+    Equivalence,
+    Fit,
+    Hypothesis,
+    NewData,
+    NewLevelsHow,
+    Seed,
+    Transform,
+    ValueType,
+    Variables,
+    Weights,
+)
 from .distributed import LazyDraws
 from .finish import finish_result
 from .run import execute
 
 
 def predictions(
-    fit,
-    newdata=None,
+    fit: Fit,
+    newdata: NewData = None,
     *,
-    variables=None,
-    by=None,
-    wts=None,
-    type: str = "response",
+    variables: Variables = None,
+    by: By = None,
+    wts: Weights = None,
+    type: ValueType = "response",
     dpar: str | None = None,
-    transform=None,
-    hypothesis=None,
-    equivalence=None,
-    re_formula=None,
+    transform: Transform = None,
+    hypothesis: Hypothesis = None,
+    equivalence: Equivalence = None,
+    re_formula: str | None = None,
     allow_new_levels: bool = False,
-    sample_new_levels: str = "uncertainty",
-    seed=None,
-    draws: str = "posterior",
+    sample_new_levels: NewLevelsHow = "uncertainty",
+    seed: Seed = None,
+    draws: Draws = "posterior",
     ndraws: int | None = None,
-    draw_ids=None,
+    draw_ids: DrawIds = None,
     conf_level: float = 0.95,
     estimator: str = "median",
     interval: str = "eti",
@@ -114,7 +131,7 @@ def predictions(
     return finish_result(call, execute(call))
 
 
-def avg_predictions(fit, newdata=None, *, by=True, **kwargs) -> Result:
+def avg_predictions(fit: Fit, newdata: NewData = None, *, by: By = True, **kwargs: Any) -> Result:
     """:func:`predictions` averaged within each draw: over all rows, or per ``by`` group.
 
     Examples

@@ -2,34 +2,52 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..results import Result
-from .call import Call
+from .call import (
+    By,
+    Call,
+    DrawIds,
+    Draws,
+    Equivalence,
+    Fit,
+    Hypothesis,
+    NewData,
+    NewLevelsHow,
+    Seed,
+    SlopeType,
+    Transform,
+    ValueType,
+    Variables,
+    Weights,
+)
 from .distributed import LazyDraws
 from .finish import finish_result
 from .run import execute
 
 
 def slopes(
-    fit,
-    variables=None,
+    fit: Fit,
+    variables: Variables = None,
     *,
-    slope: str = "dydx",
-    newdata=None,
-    by=None,
-    wts=None,
-    type: str = "response",
+    slope: SlopeType = "dydx",
+    newdata: NewData = None,
+    by: By = None,
+    wts: Weights = None,
+    type: ValueType = "response",
     dpar: str | None = None,
-    transform=None,
-    hypothesis=None,
-    equivalence=None,
-    re_formula=None,
+    transform: Transform = None,
+    hypothesis: Hypothesis = None,
+    equivalence: Equivalence = None,
+    re_formula: str | None = None,
     allow_new_levels: bool = False,
-    sample_new_levels: str = "uncertainty",
-    seed=None,
+    sample_new_levels: NewLevelsHow = "uncertainty",
+    seed: Seed = None,
     eps: float | None = None,
-    draws: str = "posterior",
+    draws: Draws = "posterior",
     ndraws: int | None = None,
-    draw_ids=None,
+    draw_ids: DrawIds = None,
     conf_level: float = 0.95,
     estimator: str = "median",
     interval: str = "eti",
@@ -90,7 +108,7 @@ def slopes(
     return finish_result(call, execute(call))
 
 
-def avg_slopes(fit, variables=None, *, by=True, **kwargs) -> Result:
+def avg_slopes(fit: Fit, variables: Variables = None, *, by: By = True, **kwargs: Any) -> Result:
     """:func:`slopes` averaged within each draw: over all rows, or per ``by`` group.
 
     Examples

@@ -267,7 +267,7 @@ def test_shortcut_errors(frame):
         newdata_shortcut(frame, "typical")
     with pytest.raises(TypeError, match="name must be one of"):
         newdata_shortcut(frame, None)
-    with pytest.raises(TypeError, match="by=3 must be None, True, a column name"):
+    with pytest.raises(TypeError, match="by=3 must be a column name, a list of column names, True"):
         newdata_shortcut(frame, "mean", by=3)
     with pytest.raises(ValueError, match="'nope' is not a column"):
         newdata_shortcut(frame, "mean", by="nope")

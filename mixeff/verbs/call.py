@@ -86,6 +86,28 @@ class Call:
         return {"conf_level": self.conf_level, "estimator": self.estimator, "interval": self.interval}
 
 
+def by_names(by: Any) -> list[str] | None:
+    """The columns ``by`` names (the one reading of ``by=``): None per row (None, False), ``[]`` for one
+    overall group (True), a DataFrame's columns other than ``by``, or the names given.
+
+    Examples
+    --------
+    >>> by_names("g"), by_names(True), by_names(None), by_names(pd.DataFrame({"cyl": [4], "by": ["a"]}))
+    (['g'], [], None, ['cyl'])
+    """
+    if by is None or by is False:
+        return None
+    if by is True:
+        return []
+    if isinstance(by, pd.DataFrame):
+        return [c for c in by.columns if c != "by"]
+    if isinstance(by, str):
+        return [by]
+    if isinstance(by, (list, tuple)) and all(isinstance(c, str) for c in by):
+        return list(by)
+    raise TypeError(f"by={by!r} must be a column name, a list of column names, True (all rows) or None")
+
+
 # The types of the verbs' public parameters (one place for all three verbs).
 if TYPE_CHECKING:
     import dask.dataframe as dd

@@ -22,10 +22,10 @@ import numpy as np
 import pandas as pd
 
 from ..engine.passes import Partial, SharedPlan
-from .call import Call
+from .call import Call, by_names
 from .credentials import check_convergence
 from .fits import resolve_spec
-from .inputs import by_names, choose_draws
+from .inputs import choose_draws
 from .pipeline import conclude, open_job
 
 DASK_EXTRA = "pip install 'mixeff[dask]'"

@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..model.checks import check_whole
 from ..model.spec import ModelSpec
+from .call import by_names
 from .fits import resolve_spec
 
 GRID_TYPES = ("mean_or_mode", "counterfactual", "balanced", "dataframe")
@@ -384,19 +385,6 @@ def _spec_of(fit) -> ModelSpec:
     return resolve_spec(fit, getattr(fit, "default_draws", "posterior"))
 
 
-def _by_columns(by) -> list[str]:
-    """The columns ``by`` names: None, True or False name none; a DataFrame names its columns but ``"by"``."""
-    if by is None or isinstance(by, bool):
-        return []
-    if isinstance(by, pd.DataFrame):
-        return [c for c in by.columns if c != "by"]
-    if isinstance(by, str):
-        return [by]
-    if isinstance(by, (list, tuple)) and all(isinstance(b, str) for b in by):
-        return list(by)
-    raise TypeError(f"by={by!r} must be None, True, a column name or a list of column names")
-
-
 def newdata_shortcut(fit, name: str, by=None) -> pd.DataFrame:
     """The grid that marginaleffects' string ``newdata`` values stand for.
 
@@ -433,7 +421,7 @@ def newdata_shortcut(fit, name: str, by=None) -> pd.DataFrame:
         raise TypeError(f"newdata_shortcut: name must be one of {list(NEWDATA_SHORTCUTS)}, got {type(name).__name__}")
     if name not in NEWDATA_SHORTCUTS:
         raise ValueError(f"newdata={name!r} is not one of {list(NEWDATA_SHORTCUTS)}")
-    args = {b: "unique" for b in _by_columns(by)}
+    args = {b: "unique" for b in (by_names(by) or [])}
     if name == "median":
         args.update(FUN_numeric=_median, FUN_integer=_median, FUN_logical=_median)
     elif name == "tukey":

@@ -17,7 +17,7 @@ from ..model.families import aux_name
 from ..model.formula import missing_and_infinite, parse_re_formula
 from ..model.spec import CATEGORY_COLUMN, ModelSpec
 from ..results import check_summary_options
-from .call import Call
+from .call import Call, by_names
 from .counterfactual import counterfactual_frame, counterfactual_values
 from .fits import resolve_spec
 from .grid import newdata_shortcut
@@ -52,24 +52,6 @@ def open_call(call: Call) -> tuple[ModelSpec, PassOptions, pd.DataFrame]:
     if call.verb == "predictions" and call.variables is not None:
         frame = counterfactual_frame(frame, counterfactual_values(spec, call.variables))
     return spec, pass_opts, category_rows(spec, frame, pass_opts.type)
-
-
-def by_names(by) -> list[str] | None:
-    """The columns ``by`` names, unchecked: None per row (None, False), ``[]`` for one overall group
-    (True), a DataFrame's columns other than ``by``, or the names given.
-
-    Examples
-    --------
-    >>> by_names("g"), by_names(True), by_names(None), by_names(pd.DataFrame({"cyl": [4], "by": ["a"]}))
-    (['g'], [], None, ['cyl'])
-    """
-    if by is None or by is False:
-        return None
-    if by is True:
-        return []
-    if isinstance(by, pd.DataFrame):
-        return [c for c in by.columns if c != "by"]
-    return [by] if isinstance(by, str) else list(by)
 
 
 def pass_options(
@@ -388,10 +370,6 @@ def _only_grouping(spec: ModelSpec, rows: pd.DataFrame) -> bool:
 
 def as_by(by, frame: pd.DataFrame) -> list[str] | None:
     """``None``/``False`` -> per row; ``True`` -> one overall group; names -> those columns (checked)."""
-    if not (by is None or isinstance(by, (bool, str, list, tuple))) or (
-        isinstance(by, (list, tuple)) and not all(isinstance(c, str) for c in by)
-    ):
-        raise TypeError(f"by={by!r} must be a column name, a list of column names, True (all rows) or None")
     cols = by_names(by)
     if not cols:
         return cols

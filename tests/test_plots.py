@@ -339,14 +339,14 @@ def bernoulli_spec():
 
 def test_axis_labels_name_the_quantity_the_draws_and_the_row_columns():
     r = _result({"TX": [0, 1], "cluster": ["1", "1"]}, RNG.normal(size=(2, 300)))
-    r.response = "y"  # a result that records its response names it
+    r = r.replace(response="y")  # a result that records its response names it
     ax = plot_draws(r).axes[0]
     assert ax.get_xlabel() == "predicted y (expected value), posterior draws"
     assert ax.get_ylabel() == "TX"
     link = Result(r.grid, r.draws, 1, 300, type="link")
     assert plot_draws(link).axes[0].get_xlabel() == "predicted response (link scale), posterior draws"
     cmp = _result({"term": ["TX"], "contrast": ["1 - 0"]}, RNG.normal(size=(1, 300)), kind="comparisons")
-    cmp.response = "y"
+    cmp = cmp.replace(response="y")
     ax = plot_draws(cmp).axes[0]
     assert ax.get_xlabel() == "y: TX 1 - 0 (difference), posterior draws"
     ratio = _result(
@@ -358,7 +358,7 @@ def test_axis_labels_name_the_quantity_the_draws_and_the_row_columns():
     assert ax.get_xlabel() == "TX 1 / 0 (ratio), posterior draws"
     assert ax.get_ylabel() == "g (sorted by median)" and sorted(_ticklabels(ax.yaxis)) == ["a", "b"]
     slope = _result({"term": ["Days"], "contrast": ["dY/dX"]}, RNG.normal(size=(1, 300)), kind="slopes")
-    slope.response = "Reaction"
+    slope = slope.replace(response="Reaction")
     assert plot_draws(slope).axes[0].get_xlabel() == "dReaction/dDays, posterior draws"
     # stacked results of several kinds keep their kind's name; xlabel= still overrides
     assert plot_draws(r, xlabel="Gambling losses ($)").axes[0].get_xlabel() == "Gambling losses ($)"

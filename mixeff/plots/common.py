@@ -148,8 +148,7 @@ def quantity_label(result: Result) -> str:
     --------
     >>> import numpy as np, pandas as pd
     >>> r = Result(pd.DataFrame({"term": ["TX"], "contrast": ["1 - 0"]}), np.zeros((1, 4)), 1, 4,
-    ...            kind="comparisons")
-    >>> r.response = "y"
+    ...            kind="comparisons", response="y")
     >>> quantity_label(r)
     'y: TX 1 - 0 (difference)'
     >>> quantity_label(Result(pd.DataFrame({"TX": [0, 1]}), np.zeros((2, 4)), 1, 4, type="link"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import numbers
+import pickle
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -211,6 +212,20 @@ class Result:
                 f"a Result is immutable: use result.replace({name}=...) for a copy with another {name}"
             )
         object.__setattr__(self, name, value)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What pickle saves: everything but the caches, and the call only when it pickles (a lambda in
+        it does not: the loaded result then cannot rerun it for a Bayes factor)."""
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_summary", "_diagnostics")}
+        if state.get("call") is not None:
+            try:
+                pickle.dumps(state["call"])
+            except Exception:  # a local function or lambda among the call's arguments
+                state["call"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _summary=None, _diagnostics={})
 
     def replace(self, **changes: Any) -> Result:
         """A copy with ``changes`` to its attributes (``draws``, ``grid``, ``response``...).

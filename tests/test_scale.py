@@ -276,3 +276,28 @@ def test_every_adapter_runs_on_workers(client, bernoulli_fit, logistic_data, xzg
 def test_dask_refusals_say_what_to_do(xzg_spec, table, kwargs, message):
     with pytest.raises(ValueError, match=message):
         mixeff.predictions(xzg_spec, dd.from_pandas(table, npartitions=2), **kwargs, **NEW_LEVELS)
+
+
+def test_newdata_paths_say_what_was_expected_and_what_was_found(xzg_spec, tmp_path):
+    pytest.importorskip("dask.dataframe")
+    csv = tmp_path / "rows.csv"
+    xzg_spec.data.to_csv(csv, index=False)
+    with pytest.raises(ValueError, match=r"rows.csv' is a .csv file; newdata must be a pandas DataFrame.*parquet"):
+        mixeff.avg_predictions(xzg_spec, str(csv))
+    with pytest.raises(ValueError, match=r"matches no file; newdata must be"):
+        mixeff.avg_predictions(xzg_spec, str(tmp_path / "*.parquet"))
+    with pytest.raises(ValueError, match=r"no such file or directory"):
+        mixeff.avg_predictions(xzg_spec, str(tmp_path / "missing.parquet"))
+    with pytest.raises(ValueError, match=r"newdata='avg' is not one of the shortcuts"):
+        mixeff.avg_predictions(xzg_spec, "avg")
+
+
+def test_lazy_draws_to_zarr_on_an_existing_path_offers_the_fix(xzg_spec, tmp_path):
+    dd = pytest.importorskip("dask.dataframe")
+    pytest.importorskip("zarr")
+    lazy = mixeff.predictions(xzg_spec, dd.from_pandas(xzg_spec.data, npartitions=2), re_formula="NA")
+    store = tmp_path / "draws.zarr"
+    lazy.to_zarr(str(store))
+    with pytest.raises(FileExistsError, match=r"already exists; pass overwrite=True"):
+        lazy.to_zarr(str(store))
+    lazy.to_zarr(str(store), overwrite=True)

@@ -50,6 +50,7 @@ class Call:
     transform: Any = None
     hypothesis: Any = None
     equivalence: Any = None
+    bayes_factor: bool | None = None
     re_formula: Any = None
     allow_new_levels: bool = False
     sample_new_levels: str = "uncertainty"

@@ -41,6 +41,7 @@ def comparisons(
     transform: Transform = None,
     hypothesis: Hypothesis = None,
     equivalence: Equivalence = None,
+    bayes_factor: bool | None = None,
     re_formula: str | None = None,
     allow_new_levels: bool = False,
     sample_new_levels: NewLevelsHow = "uncertainty",
@@ -122,6 +123,10 @@ def comparisons(
         The contrast label says so (``exp`` of ``ln(odds(1) / odds(0))`` reads ``odds(1) / odds(0)``).
     hypothesis, equivalence
         As :func:`mixeff.hypotheses` on the result, before ``transform`` (as marginaleffects).
+    bayes_factor : bool, optional
+        For a point hypothesis (``"b1 = 0"``) on a fit with prior draws: the Savage–Dickey Bayes factor,
+        which reruns the call on the prior draws (None: when prior draws exist; False: never, saving
+        that pass).  A Bayes factor that cannot be computed warns and is left empty.
     re_formula, allow_new_levels, sample_new_levels, seed
         brms random-effects arguments, as in :func:`mixeff.predictions`.
     draws : {"posterior", "prior"}

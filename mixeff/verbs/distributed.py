@@ -16,6 +16,7 @@ dask array, computed (or written to zarr) partition by partition.
 
 from __future__ import annotations
 
+import glob
 import os
 
 import numpy as np
@@ -39,7 +40,8 @@ def is_distributed(newdata) -> bool:
 
 
 def _parquet_path(text: str) -> bool:
-    return text.endswith((".parquet", ".pq")) or "/" in text or os.sep in text or "*" in text
+    """A string that names files rather than a newdata shortcut: a folder, a glob or a file suffix."""
+    return "/" in text or os.sep in text or glob.has_magic(text) or bool(os.path.splitext(text)[1])
 
 
 def as_dask_frame(newdata):
@@ -49,8 +51,27 @@ def as_dask_frame(newdata):
     except ImportError:
         raise ImportError(f"newdata={newdata!r} needs dask: {DASK_EXTRA}") from None
     if isinstance(newdata, (str, os.PathLike)):
-        return dd.read_parquet(newdata)
+        return dd.read_parquet(_parquet_source(os.fspath(newdata)))
     return newdata
+
+
+_EXPECTED = "newdata must be a pandas DataFrame, a dask DataFrame, or a parquet file, directory or glob"
+
+
+def _parquet_source(path: str) -> str:
+    """``path`` checked before dask reads it: parquet, and something there."""
+    suffix = os.path.splitext(path.rstrip("/"))[1].lower()
+    if suffix in (".csv", ".tsv", ".txt", ".json", ".feather", ".xlsx", ".xls", ".pkl", ".pickle"):
+        raise ValueError(
+            f"newdata={path!r} is a {suffix} file; {_EXPECTED}. Read it first (e.g. pandas.read_csv) and pass "
+            "the DataFrame, or write it as parquet for tables past one machine"
+        )
+    if glob.has_magic(path):
+        if not glob.glob(path):
+            raise ValueError(f"newdata={path!r} matches no file; {_EXPECTED} (check the pattern and the folder)")
+    elif not os.path.exists(path):
+        raise ValueError(f"newdata={path!r}: no such file or directory; {_EXPECTED}")
+    return path
 
 
 def execute_distributed(call: Call):
@@ -216,6 +237,10 @@ class LazyDraws:
 
     def to_zarr(self, path, **kwargs):
         """Write the draws to a zarr store at ``path``, one block per partition (see ``dask.array.to_zarr``)."""
+        if isinstance(path, (str, os.PathLike)) and os.path.exists(path) and not kwargs.get("overwrite"):
+            raise FileExistsError(
+                f"to_zarr: {os.fspath(path)!r} already exists; pass overwrite=True to replace it, or choose another path"
+            )
         return self.draws.to_zarr(path, **kwargs)
 
     def compute(self):

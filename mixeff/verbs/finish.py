@@ -22,7 +22,7 @@ def finish_result(call: Call, result: Result | LazyDraws) -> Result | LazyDraws:
     if isinstance(result, LazyDraws):
         return result
     if call.hypothesis is not None or call.equivalence is not None:
-        result = hypotheses(result, call.hypothesis, equivalence=call.equivalence)
+        result = hypotheses(result, call.hypothesis, equivalence=call.equivalence, bayes_factor=call.bayes_factor)
     fn = resolve_transform(call.transform)
     if fn is None:
         return result

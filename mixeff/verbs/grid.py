@@ -420,7 +420,10 @@ def newdata_shortcut(fit, name: str, by=None) -> pd.DataFrame:
     if not isinstance(name, str):
         raise TypeError(f"newdata_shortcut: name must be one of {list(NEWDATA_SHORTCUTS)}, got {type(name).__name__}")
     if name not in NEWDATA_SHORTCUTS:
-        raise ValueError(f"newdata={name!r} is not one of {list(NEWDATA_SHORTCUTS)}")
+        raise ValueError(
+            f"newdata={name!r} is not one of the shortcuts {list(NEWDATA_SHORTCUTS)}, nor a path; newdata must be a "
+            "pandas DataFrame, one of those shortcuts, or a parquet file, directory or glob (with a '/' or a suffix)"
+        )
     args = {b: "unique" for b in (by_names(by) or [])}
     if name == "median":
         args.update(FUN_numeric=_median, FUN_integer=_median, FUN_logical=_median)

@@ -38,6 +38,7 @@ def predictions(
     transform: Transform = None,
     hypothesis: Hypothesis = None,
     equivalence: Equivalence = None,
+    bayes_factor: bool | None = None,
     re_formula: str | None = None,
     allow_new_levels: bool = False,
     sample_new_levels: NewLevelsHow = "uncertainty",
@@ -94,6 +95,10 @@ def predictions(
     hypothesis, equivalence
         As :func:`mixeff.hypotheses` on the result (``"b2 - b1 = 0"``, ``"~ pairwise"``,
         ``equivalence=(lo, hi)``), before ``transform``, as marginaleffects.
+    bayes_factor : bool, optional
+        For a point hypothesis (``"b1 = 0"``) on a fit with prior draws: the Savage–Dickey Bayes factor,
+        which reruns the call on the prior draws (None: when prior draws exist; False: never, saving
+        that pass).  A Bayes factor that cannot be computed warns and is left empty.
     re_formula : None, "NA" or str
         None: all group-level terms, existing levels' own draws; ``"NA"``/``"~0"``:
         none (random effects 0, the typical cluster); ``"~(1|g)"``: only those terms.

@@ -40,6 +40,7 @@ def slopes(
     transform: Transform = None,
     hypothesis: Hypothesis = None,
     equivalence: Equivalence = None,
+    bayes_factor: bool | None = None,
     re_formula: str | None = None,
     allow_new_levels: bool = False,
     sample_new_levels: NewLevelsHow = "uncertainty",
@@ -82,6 +83,10 @@ def slopes(
         As in :func:`mixeff.comparisons`; ``type="link"`` gives slopes of η.
     transform, hypothesis, equivalence
         As in :func:`mixeff.comparisons`: the hypothesis on the slopes, then the transform of every draw.
+    bayes_factor : bool, optional
+        For a point hypothesis (``"b1 = 0"``) on a fit with prior draws: the Savage–Dickey Bayes factor,
+        which reruns the call on the prior draws (None: when prior draws exist; False: never, saving
+        that pass).  A Bayes factor that cannot be computed warns and is left empty.
     eps : float, optional
         Finite-difference step (default ``1e-4 × range``).
     draws, ndraws, draw_ids, conf_level, estimator, interval, chunk_rows, progress, n_jobs

@@ -474,3 +474,27 @@ def test_ordinal_and_categorical_inputs_are_refused_when_wrong(ordinal, categori
         )
     with pytest.raises(ValueError, match=r"categories=\['lo', 'hi'\] is for ordinal and categorical families"):
         from_brms_draws(ordinal, formula="y ~ x", data=data, categories=["lo", "hi"])
+
+
+def test_categories_collapsed_by_a_table_sum_their_probabilities(ordinal, ordinal_data, newdata):
+    """marginaleffects (its issue #445): by= a table on ``group`` sums the collapsed categories' probabilities."""
+    spec = from_brms_draws(ordinal, formula="y ~ x + (1 | g)", data=ordinal_data, family="cumulative")
+    per_row = mixeff.predictions(spec, newdata).draws.reshape(3, len(newdata), S)  # lo, mid, hi
+    table = pd.DataFrame({"group": ["lo", "mid", "hi"], "by": ["not high", "not high", "high"]})
+    got = mixeff.avg_predictions(spec, newdata, by=table)
+    assert got.grid["by"].tolist() == ["high", "not high"]  # groups sorted, as every by= result
+    np.testing.assert_allclose(got.draws[1], (per_row[0] + per_row[1]).mean(axis=0), **EXACT)
+    np.testing.assert_allclose(got.draws[0], per_row[2].mean(axis=0), **EXACT)
+    np.testing.assert_allclose(got.draws.sum(axis=0), 1.0, rtol=0, atol=1e-12)
+    # a contrast of collapsed categories: the difference of the summed probabilities
+    shifted = mixeff.predictions(spec, newdata.assign(x=newdata["x"] + 1)).draws.reshape(3, len(newdata), S)
+    diff = mixeff.avg_comparisons(spec, "x", newdata=newdata, by=table)
+    np.testing.assert_allclose(
+        diff.draws[1], ((shifted[0] + shifted[1]) - (per_row[0] + per_row[1])).mean(axis=0), rtol=1e-9, atol=1e-12
+    )
+    # lnor is taken of the summed probabilities, not of their average over categories
+    lnor = mixeff.avg_comparisons(spec, "x", newdata=newdata, by=table, comparison="lnor")
+    hi_p, lo_p = (shifted[0] + shifted[1]).mean(axis=0), (per_row[0] + per_row[1]).mean(axis=0)
+    np.testing.assert_allclose(
+        lnor.draws[1], np.log(hi_p / (1 - hi_p)) - np.log(lo_p / (1 - lo_p)), rtol=1e-9, atol=1e-12
+    )

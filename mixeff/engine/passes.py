@@ -622,13 +622,21 @@ def _finish(arms: ArmPass, quantities: list, groups: Grouping, sums: ChunkSums) 
     error of averages over simulated levels, kept on ``arms``).
     """
     cells = sums.cells
+    finishes = [_scaled(q.finish, groups.scale) for q in quantities]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         means, level_means = sums.means()
         if cells is not None:
             arms.monte_carlo_se = np.stack(
-                [monte_carlo_se(q.finish, m, lr, cells[1]) for q, m, lr in zip(quantities, means, level_means)]
+                [monte_carlo_se(f, m, lr, cells[1]) for f, m, lr in zip(finishes, means, level_means)]
             )
-        return np.stack([q.finish(m) for q, m in zip(quantities, means)])
+        return np.stack([f(m) for f, m in zip(finishes, means)])
+
+
+def _scaled(finish, scale: np.ndarray | None):
+    """``finish`` of the group means times ``scale`` (sums of collapsed response categories), or as is."""
+    if scale is None:
+        return finish
+    return lambda means: finish(means * scale[None, :, None])
 
 
 class ChunkSums:

@@ -23,6 +23,9 @@ class Grouping:
     codes: np.ndarray
     keys: pd.DataFrame
     weights: np.ndarray
+    scale: np.ndarray | None = None
+    """Per group, a factor on its within-draw means before they are finished: the number of response
+    categories a ``by`` table collapses into the group, so that their probabilities are summed."""
 
 
 def grouping(frame: pd.DataFrame, by: list[str] | None, wts=None, keys: pd.DataFrame | None = None) -> Grouping | None:

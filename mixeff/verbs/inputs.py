@@ -7,12 +7,14 @@ Every error names the argument, the bad value and the fix: wrong types raise
 from __future__ import annotations
 
 import numbers
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from ..config import check_jobs
 from ..engine.options import SAMPLE_NEW_LEVELS, TYPES, PassOptions
+from ..engine.reduce import Grouping
 from ..model.families import aux_name
 from ..model.formula import missing_and_infinite, parse_re_formula
 from ..model.spec import CATEGORY_COLUMN, ModelSpec
@@ -229,13 +231,13 @@ def category_rows(spec: ModelSpec, frame: pd.DataFrame, type: str) -> pd.DataFra
     return out
 
 
-def category_grouping(spec: ModelSpec, frame: pd.DataFrame, by: list[str] | None, wts):
+def category_grouping(spec: ModelSpec, frame: pd.DataFrame, by: list[str] | None, wts, collapsed: bool = False):
     """``by`` and ``wts`` for a frame repeated per response category: averages stay within each category
-    (``group`` joins ``by``), and an array of weights is repeated as the rows were.
-    """
+    (``group`` joins ``by``) unless a ``by`` table collapses categories (``collapsed``), and an array of
+    weights is repeated as the rows were."""
     if not spec.family.categorical or CATEGORY_COLUMN not in frame.columns:
         return by, wts
-    if by is not None and CATEGORY_COLUMN not in by:
+    if by is not None and CATEGORY_COLUMN not in by and not collapsed:
         by = [CATEGORY_COLUMN, *by]
     if (
         wts is not None
@@ -245,6 +247,22 @@ def category_grouping(spec: ModelSpec, frame: pd.DataFrame, by: list[str] | None
     ):
         wts = np.tile(np.asarray(wts), len(spec.categories))
     return by, wts
+
+
+def collapses_categories(spec: ModelSpec, by) -> bool:
+    """Whether ``by`` is a table that maps response categories (its ``group`` column) to groups."""
+    return spec.family.categorical and isinstance(by, pd.DataFrame) and CATEGORY_COLUMN in by.columns
+
+
+def summed_categories(groups: Grouping | None, frame: pd.DataFrame, collapsed: bool) -> Grouping | None:
+    """``groups`` whose collapsed categories' probabilities are summed, as marginaleffects does: each
+    group's mean over its rows and categories times its number of categories (the sum over categories
+    of their means over rows)."""
+    if groups is None or not collapsed:
+        return groups
+    codes = pd.Series(pd.factorize(frame[CATEGORY_COLUMN])[0])
+    counts = codes.groupby(groups.codes).nunique().reindex(range(len(groups.keys)), fill_value=1)
+    return replace(groups, scale=counts.to_numpy(dtype=float))
 
 
 def check_seed(seed) -> None:

@@ -37,7 +37,16 @@ from ..model.spec import ModelSpec
 from ..results import Result, require_finite
 from .call import Call
 from .credentials import check_convergence, new_level_credentials
-from .inputs import as_by, by_frame, category_grouping, contrast_by, model_weights, open_call
+from .inputs import (
+    as_by,
+    by_frame,
+    category_grouping,
+    collapses_categories,
+    contrast_by,
+    model_weights,
+    open_call,
+    summed_categories,
+)
 from .terms import VERBS, Term, contrast_grid
 
 
@@ -113,17 +122,20 @@ def open_job(call: Call, shared: SharedPlan | None = None) -> Job:
         by = call.by
         if call.variables is not None and by is True:  # average by the counterfactual variables
             by = [call.variables] if isinstance(call.variables, str) else list(call.variables)
+        collapsed = collapses_categories(spec, by)
         frame, by = by_frame(frame, by)
-        groups = grouping(frame, *category_grouping(spec, frame, as_by(by, frame), model_weights(call.wts)), keys=keys)
+        by_cols, wts = category_grouping(spec, frame, as_by(by, frame), model_weights(call.wts), collapsed)
+        groups = summed_categories(grouping(frame, by_cols, wts, keys=keys), frame, collapsed)
         require_memory(1, len(frame), groups, n_samples)
         arms = ArmPass(spec, [frame], options, shared)
         return Job(call, spec, frame, groups, arms, [ArmValue()], None)
+    collapsed = collapses_categories(spec, call.by)
     frame, by = by_frame(frame, call.by)
-    by_cols, wts = category_grouping(spec, frame, contrast_by(by, frame), model_weights(call.wts))
+    by_cols, wts = category_grouping(spec, frame, contrast_by(by, frame), model_weights(call.wts), collapsed)
     resolve_transform(call.transform)
     arm_set = ArmSet(frame, spec)
     terms = rules.terms(call, spec, arm_set, by_cols is not None)
-    groups = grouping(frame, by_cols, wts, keys=keys)
+    groups = summed_categories(grouping(frame, by_cols, wts, keys=keys), frame, collapsed)
     if any(t.rule.aggregate for t in terms):
         if wts is not None:
             raise ValueError(

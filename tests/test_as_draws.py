@@ -131,3 +131,12 @@ def test_prior_draws_and_bad_input():
     assert table.shape[0] == 100 and table[".chain"].max() == 2
     with pytest.raises(TypeError, match="as_draws_df needs a mixeff fit or ModelSpec, got DataFrame"):
         mixeff.as_draws_df(table)
+
+
+def test_as_draws_df_refuses_draws_a_spec_does_not_hold():
+    from mixeff.model.examples import toy_spec
+
+    with pytest.raises(ValueError, match=r"draws='prior', but this spec gives posterior draws"):
+        mixeff.as_draws_df(toy_spec(), draws="prior")
+    with pytest.raises(ValueError, match=r"draws='latest' must be 'posterior' or 'prior'"):
+        mixeff.as_draws_df(toy_spec(), draws="latest")

@@ -498,3 +498,21 @@ def test_categories_collapsed_by_a_table_sum_their_probabilities(ordinal, ordina
     np.testing.assert_allclose(
         lnor.draws[1], np.log(hi_p / (1 - hi_p)) - np.log(lo_p / (1 - lo_p)), rtol=1e-9, atol=1e-12
     )
+
+
+def test_brms_prior_draws_are_marked_and_said(ordinal, ordinal_data, newdata):
+    prior = from_brms_draws(ordinal, formula="y ~ x + (1 | g)", data=ordinal_data, family="cumulative", source="prior")
+    assert prior.source == "prior"
+    result = mixeff.avg_predictions(prior, newdata, draws="prior")
+    assert result.source == "prior" and "prior draws" in repr(result)
+    assert import_pickle_roundtrip(prior).source == "prior"
+    with pytest.raises(ValueError, match=r"draws='posterior' but this spec holds prior draws"):
+        mixeff.avg_predictions(prior, newdata)
+    with pytest.raises(ValueError, match=r"source='maybe' must be 'posterior' or 'prior'"):
+        from_brms_draws(ordinal, formula="y ~ x + (1 | g)", data=ordinal_data, family="cumulative", source="maybe")
+
+
+def import_pickle_roundtrip(obj):
+    import pickle
+
+    return pickle.loads(pickle.dumps(obj))

@@ -39,7 +39,14 @@ def as_draws_df(fit, draws: str = "posterior") -> pd.DataFrame:
     >>> table[[".chain", ".iteration", ".draw"]].iloc[[0, -1]].to_numpy().tolist()
     [[1, 1, 1], [2, 100, 200]]
     """
+    if draws not in ("posterior", "prior"):
+        raise ValueError(f"draws={draws!r} must be 'posterior' or 'prior'")
     spec = fit if isinstance(fit, ModelSpec) else _spec_of(fit, draws)
+    if spec.source != draws and (isinstance(fit, ModelSpec) or draws == "prior"):
+        raise ValueError(
+            f"draws={draws!r}, but this {'spec' if isinstance(fit, ModelSpec) else 'fit'} gives {spec.source} "
+            f"draws; pass draws={spec.source!r}, or a spec of {draws} draws (from_brms_draws(..., source={draws!r}))"
+        )
     if spec.dpars or spec.family.categorical:
         what = f"the {spec.family.name} family" if spec.family.categorical else f"formulas for {list(spec.dpars)}"
         raise ValueError(

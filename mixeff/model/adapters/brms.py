@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import combinations
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -145,6 +146,7 @@ def from_brms_draws(
     link: str | dict[str, str] | None = None,
     trials: str | float | None = None,
     categories: list | None = None,
+    source: Literal["posterior", "prior"] = "posterior",
 ) -> ModelSpec:
     """Read brms-named draws (``as_draws_df(fit)`` written to CSV, say) into a spec.
 
@@ -208,6 +210,9 @@ def from_brms_draws(
     >>> spec.dpars["sigma"].beta_names, spec.dpars["sigma"].link_name
     (['Intercept', 'TX'], 'log')
 
+    ``source="prior"`` marks the draws as prior draws (from a brms fit with ``sample_prior = "only"``):
+    results computed from the spec then say so, and are not checked for convergence.
+
     The spec keeps the arguments it was built from (the draws as a private copy), and
     pickling saves those: loading builds it again, identical.  A ``formula`` function
     pickles as pickle saves functions.
@@ -221,9 +226,18 @@ def from_brms_draws(
         raise TypeError(f"data must be the pandas DataFrame the model was fitted to, got {type(data).__name__}")
     if len(draws) == 0:
         raise ValueError("draws has no rows; pass the draws table from as_draws_df(fit), one row per draw")
+    if source not in ("posterior", "prior"):
+        raise ValueError(f"source={source!r} must be 'posterior' or 'prior' (draws of a prior-only fit)")
     draws = draws.reset_index(drop=True)  # a new frame: later edits of the caller's do not reach the spec
     arguments = dict(
-        draws=draws, formula=formula, data=data, family=family, link=link, trials=trials, categories=categories
+        draws=draws,
+        formula=formula,
+        data=data,
+        family=family,
+        link=link,
+        trials=trials,
+        categories=categories,
+        source=source,
     )
     fam = _brms_family(family)
     main, texts = _split_formulas(formula)
@@ -277,6 +291,7 @@ def from_brms_draws(
         dpars=dpars,
         categories=cats,
         response=_response_name(main, data),
+        source=source,
     )
     spec._rebuild = (_rebuild_brms, (arguments,))  # the design functions are closures: pickle these instead
     return spec

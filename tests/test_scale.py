@@ -301,3 +301,18 @@ def test_lazy_draws_to_zarr_on_an_existing_path_offers_the_fix(xzg_spec, tmp_pat
     with pytest.raises(FileExistsError, match=r"already exists; pass overwrite=True"):
         lazy.to_zarr(str(store))
     lazy.to_zarr(str(store), overwrite=True)
+
+
+def test_per_row_dask_results_warn_about_convergence_once(xzg_spec):
+    dd = pytest.importorskip("dask.dataframe")
+    from mixeff.model.adapters.brms import _rebuild_brms
+
+    arguments = dict(xzg_spec._rebuild[1][0])
+    draws = arguments["draws"].copy()
+    draws[".chain"] = np.repeat([1, 2], len(draws) // 2)
+    draws.loc[draws[".chain"] == 2, "b_Intercept"] += 1.0  # chains that disagree: R-hat far above 1.01
+    spec = _rebuild_brms({**arguments, "draws": draws})
+    lazy = mixeff.predictions(spec, dd.from_pandas(spec.data, npartitions=4))
+    with pytest.warns(mixeff.ConvergenceWarning) as caught:
+        lazy.compute()
+    assert sum(issubclass(w.category, mixeff.ConvergenceWarning) for w in caught) == 1

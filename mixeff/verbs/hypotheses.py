@@ -13,6 +13,7 @@ the quantity being computed by the same verb call on the fit's prior draws.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,7 +24,7 @@ from ..estimands.expressions import evaluate, expand_wildcard
 from ..estimands.hypothesis_formulas import is_formula, parse_formula
 from ..estimands.pairs import check_pairwise_size, index_pairs
 from ..model.spec import ModelSpec
-from ..results import Result, require_finite, row_labels, summarise_draws
+from ..results import MixeffWarning, Result, require_finite, row_labels, summarise_draws
 from . import evidence
 
 SHORTCUTS = ("pairwise", "reference", "sequential", "revpairwise", "revreference", "revsequential")
@@ -355,7 +356,10 @@ def _result_rows(result: Result, prior) -> _Rows:
                 return None
             from .run import execute
 
-            other = execute(call.on("prior"))
+            try:
+                other = execute(call.on("prior"))
+            except (ValueError, ArithmeticError) as err:  # e.g. vague priors overflow in some prior draws
+                raise _NoPrior(f"the {result.kind} could not be computed on the prior draws: {err}") from None
         if not isinstance(other, Result):
             raise TypeError(f"prior= must be the same result on prior draws, got {type(other).__name__}")
         if len(other) != n:
@@ -397,7 +401,11 @@ def _bayes_factors(texts, directions, values, rows: _Rows, wanted):
                 "densities at a point)"
             )
         return None, None
-    prior_rows = rows.prior()
+    try:
+        prior_rows = rows.prior()
+    except _NoPrior as err:
+        _warn_no_bayes_factor(str(err))
+        return None, None
     if prior_rows is None:
         if wanted:
             raise ValueError(
@@ -411,10 +419,29 @@ def _bayes_factors(texts, directions, values, rows: _Rows, wanted):
         text = texts[i]
         prior_value, _ = evaluate(text, prior_rows.draws, prior_rows.resolve)
         lhs_minus_rhs = values[i]
-        sd = evidence.savage_dickey(lhs_minus_rhs, prior_value, 0.0)
+        try:
+            sd = evidence.savage_dickey(lhs_minus_rhs, prior_value, 0.0)
+        except ValueError as err:  # the prior puts no mass at the point, or too few finite draws
+            _warn_no_bayes_factor(f"hypothesis {text!r}: {err}")
+            continue
         out[i], method = sd["bf01"], sd["method"]
+    if method is None:
+        return None, None
     n_post, n_prior = values.shape[1], prior_rows.draws.shape[1]
     return out, f"{method}; {n_post} posterior and {n_prior} prior draws"
+
+
+class _NoPrior(Exception):
+    """The prior version of a result could not be computed (the posterior answer stands)."""
+
+
+def _warn_no_bayes_factor(why: str) -> None:
+    warnings.warn(
+        f"no Savage–Dickey Bayes factor: {why}. The posterior result is returned without it "
+        "(evidence_ratio empty for point hypotheses); pass bayes_factor=False to skip the prior pass",
+        MixeffWarning,
+        stacklevel=4,
+    )
 
 
 def _formula(rows: _Rows, text: str):
@@ -459,6 +486,11 @@ def _finite(values: np.ndarray, text: str) -> np.ndarray:
 def _check_equivalence(equivalence):
     if equivalence is None:
         return None
+    if isinstance(equivalence, (str, bytes)):
+        raise TypeError(
+            f"equivalence={equivalence!r} must be a pair of numbers (lo, hi) bounding the region of practical "
+            "equivalence, e.g. (-0.1, 0.1), not a string"
+        )
     try:
         lo, hi = (float(v) for v in equivalence)
     except (TypeError, ValueError):

@@ -21,14 +21,14 @@ from .formula import brms_name
 from .spec import GroupFactor, ModelSpec
 
 
-def as_draws_df(fit, draws: str = "posterior") -> pd.DataFrame:
+def as_draws_df(fit, draws: str | None = None) -> pd.DataFrame:
     """The draws of a fit (or spec) as a brms ``as_draws_df`` table.
 
     Parameters
     ----------
     fit : MixedFit or ModelSpec
-    draws : {"posterior", "prior"}
-        Which draws of a fit (a spec holds one kind).
+    draws : {"posterior", "prior"}, optional
+        Which draws of a fit (default: the posterior); a spec holds one kind, its own by default.
 
     Examples
     --------
@@ -39,6 +39,8 @@ def as_draws_df(fit, draws: str = "posterior") -> pd.DataFrame:
     >>> table[[".chain", ".iteration", ".draw"]].iloc[[0, -1]].to_numpy().tolist()
     [[1, 1, 1], [2, 100, 200]]
     """
+    if draws is None:  # a spec's own draws; a fit's posterior
+        draws = fit.source if isinstance(fit, ModelSpec) else "posterior"
     if draws not in ("posterior", "prior"):
         raise ValueError(f"draws={draws!r} must be 'posterior' or 'prior'")
     spec = fit if isinstance(fit, ModelSpec) else _spec_of(fit, draws)

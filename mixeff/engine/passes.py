@@ -31,11 +31,11 @@ import numpy as np
 import pandas as pd
 
 from ..config import memory_limit
-from ..model.families import SharedRows, own_category_eta, per_row
 from ..model.spec import ModelSpec
 from . import delegation
 from .design import difference_design, prepare
 from .integrate import QuadratureInfo
+from .links import SharedRows, per_row
 from .montecarlo import level_grouping, monte_carlo_se
 from .options import PassOptions
 from .parallel import ordered_map, resolve_jobs, single_threaded_blas
@@ -51,6 +51,7 @@ from .predictor import (
 )
 from .random_effects import plan_random_effects
 from .reduce import Grouping, GroupMeans, add_by_group, local_codes
+from .response import own_category_eta
 
 CHUNK_CELLS = 1 << 18
 """Cells of one ``(chunk, S)`` block: 2 MiB of float64, cache-friendly."""

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..estimands.slopes import SLOPES
-from ..estimands.variables import variable_kind
+from ..estimands.variables import contrast_kind
 from ..model.spec import CATEGORY_COLUMN
 from ..results import Result
 from ..verbs.grid import fivenum
@@ -510,10 +510,6 @@ def _shortcut(col: pd.Series, name: str, how: str) -> list:
     return list(dict.fromkeys(out.tolist()))
 
 
-def _kind(frame: pd.DataFrame, name: str) -> str:
-    return variable_kind(SimpleNamespace(data=frame), name)
-
-
 def _condition_grid(fit, spec, data, newdata, given: dict, n_points: int, condition, *, allow_new: bool):
     """The datagrid of ``condition`` and the plot roles [x, colour, facet]."""
     from ..verbs.grid import NewLevels, datagrid
@@ -542,7 +538,7 @@ def _condition_grid(fit, spec, data, newdata, given: dict, n_points: int, condit
                 "newdata out (the model data is used)"
             )
         col = data[name]
-        kind = _kind(data, name)
+        kind = contrast_kind(data[name])
         if value is None:
             if kind == "binary":
                 values[name] = [0, 1]
@@ -684,7 +680,7 @@ def _is_discrete(spec, data, grid, name) -> bool:
         return True
     for frame in (data, spec.data):
         if name in frame.columns:
-            return _kind(frame, name) != "numeric"
+            return contrast_kind(frame[name]) != "numeric"
     col = grid[name]
     return not (pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col))
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..estimands.comparisons import comparison_rule, label_contrast
 from ..estimands.contrasts import categorical_contrasts, custom_contrasts, numeric_contrasts
-from ..estimands.variables import parse_variables, variable_kind
+from ..estimands.variables import model_contrast_kind as variable_kind
+from ..estimands.variables import parse_variables
 from ..results import OVERFLOW_FIX, Result
 from .contrast_runner import Term, contrast_result, cross_terms
 from .distributed import is_distributed, split_call

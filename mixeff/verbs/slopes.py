@@ -8,7 +8,8 @@ import pandas as pd
 from ..estimands.comparisons import comparison_rule, label_contrast
 from ..estimands.contrasts import Contrast, categorical_contrasts
 from ..estimands.slopes import check_slope, default_eps, slope_rule
-from ..estimands.variables import parse_variables, variable_kind
+from ..estimands.variables import model_contrast_kind as variable_kind
+from ..estimands.variables import parse_variables
 from ..results import OVERFLOW_FIX, Result
 from .contrast_runner import Term, contrast_result
 from .distributed import is_distributed, split_call

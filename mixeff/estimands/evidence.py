@@ -258,7 +258,7 @@ def _single_dot(name: str) -> str:
 
 
 def resolve_parameter(name: str, names: list[str]) -> int:
-    """The index in ``names`` (from :func:`mixeff.verbs.fits.parameter_draws`) of the parameter a hypothesis calls ``name``.
+    """The index in ``names`` (as from :func:`~mixeff.verbs.fits.parameter_draws`) of the parameter ``name``.
 
     Tried in order; the first rule that matches wins:
 

@@ -55,8 +55,9 @@ NUMERIC_KINDS = frozenset({"integer", "numeric"})
 
 
 def contrast_kind(col: pd.Series) -> str:
-    """How contrasts and plots treat a column: its :func:`variable_kind` grouped as ``"numeric"``
-    (integer or numeric), ``"binary"``, ``"logical"`` or ``"categorical"`` (any other).
+    """How contrasts and plots treat a column: its :func:`variable_kind`, grouped.
+
+    ``"numeric"`` (integer or numeric), ``"binary"``, ``"logical"`` or ``"categorical"`` (any other).
 
     Examples
     --------

@@ -458,8 +458,10 @@ def facet_shape(n: int, most_columns: int = 4) -> tuple[int, int]:
 
 
 def facet_grid(n: int, *, sharex: bool, sharey: bool = False, most_columns: int = 4, single=None):
-    """The one facet layout: ``(figure, its n axes in reading order, columns)``, panels of :data:`PANEL`
-    inches (``single``: the figure size when there is one panel), the unused cells of the grid removed.
+    """The one facet layout: ``(figure, its n axes in reading order, columns)``.
+
+    Panels of :data:`PANEL` inches (``single``: the figure size when there is one panel) in
+    :func:`facet_shape`'s grid; the unused cells of the grid are removed.
     """
     import matplotlib.pyplot as plt
 

@@ -443,7 +443,6 @@ def plot_prior_posterior(
     ['prior', 'posterior']
     >>> fig.savefig("/tmp/mixeff_plot_prior_posterior.png")
     """
-
     check_result(prior_result, "prior_result")
     check_result(posterior_result, "posterior_result")
     g1, g2 = prior_result.grid, posterior_result.grid

@@ -1,4 +1,4 @@
-"""The one way verbs reach a fit's draws: :func:`resolve_spec`, and its parameters by brms name (:func:`parameter_draws`)."""
+"""The one way verbs reach a fit's draws: :func:`resolve_spec`; its parameters by brms name: :func:`parameter_draws`."""
 
 from __future__ import annotations
 

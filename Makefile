@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	@if [ -z "$(PY)" ]; then echo "Python 3.12 not found: install python3.12 (e.g. apt-get install python3.12 python3.12-venv, or pyenv install 3.12)"; exit 1; fi
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,nutpie,dask]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,nutpie,dask,bambi]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $(STAMP)
 

@@ -38,7 +38,7 @@ def make_fit():
     model.build()
     prior = model.prior_predictive(draws=CHAINS * DRAWS, random_seed=1)["prior"].to_dataset()
     keep = [v for v in prior.data_vars if "__obs__" not in prior[v].dims]
-    from mixeff.model.fitting import _split_chains  # (chain=1, draw=2000) -> (4, 500)
+    from mixeff.bambi.fitting import _split_chains  # (chain=1, draw=2000) -> (4, 500)
 
     post = _split_chains(prior[keep], CHAINS)
     idata = xr.DataTree.from_dict(

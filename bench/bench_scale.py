@@ -37,7 +37,7 @@ def make_fit(n_samples: int):
     import bambi as bmb
 
     import mixeff
-    from mixeff.model.fitting import _split_chains
+    from mixeff.bambi.fitting import _split_chains
 
     rng = np.random.default_rng(0)
     n = 2000

@@ -3,20 +3,25 @@
 The verbs follow R's marginaleffects; random effects follow brms
 (``re_formula``, ``allow_new_levels``, ``sample_new_levels``).  This module is
 the public API; everything else is internal and may move.
+
+Fitting (:func:`fit`, :func:`from_bambi`, :func:`default_priors`, :func:`example_fit`) needs
+Bambi and PyMC, an extra: ``pip install 'mixeff[bambi]'``.  Draws from brms
+(:func:`from_brms_draws`) or plain arrays (:func:`from_arrays`) need neither: ``import mixeff``
+does not import them, and the fitting functions name the extra when they are missing.
 """
 
 from . import datasets
+from .bambi.fitting import MixedFit, default_priors, example_fit, fit, from_bambi
 from .config import get_options, set_options
 from .model.adapters import from_arrays, from_brms_draws
 from .model.as_draws import as_draws_df
-from .model.fitting import MixedFit, default_priors, example_fit, fit, from_bambi
 from .plots import plot_comparisons, plot_draws, plot_estimates, plot_predictions, plot_prior_posterior, plot_slopes
 from .records import NewLevels
 from .results import ConvergenceWarning, MixeffWarning, MonteCarloWarning, Result, get_draws, stack
 from .verbs.call import Call
 from .verbs.comparisons import avg_comparisons, comparisons
-from .verbs.grid import datagrid, new_levels
 from .verbs.distributed import LazyDraws
+from .verbs.grid import datagrid, new_levels
 from .verbs.hypotheses import HypothesesResult, hypotheses
 from .verbs.predictions import avg_predictions, predictions
 from .verbs.slopes import avg_slopes, slopes

@@ -43,7 +43,7 @@ def set_options(**options) -> dict:
     available when the call starts (see :func:`memory_limit`).
     ``n_jobs`` : threads the engine runs row chunks on when a call does not say (None or -1:
     every core this process may use; 1: the calling thread only).  Results do not depend on it.
-    ``compiled`` : True (the default) runs the numba kernels of :mod:`mixeff.model.kernels` where they
+    ``compiled`` : True (the default) runs the numba kernels of :mod:`mixeff.engine.kernels` where they
     apply; False runs numpy only.  The numbers are the same either way, bit for bit.
     """
     unknown = sorted(set(options) - set(DEFAULTS))

@@ -7,23 +7,25 @@ written for ``(rows, chains, draws)`` arrays: each row is sorted once and that
 order gives its ranks (ties averaged, as ``scipy.stats.rankdata``), its median
 and its quantiles; one FFT per ESS and a vectorised form of Geyer's initial
 positive and monotone sequences serve all rows at once; blocks of rows run on
-threads (numpy's sorts and FFTs release the GIL), which also bounds memory.
+threads (numpy's sorts and FFTs release the GIL; the engine's pool, :func:`~mixeff.engine.parallel.ordered_map`),
+which also bounds memory.
 ``tests/test_trust.py`` checks every number against arviz-stats.
 """
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 from scipy import fft, special, stats
+
+from .engine.parallel import ordered_map, resolve_jobs
 
 TAIL_PROB = 0.89
 """arviz's default ``ci_prob``: tail ESS is the smaller ESS of the 5.5% and 94.5% quantiles."""
 
 BLOCK_CELLS = 1 << 21
 """Draws per block of rows (16 MB of float64): bounds the dozen temporaries of a block."""
+MAX_THREADS = 8
+"""Most threads one call of :func:`diagnose` uses (each holds a block of ``BLOCK_CELLS`` draws and its temporaries)."""
 
 
 def _split(x: np.ndarray) -> np.ndarray:
@@ -210,7 +212,8 @@ def diagnose(
     """``rhat``, ``ess_bulk``, ``ess_tail``, ``mcse`` of each row of ``(rows, S)`` chain-major draws.
 
     Only ``mcse`` depends on ``estimator``; ``mcse_only=True`` computes just that one.  Rows with
-    a non-finite draw get NaN throughout.  Blocks of rows run on threads.
+    a non-finite draw get NaN throughout.  Blocks of rows run on threads (at most 8, and no more than
+    the package's ``n_jobs``: :func:`mixeff.set_options`).
 
     Examples
     --------
@@ -223,16 +226,12 @@ def diagnose(
     rows = x.shape[0]
     block = max(1, BLOCK_CELLS // max(n_chains * n_draws, 1))
     starts = range(0, rows, block)
-    workers = min(len(starts), os.cpu_count() or 1, 8)
+    workers = min(len(starts), resolve_jobs(None), MAX_THREADS)
 
     def one(start: int) -> dict[str, np.ndarray]:
         return _diagnose_block(x[start : start + block], estimator, mcse_only)
 
-    if workers > 1:
-        with ThreadPoolExecutor(workers) as pool:
-            parts = list(pool.map(one, starts))
-    else:
-        parts = [one(s) for s in starts]
+    parts = list(ordered_map(one, starts, workers))
     names = ("mcse",) if mcse_only else ("rhat", "ess_bulk", "ess_tail", "mcse")
     out = {name: np.concatenate([p[name] for p in parts]) if parts else np.empty(0) for name in names}
     finite = np.isfinite(x).all(axis=(1, 2))

@@ -237,7 +237,7 @@ def test_family_and_link_errors():
 @pytest.mark.parametrize("link", ["identity", "log", "logit"])
 def test_exact_increments_are_stable_and_right(link):
     """inverse(eta + d) - inverse(eta), also for |d| ~ 1e6 where a naive form gives inf * 0."""
-    from mixeff.model.families import LINKS
+    from mixeff.engine.links import LINKS
 
     L = LINKS[link]
     rng = np.random.default_rng(0)

@@ -9,18 +9,18 @@ import pytest
 from scipy import stats
 
 import mixeff
-from mixeff.model.adapters.arrays import from_arrays
-from mixeff.model.examples import toy_spec
-from mixeff.verbs import evidence
-from mixeff.verbs.evidence import (
+from mixeff.estimands import evidence
+from mixeff.estimands.evidence import (
     bw_nrd0,
     density_at,
     evidence_ratio,
-    parameter_draws,
     posterior_probability,
     resolve_parameter,
     savage_dickey,
 )
+from mixeff.model.adapters.arrays import from_arrays
+from mixeff.model.examples import toy_spec
+from mixeff.verbs.fits import parameter_draws
 
 # --------------------------------------------------------------------------- bw.nrd0
 

@@ -459,7 +459,7 @@ def test_logit_increment_is_exact_at_extreme_eta_and_steps():
     exact form expit(hi) expit(-lo) (1 - e^-|d|) (no 1 + e - e cancellation when e^d underflows)."""
     from scipy import special
 
-    from mixeff.model.families import _logit_increment
+    from mixeff.engine.links import _logit_increment
 
     rng = np.random.default_rng(0)
     eta, d = rng.uniform(-2000, 2000, (40, 300)), rng.uniform(-2000, 2000, (1, 300))

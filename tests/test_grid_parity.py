@@ -10,7 +10,8 @@ import pytest
 
 import mixeff
 from mixeff import datagrid
-from mixeff.verbs.grid import fivenum, newdata_shortcut, variable_kind
+from mixeff.estimands.variables import variable_kind
+from mixeff.verbs.grid import fivenum, newdata_shortcut
 
 LEVELS = ["lo", "mid", "hi"]
 

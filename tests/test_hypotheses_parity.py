@@ -11,7 +11,7 @@ from scipy import stats
 
 import mixeff
 from mixeff import Result, hypotheses
-from mixeff.verbs.evidence import savage_dickey
+from mixeff.estimands.evidence import savage_dickey
 
 pytestmark = pytest.mark.filterwarnings("ignore::mixeff.MixeffWarning")
 

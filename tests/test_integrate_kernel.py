@@ -7,7 +7,7 @@ import pytest
 from scipy import integrate, special
 
 from mixeff.engine.integrate import VERIFIED_RTOL, normal_expectation
-from mixeff.model.families import LINKS
+from mixeff.engine.links import LINKS
 
 ETAS = [-15.0, -8.0, -2.0, 0.0, 3.0, 15.0]
 SDS = [0.01, 0.3, 1.0, 2.5, 5.0]

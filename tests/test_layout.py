@@ -2,7 +2,10 @@
 
 model ← engine ← verbs → estimands, results;  plots → results;  estimands, datasets
 and results stand alone; config (package options) is a leaf that model, engine and verbs may read.
-Imports inside functions count too.
+diagnostics runs on the engine's thread pool (engine.parallel only: an entry with a dot names one
+module).  bambi (fitting with Bambi/PyMC) reads model; only the package's public API imports it.  No module
+outside ``mixeff/bambi/`` imports PyMC, Bambi, PyTensor or nutpie, so that brms draws work without
+them.  Imports inside functions count too.
 """
 
 import ast
@@ -20,11 +23,15 @@ ALLOWED = {
     "datasets": {"datasets"},
     "results": {"results", "diagnostics", "records"},
     "records": {"records"},
-    "diagnostics": {"diagnostics"},
+    "diagnostics": {"diagnostics", "mixeff.engine.parallel"},
     "verbs": {"verbs", "engine", "estimands", "results", "model", "diagnostics", "config", "records"},
     "plots": {"plots", "results", "verbs", "estimands", "model"},
     "config": {"config"},
+    "bambi": {"bambi", "model", "datasets", "config"},
 }
+
+MODELLING_LIBRARIES = {"pymc", "bambi", "pytensor", "nutpie"}
+"""Third-party libraries only ``mixeff/bambi/`` may import (the ``bambi`` extra)."""
 
 
 def _module_name(path: Path) -> str:
@@ -54,6 +61,17 @@ def _imports(path: Path) -> set[str]:
     return {m for m in found if m in modules and m != name}
 
 
+def _libraries(path: Path) -> set[str]:
+    """The top-level names of the modules outside mixeff that ``path`` imports (absolute imports)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            found.update(a.name.split(".")[0] for a in node.names)
+    return found - {"mixeff"}
+
+
 def _graph():
     return {_module_name(p): _imports(p) for p in PACKAGE.rglob("*.py")}
 
@@ -75,7 +93,7 @@ def test_layer_imports_only_what_it_may(layer):
         for m, deps in _graph().items()
         if _layer(m) == layer
         for dep in deps
-        if _layer(dep) not in ALLOWED[layer] and dep != "mixeff"
+        if _layer(dep) not in ALLOWED[layer] and dep not in ALLOWED[layer] and dep != "mixeff"
     }
     assert not bad, f"{layer} may import only {sorted(ALLOWED[layer])}; found {sorted(bad)}"
 
@@ -104,6 +122,14 @@ def test_no_import_cycles():
     assert _cycles(_graph()) == []
     # the walk does see a cycle when there is one
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
+
+
+def test_only_the_bambi_package_imports_pymc_bambi_pytensor():
+    """The engine, estimands, verbs, plots and the model's description never import the modelling
+    libraries: a fit from brms draws or arrays runs without the ``bambi`` extra."""
+    found = {(_module_name(p), lib) for p in PACKAGE.rglob("*.py") for lib in _libraries(p) & MODELLING_LIBRARIES}
+    assert {m for m, _ in found if _layer(m) == "bambi"}, "the check sees the bambi package's imports"
+    assert not {(m, lib) for m, lib in found if _layer(m) != "bambi"}
 
 
 def test_internal_modules_export_no_all():

@@ -14,8 +14,8 @@ import xarray as xr
 
 import mixeff
 from mixeff import avg_comparisons, avg_predictions, avg_slopes, comparisons, hypotheses, predictions
-from mixeff.model import fitting as fit_module
-from mixeff.model.priors import check_proper, parse_prior, resolve_priors
+from mixeff.bambi import fitting as fit_module
+from mixeff.bambi.priors import check_proper, parse_prior, resolve_priors
 from mixeff.results import get_draws
 
 FORMULA = "defund ~ age + education + military + gender + (1 + gender | state)"
@@ -324,7 +324,7 @@ def test_short_form_sets_every_term_of_its_class(survey):
 
 
 def test_informative_set_up_reaches_the_model(informative_fit):
-    from mixeff.model.adapters.bambi import model_parameters
+    from mixeff.bambi.adapter import model_parameters
 
     terms = model_parameters(informative_fit.model)["p"].terms
     assert str(terms["military"].prior) == "Normal(mu: 0.0, sigma: 0.2)"

@@ -110,8 +110,8 @@ def _numpy_only(fn):
 def test_compiled_logit_increment_equals_numpy_bit_for_bit(scale, form):
     """The numba tail does numpy's operations in numpy's order: equal bits, at ordinary and at extreme
     eta and d (where some denominators overflow and the ordered form takes those cells)."""
-    from mixeff.model import kernels
-    from mixeff.model.families import SharedRows, _logit_increment
+    from mixeff.engine import kernels
+    from mixeff.engine.links import SharedRows, _logit_increment
 
     rng = np.random.default_rng(int(scale))
     eta = rng.normal(0, scale, (57, 300))
@@ -128,7 +128,7 @@ def test_compiled_logit_increment_equals_numpy_bit_for_bit(scale, form):
 
 
 def test_compiled_inverse_logit_equals_numpy_bit_for_bit():
-    from mixeff.model.families import _inv_logit
+    from mixeff.engine.links import _inv_logit
 
     x = np.concatenate([np.random.default_rng(5).normal(0, 30, 4000), [-800, -709.5, -40, 0, 40, 800, np.inf, -np.inf]])
     compiled = _inv_logit(x.reshape(4, -1).copy())
@@ -140,7 +140,7 @@ def test_compiled_inverse_logit_equals_numpy_bit_for_bit():
 @pytest.mark.parametrize("with_z", [False, True])
 def test_compiled_random_effects_equal_numpy_bit_for_bit(with_z):
     """η += b[level] (· z) in one compiled pass gives numpy's take-multiply-add bits."""
-    from mixeff.model import kernels
+    from mixeff.engine import kernels
 
     rng = np.random.default_rng(4)
     eta, table = rng.normal(0, 3, (61, 250)), rng.normal(0, 1e3, (9, 250))

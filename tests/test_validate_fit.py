@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import mixeff
-from mixeff.model.fitting import _check_fit_kwargs
+from mixeff.bambi.fitting import _check_fit_kwargs
+from mixeff.bambi.priors import parse_prior
 from mixeff.model.formula import check_complete, parse_formula
-from mixeff.model.priors import parse_prior
 
 FORMULA = "y ~ 1 + TX + (1 | cluster)"
 TINY = dict(draws=50, tune=50, chains=2, seed=1, progress=False)

@@ -15,7 +15,7 @@ node costs one fused ``η + sd·t_k`` and one call of ``f``.
 * **Step.** ``h = min(0.5, step/sd_max)``: 0.5 resolves the Gaussian weight
   itself; ``step`` (in units of η) is the spacing at which the caller's ``f`` is
   resolved, 0.6 for the logistic (poles at ±iπ) and 0.3 for the inverse cloglog,
-  set with the links in :mod:`mixeff.model.families`.
+  set with the links in :mod:`mixeff.engine.links`.
 * **Accuracy.** A fixed, tested rule: relative error below 1e-10 for the logistic,
   the inverse cloglog and their increments over ``|η| ≤ 15`` and ``sd ≤ 5``
   (``tests/test_integrate.py`` checks it against adaptive ``scipy.integrate.quad``),

@@ -18,7 +18,7 @@ Exact differences
 × the range of x).  :meth:`ChunkDraws.difference` computes the link-scale
 difference exactly on a difference design (:func:`~mixeff.engine.design.difference_design`)
 and the response-scale one as the exact increment of the response function
-(:func:`mixeff.model.families.mean_increment`); other links, predictive draws
+(:func:`mixeff.engine.response.mean_increment`); other links, predictive draws
 and arms in different group levels fall back to ``hi − lo``.
 """
 
@@ -32,11 +32,11 @@ import numpy as np
 import pandas as pd
 
 from ..config import memory_limit
-from ..model.families import SharedRows, own_category_eta, per_row
 from ..model.spec import ModelSpec
 from ..records import NewLevels
 from .design import difference_design, prepare
 from .integrate import QuadratureInfo
+from .links import SharedRows, per_row
 from .montecarlo import level_grouping, monte_carlo_se
 from .options import PassOptions
 from .parallel import ordered_map, resolve_jobs, single_threaded_blas
@@ -52,6 +52,7 @@ from .predictor import (
 )
 from .random_effects import plan_random_effects
 from .reduce import Grouping, GroupMeans, add_by_group, local_codes
+from .response import own_category_eta
 
 CHUNK_CELLS = 1 << 18
 """Cells of one ``(chunk, S)`` block: 2 MiB of float64, cache-friendly."""

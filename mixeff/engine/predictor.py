@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model import kernels
-from ..model.families import (
-    has_mean_increment,
-    mean_increment,
-    normal_mean,
-    normal_mean_increment,
-)
 from ..model.spec import ModelSpec
+from . import kernels
 from .design import Design
 from .integrate import QuadratureInfo, normal_expectation
+from .links import arithmetic
 from .random_effects import FactorPlan
+from .response import category_probability, has_mean_increment, mean_increment, normal_mean, normal_mean_increment
 
 CLOSED_FORM = QuadratureInfo(method="closed form", nodes=0, error_bound=0.0)
 
@@ -90,8 +86,8 @@ def response(
     modelled); ``parameter_only``: stop at the inverse link (``dpar="mu"``).
     """
     if spec.family.categorical:
-        return spec.family.probability(eta, spec.link, aux)
-    mu = spec.link.inverse(eta)
+        return category_probability(spec.family, spec.link, eta, aux)
+    mu = arithmetic(spec.link).inverse(eta)
     if parameter_only:
         return mu
     if type == "prediction":
@@ -157,7 +153,8 @@ def integrated_response(
     ``parameter_only``: E[g⁻¹(η + u)], the mean parameter itself.
     """
     if parameter_only:
-        closed = None if spec.link.normal_mean is None else spec.link.normal_mean(eta, var)
+        link_mean = arithmetic(spec.link).normal_mean
+        closed = None if link_mean is None else link_mean(eta, var)
     else:
         closed = normal_mean(spec.family, spec.link, eta, var, aux, trials)
     if closed is not None:
@@ -166,7 +163,7 @@ def integrated_response(
         lambda x: response(spec, "response", x, trials, None, aux, parameter_only),
         eta,
         var,
-        step=spec.link.quadrature_step,
+        step=arithmetic(spec.link).quadrature_step,
     )
 
 
@@ -180,5 +177,5 @@ def integrated_increment(
     if not has_mean_increment(spec.family, spec.link, trials is not None):
         return None
     return normal_expectation(
-        lambda x: response_increment(spec, x, d, trials, aux), eta, var, step=spec.link.quadrature_step
+        lambda x: response_increment(spec, x, d, trials, aux), eta, var, step=arithmetic(spec.link).quadrature_step
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..model import kernels
+from . import kernels
 
 
 @dataclass

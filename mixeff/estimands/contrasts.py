@@ -9,13 +9,12 @@ follow marginaleffects.  How two arms become a quantity is a rule
 
 from __future__ import annotations
 
-from .pairs import index_pairs
-
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from .pairs import index_pairs
 from .variables import levels_of
 
 CATEGORICAL_SHORTCUTS = (

@@ -6,28 +6,70 @@ Reads the model data through ``spec.data``, ``spec.predictors`` and friends
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 
-def variable_kind(spec, name: str) -> str:
-    """``"logical"``, ``"binary"`` (numeric 0/1), ``"numeric"`` or ``"categorical"``, from the model data.
+def variable_kind(col: pd.Series) -> str:
+    """A column's kind, as marginaleffects classes it: the one classification of variables.
+
+    It picks the ``FUN_*`` of :func:`mixeff.datagrid` that summarises a left-out column, the
+    values a plot's condition takes, and (grouped by :func:`contrast_kind`) how a contrast
+    treats a variable.
+
+    ``"logical"`` (booleans), ``"factor"`` (pandas Categorical), ``"character"`` (strings
+    and other object columns), ``"binary"`` (numbers all 0 or 1), ``"integer"``
+    (whole numbers, of an integer or a float dtype), ``"numeric"`` (other real numbers)
+    or ``"other"`` (dates, durations, complex numbers...).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"x": [0.5, 2.0], "k": [1.0, 3.0], "b": [0, 1], "s": ["a", "b"], "t": [True, False]})
+    >>> [variable_kind(d[c]) for c in d.columns]
+    ['numeric', 'integer', 'binary', 'character', 'logical']
+    >>> variable_kind(pd.Series(pd.Categorical(["a", "b"])))
+    'factor'
+    """
+    if pd.api.types.is_bool_dtype(col):
+        return "logical"
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return "factor"
+    if pd.api.types.is_string_dtype(col) or pd.api.types.is_object_dtype(col):
+        return "character"
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_complex_dtype(col):
+        present = col.dropna()
+        if len(present) and set(pd.unique(present)) <= {0, 1}:
+            return "binary"
+        if pd.api.types.is_integer_dtype(col):
+            return "integer"
+        values = present.to_numpy(dtype=float)
+        if np.isfinite(values).all() and (values == np.round(values)).all():
+            return "integer"
+        return "numeric"
+    return "other"
+
+
+NUMERIC_KINDS = frozenset({"integer", "numeric"})
+"""Kinds of :func:`variable_kind` that contrasts step (+1, a slope's h) and plots draw on a continuous axis."""
+
+
+def contrast_kind(col: pd.Series) -> str:
+    """How contrasts and plots treat a column: its :func:`variable_kind`, grouped.
+
+    ``"numeric"`` (integer or numeric), ``"binary"``, ``"logical"`` or ``"categorical"`` (any other).
 
     Examples
     --------
     >>> from mixeff.model.examples import toy_spec
     >>> spec = toy_spec()
-    >>> variable_kind(spec, "TX"), variable_kind(spec, "cluster")
+    >>> contrast_kind(spec.data["TX"]), contrast_kind(spec.data["cluster"])
     ('binary', 'categorical')
     """
-    col = spec.data[name]
-    if pd.api.types.is_bool_dtype(col):
-        return "logical"
-    if pd.api.types.is_numeric_dtype(col) and not isinstance(col.dtype, pd.CategoricalDtype):
-        values = pd.unique(col.dropna())
-        if len(values) and set(values) <= {0, 1}:
-            return "binary"
+    kind = variable_kind(col)
+    if kind in NUMERIC_KINDS:
         return "numeric"
-    return "categorical"
+    return kind if kind in ("binary", "logical") else "categorical"
 
 
 def levels_of(spec, name: str, kind: str) -> list:

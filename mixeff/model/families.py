@@ -1,15 +1,19 @@
-"""Families and links: each defined once, here.
+"""Families and links, described: each defined once, here.
 
-A *link* maps the mean parameter to the linear predictor; the engine only needs
-its inverse.  A *family* turns the mean parameter ``mu`` (and auxiliary
+A *link* maps the mean parameter to the linear predictor; it is described by its
+inverse.  A *family* turns the mean parameter ``mu`` (and auxiliary
 parameter draws) into the expected value of the response (brms's
 ``posterior_epred``) and into posterior-predictive draws (``posterior_predict``).
 
 Arrays follow the engine's layout: ``mu`` is ``(rows, draws)`` and every
 auxiliary parameter is a ``(draws,)`` vector broadcast along rows, or, when the
 model gives it its own formula (a distributional model), a ``(rows, draws)``
-block.  Families whose response is a category (ordinal, categorical) give the
-probability of each row's category (``aux["category"]``, see :attr:`Family.probability`).
+block.  Families whose response is a category (ordinal, categorical) name the rule
+that gives the probability of each row's category (:attr:`Family.category_rule`).
+
+Families describe; the engine computes: exact increments, closed-form means over a
+normal random effect, quadrature steps, category probabilities and the compiled fast
+paths are in :mod:`mixeff.engine.links` and :mod:`mixeff.engine.response`.
 
 Parameterisations are PyMC's, as Bambi fits them: ``psi`` of a zero-inflated
 family is the probability of the count part (brms's ``zi`` is ``1 − psi``), and
@@ -24,130 +28,18 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from . import kernels
-
 
 @dataclass(frozen=True)
 class Link:
     name: str
     inverse: Callable[[np.ndarray], np.ndarray]
-    """In-place inverse link: overwrites and returns its argument."""
-    increment: Callable[..., np.ndarray] | None = None
-    """``increment(eta, d, out=None, scratch=())`` = inverse(eta + d) − inverse(eta) without cancellation,
-    where known; ``d`` is an array broadcastable to η or a :class:`SharedRows` block; ``out`` and the
-    ``scratch`` arrays (η's shape) spare the allocations."""
-    normal_mean: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
-    """``normal_mean(eta, v)`` = E[inverse(eta + u)], u ~ N(0, v), in closed form where one exists."""
+    """The inverse link, the link's definition in numpy: overwrites and returns its argument."""
     integrable: bool = True
     """False where E[inverse(eta + u)] does not exist (the inverse link: 1/(eta + u) has no mean)."""
-    quadrature_step: float = 0.3
-    """Spacing in η at which quadrature resolves the inverse link to 1e-10 (mixeff.engine.integrate)."""
-
-
-@dataclass(frozen=True)
-class SharedRows:
-    """A ``(rows, S)`` block whose rows take few distinct values: row r is ``values[index[r]]``.
-
-    An increment's d is often like this (a contrast or slope step changes every row by the same
-    amount, up to rounding of ``x + h``), so kernels apply their functions of d to the distinct
-    rows and gather, instead of evaluating them once per cell.
-    """
-
-    values: np.ndarray
-    index: np.ndarray
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return len(self.index), self.values.shape[1]
-
-    def apply(self, fn) -> np.ndarray:
-        return np.take(fn(self.values), self.index, axis=0)
-
-
-def per_row(d, fn=None) -> np.ndarray:
-    """``fn(d)`` (d itself without ``fn``) for an array or a :class:`SharedRows` block."""
-    fn = fn or (lambda v: v)
-    return d.apply(fn) if isinstance(d, SharedRows) else fn(np.asarray(d, dtype=float))
-
-
-def _log_increment(eta, d, out=None, scratch=()):
-    # exp(hi) - exp(lo) = sign(d) * exp(hi) * (1 - exp(-|d|)) with hi = eta + max(d, 0): no inf * 0.
-    # The factors in d are computed once per distinct row of d, the exp once per cell.
-    shape = np.broadcast_shapes(np.shape(eta), np.shape(d))
-    factor = per_row(d, lambda v: np.expm1(-np.abs(v)) * -np.sign(v))
-    out = np.add(eta, per_row(d, lambda v: np.maximum(v, 0.0)), out=_buffer(out, shape))
-    np.exp(out, out=out)
-    out *= factor
-    return out
-
-
-def _identity_increment(eta, d, out=None, scratch=()):
-    out = _buffer(out, np.broadcast_shapes(np.shape(eta), np.shape(d)))
-    np.copyto(out, per_row(d))
-    return out
-
-
-def _logit_increment(eta, d, out=None, scratch=()):
-    # expit(eta + d) - expit(eta) = e m / ((1 + e)(1 + e e^d)) with e = exp(eta), m = expm1(d): products and
-    # quotients of exact factors, so no cancellation, and one exp per cell (m once per distinct row of d).
-    # Where e or (1 + e)^2 overflows (eta beyond ~350) the exact ordered form
-    # expit(hi) * expit(-lo) * (1 - exp(-|d|)) takes over.
-    eta = np.asarray(eta, dtype=float)
-    shape = np.broadcast_shapes(eta.shape, np.shape(d))
-    rows = _row_factors(d, shape) if kernels.enabled() and eta.shape == shape and eta.ndim == 2 else None
-    if rows is not None:  # the compiled tail: one pass after the exp, in place, the same numbers
-        values, index = rows
-        with np.errstate(over="ignore", invalid="ignore"):
-            fused = np.exp(eta, out=_buffer(out, shape))
-            m, big = (_buffer(b, values.shape) for b in (*scratch, None, None)[:2])  # d's rows: at most η's
-            if kernels.logit_increment_tail(fused, np.expm1(values, out=m), np.exp(values, out=big), index):
-                return fused
-    e, den = (_buffer(b, shape) for b in (*scratch, None, None)[:2])
-    with np.errstate(over="ignore", invalid="ignore"):
-        m, big = per_row(d, np.expm1), per_row(d, np.exp)
-        np.exp(eta, out=e)
-        out = np.multiply(e, m, out=_buffer(out, shape))
-        np.multiply(e, big, out=den)  # 1 + e e^d, not 1 + e + e m: no cancellation when m is -1
-        den += 1.0
-        e += 1.0
-        den *= e
-        out /= den
-    if not np.isfinite(den.max()):  # den >= 1 where finite (then out is finite too); max() is NaN if any cell is
-        bad = ~np.isfinite(den)
-        e, step = np.broadcast_to(eta, shape)[bad], np.broadcast_to(per_row(d), shape)[bad]
-        hi, lo = e + np.maximum(step, 0.0), e + np.minimum(step, 0.0)
-        out[bad] = np.sign(step) * special.expit(hi) * special.expit(-lo) * -np.expm1(-np.abs(step))
-    return out
-
-
-def _row_factors(d, shape) -> tuple[np.ndarray, np.ndarray] | None:
-    """``(values, index)`` with row r of d equal to ``values[index[r]]``, for a 2-D d of ``shape``'s width."""
-    if isinstance(d, SharedRows):
-        return (d.values, d.index) if d.values.shape[1] == shape[1] else None
-    d = np.asarray(d, dtype=float)
-    if d.ndim != 2 or d.shape[1] != shape[1]:
-        return None
-    return d, (np.zeros(shape[0], dtype=np.intp) if len(d) == 1 else np.arange(shape[0]))
-
-
-def _buffer(buffer, shape) -> np.ndarray:
-    """``buffer``'s first ``shape[0]`` rows when given (a reused block), else a new array."""
-    return np.empty(shape) if buffer is None else buffer[: shape[0]]
 
 
 def _identity(x):
     return x
-
-
-def _lognormal_moment(eta, v):
-    # E[exp(eta + u)] = exp(eta + v/2); overflow to inf is left for the caller to report
-    with np.errstate(over="ignore"):
-        return np.exp(eta + 0.5 * v)
-
-
-def _probit_normal(eta, v):
-    # E[Phi(eta + u)] = P(Z - u < eta) = Phi(eta / sqrt(1 + v))
-    return special.ndtr(eta / np.sqrt(1.0 + v))
 
 
 def _inv_cloglog(x):
@@ -161,12 +53,10 @@ def _inv_cloglog(x):
 
 def _inv_logit(x):
     # 1 / (1 + exp(-x)) in place: ~4x faster than scipy's expit on large arrays, same
-    # accuracy (exp overflow to inf gives exactly 0, the correct limit)
+    # accuracy (exp overflow to inf gives exactly 0, the correct limit); the engine compiles the tail
     with np.errstate(over="ignore"):
         np.negative(x, out=x)
         np.exp(x, out=x)
-    if kernels.one_over_one_plus(x):
-        return x
     x += 1.0
     return np.divide(1.0, x, out=x)  # the same IEEE quotient as np.reciprocal, twice as fast
 
@@ -182,15 +72,16 @@ def _inv_inverse_squared(x):
 
 
 LINKS: dict[str, Link] = {
-    "identity": Link("identity", _identity, _identity_increment, lambda eta, v: eta.copy()),
-    "log": Link("log", lambda x: np.exp(x, out=x), _log_increment, _lognormal_moment),
-    "logit": Link("logit", _inv_logit, _logit_increment, quadrature_step=0.6),  # poles at ±iπ
-    "probit": Link("probit", lambda x: special.ndtr(x, out=x), None, _probit_normal),
+    "identity": Link("identity", _identity),
+    "log": Link("log", lambda x: np.exp(x, out=x)),
+    "logit": Link("logit", _inv_logit),
+    "probit": Link("probit", lambda x: special.ndtr(x, out=x)),
     "cloglog": Link("cloglog", _inv_cloglog),
     "inverse": Link("inverse", _inv_inverse, integrable=False),
     "inverse_squared": Link("inverse_squared", _inv_inverse_squared, integrable=False),
     "softmax": Link("softmax", _identity),  # categorical: each category's η, combined by the family
 }
+"""The links, described; :mod:`mixeff.engine.links` holds the engine's arithmetic of each."""
 
 
 # -- expected values ----------------------------------------------------------------------
@@ -237,9 +128,13 @@ def _affine_mean(affine):
     return mean
 
 
+def _half_sigma_squared(aux):
+    return 0.5 * aux["sigma"] ** 2
+
+
 def _lognormal_mean(mu, aux, trials):
     # E[Y] = exp(mu + sigma^2 / 2)
-    mu += 0.5 * aux["sigma"] ** 2
+    mu += _half_sigma_squared(aux)
     np.exp(mu, out=mu)
     return mu
 
@@ -395,58 +290,6 @@ def _truncated_negbinomial_draw(rng, mu, aux, trials):
     return _truncated_draw(stats.nbinom, -np.expm1(-alpha * np.log1p(mu / alpha)), mu, rng, alpha, alpha / (alpha + mu))
 
 
-# -- ordinal and categorical responses -------------------------------------------------------
-
-# Rows are (row, category) pairs: each computes its own category's probability only, from the
-# thresholds or η it needs, never all K probabilities of its row.
-
-
-def _cumulative_probability(eta, link, aux):
-    """P(Y = c) = F(τ_c − η) − F(τ_{c−1} − η), with τ_0 = −∞ and τ_K = ∞: two evaluations of F."""
-    tau, category = aux["threshold"], aux["category"]  # (S, K - 1), (rows,)
-    edge = np.full((tau.shape[0], 1), np.inf)
-    padded = np.concatenate([-edge, tau, edge], axis=1)  # (S, K + 1)
-    upper = link.inverse(padded[:, category + 1].T - eta)
-    return upper - link.inverse(padded[:, category].T - eta)
-
-
-def _sratio_probability(eta, link, aux):
-    """P(Y = c) = F(τ_c − η) ∏_{j<c} (1 − F(τ_j − η)); the last category the product of all (1 − F)."""
-    tau, category = aux["threshold"], aux["category"]
-    out = np.ones_like(eta)
-    for j in range(tau.shape[1]):
-        rows = np.flatnonzero(category >= j)  # rows whose category has not stopped before threshold j
-        if not len(rows):
-            break
-        stop = link.inverse(tau[:, j] - eta[rows])
-        out[rows] *= np.where((category[rows] == j)[:, None], stop, 1.0 - stop)
-    return out
-
-
-def own_category_eta(aux, shape) -> np.ndarray:
-    """Each row's own category's η in a categorical model: 0 for the reference, else ``aux["category_eta"]``."""
-    category = aux["category"][:, None]
-    own = np.zeros(shape)
-    for k, eta in enumerate(aux["category_eta"], start=1):
-        own = np.where(category == k, eta, own)
-    return own
-
-
-def _softmax_probability(eta, link, aux):
-    """exp(η_c) / Σ_k exp(η_k), with the reference category's η = 0, scaled by the largest η."""
-    etas = [np.broadcast_to(e, eta.shape) for e in aux["category_eta"]]
-    top = np.zeros(eta.shape)
-    for e in etas:
-        np.maximum(top, e, out=top)
-    total = np.exp(-top)
-    for e in etas:
-        total += np.exp(e - top)
-    own = own_category_eta(aux, eta.shape) - top
-    np.exp(own, out=own)
-    own /= total
-    return own
-
-
 @dataclass(frozen=True)
 class Family:
     name: str
@@ -466,15 +309,20 @@ class Family:
     """Auxiliary parameters the expected value reads (a modelled one makes arms differ in it)."""
     parent: str = "mu"
     """Bambi's name of the parameter the main formula predicts (``p`` for probabilities)."""
-    probability: Callable | None = None
-    """Ordinal and categorical families: ``(eta, link, aux) -> (rows, S)``, the probability of each row's
-    own category ``aux["category"]`` (its position in the response's categories)."""
+    category_rule: str | None = None
+    """Ordinal and categorical families: how each row's own category's probability follows from η,
+    ``"cumulative"`` (P(Y = c) = F(τ_c − η) − F(τ_{c−1} − η)), ``"sratio"`` (F(τ_c − η) ∏_{j<c} (1 − F(τ_j − η)))
+    or ``"softmax"`` (exp(η_c) / Σ_k exp(η_k), the reference category's η 0); the engine computes it
+    (:mod:`mixeff.engine.response`)."""
     ordinal: bool = False
+    log_mean_shift: Callable | None = None
+    """``shift(aux)`` when E[Y] = exp(μ + shift), μ the identity-linked mean parameter: σ²/2 for the
+    lognormal.  The log link's exact increments and normal means then apply at μ + shift."""
 
     @property
     def categorical(self) -> bool:
         """Whether the response is a category: verbs give one row per category (a ``group`` column)."""
-        return self.probability is not None
+        return self.category_rule is not None
 
 
 SUPPORTS: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
@@ -537,6 +385,7 @@ FAMILIES: dict[str, Family] = {
             mean=_lognormal_mean,
             mean_aux=("sigma",),
             support="positive",
+            log_mean_shift=_half_sigma_squared,
         ),
         _family("gamma", "inverse", _POSITIVE_LINKS, ("alpha",), _gamma_draw, support="positive"),
         _family("beta", "logit", _PROBABILITY_LINKS, ("kappa",), _beta_draw, support="unit"),
@@ -660,7 +509,7 @@ FAMILIES: dict[str, Family] = {
             None,
             support="category",
             parent="p",
-            probability=_cumulative_probability,
+            category_rule="cumulative",
             ordinal=True,
         ),
         Family(
@@ -672,7 +521,7 @@ FAMILIES: dict[str, Family] = {
             None,
             support="category",
             parent="p",
-            probability=_sratio_probability,
+            category_rule="sratio",
             ordinal=True,
         ),
         Family(
@@ -684,7 +533,7 @@ FAMILIES: dict[str, Family] = {
             None,
             support="category",
             parent="p",
-            probability=_softmax_probability,
+            category_rule="softmax",
         ),
     ]
 }
@@ -729,61 +578,6 @@ def aux_name(name: str) -> str:
 def brms_aux_name(name: str) -> str:
     """Brms's name for one of mixeff's auxiliary parameters (``alpha`` -> ``shape``)."""
     return next((k for k, v in BRMS_AUX.items() if v == name), name)
-
-
-def mean_increment(family: Family, link: Link, eta, d, aux, trials, out=None, scratch=()):
-    """E[Y | η + d] − E[Y | η] computed without cancellation, or None where no exact form is known.
-
-    Used for finite-difference slopes and small contrasts, whose two arms differ
-    by ~1e-4 of η: subtracting two expected values would lose those digits.
-    Both arms must share the auxiliary parameters (the engine checks that).  ``out`` and ``scratch``:
-    reused blocks of η's shape (see :attr:`Link.increment`).
-    """
-    if not has_mean_increment(family, link, trials is not None):
-        return None
-    if family.affine is not None:
-        scale, _ = family.affine(aux, trials)
-        out = link.increment(eta, d, out, scratch)
-        if not (np.isscalar(scale) and scale == 1.0):
-            out *= scale
-        return out
-    return LINKS["log"].increment(eta + 0.5 * aux["sigma"] ** 2, d, out, scratch)  # the lognormal mean
-
-
-def has_mean_increment(family: Family, link: Link, with_trials: bool) -> bool:
-    """Whether :func:`mean_increment` has an exact form for this family and link."""
-    if link.increment is None:
-        return False
-    if family.affine is not None:
-        return with_trials or not family.needs_trials
-    return family.mean is _lognormal_mean
-
-
-def normal_mean(family: Family, link: Link, eta, v, aux, trials):
-    """E[Y | η + u], u ~ N(0, v), in closed form, or None where quadrature is needed.
-
-    Identity links give η; log links exp(η + v/2); probit Φ(η/√(1 + v)); the
-    lognormal mean exp(η + σ²/2) becomes exp(η + σ²/2 + v/2); an affine mean
-    scales and shifts these.
-    """
-    if family.mean is _lognormal_mean:  # (the lognormal family has only the identity link)
-        return LINKS["log"].normal_mean(eta + 0.5 * aux["sigma"] ** 2, v)
-    if link.normal_mean is None or family.affine is None:
-        return None
-    scale, shift = family.affine(aux, trials)
-    return link.normal_mean(eta, v) * scale + shift
-
-
-def normal_mean_increment(family: Family, link: Link, eta, d, v, aux, trials):
-    """E[Y | η + d + u] − E[Y | η + u], u ~ N(0, v), in closed form without cancellation, or None.
-
-    Identity links: d; log links (and the lognormal mean): the log increment at η + v/2.
-    """
-    if family.mean is _lognormal_mean or (link.name == "log" and family.affine is not None):
-        return mean_increment(family, link, eta + 0.5 * v, d, aux, trials)  # exponential in η: shift by v/2
-    if link.name == "identity":  # linear in η: the increment does not depend on u
-        return mean_increment(family, link, eta, d, aux, trials)
-    return None
 
 
 def get_family(name: str) -> Family:

@@ -438,6 +438,44 @@ def new_axes(ax, n_positions: int, width: float = WIDTH, row: float = ROW_INCHES
     return fig, ax
 
 
+PANEL = (4.2, 3.1)
+"""Inches of one panel of a facet grid (plus 0.4 in of height for the figure's key and caption)."""
+
+
+def facet_shape(n: int, most_columns: int = 4) -> tuple[int, int]:
+    """``(rows, columns)`` of a grid of ``n`` panels: 1, 2 (for 2 or 4 panels), 3 (up to 9), else ``most_columns``.
+
+    Examples
+    --------
+    >>> [facet_shape(n) for n in (1, 2, 4, 5, 11)]
+    [(1, 1), (1, 2), (2, 2), (2, 3), (3, 4)]
+    >>> facet_shape(11, most_columns=3)
+    (4, 3)
+    """
+    ncol = 1 if n == 1 else 2 if n in (2, 4) else 3 if n <= 9 else most_columns
+    return int(np.ceil(n / ncol)), ncol
+
+
+def facet_grid(n: int, *, sharex: bool, sharey: bool = False, most_columns: int = 4, single=None):
+    """The one facet layout: ``(figure, its n axes in reading order, columns)``.
+
+    Panels of :data:`PANEL` inches (``single``: the figure size when there is one panel) in
+    :func:`facet_shape`'s grid; the unused cells of the grid are removed.
+    """
+    import matplotlib.pyplot as plt
+
+    nrow, ncol = facet_shape(n, most_columns)
+    width, height = PANEL
+    size = single if n == 1 and single is not None else (width * ncol, height * nrow + 0.4)
+    fig, axes = plt.subplots(
+        nrow, ncol, figsize=size, squeeze=False, layout="constrained", sharex=sharex, sharey=sharey
+    )
+    axes = list(axes.ravel())
+    for extra in axes[n:]:
+        fig.delaxes(extra)
+    return fig, axes[:n], ncol
+
+
 def positions(keys: list[str]) -> dict[str, float]:
     """Y position of each distinct key, the first at the top."""
     uniq = list(dict.fromkeys(keys))

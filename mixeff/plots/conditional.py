@@ -32,11 +32,11 @@ import numpy as np
 import pandas as pd
 
 from ..estimands.slopes import SLOPES
-from ..estimands.variables import variable_kind
+from ..estimands.variables import contrast_kind
 from ..model.spec import CATEGORY_COLUMN
 from ..results import Result
 from ..verbs.grid import fivenum
-from .common import INTERVALS, level_name, palette
+from .common import INTERVALS, WIDTH, facet_grid, level_name, palette
 
 N_POINTS = 50
 """Values of a numeric x variable spanned over its range (marginaleffects' ``length.out = 50``)."""
@@ -510,10 +510,6 @@ def _shortcut(col: pd.Series, name: str, how: str) -> list:
     return list(dict.fromkeys(out.tolist()))
 
 
-def _kind(frame: pd.DataFrame, name: str) -> str:
-    return variable_kind(SimpleNamespace(data=frame), name)
-
-
 def _condition_grid(fit, spec, data, newdata, given: dict, n_points: int, condition, *, allow_new: bool):
     """The datagrid of ``condition`` and the plot roles [x, colour, facet]."""
     from ..verbs.grid import NewLevels, datagrid
@@ -542,7 +538,7 @@ def _condition_grid(fit, spec, data, newdata, given: dict, n_points: int, condit
                 "newdata out (the model data is used)"
             )
         col = data[name]
-        kind = _kind(data, name)
+        kind = contrast_kind(data[name])
         if value is None:
             if kind == "binary":
                 values[name] = [0, 1]
@@ -684,7 +680,7 @@ def _is_discrete(spec, data, grid, name) -> bool:
         return True
     for frame in (data, spec.data):
         if name in frame.columns:
-            return _kind(frame, name) != "numeric"
+            return contrast_kind(frame[name]) != "numeric"
     col = grid[name]
     return not (pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col))
 
@@ -806,13 +802,7 @@ def _caption(result: Result, frame, layout, spaghetti: int = 0) -> str:
 # --------------------------------------------------------------------------- #
 
 
-def _grid_shape(n: int) -> tuple[int, int]:
-    ncol = 1 if n == 1 else 2 if n in (2, 4) else 3 if n <= 9 else 4
-    return int(np.ceil(n / ncol)), ncol
-
-
 def _draw(frame, result, layout, labels, *, levels, picks, ax, fn, raw):
-    import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -823,17 +813,9 @@ def _draw(frame, result, layout, labels, *, levels, picks, ax, fn, raw):
             "holds one; pass ax=None for a figure of its own, or drop the facet"
         )
     if ax is None:
-        nrow, ncol = _grid_shape(n_panels)
-        size = (6.4, 4.0) if n_panels == 1 else (4.2 * ncol, 3.1 * nrow + 0.4)
-        fig, axes = plt.subplots(
-            nrow, ncol, figsize=size, squeeze=False, layout="constrained", sharex=True, sharey=layout.shared_y
-        )
-        axes = list(axes.ravel())
-        for extra in axes[n_panels:]:
-            fig.delaxes(extra)
-        axes = axes[:n_panels]
+        fig, axes, ncol = facet_grid(n_panels, sharex=True, sharey=layout.shared_y, single=(WIDTH, 4.0))
     else:
-        fig, axes, nrow, ncol = ax.figure, [ax], 1, 1
+        fig, axes, ncol = ax.figure, [ax], 1
     colours = palette(len(layout.colour_values))
     colour_of = {_key(v): c for v, c in zip(layout.colour_values, colours)}
     n_col = len(layout.colour_values)

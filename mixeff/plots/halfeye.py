@@ -18,6 +18,7 @@ from .common import (
     auto_bounds,
     auto_log,
     check_result,
+    facet_grid,
     interval_bounds,
     interval_key,
     interval_widths,
@@ -442,8 +443,6 @@ def plot_prior_posterior(
     ['prior', 'posterior']
     >>> fig.savefig("/tmp/mixeff_plot_prior_posterior.png")
     """
-    import matplotlib.pyplot as plt
-
     check_result(prior_result, "prior_result")
     check_result(posterior_result, "posterior_result")
     g1, g2 = prior_result.grid, posterior_result.grid
@@ -481,12 +480,7 @@ def plot_prior_posterior(
     if facets:
         if ax is not None:
             raise ValueError("facets=True draws one panel per row and cannot use ax=; pass facets=False")
-        ncol = 1 if n == 1 else 2 if n in (2, 4) else 3
-        nrow = int(np.ceil(n / ncol))
-        fig, axes = plt.subplots(
-            nrow, ncol, figsize=(4.2 * ncol, 3.1 * nrow + 0.4), sharex=sharex, squeeze=False, layout="constrained"
-        )
-        axes = axes.ravel()
+        fig, axes, ncol = facet_grid(n, sharex=sharex, most_columns=3)
         shared = limits(slice(None)) if sharex else None
         for i in range(n):
             a = axes[i]
@@ -507,8 +501,6 @@ def plot_prior_posterior(
             if not sharex or i + ncol >= n:
                 a.set_xlabel(xl)
                 a.tick_params(axis="x", labelbottom=True)
-        for a in axes[n:]:
-            fig.delaxes(a)
         _key(
             fig,
             axes[0],

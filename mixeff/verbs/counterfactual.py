@@ -14,7 +14,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from ..estimands.variables import levels_of, variable_kind
+from ..estimands.variables import contrast_kind, levels_of
 from .grid import fivenum
 
 NUMERIC_SHORTCUTS = ("iqr", "minmax", "sd", "2sd", "threenum", "fivenum")
@@ -65,7 +65,7 @@ def counterfactual_values(spec, variables) -> dict[str, list]:
             raise ValueError(
                 f"variables: {name!r} is not a predictor of the model; choose from {list(spec.predictors)}"
             )
-        kind = variable_kind(spec, name)
+        kind = contrast_kind(spec.data[name])
         col = spec.data[name]
         if kind == "numeric":
             x = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)

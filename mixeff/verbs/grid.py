@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..estimands.variables import variable_kind
 from ..model.checks import check_whole
 from ..model.spec import ModelSpec
 from .call import by_names
@@ -90,42 +91,6 @@ def _median(col: pd.Series):
     if pd.api.types.is_bool_dtype(values) and middle in (0.0, 1.0):
         return bool(middle)
     return middle
-
-
-def variable_kind(col: pd.Series) -> str:
-    """Which ``FUN_*`` of :func:`datagrid` summarises a column: its type, as marginaleffects classes it.
-
-    ``"logical"`` (booleans), ``"factor"`` (pandas Categorical), ``"character"`` (strings
-    and other object columns), ``"binary"`` (numbers all 0 or 1), ``"integer"``
-    (whole numbers, of an integer or a float dtype), ``"numeric"`` (other real numbers)
-    or ``"other"`` (dates, durations, complex numbers...).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> d = pd.DataFrame({"x": [0.5, 2.0], "k": [1.0, 3.0], "b": [0, 1], "s": ["a", "b"], "t": [True, False]})
-    >>> [variable_kind(d[c]) for c in d.columns]
-    ['numeric', 'integer', 'binary', 'character', 'logical']
-    >>> variable_kind(pd.Series(pd.Categorical(["a", "b"])))
-    'factor'
-    """
-    if pd.api.types.is_bool_dtype(col):
-        return "logical"
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        return "factor"
-    if pd.api.types.is_string_dtype(col) or pd.api.types.is_object_dtype(col):
-        return "character"
-    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_complex_dtype(col):
-        present = col.dropna()
-        if set(pd.unique(present)) <= {0, 1}:
-            return "binary"
-        if pd.api.types.is_integer_dtype(col):
-            return "integer"
-        values = present.to_numpy(dtype=float)
-        if np.isfinite(values).all() and (values == np.round(values)).all():
-            return "integer"
-        return "numeric"
-    return "other"
 
 
 def _unique_values(col: pd.Series) -> list:

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..estimands import evidence
 from ..estimands.expressions import evaluate, expand_wildcard
 from ..estimands.hypothesis_formulas import is_formula, parse_formula
 from ..estimands.pairs import check_pairwise_size, index_pairs
 from ..model.spec import ModelSpec
 from ..results import MixeffWarning, Result, require_finite, row_labels, summarise_draws
-from . import evidence
+from .fits import parameter_draws
 
 SHORTCUTS = ("pairwise", "reference", "sequential", "revpairwise", "revreference", "revsequential")
 _ROW = re.compile(r"^b([0-9]+)$")
@@ -285,7 +286,7 @@ def _rows_of(x, prior) -> tuple[_Rows, dict]:
             f"hypotheses needs a mixeff Result (from predictions, comparisons, slopes...) or a fit, got "
             f"{type(x).__name__}"
         )
-    names, draws, n_chains, n_draws = evidence.parameter_draws(x, _default_draws(x))
+    names, draws, n_chains, n_draws = parameter_draws(x, _default_draws(x))
 
     def resolve(name, text):
         try:
@@ -296,7 +297,7 @@ def _rows_of(x, prior) -> tuple[_Rows, dict]:
     def prior_rows():
         if "prior" not in getattr(x, "available_draws", []) or _default_draws(x) == "prior":
             return None
-        p_names, p_draws, _, _ = evidence.parameter_draws(x, "prior")
+        p_names, p_draws, _, _ = parameter_draws(x, "prior")
         lookup = {n: i for i, n in enumerate(p_names)}
         order = [lookup.get(n) for n in names]
         if any(i is None for i in order):

@@ -18,7 +18,7 @@ import pandas as pd
 from ..estimands.comparisons import Rule, comparison_rule, label_contrast
 from ..estimands.contrasts import ArmSet, Contrast, categorical_contrasts, custom_contrasts, numeric_contrasts
 from ..estimands.slopes import check_slope, default_eps, slope_rule
-from ..estimands.variables import parse_variables, variable_kind
+from ..estimands.variables import contrast_kind, parse_variables
 from ..model.spec import ModelSpec
 from ..results import OVERFLOW_FIX
 from .call import Call
@@ -73,10 +73,10 @@ def _comparison_terms(call: Call, spec: ModelSpec, arms: ArmSet, averaged: bool)
     per_variable = []
     for name, value in parse_variables(spec, call.variables).items():
         made = custom_contrasts(arms, name, value, "variables")
-        if made is None and variable_kind(spec, name) == "numeric":
+        if made is None and contrast_kind(spec.data[name]) == "numeric":
             made = numeric_contrasts(spec, arms, name, value, "variables")
         elif made is None:
-            made = categorical_contrasts(spec, arms, name, variable_kind(spec, name), value, "variables")
+            made = categorical_contrasts(spec, arms, name, contrast_kind(spec.data[name]), value, "variables")
         per_variable.append(made)
     if call.cross:
         return cross_terms(arms, per_variable, rule, averaged)
@@ -123,7 +123,7 @@ def _check_slopes(call: Call) -> None:
 def _slope_terms(call: Call, spec: ModelSpec, arms: ArmSet, averaged: bool) -> list[Term]:
     variables = call.variables
     if isinstance(variables, dict):
-        bad = [k for k, v in variables.items() if v is not None and variable_kind(spec, k) == "numeric"]
+        bad = [k for k, v in variables.items() if v is not None and contrast_kind(spec.data[k]) == "numeric"]
         if bad:
             raise ValueError(
                 f"variables={variables!r}: slopes take no contrast for numeric variables {bad}; "
@@ -132,7 +132,7 @@ def _slope_terms(call: Call, spec: ModelSpec, arms: ArmSet, averaged: bool) -> l
     difference = comparison_rule("difference")
     terms = []
     for name, value in parse_variables(spec, variables).items():
-        kind = variable_kind(spec, name)
+        kind = contrast_kind(spec.data[name])
         if kind != "numeric":
             terms += [
                 Term(c, difference, label_contrast(c, difference, averaged))

@@ -1,5 +1,4 @@
-"""Adapters: turn a fitted model (Bambi) or plain arrays of draws into a ModelSpec."""
+"""Adapters: turn brms draws or plain arrays of draws into a ModelSpec (Bambi's: :mod:`mixeff.bambi.adapter`)."""
 
 from .arrays import from_arrays
-from .bambi import spec_from_bambi
 from .brms import from_brms_draws

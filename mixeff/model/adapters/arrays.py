@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from ..checks import check_whole
 from ..families import Family, aux_name, brms_aux_name, get_family, get_link
 from ..spec import GroupFactor, ModelSpec, Predictor, is_numeric_column
 
@@ -201,8 +202,7 @@ def _check_beta(beta: np.ndarray, names: list[str]) -> None:
 
 
 def _check_n_chains(n_chains, s: int) -> None:
-    if not isinstance(n_chains, (int, np.integer)) or isinstance(n_chains, bool) or n_chains < 1:
-        raise TypeError(f"n_chains must be a positive integer, got {n_chains!r}")
+    check_whole("n_chains", n_chains, 1, example=4, meaning="chains the draws of beta are split into")
     if s % n_chains:
         raise ValueError(
             f"n_chains={n_chains} does not divide the {s} draws of beta into equal chains; "

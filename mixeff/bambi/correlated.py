@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .formula import formula_bars, parse_formula
+from ..model.formula import formula_bars, parse_formula
 
 COR_DIM = "__cor_dim"
 """Suffix of the dim of a block's correlations (one per pair of terms)."""

@@ -9,7 +9,7 @@ operations in the same order as the numpy code they replace, with no fast-math a
 multiply-add: their results equal numpy's exactly (``tests/test_scale.py`` checks that on
 random and extreme inputs, and verb by verb).
 
-numba comes with PyMC (through PyTensor).  Where it cannot be imported, or when
+numba is a dependency of mixeff itself (not only through PyMC, which is optional).  Where it cannot be imported, or when
 ``mixeff.set_options(compiled=False)``, the functions here return ``None`` and callers run
 their numpy code.
 
@@ -56,7 +56,7 @@ def _kernel(name: str):
 def _compile(name: str):
     try:
         import numba
-    except ImportError:  # pragma: no cover - numba is a dependency of PyTensor
+    except ImportError:  # pragma: no cover - numba is a dependency; a platform without its wheels still runs numpy
         return None
     jit = numba.njit(nogil=True, cache=True, error_model="numpy")
     return jit(_SOURCES[name])
@@ -65,7 +65,7 @@ def _compile(name: str):
 def _logit_tail(out, m, big, index):
     # on entry out holds e = exp(eta); on exit e m / ((1 + e)(1 + e big)), d's factors m = expm1(d) and
     # big = exp(d) read at row index[r]: the same operations, in the same order, as the numpy passes of
-    # families._logit_increment (one array read and written, so that LLVM vectorises the loop)
+    # engine.links._logit_increment (one array read and written, so that LLVM vectorises the loop)
     finite = True
     for r in range(out.shape[0]):
         j = index[r]

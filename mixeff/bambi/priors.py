@@ -58,8 +58,8 @@ import re
 
 import numpy as np
 
-from .adapters.bambi import model_parameters
-from .families import aux_name, brms_aux_name
+from ..model.families import aux_name, brms_aux_name
+from .adapter import model_parameters
 
 CLASSES = ("b", "Intercept", "sd", "cor", "sigma", "nu", "shape", "phi", "alpha", "kappa")
 _AUX_CLASS = {c: aux_name(c) for c in CLASSES[4:]}  # prior class -> Bambi parameter

@@ -5,7 +5,7 @@ Fixed-effect columns come from Bambi's own design (formulae's
 model's.  Group-level terms sharing a grouping factor are gathered into one
 :class:`GroupFactor`.  Bambi fits no correlations between them (``cor`` is
 ``None``), unless the model was built by :func:`mixeff.fit` with brms's correlated
-``(1 + x | g)`` (:mod:`mixeff.model.correlated`): then each block's ``<block>_cor``
+``(1 + x | g)`` (:mod:`mixeff.bambi.correlated`): then each block's ``<block>_cor``
 draws fill ``cor``.
 """
 
@@ -19,9 +19,10 @@ import types
 import numpy as np
 import xarray as xr
 
-from ..correlated import build_correlated, model_blocks, read_correlations, term_labels
-from ..families import brms_aux_name, get_family, get_link
-from ..spec import GroupFactor, ModelSpec, Predictor
+from ..model.families import brms_aux_name, get_family, get_link
+from ..model.spec import GroupFactor, ModelSpec, Predictor
+from . import require
+from .correlated import build_correlated, model_blocks, read_correlations, term_labels
 
 
 def model_parameters(model) -> dict:
@@ -405,7 +406,7 @@ def _formula_namespace(model, formulas: list[str]) -> dict:
 
 def rebuild_model(recipe: dict):
     """The bambi.Model described by :func:`model_recipe` (built if the original was)."""
-    import bambi as bmb
+    bmb = require("loading a saved mixeff fit")
 
     namespace = {
         name: importlib.import_module(value) if kind == "module" else value

@@ -12,7 +12,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .adapters.bambi import (
+from ..model.checks import check_whole
+from ..model.families import SUPPORTS, get_family, get_link, outside_support
+from ..model.formula import check_columns, check_complete, check_varying, id_syntax_bars, parse_formula
+from ..model.spec import ModelSpec
+from . import require
+from .adapter import (
     FORMULA_NAME,
     draws_group,
     group_names,
@@ -21,12 +26,8 @@ from .adapters.bambi import (
     rebuild_model,
     spec_from_bambi,
 )
-from .checks import check_whole
 from .correlated import build_correlated, correlated_blocks, model_blocks
-from .families import SUPPORTS, get_family, get_link, outside_support
-from .formula import check_columns, check_complete, check_varying, id_syntax_bars, parse_formula
 from .priors import brms_defaults, check_priors, check_proper, lkj_eta, resolve_priors
-from .spec import ModelSpec
 
 SAMPLE_PRIOR = ("no", "only", "yes")
 CORRELATED_TARGET_ACCEPT = 0.9
@@ -60,7 +61,7 @@ class MixedFit:
     ------------
     A fit pickles (``pickle``, ``cloudpickle``): it is saved as its draws, its
     data and what rebuilds the Bambi model (formula, family, links, priors, aliases -- see
-    :func:`~mixeff.model.adapters.bambi.model_recipe`), and loading rebuilds the model, so
+    :func:`~mixeff.bambi.adapter.model_recipe`), and loading rebuilds the model, so
     the loaded fit gives the same draws of every verb, bit for bit.  Names the formula
     takes from your namespace (``np`` in ``np.log(x)``, a function of yours) are saved
     with it: modules by name, functions as pickle saves them (by reference).
@@ -180,7 +181,7 @@ def fit(
         lme4/brms syntax, e.g. ``"y ~ 1 + TX + (1 | cluster)"``.  As in brms, the terms
         of one bar are correlated: ``(1 + x | g)`` estimates the correlation of g's
         intercepts and slopes (LKJ prior, see ``priors``), sampled non-centred as
-        ``diag(sd) L z`` (:mod:`mixeff.model.correlated`); ``(1 + x || g)`` keeps them
+        ``diag(sd) L z`` (:mod:`mixeff.bambi.correlated`); ``(1 + x || g)`` keeps them
         independent.  With the PyMC sampler such models default to
         ``target_accept=0.9`` (PyMC's 0.8 left a few divergent transitions where
         Stan leaves none).  Terms may transform columns -- ``bs(x, df=4)``,
@@ -197,7 +198,7 @@ def fit(
         ``bmb.Model(bmb.Formula("y ~ x", "sigma ~ x"), d)`` and wrap it with :func:`from_bambi`.
     priors : dict or "brms", optional
         Bambi ``Prior`` objects by term name, or brms-style classes (see
-        :mod:`mixeff.model.priors`): ``{"b": "normal(0, 0.2)", "Intercept": "normal(0, 0.2)",
+        :mod:`mixeff.bambi.priors`): ``{"b": "normal(0, 0.2)", "Intercept": "normal(0, 0.2)",
         "sd": "normal(0, 1)", "cor": "lkj(2)"}`` (``sd`` priors are half-distributions).  A key
         that is not a parameter of the model is an error.  ``"brms"``: brms's default priors,
         computed from the data as brms does (:func:`default_priors` lists them), so the
@@ -246,6 +247,7 @@ def fit(
     >>> p.source, bool(p.summary["conf_low"].max() < 0.05), bool(p.summary["conf_high"].min() > 0.95)
     ('prior', True, True)
     """
+    require("mixeff.fit")
     if sample_prior not in SAMPLE_PRIOR:
         raise ValueError(f"sample_prior={sample_prior!r} is not one of {list(SAMPLE_PRIOR)}")
     if sampler not in ("pymc", "nutpie"):
@@ -360,7 +362,7 @@ def default_priors(formula: str, data: pd.DataFrame, family: str = "gaussian", l
     """Brms's default priors for a model, as the ``priors=`` classes of :func:`fit` (brms's ``default_prior``).
 
     ``fit(..., priors="brms")`` uses exactly these; edit the dict to change a class as
-    ``set_prior`` does in brms.  See :func:`mixeff.model.priors.brms_defaults` for the rules.
+    ``set_prior`` does in brms.  See :func:`mixeff.bambi.priors.brms_defaults` for the rules.
 
     Examples
     --------
@@ -373,6 +375,7 @@ def default_priors(formula: str, data: pd.DataFrame, family: str = "gaussian", l
 
     >>> priors = {**mixeff.default_priors("Reaction ~ Days + (Days | Subject)", sleep), "b": "normal(10, 5)"}
     """
+    require("mixeff.default_priors")
     fam = get_family(family)
     get_link(fam, link)
     model, blocks, _ = _checked_model(

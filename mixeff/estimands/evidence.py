@@ -1,4 +1,4 @@
-"""Numeric kernels of brms-style ``hypothesis()`` output: evidence ratios and parameter draws.
+"""Evidence on draws, as brms's ``hypothesis()`` reports it: density ratios, evidence ratios, parameter names.
 
 * :func:`density_at` / :func:`bw_nrd0`: the Gaussian kernel density estimate of
   draws at one point with R's ``bw.nrd0`` bandwidth -- the estimator of
@@ -9,9 +9,11 @@
   (brms's ``Evid.Ratio`` for ``"x = 0"``), with an approximate standard error.
 * :func:`evidence_ratio` / :func:`posterior_probability`: brms's ``Evid.Ratio``
   and ``Post.Prob`` of one-sided hypotheses.
-* :func:`parameter_draws` / :func:`resolve_parameter`: a fit's parameters under
-  brms's names (``b_TX``, ``sd_cluster__Intercept``, ``r_cluster[1,Intercept]``,
-  ``sigma``) and brms's rules for naming them in hypothesis strings.
+* :func:`resolve_parameter`: brms's rules for naming a fit's parameters (``b_TX``,
+  ``sd_cluster__Intercept``, ``r_cluster[1,Intercept]``, ``sigma``) in hypothesis strings;
+  the draws under those names come from :func:`mixeff.verbs.fits.parameter_draws`.
+
+Quantities computed on draws, not verbs: :func:`mixeff.hypotheses` calls them.
 """
 
 from __future__ import annotations
@@ -243,61 +245,6 @@ def posterior_probability(draws: np.ndarray, op: str) -> np.ndarray:
 # --------------------------------------------------------------------------- parameters by brms name
 
 
-def parameter_draws(fit, draws: str = "posterior") -> tuple[list[str], np.ndarray, int, int]:
-    """A fit's parameters under brms's names, with their draws.
-
-    The columns of :func:`mixeff.as_draws_df` without ``.chain``, ``.iteration``
-    and ``.draw``: ``b_<coef>``, ``sd_<group>__<term>``, ``cor_<group>__<t1>__<t2>``,
-    the family's auxiliary parameters (``sigma``, ``shape``, ...) and
-    ``r_<group>[<level>,<term>]``.
-
-    Parameters
-    ----------
-    fit : MixedFit or ModelSpec
-    draws : {"posterior", "prior"}
-        Which draws.  A fit without prior draws refuses ``"prior"`` (refit with
-        ``sample_prior="yes"``); a prior-only fit answers ``"posterior"`` with its
-        prior draws, as every verb does.  A spec holds one kind of draws
-        (``spec.source``): ``"prior"`` needs a prior spec, ``"posterior"``
-        returns the spec's draws.
-
-    Returns
-    -------
-    names : list of str
-    values : ndarray, ``(P, S)``
-        One row per parameter, draws chain-major.
-    n_chains, n_draws : int
-
-    Examples
-    --------
-    >>> from mixeff.model.examples import toy_spec
-    >>> names, values, n_chains, n_draws = parameter_draws(toy_spec())
-    >>> names[:4], values.shape, n_chains, n_draws
-    (['b_Intercept', 'b_TX', 'sd_cluster__Intercept', 'sigma'], (24, 200), 2, 100)
-    """
-    from ..model.as_draws import as_draws_df
-    from ..model.spec import ModelSpec
-
-    if draws not in ("posterior", "prior"):
-        raise ValueError(f"draws={draws!r} must be 'posterior' or 'prior'")
-    if isinstance(fit, ModelSpec):
-        spec = fit
-        if draws == "prior" and spec.source != "prior":
-            raise ValueError(
-                f"this spec holds {spec.source} draws, not prior draws; pass a spec built from "
-                f"prior draws (source='prior') or a fit with sample_prior='yes'"
-            )
-    else:
-        spec_of = getattr(fit, "spec", None)
-        if spec_of is None:
-            raise TypeError(f"parameter_draws needs a mixeff fit or ModelSpec, got {type(fit).__name__}")
-        spec = spec_of(draws)
-    table = as_draws_df(spec)
-    names = [c for c in table.columns if not str(c).startswith(".")]
-    values = np.ascontiguousarray(table[names].to_numpy(dtype=float).T)
-    return names, values, int(spec.n_chains), int(spec.n_draws)
-
-
 def _brms_renamed(name: str) -> str:
     """Brms's renaming of names in hypothesis strings (``eval_hypothesis``)."""
     for old, new in ((":", "___"), ("[", "."), ("]", "."), (",", "..")):
@@ -311,7 +258,7 @@ def _single_dot(name: str) -> str:
 
 
 def resolve_parameter(name: str, names: list[str]) -> int:
-    """The index in ``names`` (from :func:`parameter_draws`) of the parameter a hypothesis calls ``name``.
+    """The index in ``names`` (as from :func:`~mixeff.verbs.fits.parameter_draws`) of the parameter ``name``.
 
     Tried in order; the first rule that matches wins:
 

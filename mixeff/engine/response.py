@@ -1,0 +1,142 @@
+"""The engine's arithmetic of families: exact increments, normal means, category probabilities.
+
+Exact increments of the expected value, its closed form over a normal random effect, and
+the probability of each row's own category.
+
+:mod:`mixeff.model.families` describes each family (its mean, affine form, category rule); here
+the engine computes with those descriptions and the links' arithmetic of :mod:`mixeff.engine.links`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..model.families import Family, Link
+from .links import LINKS, arithmetic
+
+
+def mean_increment(family: Family, link: Link, eta, d, aux, trials, out=None, scratch=()):
+    """E[Y | η + d] − E[Y | η] computed without cancellation, or None where no exact form is known.
+
+    Used for finite-difference slopes and small contrasts, whose two arms differ
+    by ~1e-4 of η: subtracting two expected values would lose those digits.
+    Both arms must share the auxiliary parameters (the engine checks that).  ``out`` and ``scratch``:
+    reused blocks of η's shape (see :attr:`~mixeff.engine.links.LinkArithmetic.increment`).
+    """
+    if not has_mean_increment(family, link, trials is not None):
+        return None
+    if family.affine is not None:
+        scale, _ = family.affine(aux, trials)
+        out = arithmetic(link).increment(eta, d, out, scratch)
+        if not (np.isscalar(scale) and scale == 1.0):
+            out *= scale
+        return out
+    return LINKS["log"].increment(eta + family.log_mean_shift(aux), d, out, scratch)  # E[Y] = exp(μ + shift)
+
+
+def has_mean_increment(family: Family, link: Link, with_trials: bool) -> bool:
+    """Whether :func:`mean_increment` has an exact form for this family and link."""
+    if arithmetic(link).increment is None:
+        return False
+    if family.affine is not None:
+        return with_trials or not family.needs_trials
+    return family.log_mean_shift is not None
+
+
+def normal_mean(family: Family, link: Link, eta, v, aux, trials):
+    """E[Y | η + u], u ~ N(0, v), in closed form, or None where quadrature is needed.
+
+    Identity links give η; log links exp(η + v/2); probit Φ(η/√(1 + v)); a mean
+    exp(η + shift) (the lognormal's, shift = σ²/2) becomes exp(η + shift + v/2); an affine mean
+    scales and shifts these.
+    """
+    if family.log_mean_shift is not None:  # (such a family has only the identity link)
+        return LINKS["log"].normal_mean(eta + family.log_mean_shift(aux), v)
+    closed = arithmetic(link).normal_mean
+    if closed is None or family.affine is None:
+        return None
+    scale, shift = family.affine(aux, trials)
+    return closed(eta, v) * scale + shift
+
+
+def normal_mean_increment(family: Family, link: Link, eta, d, v, aux, trials):
+    """E[Y | η + d + u] − E[Y | η + u], u ~ N(0, v), in closed form without cancellation, or None.
+
+    Identity links: d (linear in η, the increment does not depend on u); log links (and a mean
+    exp(η + shift)): the log increment at η + v/2.
+    """
+    if family.log_mean_shift is not None:
+        shift = LINKS["log"].normal_increment_shift
+    elif family.affine is not None:
+        shift = arithmetic(link).normal_increment_shift
+    else:
+        shift = None
+    if shift is None:
+        return None
+    return mean_increment(family, link, eta + shift * v if shift else eta, d, aux, trials)
+
+
+# -- ordinal and categorical responses -------------------------------------------------------
+
+# Rows are (row, category) pairs: each computes its own category's probability only, from the
+# thresholds or η it needs, never all K probabilities of its row.
+
+
+def _cumulative_probability(eta, inverse, aux):
+    """P(Y = c) = F(τ_c − η) − F(τ_{c−1} − η), with τ_0 = −∞ and τ_K = ∞: two evaluations of F."""
+    tau, category = aux["threshold"], aux["category"]  # (S, K - 1), (rows,)
+    edge = np.full((tau.shape[0], 1), np.inf)
+    padded = np.concatenate([-edge, tau, edge], axis=1)  # (S, K + 1)
+    upper = inverse(padded[:, category + 1].T - eta)
+    return upper - inverse(padded[:, category].T - eta)
+
+
+def _sratio_probability(eta, inverse, aux):
+    """P(Y = c) = F(τ_c − η) ∏_{j<c} (1 − F(τ_j − η)); the last category the product of all (1 − F)."""
+    tau, category = aux["threshold"], aux["category"]
+    out = np.ones_like(eta)
+    for j in range(tau.shape[1]):
+        rows = np.flatnonzero(category >= j)  # rows whose category has not stopped before threshold j
+        if not len(rows):
+            break
+        stop = inverse(tau[:, j] - eta[rows])
+        out[rows] *= np.where((category[rows] == j)[:, None], stop, 1.0 - stop)
+    return out
+
+
+def own_category_eta(aux, shape) -> np.ndarray:
+    """Each row's own category's η in a categorical model: 0 for the reference, else ``aux["category_eta"]``."""
+    category = aux["category"][:, None]
+    own = np.zeros(shape)
+    for k, eta in enumerate(aux["category_eta"], start=1):
+        own = np.where(category == k, eta, own)
+    return own
+
+
+def _softmax_probability(eta, inverse, aux):
+    """exp(η_c) / Σ_k exp(η_k), with the reference category's η = 0, scaled by the largest η."""
+    etas = [np.broadcast_to(e, eta.shape) for e in aux["category_eta"]]
+    top = np.zeros(eta.shape)
+    for e in etas:
+        np.maximum(top, e, out=top)
+    total = np.exp(-top)
+    for e in etas:
+        total += np.exp(e - top)
+    own = own_category_eta(aux, eta.shape) - top
+    np.exp(own, out=own)
+    own /= total
+    return own
+
+
+CATEGORY_PROBABILITY = {
+    "cumulative": _cumulative_probability,
+    "sratio": _sratio_probability,
+    "softmax": _softmax_probability,
+}
+"""Each :attr:`~mixeff.model.families.Family.category_rule`: ``(eta, inverse, aux) -> (rows, S)``,
+the probability of each row's own category ``aux["category"]``."""
+
+
+def category_probability(family: Family, link: Link, eta, aux) -> np.ndarray:
+    """The probability of each row's own category (ordinal and categorical families)."""
+    return CATEGORY_PROBABILITY[family.category_rule](eta, arithmetic(link).inverse, aux)

@@ -6,6 +6,7 @@ import warnings
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import mixeff
@@ -95,3 +96,30 @@ def test_equivalence_must_be_a_pair_of_numbers_not_a_string():
     p = mixeff.avg_predictions(toy_spec(), by="TX")
     with pytest.raises(TypeError, match=r"equivalence='ab' must be a pair of numbers"):
         mixeff.hypotheses(p, "b1 = b2", equivalence="ab")
+
+
+@pytest.mark.parametrize(
+    "variables, message",
+    [
+        ({"x": [0.0, np.inf]}, r"both values must be finite numbers"),
+        ({"x": [np.nan, 1.0]}, r"both values must be finite numbers"),
+        ({"x": np.inf}, r"the step must be a finite number"),
+        ({"x": lambda x: pd.DataFrame({"lo": x, "hi": x * np.nan})}, r"sets it to 180 missing \(NaN\) value"),
+        ({"x": "custom"}, None),
+    ],
+)
+def test_contrast_values_are_checked_at_the_door(xzg_spec, variables, message):
+    if message is None:
+        table = pd.DataFrame({"lo": xzg_spec.data["x"], "hi": np.where(np.arange(180) == 3, np.inf, 1.0)})
+        variables, message = {"x": table}, r"sets it to 1 infinite value"
+    with pytest.raises(ValueError, match=r"variables(: the contrast of 'x' |=\{'x': .*\}: )" + message):
+        mixeff.comparisons(xzg_spec, variables)
+
+
+def test_counterfactual_values_are_checked_at_the_door(xzg_spec):
+    with pytest.raises(ValueError, match=r"variables=\{'x': \.\.\.\} gives \[0.0, inf\].*need finite values"):
+        mixeff.predictions(xzg_spec, variables={"x": [0.0, np.inf]})
+    with pytest.raises(ValueError, match=r"gives \[nan\]"):
+        mixeff.predictions(xzg_spec, variables={"x": lambda x: np.nan})
+    with pytest.raises(ValueError, match=r"'iqr' applies to numeric variables only, and 'z' is categorical"):
+        mixeff.predictions(xzg_spec, variables={"z": "iqr"})

@@ -84,10 +84,28 @@ class ArmSet:
     def _arm(self, key, changes) -> int:
         if key not in self._keys:
             made = changes()
+            for name, column in made.items():
+                _require_finite_values(name, column)
             self.frames.append(self.base.assign(**made) if made else self.base)
             self.changes.append(made)
             self._keys[key] = len(self.frames) - 1
         return self._keys[key]
+
+
+def _require_finite_values(name: str, column) -> None:
+    """Refuse an arm whose changed numeric column has a missing or infinite value, at the door."""
+    values = np.asarray(column)
+    if values.dtype.kind not in "fc":
+        return
+    missing, infinite = int(np.isnan(values).sum()), int(np.isinf(values).sum())
+    if missing or infinite:
+        found = ", ".join(
+            p for p in (f"{missing} missing (NaN)" if missing else "", f"{infinite} infinite" if infinite else "") if p
+        )
+        raise ValueError(
+            f"variables: the contrast of {name!r} sets it to {found} value(s); contrasts are computed at finite "
+            "values: give finite lo/hi values, a finite step, or a function that returns finite values"
+        )
 
 
 def _hashable(value):

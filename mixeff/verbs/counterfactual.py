@@ -77,10 +77,25 @@ def counterfactual_values(spec, variables) -> dict[str, list]:
                 values = _numeric_values(name, value, x)
         elif value is None or (isinstance(value, str) and value == "all"):
             values = levels_of(spec, name, kind)
+        elif isinstance(value, str) and value in NUMERIC_SHORTCUTS:
+            raise ValueError(
+                f"variables={{{name!r}: {value!r}}}: {value!r} applies to numeric variables only, and {name!r} is "
+                f"{kind}; give its values as a list (e.g. {levels_of(spec, name, kind)[:2]}) or leave the value out "
+                "for every level"
+            )
         else:
             values = list(np.atleast_1d(value)) if not isinstance(value, str) else [value]
         if not values:
             raise ValueError(f"variables: {name!r} gives no values")
+        numbers = np.asarray(
+            [v for v in values if isinstance(v, (int, float, np.number)) and not isinstance(v, bool)], dtype=float
+        )
+        if not np.isfinite(numbers).all():
+            raise ValueError(
+                f"variables={{{name!r}: ...}} gives {[v.item() if isinstance(v, np.generic) else v for v in values]}, "
+                "with missing (NaN) or infinite values; "
+                "counterfactual predictions need finite values"
+            )
         out[name] = values
     return out
 

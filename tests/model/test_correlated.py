@@ -12,7 +12,7 @@ from scipy import stats
 import mixeff
 from mixeff.diagnostics import rhat_and_bulk_ess
 
-FIXTURE = Path(__file__).parent / "fixtures" / "brms_sleepstudy"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "brms_sleepstudy"
 SLEEP_FORMULA = "Reaction ~ 1 + Days + (1 + Days | Subject)"
 QUIET = dict(progress=False)
 

@@ -13,7 +13,7 @@ import pytest
 
 import mixeff
 
-FIXTURE = Path(__file__).parent / "fixtures" / "brms_sleepstudy"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "brms_sleepstudy"
 RE_FORMULAS = {"reNULL": None, "reNA": "NA", "reInt": "~(1 | Subject)"}
 
 

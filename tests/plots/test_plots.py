@@ -307,7 +307,7 @@ def _points(ax):
 
 @pytest.fixture(scope="module")
 def bernoulli_spec():
-    """Bernoulli y ~ x + z + (1 | g) from known draws (no sampling), as tests/test_verbs_parity.py's."""
+    """Bernoulli y ~ x + z + (1 | g) from known draws (no sampling), as tests/verbs/test_verbs_parity.py's."""
     import mixeff
 
     rng = np.random.default_rng(7)

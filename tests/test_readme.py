@@ -8,6 +8,9 @@ import pytest
 
 matplotlib.use("Agg")
 
+# the README fits its model (MCMC) in a block the conftest scan cannot see
+pytestmark = pytest.mark.slow
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 

@@ -37,7 +37,8 @@ def _p(spec, frame, **kw):
 def test_draw_ids_pick_those_draws(spec, rows):
     full = _p(spec, rows)
     ids = [5, 1, 299, 42]
-    sub = predictions(spec, rows, draw_ids=ids)
+    with pytest.warns(mixeff.ConvergenceWarning, match="bulk ESS"):  # 4 draws: ESS far below 100
+        sub = predictions(spec, rows, draw_ids=ids)
     np.testing.assert_array_equal(sub.draws, full[:, ids])
     assert (sub.n_chains, sub.n_draws) == (1, 4) and "draw_ids" in sub.selection and "draw_ids" in repr(sub)
 
@@ -46,8 +47,9 @@ def test_ndraws_is_a_seeded_random_subset_kept_per_chain():
     spec = toy_spec()  # 2 chains x 100 draws
     frame = spec.data.head(3)
     full = _p(spec, frame)
-    a = predictions(spec, frame, ndraws=40, seed=3)
-    b = predictions(spec, frame, ndraws=40, seed=3)
+    with pytest.warns(mixeff.ConvergenceWarning, match="bulk ESS"):  # 40 draws: ESS below 100
+        a = predictions(spec, frame, ndraws=40, seed=3)
+        b = predictions(spec, frame, ndraws=40, seed=3)
     np.testing.assert_array_equal(a.draws, b.draws)
     assert (a.n_chains, a.n_draws) == (2, 20)  # 20 from each chain: R-hat still compares chains
     # every column is one of the fit's draws, each chain's from that chain

@@ -11,6 +11,7 @@ themselves.  The scan is checked at run time: a test not marked ``slow`` that re
 import ast
 import functools
 import inspect
+import re
 import textwrap
 
 import numpy as np
@@ -145,12 +146,21 @@ def _samples(func) -> bool:
     return any(isinstance(n, ast.Call) and id(n) not in refused and _is_mcmc_call(n) for n in ast.walk(tree))
 
 
+_DOCTEST_SAMPLES = re.compile(r"\bexample_fit\(|\bfit\((?![^)]*sample_prior=\"only\")")
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        if info is None:  # doctests
+        dtest = getattr(item, "dtest", None)
+        if dtest is not None:  # a doctest of mixeff/: slow when an example fits a model
+            if any(_DOCTEST_SAMPLES.search(example.source) for example in dtest.examples):
+                item.add_marker(pytest.mark.slow)
             continue
-        funcs = [item.function] + [d.func for defs in info.name2fixturedefs.values() for d in defs]
+        info = getattr(item, "_fixtureinfo", None)
+        function = getattr(item, "function", None)
+        if info is None or function is None:
+            continue
+        funcs = [function] + [d.func for defs in info.name2fixturedefs.values() for d in defs]
         if any(_samples(getattr(f, "__wrapped__", f)) for f in funcs):
             item.add_marker(pytest.mark.slow)
 

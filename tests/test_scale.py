@@ -49,6 +49,7 @@ def threads_used(monkeypatch):
     return used
 
 
+@pytest.mark.slow  # every verb at 5 chunkings x 3 thread counts
 @pytest.mark.parametrize("call", list(CALLS), ids=list(CALLS))
 def test_threads_give_the_same_bits(xzg_spec, table, call, threads_used):
     """n_jobs 1, 2 and 4 and every chunking give identical draws: a task (a fixed number of rows) adds
@@ -141,6 +142,7 @@ def client():
 DASK_CALLS = {k: v for k, v in CALLS.items() if k.startswith("avg_")}
 
 
+@pytest.mark.slow  # a LocalCluster of worker processes
 @pytest.mark.parametrize("levels", ["gaussian", "integrate"])
 @pytest.mark.parametrize("call", list(DASK_CALLS), ids=list(DASK_CALLS))
 def test_dask_partitions_equal_the_table_in_memory(client, xzg_spec, table, call, levels):
@@ -155,6 +157,7 @@ def test_dask_partitions_equal_the_table_in_memory(client, xzg_spec, table, call
     assert got.new_levels == want.new_levels
 
 
+@pytest.mark.slow  # a LocalCluster of worker processes
 def test_dask_hypothesis_and_transform_apply_to_the_whole_table(client, xzg_spec, table):
     kw = dict(by="z", hypothesis="b2 - b1 = 0", **NEW_LEVELS)
     want = mixeff.avg_comparisons(xzg_spec, "x", newdata=table, **kw)
@@ -163,6 +166,7 @@ def test_dask_hypothesis_and_transform_apply_to_the_whole_table(client, xzg_spec
     assert got.summary["hypothesis"].tolist() == want.summary["hypothesis"].tolist()
 
 
+@pytest.mark.slow  # a LocalCluster of worker processes
 # to_zarr (mixeff/verbs/distributed.py) hands dask partitions of unequal rows, which dask rechunks with a warning
 @pytest.mark.filterwarnings("ignore:The array uses irregular chunk sizes:UserWarning")
 def test_parquet_files_and_lazy_rows(client, xzg_spec, table, tmp_path):

@@ -21,6 +21,10 @@ from scipy import special
 import mixeff
 from mixeff.model.families import FAMILIES, REFUSED_FAMILIES, get_family
 
+# slow without MCMC: a Bambi/PyMC model is built and compiled per family, and PyMC's own
+# distributions are sampled 400 000 times per mean (about 100 s)
+pytestmark = pytest.mark.slow
+
 S = 40
 
 

@@ -607,6 +607,7 @@ def test_style_matches_the_conditional_plots():
     assert common.palette(2) == plt.rcParams["axes.prop_cycle"].by_key()["color"][:2]
 
 
+@pytest.mark.slow  # renders and measures every label at 300 dpi
 @pytest.mark.parametrize("n", [1, 10, 48])
 def test_text_fits_at_300_dpi(n, tmp_path):
     names = [f"S{i:02d}" for i in range(n)]

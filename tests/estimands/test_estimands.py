@@ -23,10 +23,10 @@ def pair(hi=HI, lo=LO):
 @pytest.mark.parametrize(
     "name, per_row, averaged",
     [
-        ("difference", lambda h, lo: h - l, lambda h, lo: h.mean(0) - lo.mean(0)),
-        ("ratio", lambda h, lo: h / l, lambda h, lo: h.mean(0) / lo.mean(0)),
+        ("difference", lambda h, lo: h - lo, lambda h, lo: h.mean(0) - lo.mean(0)),
+        ("ratio", lambda h, lo: h / lo, lambda h, lo: h.mean(0) / lo.mean(0)),
         ("lnratio", lambda h, lo: np.log(h / lo), lambda h, lo: np.log(h.mean(0) / lo.mean(0))),
-        ("lift", lambda h, lo: (h - lo) / l, lambda h, lo: (h - lo).mean(0) / lo.mean(0)),
+        ("lift", lambda h, lo: (h - lo) / lo, lambda h, lo: (h - lo).mean(0) / lo.mean(0)),
         (
             "lnor",
             lambda h, lo: special.logit(h) - special.logit(lo),

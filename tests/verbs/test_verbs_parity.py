@@ -57,10 +57,12 @@ def test_ndraws_is_a_seeded_random_subset_kept_per_chain():
         own = full[:, chain * 100 : (chain + 1) * 100]
         for col in a.draws[:, chain * 20 : (chain + 1) * 20].T:
             assert (np.abs(own - col[:, None]).max(axis=0) == 0).any()
-    odd = predictions(spec, frame, ndraws=7, seed=1)
+    with pytest.warns(mixeff.ConvergenceWarning, match="bulk ESS"):  # 7 draws
+        odd = predictions(spec, frame, ndraws=7, seed=1)
     assert (odd.n_chains, odd.n_draws) == (1, 7)
     assert len({tuple(c) for c in odd.draws.T}) == 7  # without replacement
-    c = comparisons(spec, "TX", newdata=frame, ndraws=10, seed=2)
+    with pytest.warns(mixeff.ConvergenceWarning, match="bulk ESS"):  # 10 draws
+        c = comparisons(spec, "TX", newdata=frame, ndraws=10, seed=2)
     assert c.draws.shape == (3, 10)
 
 

@@ -1,4 +1,18 @@
-"""Shared fits: each model is sampled once per test session (MCMC is the slow part)."""
+"""Shared fits: each model is sampled once per test session (MCMC is the slow part).
+
+Tests that sample (MCMC) are marked ``slow`` here, at collection: a test is slow when it, or a
+fixture in its closure, calls a sampler (``mixeff.fit``/``model.fit`` without
+``sample_prior="only"``, ``example_fit()``, ``pm.sample``) outside a ``pytest.raises`` block.
+Tests that sample through a helper the source scan cannot see carry ``@pytest.mark.slow``
+themselves.  The scan is checked at run time: a test not marked ``slow`` that reaches
+``bambi.Model.fit`` or ``pymc.sample`` fails, so ``pytest -m "not slow"`` never runs MCMC.
+"""
+
+import ast
+import functools
+import inspect
+import re
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -84,3 +98,128 @@ def xzg_spec():
     for i in range(4):
         draws[f"r_g[g{i},Intercept]"] = rng.normal(0.5 * (i - 1.5), 0.3, draws_n)
     return mixeff.from_brms_draws(draws, formula="y ~ x + z + (1 | g)", data=d, family="bernoulli")
+
+
+# --------------------------------------------------------------------------- slow: who samples
+
+
+def _callee(call: ast.Call) -> tuple[str | None, str | None]:
+    """(owner, name) of a call: ``pm.sample(...)`` -> ("pm", "sample"), ``fit(...)`` -> (None, "fit")."""
+    f = call.func
+    if isinstance(f, ast.Name):
+        return None, f.id
+    if isinstance(f, ast.Attribute):
+        owner = f.value.id if isinstance(f.value, ast.Name) else None
+        return owner, f.attr
+    return None, None
+
+
+def _is_mcmc_call(call: ast.Call) -> bool:
+    owner, name = _callee(call)
+    if name == "example_fit":
+        return True
+    if name == "sample" and owner in ("pm", "pymc", "nutpie"):
+        return True
+    if name == "fit":
+        for kw in call.keywords:  # prior-only fits are exact forward draws, no MCMC
+            if kw.arg == "sample_prior" and isinstance(kw.value, ast.Constant) and kw.value.value == "only":
+                return False
+        return True
+    return False
+
+
+def _is_raises(expr) -> bool:
+    return isinstance(expr, ast.Call) and _callee(expr)[1] == "raises"
+
+
+@functools.cache
+def _samples(func) -> bool:
+    """Whether ``func``'s own source calls an MCMC sampler outside ``pytest.raises`` (which stops at the door)."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
+    except (OSError, TypeError, SyntaxError):
+        return False
+    refused = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.With) and any(_is_raises(item.context_expr) for item in node.items):
+            refused.update(id(sub) for sub in ast.walk(node))
+    return any(isinstance(n, ast.Call) and id(n) not in refused and _is_mcmc_call(n) for n in ast.walk(tree))
+
+
+# The suite's fits are deliberately short (e.g. FAST: 2 chains of 250 draws; example_fit(): 250 draws, R-hat
+# up to 1.09): mixeff's ConvergenceWarning on them says so, and is not what these tests check.  Only tests
+# that sample get this filter; the warning itself is tested with pytest.warns (tests/test_trust.py), which
+# records it whatever the filters.
+_ROUGH_FIT = pytest.mark.filterwarnings("ignore::mixeff.ConvergenceWarning")
+
+_DOCTEST_SAMPLES = re.compile(r"\bexample_fit\(|\bfit\((?![^)]*sample_prior=\"only\")")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        dtest = getattr(item, "dtest", None)
+        if dtest is not None:  # a doctest of mixeff/: slow when an example fits a model
+            if any(_DOCTEST_SAMPLES.search(example.source) for example in dtest.examples):
+                item.add_marker(pytest.mark.slow)
+                item.add_marker(_ROUGH_FIT)
+            continue
+        info = getattr(item, "_fixtureinfo", None)
+        function = getattr(item, "function", None)
+        if info is None or function is None:
+            continue
+        funcs = [function] + [d.func for defs in info.name2fixturedefs.values() for d in defs]
+        if any(_samples(getattr(f, "__wrapped__", f)) for f in funcs):
+            item.add_marker(pytest.mark.slow)
+            item.add_marker(_ROUGH_FIT)
+
+
+@pytest.fixture(autouse=True)
+def _no_mcmc_unless_slow(request, monkeypatch):
+    """A test not marked ``slow`` that samples fails: the marks above are checked, not trusted."""
+    if request.node.get_closest_marker("slow") is not None:
+        return
+    import bambi
+    import pymc
+
+    def refusing(real):
+        @functools.wraps(real)  # the signature stays readable (fit() checks its kwargs against it)
+        def refuse(*args, **kwargs):
+            raise AssertionError(f"{request.node.nodeid} runs MCMC: mark it @pytest.mark.slow")
+
+        return refuse
+
+    monkeypatch.setattr(bambi.Model, "fit", refusing(bambi.Model.fit))
+    monkeypatch.setattr(pymc, "sample", refusing(pymc.sample))
+
+
+# --------------------------------------------------------------------------- compiled kernels ran
+
+
+def kernels_module():
+    """mixeff's numba kernels (:mod:`mixeff.engine.kernels`)."""
+    from mixeff.engine import kernels
+
+    return kernels
+
+
+@pytest.fixture
+def compiled_calls(monkeypatch):
+    """Calls of each compiled kernel during the test, by name: a parity test that asserts a count is
+    known to have run numba's code, not numpy's twice.  Skips without numba."""
+    import collections
+
+    numba = pytest.importorskip("numba")
+    kernels = kernels_module()
+    before = mixeff.set_options(compiled=True)
+    calls: collections.Counter = collections.Counter()
+    for name in kernels._SOURCES:
+        real = kernels._kernel(name)  # compiled now (cached on disk), or None without numba
+        assert isinstance(real, numba.core.dispatcher.Dispatcher), f"kernel {name!r} is not compiled: {real!r}"
+
+        def recording(*args, _real=real, _name=name):
+            calls[_name] += 1
+            return _real(*args)
+
+        monkeypatch.setitem(kernels._compiled, name, recording)
+    yield calls
+    mixeff.set_options(**before)

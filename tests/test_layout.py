@@ -9,6 +9,7 @@ them.  Imports inside functions count too.
 """
 
 import ast
+import functools
 import sys
 from pathlib import Path
 
@@ -57,8 +58,12 @@ def _imports(path: Path) -> set[str]:
                 found.update(f"{target}.{a.name}" for a in node.names)
         elif isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.split(".")[0] == "mixeff")
-    modules = {_module_name(p) for p in PACKAGE.rglob("*.py")}
-    return {m for m in found if m in modules and m != name}
+    return {m for m in found if m in _modules(PACKAGE) and m != name}
+
+
+@functools.cache
+def _modules(package: Path) -> frozenset[str]:
+    return frozenset(_module_name(p) for p in package.rglob("*.py"))
 
 
 def _libraries(path: Path) -> set[str]:
@@ -73,7 +78,12 @@ def _libraries(path: Path) -> set[str]:
 
 
 def _graph():
-    return {_module_name(p): _imports(p) for p in PACKAGE.rglob("*.py")}
+    return _graph_of(PACKAGE)
+
+
+@functools.cache
+def _graph_of(package: Path):  # read once per package (the planted one below is another)
+    return {_module_name(p): _imports(p) for p in package.rglob("*.py")}
 
 
 def _layer(module: str) -> str:

@@ -85,14 +85,15 @@ def test_01_integrated_new_cluster_is_the_moment_formula(magnusson):
 def test_01_simulated_clusters_err_by_their_closed_form_standard_error(magnusson):
     fit, (_, _, s0, _), typical, marginal = magnusson
     k = 200
-    res = me.predictions(
-        fit,
-        me.datagrid(fit, TX=[0, 1], cluster=me.new_levels(k)),
-        by="TX",
-        allow_new_levels=True,
-        sample_new_levels="gaussian",
-        seed=3,
-    )
+    with pytest.warns(me.MonteCarloWarning, match="Monte Carlo error"):  # the error this test measures
+        res = me.predictions(
+            fit,
+            me.datagrid(fit, TX=[0, 1], cluster=me.new_levels(k)),
+            by="TX",
+            allow_new_levels=True,
+            sample_new_levels="gaussian",
+            seed=3,
+        )
     z = (res.draws - marginal) / (typical * np.sqrt(np.expm1(s0**2) * np.exp(s0**2) / k))
     np.testing.assert_allclose(z[0], z[1], rtol=1e-6, atol=1e-9)  # both arms share their clusters
     assert abs(z[0].mean()) < 4 / np.sqrt(z.shape[1])

@@ -142,6 +142,10 @@ def brms_inputs():
     return pd.read_csv(FIXTURE / "draws.csv"), mixeff.datasets.load_sleepstudy()
 
 
+@pytest.mark.filterwarnings(
+    # brms's own draws of the sleepstudy fit: R-hat of a few rows is just above 1.01 (a rough fixture)
+    "ignore:the predictions may not be trustworthy:mixeff.ConvergenceWarning"
+)
 @pytest.mark.parametrize("dumper", DUMPERS)
 def test_brms_spec_round_trip(brms_inputs, dumper):
     draws, data = brms_inputs

@@ -125,6 +125,8 @@ def test_notebook_bars_with_ipywidgets(monkeypatch):
     assert passes._bar_class() is tqdm.auto.tqdm
 
 
+# toy_spec's made-up draws: R-hat of a few of these rows is just above 1.01 by chance
+@pytest.mark.filterwarnings("ignore:the predictions may not be trustworthy:mixeff.ConvergenceWarning")
 def test_an_interrupted_run_leaves_nothing_behind(spec, grid, capsys, monkeypatch):
     kwargs = dict(chunk_rows=10, progress=True, type="prediction", seed=3)
     want = mixeff.predictions(spec, grid, **kwargs).draws

@@ -18,6 +18,9 @@ from hypothesis import strategies as st
 
 import mixeff
 
+# slow: Hypothesis draws many random models, grids and arguments per test
+pytestmark = pytest.mark.slow
+
 EXAMPLES = int(os.environ.get("MIXEFF_HYPOTHESIS_EXAMPLES", "25"))
 PROPERTY = settings(
     max_examples=EXAMPLES,

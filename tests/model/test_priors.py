@@ -18,6 +18,9 @@ from mixeff.bambi import fitting as fit_module
 from mixeff.bambi.priors import check_proper, parse_prior, resolve_priors
 from mixeff.results import get_draws
 
+# slow: MCMC (sample_prior="yes") and prior-only fits, each compiling a PyMC model
+pytestmark = pytest.mark.slow
+
 FORMULA = "defund ~ age + education + military + gender + (1 + gender | state)"
 VAGUE = {"b": "normal(0, 1e6)", "Intercept": "normal(0, 1e6)"}
 # brms's `sd` class is left at its default, as in the seed.  Bambi's default

@@ -9,7 +9,7 @@ import pytest
 import mixeff
 from mixeff.model.spec import GroupFactor
 
-FIXTURE = Path(__file__).parent / "fixtures" / "brms_sleepstudy"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "brms_sleepstudy"
 FORMULA = "Reaction ~ 1 + Days + (1 + Days | Subject)"
 
 

@@ -12,7 +12,10 @@ from scipy import stats
 import mixeff
 from mixeff.diagnostics import rhat_and_bulk_ess
 
-FIXTURE = Path(__file__).parent / "fixtures" / "brms_sleepstudy"
+# slow: MCMC and prior-only fits of correlated models, each compiling a PyMC model
+pytestmark = pytest.mark.slow
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "brms_sleepstudy"
 SLEEP_FORMULA = "Reaction ~ 1 + Days + (1 + Days | Subject)"
 QUIET = dict(progress=False)
 

@@ -13,7 +13,7 @@ import pytest
 
 import mixeff
 
-FIXTURE = Path(__file__).parent / "fixtures" / "brms_sleepstudy"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "brms_sleepstudy"
 RE_FORMULAS = {"reNULL": None, "reNA": "NA", "reInt": "~(1 | Subject)"}
 
 
@@ -37,6 +37,10 @@ def _brms(kind: str, tag: str) -> np.ndarray:
     return np.loadtxt(FIXTURE / f"{kind}_{tag}.csv", delimiter=",", skiprows=1)  # (draws, rows)
 
 
+@pytest.mark.filterwarnings(
+    # brms's own draws of the sleepstudy fit: R-hat of a few rows is just above 1.01 (a rough fixture)
+    "ignore:the predictions may not be trustworthy:mixeff.ConvergenceWarning"
+)
 @pytest.mark.parametrize("tag", list(RE_FORMULAS))
 @pytest.mark.parametrize("kind,type", [("epred", "response"), ("linpred", "link")])
 def test_predictions_equal_brms_on_the_same_draws(brms_spec, newdata, tag, kind, type):

@@ -15,7 +15,7 @@ import mixeff
 from mixeff.config import set_options
 from mixeff.model.examples import toy_spec
 
-FIXTURE = Path(__file__).parent / "fixtures" / "brms_sleepstudy"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "brms_sleepstudy"
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,10 @@ from scipy import special
 import mixeff
 from mixeff.model.families import FAMILIES, REFUSED_FAMILIES, get_family
 
+# slow without MCMC: a Bambi/PyMC model is built and compiled per family, and PyMC's own
+# distributions are sampled 400 000 times per mean (about 100 s)
+pytestmark = pytest.mark.slow
+
 S = 40
 
 
@@ -420,7 +424,8 @@ def test_priors_that_would_be_wrong_for_ordinal_thresholds_and_psi_are_refused()
 
 
 def test_ordinal_probabilities_integrated_over_a_new_level_equal_the_probit_closed_form():
-    """P(Y <= k) over a new judge u ~ N(0, σ²): Φ((τ_k − η)/√(1 + σ²)) for the probit link (quadrature vs closed form)."""
+    """P(Y <= k) over a new judge u ~ N(0, σ²): Φ((τ_k − η)/√(1 + σ²)) for the probit link
+    (quadrature vs closed form)."""
     from scipy.stats import norm
 
     _, fit = case_fit("cumulative-probit")

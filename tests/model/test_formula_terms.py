@@ -14,6 +14,9 @@ import xarray as xr
 
 import mixeff
 
+# slow without MCMC: prior-only Bambi fits, a PyMC model compiled per formula
+pytestmark = pytest.mark.slow
+
 PRIORS = {"b": "normal(0, 5)", "Intercept": "normal(250, 10)", "sd": "normal(0, 10)", "sigma": "exponential(0.1)"}
 
 

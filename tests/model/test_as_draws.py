@@ -9,7 +9,7 @@ import pytest
 
 import mixeff
 
-FIXTURE = Path(__file__).parent / "fixtures" / "brms_sleepstudy"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "brms_sleepstudy"
 SLEEP_FORMULA = "Reaction ~ 1 + Days + (1 + Days | Subject)"
 
 

@@ -15,7 +15,7 @@ from scipy.special import expit
 import mixeff
 from mixeff.datasets import WINE_RATINGS, WINE_TRUTH, load_wine
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # The generating model, written out here independently of the module and of data/README.md.
 THRESHOLDS = np.array([-1.3, 1.3, 3.5, 5.0])

@@ -21,6 +21,8 @@ def bambi_mu(fit, **kwargs):
     return flat(out["posterior"][fit.model.family.likelihood.parent]).T  # (rows, S)
 
 
+@pytest.mark.slow  # MCMC fits through request.getfixturevalue, which the conftest scan cannot see
+@pytest.mark.filterwarnings("ignore::mixeff.ConvergenceWarning")  # the suite's short fits (see conftest.py)
 @pytest.mark.parametrize("fixture", ["sleep_fit", "bernoulli_fit"])
 def test_matches_bambi_predict_on_own_rows(fixture, request):
     fit = request.getfixturevalue(fixture)

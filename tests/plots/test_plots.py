@@ -307,7 +307,7 @@ def _points(ax):
 
 @pytest.fixture(scope="module")
 def bernoulli_spec():
-    """Bernoulli y ~ x + z + (1 | g) from known draws (no sampling), as tests/test_verbs_parity.py's."""
+    """Bernoulli y ~ x + z + (1 | g) from known draws (no sampling), as tests/verbs/test_verbs_parity.py's."""
     import mixeff
 
     rng = np.random.default_rng(7)
@@ -607,6 +607,7 @@ def test_style_matches_the_conditional_plots():
     assert common.palette(2) == plt.rcParams["axes.prop_cycle"].by_key()["color"][:2]
 
 
+@pytest.mark.slow  # renders and measures every label at 300 dpi
 @pytest.mark.parametrize("n", [1, 10, 48])
 def test_text_fits_at_300_dpi(n, tmp_path):
     names = [f"S{i:02d}" for i in range(n)]

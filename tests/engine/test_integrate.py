@@ -44,6 +44,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow  # the reference is scipy quad, cell by cell (tens of seconds)
 @pytest.mark.parametrize("name", list(CASES))
 def test_relative_error_below_1e_10_over_the_tested_range(name):
     f, step = CASES[name]

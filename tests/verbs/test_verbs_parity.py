@@ -37,7 +37,8 @@ def _p(spec, frame, **kw):
 def test_draw_ids_pick_those_draws(spec, rows):
     full = _p(spec, rows)
     ids = [5, 1, 299, 42]
-    sub = predictions(spec, rows, draw_ids=ids)
+    with pytest.warns(mixeff.ConvergenceWarning, match="bulk ESS"):  # 4 draws: ESS far below 100
+        sub = predictions(spec, rows, draw_ids=ids)
     np.testing.assert_array_equal(sub.draws, full[:, ids])
     assert (sub.n_chains, sub.n_draws) == (1, 4) and "draw_ids" in sub.selection and "draw_ids" in repr(sub)
 
@@ -46,8 +47,9 @@ def test_ndraws_is_a_seeded_random_subset_kept_per_chain():
     spec = toy_spec()  # 2 chains x 100 draws
     frame = spec.data.head(3)
     full = _p(spec, frame)
-    a = predictions(spec, frame, ndraws=40, seed=3)
-    b = predictions(spec, frame, ndraws=40, seed=3)
+    with pytest.warns(mixeff.ConvergenceWarning, match="bulk ESS"):  # 40 draws: ESS below 100
+        a = predictions(spec, frame, ndraws=40, seed=3)
+        b = predictions(spec, frame, ndraws=40, seed=3)
     np.testing.assert_array_equal(a.draws, b.draws)
     assert (a.n_chains, a.n_draws) == (2, 20)  # 20 from each chain: R-hat still compares chains
     # every column is one of the fit's draws, each chain's from that chain
@@ -55,10 +57,12 @@ def test_ndraws_is_a_seeded_random_subset_kept_per_chain():
         own = full[:, chain * 100 : (chain + 1) * 100]
         for col in a.draws[:, chain * 20 : (chain + 1) * 20].T:
             assert (np.abs(own - col[:, None]).max(axis=0) == 0).any()
-    odd = predictions(spec, frame, ndraws=7, seed=1)
+    with pytest.warns(mixeff.ConvergenceWarning, match="bulk ESS"):  # 7 draws
+        odd = predictions(spec, frame, ndraws=7, seed=1)
     assert (odd.n_chains, odd.n_draws) == (1, 7)
     assert len({tuple(c) for c in odd.draws.T}) == 7  # without replacement
-    c = comparisons(spec, "TX", newdata=frame, ndraws=10, seed=2)
+    with pytest.warns(mixeff.ConvergenceWarning, match="bulk ESS"):  # 10 draws
+        c = comparisons(spec, "TX", newdata=frame, ndraws=10, seed=2)
     assert c.draws.shape == (3, 10)
 
 

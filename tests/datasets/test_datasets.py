@@ -18,7 +18,7 @@ from mixeff.datasets import (
     write_ces_like,
 )
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 
 # Written out independently of the module under test.
 EXPECTED_SIZES = {

@@ -33,6 +33,7 @@ import pandas as pd
 
 from ..estimands.slopes import SLOPES
 from ..estimands.variables import contrast_kind
+from ..model.checks import check_whole
 from ..model.spec import CATEGORY_COLUMN
 from ..results import Result
 from ..verbs.grid import fivenum
@@ -392,23 +393,14 @@ def _call_verb(kind, fit, variables, *, newdata, by, seed, verb_args):
 
 
 def _check_n_points(n_points) -> int:
-    if isinstance(n_points, bool) or not isinstance(n_points, numbers.Integral):
-        raise TypeError(f"n_points={n_points!r} must be a whole number of x values, e.g. 50")
-    if n_points < 2:
-        raise ValueError(f"n_points={n_points!r} must be at least 2 (the x range's ends), e.g. 50")
+    check_whole("n_points", n_points, 2, example=50, meaning="x values along the axis, the range's ends included")
     return int(n_points)
 
 
 def _check_spaghetti(spaghetti) -> int:
     if spaghetti is None or spaghetti is False:
         return 0
-    if isinstance(spaghetti, bool) or not isinstance(spaghetti, numbers.Integral):
-        raise TypeError(
-            f"spaghetti={spaghetti!r} must be a whole number of posterior draws to draw as lines, "
-            "e.g. spaghetti=50 (0: none)"
-        )
-    if spaghetti < 0:
-        raise ValueError(f"spaghetti={spaghetti!r} must be >= 0 (the number of draws drawn as lines)")
+    check_whole("spaghetti", spaghetti, 0, example=50, meaning="posterior draws drawn as lines; 0: none")
     return int(spaghetti)
 
 

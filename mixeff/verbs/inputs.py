@@ -6,7 +6,6 @@ Every error names the argument, the bad value and the fix: wrong types raise
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import replace
 
 import numpy as np
@@ -15,6 +14,7 @@ import pandas as pd
 from ..config import check_jobs
 from ..engine.options import SAMPLE_NEW_LEVELS, TYPES, PassOptions
 from ..engine.reduce import Grouping
+from ..model.checks import check_whole
 from ..model.families import aux_name
 from ..model.formula import missing_and_infinite, parse_re_formula
 from ..model.spec import CATEGORY_COLUMN, ModelSpec
@@ -94,10 +94,7 @@ def pass_options(
             "'gaussian', type='link', or a model with a log link"
         )
     check_seed(seed)
-    if chunk_rows is not None and (isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int)):
-        raise TypeError(f"chunk_rows={chunk_rows!r} must be a whole number of rows, or None for automatic")
-    if chunk_rows is not None and chunk_rows < 1:
-        raise ValueError(f"chunk_rows={chunk_rows!r} must be at least 1 (or None for automatic)")
+    check_whole("chunk_rows", chunk_rows, 1, none_ok=True, meaning="rows per engine chunk; None: automatic")
     check_jobs(n_jobs, "n_jobs")
     parts = {"mu": spec.groups, **{name: part.groups for name, part in spec.dpars.items()}}
     include = {
@@ -139,8 +136,7 @@ def choose_draws(spec: ModelSpec, ndraws=None, draw_ids=None, seed=None) -> Mode
     if ndraws is not None and draw_ids is not None:
         raise ValueError("give ndraws= (a random subset) or draw_ids= (chosen draws), not both")
     if ndraws is not None:
-        if isinstance(ndraws, bool) or not isinstance(ndraws, numbers.Integral):
-            raise TypeError(f"ndraws={ndraws!r} must be a whole number of draws, e.g. 200")
+        check_whole("ndraws", ndraws, 1, example=200, meaning="draws chosen at random")
         if not 1 <= ndraws <= total:
             raise ValueError(
                 f"ndraws={ndraws!r}: the fit has {total} draws ({spec.n_chains} chains × {spec.n_draws}); "
@@ -269,10 +265,7 @@ def check_seed(seed) -> None:
     """``seed``: None, a non-negative whole number, or a ``numpy.random.Generator``."""
     if seed is None or isinstance(seed, np.random.Generator):
         return
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed={seed!r} must be a whole number such as 2024 (or None for a fresh random state)")
-    if seed < 0:
-        raise ValueError(f"seed={seed!r} must be >= 0")
+    check_whole("seed", seed, 0, example=2024, meaning="or a numpy Generator; None: a fresh random state")
 
 
 def check_columns(frame: pd.DataFrame, columns, argument: str, what: str = "newdata") -> list[str]:

@@ -315,7 +315,7 @@ def test_long_category_labels_are_rotated():
         (dict(condition="x", by="z"), ValueError, r"both given.*not both"),
         (dict(), ValueError, r"give condition="),
         (dict(condition="z", spaghetti=5), ValueError, r"spaghetti=5 .* x='z' is categorical"),
-        (dict(condition="x", spaghetti=2.5), TypeError, r"spaghetti=2.5 must be a whole number"),
+        (dict(condition="x", spaghetti=2.5), TypeError, r"spaghetti=2.5: spaghetti must be an int >= 0 \(posterior draws drawn as lines"),
         (dict(condition="x", spaghetti=10**6), ValueError, r"only 300 draws"),
         (dict(condition={"z": ["a", "zz"]}), ValueError, r"'z' has no level\(s\) \['zz'\] in the data"),
         (dict(condition={"z": "fivenum"}), ValueError, r"'fivenum' summarises a numeric variable"),
@@ -324,7 +324,7 @@ def test_long_category_labels_are_rotated():
         (dict(condition=3), TypeError, r"condition=3 must be a predictor name"),
         (dict(by=["x", "z", "g", "y"]), ValueError, r"by=.* names 4 columns"),
         (dict(condition="x", points=2), ValueError, r"points=2 must be in \[0, 1\]"),
-        (dict(condition="x", n_points=1), ValueError, r"n_points=1 must be at least 2"),
+        (dict(condition="x", n_points=1), ValueError, r"n_points=1: n_points must be an int >= 2"),
         (dict(condition="x", newdata=[1]), TypeError, r"newdata must be a pandas DataFrame"),
     ],
 )

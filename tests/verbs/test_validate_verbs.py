@@ -113,21 +113,21 @@ def test_a_non_finite_step_is_refused(sleep, step):
                 s, mixeff.datagrid(s, cluster=mixeff.new_levels(2)), allow_new_levels=True, seed="abc"
             ),
             TypeError,
-            r"seed='abc' must be a whole number",
+            r"seed='abc': seed must be an int >= 0 \(or a numpy Generator",
         ),
         (
             lambda s: mixeff.predictions(
                 s, mixeff.datagrid(s, cluster=mixeff.new_levels(2)), allow_new_levels=True, seed=-1
             ),
             ValueError,
-            r"seed=-1 must be >= 0",
+            r"seed=-1: seed must be an int >= 0",
         ),
         (
             lambda s: mixeff.datagrid(s, newdata="not a frame"),
             TypeError,
             r"datagrid: newdata must be a pandas DataFrame",
         ),
-        (lambda s: mixeff.predictions(s, chunk_rows=-1), ValueError, r"chunk_rows=-1 must be at least 1"),
+        (lambda s: mixeff.predictions(s, chunk_rows=-1), ValueError, r"chunk_rows=-1: chunk_rows must be an int >= 1 \(rows per engine chunk"),
         (lambda s: mixeff.avg_predictions(s, by=["TX", "TX"]), ValueError, r"names a column more than once"),
         (lambda s: mixeff.avg_predictions(s, by=3), TypeError, r"by=3 must be a column name"),
         (lambda s: mixeff.avg_predictions(s, by=["TX", 1]), TypeError, r"by=\['TX', 1\] must be a column name"),

@@ -70,8 +70,8 @@ def test_ndraws_is_a_seeded_random_subset_kept_per_chain():
     "kwargs, match",
     [
         (dict(ndraws=10**6), "has 200 draws"),
-        (dict(ndraws=0), "choose 1 to 200"),
-        (dict(ndraws=2.5), "whole number"),
+        (dict(ndraws=0), r"ndraws=0: ndraws must be an int >= 1"),
+        (dict(ndraws=2.5), r"ndraws=2.5: ndraws must be an int >= 1"),
         (dict(draw_ids=[0, 200]), r"out of range.*0 to 199"),
         (dict(draw_ids=[3, 3]), "repeated"),
         (dict(draw_ids=[0.5]), "whole numbers"),

@@ -33,6 +33,7 @@ import pandas as pd
 
 from ..estimands.slopes import SLOPES
 from ..estimands.variables import contrast_kind
+from ..estimands.comparisons import comparison_rule
 from ..model.checks import check_whole
 from ..model.spec import CATEGORY_COLUMN
 from ..results import Result
@@ -380,6 +381,13 @@ def _call_verb(kind, fit, variables, *, newdata, by, seed, verb_args):
     from ..verbs.slopes import slopes
 
     args = dict(verb_args, seed=seed, newdata=newdata, by=by)
+    comparison = verb_args.get("comparison")
+    if kind == "comparisons" and comparison is not None and comparison_rule(comparison).aggregate is not None:
+        raise ValueError(
+            "plot_comparisons: comparison= is a function that returns one value per draw (it averages the rows "
+            "itself), so there is no comparison per point of the plot; pass a function of one value per row and "
+            "draw (e.g. lambda hi, lo: hi / lo), or use avg_comparisons(..., by=...) and plot_estimates"
+        )
     if kind == "predictions":
         return predictions(fit, **args)
     if kind == "comparisons":

@@ -315,7 +315,11 @@ def test_long_category_labels_are_rotated():
         (dict(condition="x", by="z"), ValueError, r"both given.*not both"),
         (dict(), ValueError, r"give condition="),
         (dict(condition="z", spaghetti=5), ValueError, r"spaghetti=5 .* x='z' is categorical"),
-        (dict(condition="x", spaghetti=2.5), TypeError, r"spaghetti=2.5: spaghetti must be an int >= 0 \(posterior draws drawn as lines"),
+        (
+            dict(condition="x", spaghetti=2.5),
+            TypeError,
+            r"spaghetti=2.5: spaghetti must be an int >= 0 \(posterior draws drawn as lines",
+        ),
         (dict(condition="x", spaghetti=10**6), ValueError, r"only 300 draws"),
         (dict(condition={"z": ["a", "zz"]}), ValueError, r"'z' has no level\(s\) \['zz'\] in the data"),
         (dict(condition={"z": "fivenum"}), ValueError, r"'fivenum' summarises a numeric variable"),
@@ -352,3 +356,10 @@ def test_newdata_is_the_data_of_the_grid_or_the_rows_averaged(spec):
     cf = datagrid(spec, z=["a", "b"], grid_type="counterfactual")
     d = plot_predictions(spec, by="z", newdata=cf, draw=False)
     pd.testing.assert_frame_equal(d[["z", "estimate"]], avg_predictions(spec, cf, by="z").summary[["z", "estimate"]])
+
+
+def test_plot_comparisons_refuses_a_comparison_of_one_value_per_draw(xzg_spec):
+    with pytest.raises(
+        ValueError, match=r"plot_comparisons: comparison= is a function that returns one value per draw"
+    ):
+        plot_comparisons(xzg_spec, "x", condition="z", comparison=lambda hi, lo: (hi - lo).mean(axis=0))

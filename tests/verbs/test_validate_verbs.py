@@ -127,7 +127,11 @@ def test_a_non_finite_step_is_refused(sleep, step):
             TypeError,
             r"datagrid: newdata must be a pandas DataFrame",
         ),
-        (lambda s: mixeff.predictions(s, chunk_rows=-1), ValueError, r"chunk_rows=-1: chunk_rows must be an int >= 1 \(rows per engine chunk"),
+        (
+            lambda s: mixeff.predictions(s, chunk_rows=-1),
+            ValueError,
+            r"chunk_rows=-1: chunk_rows must be an int >= 1 \(rows per engine chunk",
+        ),
         (lambda s: mixeff.avg_predictions(s, by=["TX", "TX"]), ValueError, r"names a column more than once"),
         (lambda s: mixeff.avg_predictions(s, by=3), TypeError, r"by=3 must be a column name"),
         (lambda s: mixeff.avg_predictions(s, by=["TX", 1]), TypeError, r"by=\['TX', 1\] must be a column name"),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -167,8 +170,6 @@ def test_dask_hypothesis_and_transform_apply_to_the_whole_table(client, xzg_spec
 
 
 @pytest.mark.slow  # a LocalCluster of worker processes
-# to_zarr (mixeff/verbs/distributed.py) hands dask partitions of unequal rows, which dask rechunks with a warning
-@pytest.mark.filterwarnings("ignore:The array uses irregular chunk sizes:UserWarning")
 def test_parquet_files_and_lazy_rows(client, xzg_spec, table, tmp_path):
     """A glob of parquet files averages as the table does; per-row draws stay lazy until asked, and write
     to zarr partition by partition."""
@@ -188,6 +189,38 @@ def test_parquet_files_and_lazy_rows(client, xzg_spec, table, tmp_path):
     lazy.to_zarr(str(tmp_path / "draws.zarr"))
     np.testing.assert_array_equal(zarr.open(str(tmp_path / "draws.zarr"))[:], rows.draws)
     np.testing.assert_array_equal(lazy.compute().draws, rows.draws)
+
+
+@pytest.mark.slow  # a LocalCluster of worker processes
+def test_a_worker_killed_mid_call_gives_the_in_process_draws(xzg_spec):
+    """Fault tolerance: one of two worker processes dies while an averaged call runs; the scheduler reruns
+    its tasks elsewhere, and the draws equal the in-process ones (the pieces are pure functions of the
+    call, their partition and the shared plan)."""
+    import threading
+    import time
+
+    big = pd.concat([xzg_spec.data] * 60, ignore_index=True).assign(w=np.linspace(0.5, 2, 180 * 60))
+    kw = dict(by="z", wts="w", **NEW_LEVELS)
+    want = mixeff.avg_comparisons(xzg_spec, "x", newdata=big, **kw)
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
+    try:
+        with distributed.Client(cluster) as c:
+            c.wait_for_workers(2)
+            pid = sorted(c.run(os.getpid).items())[0][1]  # one worker process
+            killed = threading.Event()
+
+            def kill_soon():
+                while not any(c.processing().values()):  # once tasks are running on the workers
+                    time.sleep(0.01)
+                os.kill(pid, signal.SIGKILL)
+                killed.set()
+
+            threading.Thread(target=kill_soon, daemon=True).start()
+            got = mixeff.avg_comparisons(xzg_spec, "x", newdata=dd.from_pandas(big, npartitions=24), **kw)
+            assert killed.wait(30), "the worker was not killed during the call"
+    finally:
+        cluster.close()
+    np.testing.assert_allclose(got.draws, want.draws, rtol=1e-12, atol=1e-15)
 
 
 def test_every_adapter_runs_on_workers(client, bernoulli_fit, logistic_data, xzg_spec):

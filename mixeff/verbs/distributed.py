@@ -241,7 +241,9 @@ class LazyDraws:
             raise FileExistsError(
                 f"to_zarr: {os.fspath(path)!r} already exists; pass overwrite=True to replace it, or choose another path"
             )
-        return self.draws.to_zarr(path, **kwargs)
+        draws = self.draws
+        rows = max(n for n in self._sizes if n)
+        return draws.rechunk({0: rows, 1: self._n_samples}).to_zarr(path, **kwargs)  # zarr needs regular chunks
 
     def compute(self):
         """The :class:`~mixeff.results.Result` of every row, in memory."""

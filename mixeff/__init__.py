@@ -5,6 +5,9 @@ The verbs follow R's marginaleffects; random effects follow brms
 the public API; everything else is internal and may move.
 """
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
 from . import datasets
 from .config import get_options, set_options
 from .model.adapters import from_arrays, from_brms_draws
@@ -18,7 +21,10 @@ from .verbs.hypotheses import hypotheses
 from .verbs.predictions import avg_predictions, predictions
 from .verbs.slopes import avg_slopes, slopes
 
-__version__ = "0.1.0"
+try:  # the version is written once, in pyproject.toml
+    __version__ = _version("mixeff")
+except PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "fit",

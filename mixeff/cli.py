@@ -223,7 +223,10 @@ def main(argv=None) -> int:
     ...
     SystemExit: 0
     """
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="mixeff", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     d = sub.add_parser("demo", help="fit the seed's lognormal cluster model and compare its means")
     d.add_argument("--draws", type=int, default=1000, help="draws per chain (and warm-up draws)")

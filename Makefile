@@ -9,11 +9,12 @@ PY := $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /u
 # CI-size notebooks: few draws, a few minutes; `make notebooks` runs them at full size.
 NB_SIZE ?= full
 
-.PHONY: demo test notebooks bench clean help
+.PHONY: demo test lint notebooks bench clean help
 
 help:
-	@echo "make demo       fit the seed's lognormal cluster model and print conditional vs marginal means"
+	@echo "make demo       fit the lognormal cluster model on the bundled Magnusson data; print conditional vs marginal means"
 	@echo "make test       unit tests, doctests and the notebooks at CI size"
+	@echo "make lint       ruff check, ruff format --check and mypy"
 	@echo "make notebooks  execute the notebooks at full size (writes notebooks/_executed/)"
 	@echo "make bench      benchmark mixeff vs Bambi vs a numpy floor"
 
@@ -31,6 +32,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m pytest -p no:cacheprovider
 	MPLBACKEND=Agg MIXEFF_SIZE=ci $(BIN)/python -m pytest -p no:cacheprovider --nbmake --nbmake-timeout=900 notebooks/0*.ipynb
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 notebooks: $(STAMP)
 	mkdir -p notebooks/_executed

@@ -150,6 +150,7 @@ def demo_ates(fit, n_new: int = 100, seed: int = 2022) -> pd.DataFrame:
 
 
 def demo(draws: int, chains: int, seed: int, sampler: str, progress: bool) -> int:
+    """Run ``mixeff demo``: fit the model on the bundled Magnusson data and print its tables; returns 0."""
     import mixeff
 
     data = mixeff.datasets.load_magnusson()

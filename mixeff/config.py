@@ -35,7 +35,8 @@ def get_options() -> dict:
 
 
 def set_options(**options) -> dict:
-    """Set package-wide options; returns their previous values, so that
+    """Set package-wide options and return their previous values.
+
     ``set_options(**previous)`` restores them.
 
     ``progress`` : None, True or False -- see the module notes.

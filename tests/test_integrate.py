@@ -175,10 +175,12 @@ def test_extreme_eta_and_variance_stay_finite_and_accurate():
             got = mixeff.predictions(
                 spec, pd.DataFrame({"g": ["new"]}), allow_new_levels=True, sample_new_levels="integrate"
             ).draws[0]
-        pdf = lambda u: np.exp(-0.5 * (u / sd) ** 2) / (sd * np.sqrt(2 * np.pi))  # noqa: E731
+        pdf = lambda u, sd=sd: np.exp(-0.5 * (u / sd) ** 2) / (sd * np.sqrt(2 * np.pi))  # noqa: E731
         mode = -b0 if abs(b0) < sd**2 else np.sign(-b0) * sd**2  # where expit(b0 + u) pdf(u) peaks
         ref = sum(
-            sp_integrate.quad(lambda u: special.expit(b0 + u) * pdf(u), a, c, epsabs=0, epsrel=1e-13, limit=500)[0]
+            sp_integrate.quad(
+                lambda u, b0=b0, pdf=pdf: special.expit(b0 + u) * pdf(u), a, c, epsabs=0, epsrel=1e-13, limit=500
+            )[0]
             for a, c in [(-60 * sd - 60, mode), (mode, 60 * sd + 60)]
         )
         assert np.all(np.isfinite(got)) and np.all((got > 0) & (got < 1))

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import cast
+
 import numpy as np
 
 from ..model import kernels
 from ..model.families import (
+    SharedRows,
     has_mean_increment,
     mean_increment,
     normal_mean,
@@ -20,8 +24,9 @@ CLOSED_FORM = QuadratureInfo(method="closed form", nodes=0, error_bound=0.0)
 
 
 def rows_times(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``a @ b``, each row the same whatever the number of rows of ``a``: numpy sends a one-row
-    product to BLAS's gemv, which adds in another order than gemm (the last bit can differ), so a
+    """``a @ b``, each row the same whatever the number of rows of ``a``.
+
+    Numpy sends a one-row product to BLAS's gemv, which adds in another order than gemm (the last bit can differ), so a
     single row goes as two.  Keeps chunked results independent of the chunk size.  ``out``: a block
     with at least as many rows as ``a`` (better two for a single row); the product is its first rows.
 
@@ -80,7 +85,7 @@ def response(
     type: str,
     eta: np.ndarray,
     trials: np.ndarray | None,
-    rng: np.random.Generator,
+    rng: np.random.Generator | None,
     aux: dict,
     parameter_only: bool = False,
 ) -> np.ndarray:
@@ -89,14 +94,16 @@ def response(
     ``aux``: the auxiliary parameters of these rows (``(S,)`` draws, or ``(rows, S)`` where
     modelled); ``parameter_only``: stop at the inverse link (``dpar="mu"``).
     """
-    if spec.family.categorical:
-        return spec.family.probability(eta, spec.link, aux)
+    family = spec.family
+    if family.probability is not None:  # a category family (``family.categorical``)
+        return family.probability(eta, spec.link, aux)
+    assert family.mean is not None and family.draw is not None  # only category families lack them
     mu = spec.link.inverse(eta)
     if parameter_only:
         return mu
     if type == "prediction":
         try:
-            return spec.family.draw(rng, mu, aux, trials)
+            return family.draw(rng, mu, aux, trials)
         except ValueError as err:
             raise ValueError(
                 f"type='prediction': no draw from the {spec.family.name} distribution is possible at some rows "
@@ -104,10 +111,10 @@ def response(
                 "is too large to sample (counts above ~1e18); check newdata for extreme values, or use "
                 "type='response'"
             ) from None
-    return spec.family.mean(mu, aux, trials)
+    return family.mean(mu, aux, trials)
 
 
-def new_level_variance(plans: list[FactorPlan], design: Design, rows: slice):
+def new_level_variance(plans: list[FactorPlan], design: Design, rows: slice) -> tuple[np.ndarray, np.ndarray] | None:
     """``(row indices, (n_new_rows, S) variance)`` of the integrated random term, or None.
 
     A new level's effects enter η only through ``u = zᵀb``, ``b ~ N(0, Σ_s)``, so
@@ -128,17 +135,26 @@ def new_level_variance(plans: list[FactorPlan], design: Design, rows: slice):
     idx = np.flatnonzero(any_new)
     var = np.zeros((len(idx), plans[0].table_t.shape[2]))
     for plan, Z, m in masks:
+        assert plan.cov_t is not None  # plan.integrated
         z = np.ones((rows.stop - rows.start, len(plan.active))) if Z is None else Z[rows]
         z = z[idx] * m[idx, None]  # rows new in another factor but not this one add nothing
         k = z.shape[1]
         for j in range(k):
-            for l in range(k):
-                var += (z[:, j] * z[:, l])[:, None] * plan.cov_t[j, l][None, :]
+            for i in range(k):
+                var += (z[:, j] * z[:, i])[:, None] * plan.cov_t[j, i][None, :]
     np.maximum(var, 0.0, out=var)  # rounding of an indefinite-looking 0 must not give a negative variance
     return idx, var
 
 
-def response_increment(spec: ModelSpec, eta: np.ndarray, d, trials: np.ndarray | None, aux: dict, out=None, scratch=()):
+def response_increment(
+    spec: ModelSpec,
+    eta: np.ndarray,
+    d: np.ndarray | SharedRows,
+    trials: np.ndarray | None,
+    aux: dict,
+    out: np.ndarray | None = None,
+    scratch: Sequence[np.ndarray] = (),
+) -> np.ndarray | None:
     """E[Y | η + d] − E[Y | η] without cancellation, or None where the family has no exact form."""
     return mean_increment(spec.family, spec.link, eta, d, aux, trials, out, scratch)
 
@@ -150,7 +166,7 @@ def integrated_response(
     trials: np.ndarray | None,
     aux: dict,
     parameter_only: bool = False,
-):
+) -> tuple[np.ndarray, QuadratureInfo]:
     """E[Y | η + u], u ~ N(0, var): a closed form where the family has one, else quadrature.
 
     Returns the values and how they were computed (a :class:`~mixeff.engine.integrate.QuadratureInfo`).
@@ -163,7 +179,7 @@ def integrated_response(
     if closed is not None:
         return closed, CLOSED_FORM
     return normal_expectation(
-        lambda x: response(spec, "response", x, trials, None, aux, parameter_only),
+        lambda x: response(spec, "response", x, trials, None, aux, parameter_only),  # no draws: no rng
         eta,
         var,
         step=spec.link.quadrature_step,
@@ -172,13 +188,14 @@ def integrated_response(
 
 def integrated_increment(
     spec: ModelSpec, eta: np.ndarray, d: np.ndarray, var: np.ndarray, trials: np.ndarray | None, aux: dict
-):
+) -> tuple[np.ndarray, QuadratureInfo] | None:
     """E[Y | η + d + u] − E[Y | η + u] without cancellation, or None where no exact form exists."""
     closed = normal_mean_increment(spec.family, spec.link, eta, d, var, aux, trials)
     if closed is not None:
         return closed, CLOSED_FORM
     if not has_mean_increment(spec.family, spec.link, trials is not None):
         return None
-    return normal_expectation(
-        lambda x: response_increment(spec, x, d, trials, aux), eta, var, step=spec.link.quadrature_step
+    increment = cast(  # has_mean_increment: never None here
+        "Callable[[np.ndarray], np.ndarray]", lambda x: response_increment(spec, x, d, trials, aux)
     )
+    return normal_expectation(increment, eta, var, step=spec.link.quadrature_step)

@@ -6,8 +6,9 @@ import numbers
 
 
 def check_whole(name: str, value, least: int, *, example: int | None = None, none_ok: bool = False) -> None:
-    """``value`` must be a whole number ``>= least`` (or None when ``none_ok``): TypeError for a wrong
-    type (a bool, a float, a string), ValueError for a number out of range.
+    """``value`` must be a whole number ``>= least`` (or None when ``none_ok``).
+
+    TypeError for a wrong type (a bool, a float, a string), ValueError for a number out of range.
 
     Examples
     --------

@@ -344,7 +344,8 @@ def _checked_model(
 
 
 def _caller_names(formula: str, data) -> dict:
-    """The names ``formula`` reads from the namespace of whoever called :func:`fit` (two frames up):
+    """The names ``formula`` reads from the namespace of whoever called :func:`fit` (two frames up).
+
     ``mylog`` in ``y ~ mylog(x)``, ``np`` in ``np.log(x)``.  Bambi would look them up in mixeff's own.
     """
     frame = inspect.currentframe().f_back.f_back
@@ -366,8 +367,9 @@ def default_priors(formula: str, data: pd.DataFrame, family: str = "gaussian", l
     --------
     >>> import mixeff
     >>> sleep = mixeff.datasets.load_sleepstudy()
-    >>> mixeff.default_priors("Reaction ~ 1 + Days + (1 + Days | Subject)", sleep)
-    {'b': 'flat', 'Intercept': 'student_t(3, 288.7, 59.3)', 'sd': 'student_t(3, 0, 59.3)', 'cor': 'lkj(1)', 'sigma': 'student_t(3, 0, 59.3)'}
+    >>> mixeff.default_priors("Reaction ~ 1 + Days + (1 + Days | Subject)", sleep)  # doctest: +NORMALIZE_WHITESPACE
+    {'b': 'flat', 'Intercept': 'student_t(3, 288.7, 59.3)', 'sd': 'student_t(3, 0, 59.3)',
+     'cor': 'lkj(1)', 'sigma': 'student_t(3, 0, 59.3)'}
 
     With an informative prior on the slopes instead of brms's flat one:
 

@@ -204,10 +204,11 @@ def parse_lkj(key: str, text) -> float:
     --------
     >>> parse_lkj("cor", "lkj(2)"), parse_lkj("L", "lkj_corr_cholesky(1)")
     (2.0, 1.0)
-    >>> parse_lkj("cor", "normal(0, 1)")
+    >>> parse_lkj("cor", "normal(0, 1)")  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    ValueError: priors['cor']: 'normal(0, 1)' is not an LKJ prior; correlation matrices take 'lkj(eta)', e.g. 'lkj(1)' (uniform) or 'lkj(2)' (shrinks towards 0)
+    ValueError: priors['cor']: 'normal(0, 1)' is not an LKJ prior; correlation matrices take 'lkj(eta)',
+    e.g. 'lkj(1)' (uniform) or 'lkj(2)' (shrinks towards 0)
     """
     m = _LKJ.fullmatch(str(text)) if isinstance(text, (str, int, float)) else None
     eta = _numbers(m.group(1)) if m and re.fullmatch(r"[-+0-9.eE]+", m.group(1)) else None

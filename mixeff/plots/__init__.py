@@ -26,6 +26,9 @@ Densities come from :func:`mixeff.plots.density.kde` (arviz-stats' KDE, with
 boundary correction at known bounds such as ``(0, 1)`` for probabilities).
 """
 
-from .conditional import plot_comparisons, plot_predictions, plot_slopes
-from .halfeye import plot_draws, plot_prior_posterior
-from .intervals import plot_estimates
+from .conditional import plot_comparisons as plot_comparisons
+from .conditional import plot_predictions as plot_predictions
+from .conditional import plot_slopes as plot_slopes
+from .halfeye import plot_draws as plot_draws
+from .halfeye import plot_prior_posterior as plot_prior_posterior
+from .intervals import plot_estimates as plot_estimates

@@ -1,5 +1,6 @@
-"""Plots of conditional and marginal effects (marginaleffects' ``plot_predictions``,
-``plot_comparisons`` and ``plot_slopes``).
+"""Plots of conditional and marginal effects.
+
+marginaleffects' ``plot_predictions``, ``plot_comparisons`` and ``plot_slopes``.
 
 Each function builds the rows, calls the verb, and draws its estimates against
 one predictor:
@@ -610,8 +611,9 @@ def _plot_frame(result: Result, levels) -> pd.DataFrame:
 
 
 def _ordered_values(col: pd.Series) -> list:
-    """The distinct values of a column in plotting order: a Categorical's order, numbers ascending,
-    otherwise as they first appear (datagrid's order).
+    """The distinct values of a column in plotting order.
+
+    A Categorical's order, numbers ascending, otherwise as they first appear (datagrid's order).
     """
     if isinstance(col.dtype, pd.CategoricalDtype):
         present = set(col.dropna())
@@ -631,7 +633,9 @@ def _fmt(v) -> str:
 
 
 class _Layout(SimpleNamespace):
-    """Where each row goes: ``x`` (column), ``x_discrete``, ``x_values`` (order, when discrete),
+    """Where each row goes.
+
+    ``x`` (column), ``x_discrete``, ``x_values`` (order, when discrete),
     ``colour`` (column or None) and ``colour_values``, ``panels`` (keys in order) and ``panel_of`` (per row),
     ``panel_parts`` (which columns make a panel: ``"term"``, ``"group"``, the facet), ``shared_y`` (False
     when panels hold different terms) and ``term`` ("term: contrast" per row, or None).

@@ -165,8 +165,10 @@ def _patch(color, alpha):
 
 
 def _key(fig, ax, own: bool, handles, names, *, point, levels, legend: bool, caption, text: str) -> None:
-    """The legend of the layers and the interval levels: a caption (and a legend outside the right
-    edge) on a figure of its own, or a legend beside a given ``ax``.
+    """The legend of the layers and the interval levels.
+
+    A caption (and a legend outside the right edge) on a figure of its own, or a legend beside a given
+    ``ax``.
     """
     if own:
         if handles and legend:

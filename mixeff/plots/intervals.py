@@ -102,13 +102,13 @@ def plot_estimates(
         n if orientation == "horizontal" else 8,
         width=WIDTH if orientation == "horizontal" else max(WIDTH, 0.22 * n + 1.5),
     )
-    e, l, h = est[order], lo[order], hi[order]
+    e, lw, h = est[order], lo[order], hi[order]
     title = x_label(result, xlabel)
     rows_name = row_axis_label(cols, options["estimator"] if sort and n > 1 else None)
     ticks = pos if any(labels) else []
     shown = labels[order] if any(labels) else []
     if orientation == "horizontal":
-        ax.hlines(pos, l, h, color=color, linewidth=1.8, zorder=2)
+        ax.hlines(pos, lw, h, color=color, linewidth=1.8, zorder=2)
         ax.plot(e, pos, color=color, zorder=3, **POINT)
         if ref is not None:
             ax.axvline(ref, linestyle=":", color="0.35", linewidth=1.0, zorder=1)
@@ -118,7 +118,7 @@ def plot_estimates(
         ax.set_ylabel(rows_name)
         ax.grid(axis="x", alpha=0.3)
     else:
-        ax.vlines(pos, l, h, color=color, linewidth=1.8, zorder=2)
+        ax.vlines(pos, lw, h, color=color, linewidth=1.8, zorder=2)
         ax.plot(pos, e, color=color, zorder=3, **POINT)
         if ref is not None:
             ax.axhline(ref, linestyle=":", color="0.35", linewidth=1.0, zorder=1)

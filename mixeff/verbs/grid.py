@@ -34,6 +34,7 @@ class NewLevels:
     prefix: str = "new"
 
     def labels(self, existing) -> list[str]:
+        """``k`` labels ``<prefix>_1`` ... none of which is in ``existing`` (the prefix grows ``_`` until so)."""
         existing = {str(v) for v in existing}
         prefix = self.prefix
         while any(f"{prefix}_{i}" in existing for i in range(1, self.k + 1)):

@@ -81,6 +81,11 @@ class HypothesesResult(Result):
     probabilities and ROPE shares are on the scale before the transform)."""
 
     def summarise(self, **options) -> pd.DataFrame:
+        """The summary of :class:`~mixeff.results.Result`, plus the evidence columns.
+
+        ``probability`` and ``evidence_ratio`` for inequalities (and Bayes factors), the ROPE shares with
+        ``equivalence``.
+        """
         out = super().summarise(**options)
         d = self.draws if self.basis is None else self.basis
         if any(op in _INEQUALITIES for op in self.directions) or self.bayes_factors is not None:
@@ -110,6 +115,7 @@ class HypothesesResult(Result):
 
     @property
     def header(self) -> list[str]:
+        """The lines printed above the table: the result's, plus what the evidence columns mean."""
         lines = super().header
         if any(op in _INEQUALITIES for op in self.directions):
             lines.append("probability: share of draws in which the inequality holds; evidence_ratio = p / (1 - p)")

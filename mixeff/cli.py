@@ -13,12 +13,18 @@ import argparse
 import sys
 import time
 import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+if TYPE_CHECKING:
+    from .model.fitting import MixedFit
+    from .model.spec import ModelSpec
 
-def demo_table(fit, n_new: int = 100, seed: int = 2022) -> pd.DataFrame:
+
+def demo_table(fit: MixedFit, n_new: int = 100, seed: int = 2022) -> pd.DataFrame:
     """The demo's comparison table for a fitted lognormal ``y ~ 1 + TX + (1 | cluster)`` model.
 
     Examples
@@ -84,7 +90,7 @@ def demo_table(fit, n_new: int = 100, seed: int = 2022) -> pd.DataFrame:
     return table
 
 
-def closed_form_means(spec, tx) -> np.ndarray:
+def closed_form_means(spec: ModelSpec, tx: Sequence[float]) -> np.ndarray:
     """``(len(tx), S)`` E[y | TX] over new clusters: exp(b0 + b1 TX + (s0² + sy²)/2), draw by draw."""
     b0 = spec.beta[:, spec.beta_names.index("Intercept")]
     b1 = spec.beta[:, spec.beta_names.index("TX")]
@@ -92,7 +98,7 @@ def closed_form_means(spec, tx) -> np.ndarray:
     return np.exp(b0 + np.outer(tx, b1) + v)
 
 
-def demo_ates(fit, n_new: int = 100, seed: int = 2022) -> pd.DataFrame:
+def demo_ates(fit: MixedFit, n_new: int = 100, seed: int = 2022) -> pd.DataFrame:
     """The seed's three ATEs of TX (typical, existing clusters, new clusters) and the closed form.
 
     Examples
@@ -214,7 +220,7 @@ def demo(draws: int, chains: int, seed: int, sampler: str, progress: bool) -> in
     return 0
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """The ``mixeff`` command line (``mixeff demo --draws 1000 --chains 4``).
 
     Examples

@@ -12,6 +12,7 @@ exactly what ``fit`` does.
 from __future__ import annotations
 
 from itertools import combinations
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -20,8 +21,11 @@ from .families import brms_aux_name
 from .formula import brms_name
 from .spec import GroupFactor, ModelSpec
 
+if TYPE_CHECKING:
+    from .fitting import MixedFit
 
-def as_draws_df(fit, draws: str = "posterior") -> pd.DataFrame:
+
+def as_draws_df(fit: MixedFit | ModelSpec, draws: Literal["posterior", "prior"] = "posterior") -> pd.DataFrame:
     """The draws of a fit (or spec) as a brms ``as_draws_df`` table.
 
     Parameters

@@ -7,6 +7,7 @@ import functools
 import inspect
 import re
 import warnings
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,11 @@ from .families import SUPPORTS, get_family, get_link, outside_support
 from .formula import check_columns, check_complete, check_varying, id_syntax_bars, parse_formula
 from .priors import brms_defaults, check_priors, check_proper, lkj_eta, resolve_priors
 from .spec import ModelSpec
+
+if TYPE_CHECKING:
+    import bambi as bmb
+
+SamplePrior = Literal["no", "only", "yes"]
 
 SAMPLE_PRIOR = ("no", "only", "yes")
 CORRELATED_TARGET_ACCEPT = 0.9
@@ -81,7 +87,9 @@ class MixedFit:
     True
     """
 
-    def __init__(self, model, idata, sample_prior: str = "no", data=None):
+    def __init__(
+        self, model: bmb.Model, idata: xr.DataTree, sample_prior: SamplePrior = "no", data: pd.DataFrame | None = None
+    ):
         self.model = model
         self.idata = idata
         self.sample_prior = sample_prior
@@ -168,7 +176,7 @@ def fit(
     chains: int = 4,
     seed: int | None = None,
     sampler: str = "pymc",
-    sample_prior: str = "no",
+    sample_prior: SamplePrior = "no",
     progress: bool = True,
     **fit_kwargs,
 ) -> MixedFit:
@@ -492,7 +500,7 @@ def _split_chains(ds, chains: int):
     return xr.Dataset(out, coords=coords, attrs=dict(ds.attrs))
 
 
-def from_bambi(model, idata, sample_prior: str | None = None) -> MixedFit:
+def from_bambi(model: bmb.Model, idata: xr.DataTree, sample_prior: SamplePrior | None = None) -> MixedFit:
     """Wrap a Bambi model you fitted yourself (``idata = model.fit(...)``).
 
     A ``prior`` group -- ``model.prior_predictive(...)``, alone or added to the

@@ -27,7 +27,9 @@ dodged by colour.  ``draw=False`` returns the data instead.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping, Sequence
 from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -38,6 +40,13 @@ from ..model.spec import CATEGORY_COLUMN
 from ..results import Result
 from ..verbs.grid import fivenum
 from .common import INTERVALS, level_name, palette
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from ..model.fitting import MixedFit
+    from ..model.spec import ModelSpec
 
 N_POINTS = 50
 """Values of a numeric x variable spanned over its range (marginaleffects' ``length.out = 50``)."""
@@ -55,20 +64,20 @@ _ROLES = ("x axis", "colour", "facets")
 
 
 def plot_predictions(
-    fit,
-    condition=None,
-    by=None,
+    fit: MixedFit | ModelSpec,
+    condition: str | Sequence[str] | Mapping[str, Any] | None = None,
+    by: str | Sequence[str] | None = None,
     *,
-    newdata=None,
-    points=0,
-    levels=None,
-    spaghetti=0,
-    draw=True,
-    ax=None,
-    n_points=N_POINTS,
-    seed=None,
-    **verb_args,
-):
+    newdata: pd.DataFrame | None = None,
+    points: float = 0,
+    levels: Sequence[float] | None = None,
+    spaghetti: int = 0,
+    draw: bool = True,
+    ax: Axes | None = None,
+    n_points: int = N_POINTS,
+    seed: int | np.random.Generator | None = None,
+    **verb_args: Any,
+) -> Figure | pd.DataFrame:
     """Plot predictions against one to three predictors (marginaleffects' ``plot_predictions``).
 
     Parameters
@@ -160,20 +169,20 @@ def plot_predictions(
 
 
 def plot_comparisons(
-    fit,
-    variables,
-    condition=None,
-    by=None,
+    fit: MixedFit | ModelSpec,
+    variables: str | Sequence[str] | Mapping[str, Any],
+    condition: str | Sequence[str] | Mapping[str, Any] | None = None,
+    by: str | Sequence[str] | None = None,
     *,
-    newdata=None,
-    levels=None,
-    spaghetti=0,
-    draw=True,
-    ax=None,
-    n_points=N_POINTS,
-    seed=None,
-    **verb_args,
-):
+    newdata: pd.DataFrame | None = None,
+    levels: Sequence[float] | None = None,
+    spaghetti: int = 0,
+    draw: bool = True,
+    ax: Axes | None = None,
+    n_points: int = N_POINTS,
+    seed: int | np.random.Generator | None = None,
+    **verb_args: Any,
+) -> Figure | pd.DataFrame:
     """Plot comparisons (contrasts) against one to three predictors (marginaleffects' ``plot_comparisons``).
 
     Parameters
@@ -225,20 +234,20 @@ def plot_comparisons(
 
 
 def plot_slopes(
-    fit,
-    variables,
-    condition=None,
-    by=None,
+    fit: MixedFit | ModelSpec,
+    variables: str | Sequence[str] | Mapping[str, Any],
+    condition: str | Sequence[str] | Mapping[str, Any] | None = None,
+    by: str | Sequence[str] | None = None,
     *,
-    newdata=None,
-    levels=None,
-    spaghetti=0,
-    draw=True,
-    ax=None,
-    n_points=N_POINTS,
-    seed=None,
-    **verb_args,
-):
+    newdata: pd.DataFrame | None = None,
+    levels: Sequence[float] | None = None,
+    spaghetti: int = 0,
+    draw: bool = True,
+    ax: Axes | None = None,
+    n_points: int = N_POINTS,
+    seed: int | np.random.Generator | None = None,
+    **verb_args: Any,
+) -> Figure | pd.DataFrame:
     """Plot slopes (partial derivatives) against one to three predictors (marginaleffects' ``plot_slopes``).
 
     Parameters

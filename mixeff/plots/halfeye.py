@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
+
 import numpy as np
 import pandas as pd
 
@@ -35,6 +38,10 @@ from .common import (
     caption as caption_text,
 )
 from .density import kde
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 BAR_GAP_PT = 6.0
 """Distance between the dodged interval bars of overlaid layers, in points."""
@@ -200,23 +207,23 @@ def _draws_note(result: Result) -> str:
 def plot_draws(
     result: Result,
     group: str | None = None,
-    ax=None,
+    ax: Axes | None = None,
     *,
-    label=None,
+    label: str | Sequence[str] | None = None,
     sort: bool = False,
-    intervals=INTERVALS,
-    point: str = "median",
-    bounds=None,
-    normalize: str | None = None,
+    intervals: Sequence[float] = INTERVALS,
+    point: Literal["median", "mean"] = "median",
+    bounds: tuple[float, float] | Literal[False] | None = None,
+    normalize: Literal["all", "each", "positions"] | None = None,
     height: float | None = None,
     alpha: float = 0.45,
-    colors=None,
+    colors: Sequence[str] | None = None,
     xlabel: str | None = None,
     legend: bool = True,
     trim: float = TRIM,
-    xscale: str | None = None,
+    xscale: Literal["linear", "log"] | None = None,
     caption: bool = True,
-):
+) -> Figure:
     """Half-eye plot of a result's draws: density, point estimate and interval bars per row.
 
     Parameters
@@ -382,21 +389,21 @@ def plot_prior_posterior(
     prior_result: Result,
     posterior_result: Result,
     *,
-    labels=("prior", "posterior"),
-    label=None,
+    labels: tuple[str, str] = ("prior", "posterior"),
+    label: str | Sequence[str] | None = None,
     facets: bool | None = None,
-    ax=None,
-    intervals=INTERVALS,
-    bounds=None,
-    colors=("0.55", "C0"),
+    ax: Axes | None = None,
+    intervals: Sequence[float] = INTERVALS,
+    bounds: tuple[float, float] | Literal[False] | None = None,
+    colors: tuple[str, str] = ("0.55", "C0"),
     alpha: float = 0.45,
-    normalize: str = "each",
+    normalize: Literal["all", "each", "positions"] = "each",
     sharex: bool = True,
     xlabel: str | None = None,
     trim: float = TRIM,
-    xscale: str | None = None,
+    xscale: Literal["linear", "log"] | None = None,
     caption: bool = True,
-):
+) -> Figure:
     """Prior and posterior draws of the same quantity, overlaid per row.
 
     Parameters

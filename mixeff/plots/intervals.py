@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
+
 import numpy as np
 
 from ..results import Result
@@ -23,20 +26,24 @@ from .common import (
     caption as caption_text,
 )
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
 
 def plot_estimates(
     result: Result,
     sort: bool = True,
-    label=None,
-    ax=None,
+    label: str | Sequence[str] | None = None,
+    ax: Axes | None = None,
     *,
     conf_level: float | None = None,
     ref: float | None = None,
-    orientation: str = "horizontal",
+    orientation: Literal["horizontal", "vertical"] = "horizontal",
     color: str = "0.2",
     xlabel: str | None = None,
     caption: bool = True,
-):
+) -> Figure:
     """Point estimates with credible intervals, one row per grid row, sorted by estimate.
 
     The seed's per-state figures: ``comparisons(fit, variables="gender",

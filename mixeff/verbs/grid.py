@@ -7,7 +7,9 @@ Also :func:`newdata_shortcut`, which turns marginaleffects' string ``newdata`` v
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -15,6 +17,12 @@ import pandas as pd
 from ..model.checks import check_whole
 from ..model.spec import ModelSpec
 from .fits import resolve_spec
+
+if TYPE_CHECKING:
+    from ..model.fitting import MixedFit
+
+SummaryFunction = Callable[[pd.Series], Any]
+"""What datagrid's ``FUN_*`` arguments take: a column (without missing values) to one value or a list."""
 
 GRID_TYPES = ("mean_or_mode", "counterfactual", "balanced", "dataframe")
 NEWDATA_SHORTCUTS = ("mean", "median", "tukey", "grid", "balanced")
@@ -232,19 +240,19 @@ def _summarise(name: str, col: pd.Series, funs: dict, grid_type: str) -> list:
 
 
 def datagrid(
-    fit=None,
+    fit: MixedFit | ModelSpec | None = None,
     *,
     newdata: pd.DataFrame | None = None,
-    grid_type: str = "mean_or_mode",
-    FUN_numeric=None,
-    FUN_integer=None,
-    FUN_binary=None,
-    FUN_factor=None,
-    FUN_character=None,
-    FUN_logical=None,
-    FUN_other=None,
-    FUN=None,
-    **values,
+    grid_type: Literal["mean_or_mode", "counterfactual", "balanced", "dataframe"] = "mean_or_mode",
+    FUN_numeric: SummaryFunction | None = None,
+    FUN_integer: SummaryFunction | None = None,
+    FUN_binary: SummaryFunction | None = None,
+    FUN_factor: SummaryFunction | None = None,
+    FUN_character: SummaryFunction | None = None,
+    FUN_logical: SummaryFunction | None = None,
+    FUN_other: SummaryFunction | None = None,
+    FUN: SummaryFunction | None = None,
+    **values: Any,
 ) -> pd.DataFrame:
     """A grid of predictor values: the given variables at the given values, the rest typical.
 

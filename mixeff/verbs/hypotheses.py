@@ -13,8 +13,9 @@ the quantity being computed by the same verb call on the fit's prior draws.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,9 @@ from ..estimands.hypothesis_formulas import is_formula, parse_formula
 from ..model.spec import ModelSpec
 from ..results import Result, require_finite, row_labels, summarise_draws
 from . import evidence
+
+if TYPE_CHECKING:
+    from ..model.fitting import MixedFit
 
 SHORTCUTS = ("pairwise", "reference", "sequential", "revpairwise", "revreference", "revsequential")
 MAX_PAIRWISE_ROWS = 25
@@ -136,15 +140,15 @@ class _Rows:
 
 
 def hypotheses(
-    x,
-    hypothesis=None,
+    x: Result | MixedFit | ModelSpec,
+    hypothesis: str | Sequence[str] | np.ndarray | pd.DataFrame | None = None,
     *,
-    equivalence=None,
-    prior=None,
-    bayes_factor=None,
-    conf_level=None,
-    estimator=None,
-    interval=None,
+    equivalence: tuple[float, float] | None = None,
+    prior: Result | None = None,
+    bayes_factor: bool | None = None,
+    conf_level: float | None = None,
+    estimator: Literal["median", "mean"] | None = None,
+    interval: Literal["eti", "hdi"] | None = None,
 ) -> HypothesesResult:
     """Hypotheses on the draws of a result or on a fit's parameters: expressions, contrasts, evidence, ROPE.
 

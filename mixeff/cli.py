@@ -99,7 +99,7 @@ def closed_form_means(spec: ModelSpec, tx: Sequence[float]) -> np.ndarray:
 
 
 def demo_ates(fit: MixedFit, n_new: int = 100, seed: int = 2022) -> pd.DataFrame:
-    """The seed's three ATEs of TX (typical, existing clusters, new clusters) and the closed form.
+    """The three ATEs of TX in Magnusson's example (typical, existing clusters, new clusters) and the closed form.
 
     Examples
     --------
@@ -235,7 +235,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mixeff", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    d = sub.add_parser("demo", help="fit the seed's lognormal cluster model and compare its means")
+    d = sub.add_parser(
+        "demo", help="fit the lognormal cluster model of Magnusson's example (bundled data) and compare its means"
+    )
     d.add_argument("--draws", type=int, default=1000, help="draws per chain (and warm-up draws)")
     d.add_argument("--chains", type=int, default=4)
     d.add_argument("--seed", type=int, default=2022)

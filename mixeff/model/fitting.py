@@ -243,7 +243,7 @@ def fit(
     >>> f.spec().n_samples
     200
 
-    A prior predictive check (the seed's section 11.3.1): no MCMC, the verbs as usual.
+    A prior predictive check (the marginaleffects book, section 11.3.1): no MCMC, the verbs as usual.
 
     >>> survey = mixeff.datasets.make_ces_like()["survey"]
     >>> vague = mixeff.fit("defund ~ age + education + military + gender + (1 + gender | state)",
@@ -540,7 +540,7 @@ def from_bambi(model: bmb.Model, idata: xr.DataTree, sample_prior: SamplePrior |
 
 @functools.cache
 def example_fit() -> MixedFit:
-    """A small, cached fit of the seed's lognormal cluster model, for examples and docs.
+    """A small, cached fit of the lognormal cluster model of Magnusson's example, for examples and docs.
 
     Examples
     --------

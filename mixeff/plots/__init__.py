@@ -9,7 +9,7 @@ Matplotlib only; every function returns the :class:`matplotlib.figure.Figure`
   rows that differ only in one column (e.g. ``TX = 0`` and ``1``) in one slab
   position, with a legend.
 * :func:`plot_estimates` -- one point-interval per row, sorted by estimate and
-  labelled by a column (the seed's per-state figures).
+  labelled by a column (per-state figures of an MRP analysis).
 * :func:`plot_prior_posterior` -- prior and posterior draws of the same quantity
   overlaid, per row (one panel each, or stacked).
 * :func:`plot_predictions`, :func:`plot_comparisons`, :func:`plot_slopes` --

@@ -243,8 +243,8 @@ def plot_draws(
         (e.g. the modal cluster of a ``re_formula="NA"`` prediction) labels nothing,
         and a single position gets no label.
     sort : bool
-        Order positions by their point estimate, the largest at the top (the seed's
-        per-state figure); otherwise the first row is at the top.
+        Order positions by their point estimate, the largest at the top (as a
+        per-state figure of an MRP analysis); otherwise the first row is at the top.
     intervals : tuple of float
         Equal-tailed interval levels drawn as bars, thickest for the narrowest
         (66% and 95% as ggdist).
@@ -412,8 +412,8 @@ def plot_prior_posterior(
         The same verb with the same arguments, computed with ``draws="prior"`` and
         ``draws="posterior"`` (e.g. from one ``sample_prior="yes"`` fit).  Their
         grids must agree; the numbers of draws may differ.  Any two results of the
-        same quantity work (e.g. vague vs informative priors, the seed's figure
-        11.1) -- set ``labels``.
+        same quantity work (e.g. vague vs informative priors, as figure 11.1 of the
+        marginaleffects book) -- set ``labels``.
     labels : pair of str
         Legend entries of the two results.
     label : str or list of str, optional

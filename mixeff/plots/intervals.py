@@ -46,7 +46,7 @@ def plot_estimates(
 ) -> Figure:
     """Point estimates with credible intervals, one row per grid row, sorted by estimate.
 
-    The seed's per-state figures: ``comparisons(fit, variables="gender",
+    Per-state figures of an MRP analysis: ``comparisons(fit, variables="gender",
     newdata=datagrid(fit, state=unique))`` or MRP estimates ``by="state"``.
 
     Parameters

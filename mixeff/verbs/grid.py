@@ -53,7 +53,7 @@ class NewLevels:
 def new_levels(k: int, prefix: str = "new") -> NewLevels:
     """Ask :func:`datagrid` for ``k`` new levels of a grouping factor.
 
-    Used to integrate random effects out, as the seed does with 100 new clusters:
+    Used to integrate random effects out, as Magnusson's example does with 100 new clusters:
     ``datagrid(fit, TX=[0, 1], cluster=new_levels(100))`` then predictions with
     ``allow_new_levels=True, sample_new_levels="gaussian"``.
 

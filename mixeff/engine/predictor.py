@@ -15,7 +15,7 @@ from ..model.families import (
     normal_mean,
     normal_mean_increment,
 )
-from ..model.spec import ModelSpec
+from ..model.spec import ModelSpec, Predictor
 from .design import Design
 from .integrate import QuadratureInfo, normal_expectation
 from .random_effects import FactorPlan
@@ -48,7 +48,7 @@ def rows_times(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> n
 
 
 def linear_predictor(
-    spec: ModelSpec,
+    spec: ModelSpec | Predictor,
     plans: list[FactorPlan],
     design: Design,
     rows: slice,

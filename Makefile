@@ -9,12 +9,13 @@ PY := $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /u
 # CI-size notebooks: few draws, a few minutes; `make notebooks` runs them at full size.
 NB_SIZE ?= full
 
-.PHONY: demo test test-fast notebooks bench clean help
+.PHONY: demo test test-fast lint notebooks bench clean help
 
 help:
-	@echo "make demo       fit the seed's lognormal cluster model and print conditional vs marginal means"
+	@echo "make demo       fit the lognormal cluster model on the bundled Magnusson data; print conditional vs marginal means"
 	@echo "make test       unit tests, doctests and the notebooks at CI size"
 	@echo "make test-fast  the tests without MCMC, doctests or notebooks (pytest -m 'not slow' tests/), under a minute"
+	@echo "make lint       ruff check, ruff format --check and mypy"
 	@echo "make notebooks  execute the notebooks at full size (writes notebooks/_executed/)"
 	@echo "make bench      benchmark mixeff vs Bambi vs a numpy floor"
 
@@ -36,6 +37,11 @@ test: $(STAMP)
 # No MCMC (tests marked slow: see tests/conftest.py), no doctests (some fit), no notebooks; one worker per core.
 test-fast: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m pytest -p no:cacheprovider -m "not slow" -n auto -q tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 notebooks: $(STAMP)
 	mkdir -p notebooks/_executed

@@ -6,7 +6,7 @@ population-averaged probability:
 
 * ``sample_new_levels="integrate"``: every row at one new level, integrated out exactly;
 * ``sample_new_levels="gaussian"``: every row crossed with 100 simulated new levels
-  (500 000 rows), the seed's recipe.
+  (500 000 rows), the recipe of Magnusson's example.
 
 Each is compared, draw by draw, with a high-order reference (the same average
 computed cell by cell with a 4x finer quadrature step, independent of the block's

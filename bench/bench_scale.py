@@ -182,7 +182,10 @@ def main():
                         f"{peak / 2**20:>10.1f}"
                     )
             if n <= 5000:
-                bambi = lambda: fit.model.predict(fit.idata, kind="response_params", data=data, inplace=False)  # noqa: E731
+
+                def bambi(fit=fit, data=data):
+                    return fit.model.predict(fit.idata, kind="response_params", data=data, inplace=False)
+
                 t = best_time(bambi, 1)
                 print(f"{f'bambi Model.predict {n:,} x {s}':<50}{t:>9.3f}{cells / t / 1e6:>15.1f}")
                 times[("predictions", "bambi")] = t
@@ -190,7 +193,10 @@ def main():
             print()
     print("ratios (time / time; lower is better unless a speed-up)")
     for n, s, t in summary:
-        get = lambda name, who: t.get((name, who), np.nan)  # noqa: E731
+
+        def get(name, who, t=t):
+            return t.get((name, who), np.nan)
+
         line = (
             f"{n:>9,} x {s}: avg_comparisons / avg_predictions (1 core) "
             f"{get('avg_comparisons', 'mixeff1') / get('avg_predictions', 'mixeff1'):.2f} (target <= 1.5); "
@@ -219,13 +225,10 @@ def bench_huge(n: int, s: int):
 
     fit, data = make_fit(s), newdata(n)
     table_mib = data.memory_usage(deep=True).sum() / 2**20
-    call = lambda progress: mixeff.avg_comparisons(
-        fit,
-        {"x": [0, 1]},
-        newdata=data,
-        by="g",  # noqa: E731
-        progress=progress,
-    )
+
+    def call(progress):
+        return mixeff.avg_comparisons(fit, {"x": [0, 1]}, newdata=data, by="g", progress=progress)
+
     t = time.perf_counter()
     result = call(True)
     elapsed = time.perf_counter() - t

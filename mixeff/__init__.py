@@ -10,6 +10,9 @@ Bambi and PyMC, an extra: ``pip install 'mixeff[bambi]'``.  Draws from brms
 does not import them, and the fitting functions name the extra when they are missing.
 """
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
 from . import datasets
 from .bambi.fitting import MixedFit, default_priors, example_fit, fit, from_bambi
 from .config import get_options, set_options
@@ -26,7 +29,10 @@ from .verbs.hypotheses import HypothesesResult, hypotheses
 from .verbs.predictions import avg_predictions, predictions
 from .verbs.slopes import avg_slopes, slopes
 
-__version__ = "0.1.0"
+try:  # the version is written once, in pyproject.toml
+    __version__ = _version("mixeff")
+except PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "fit",

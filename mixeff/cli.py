@@ -13,12 +13,18 @@ import argparse
 import sys
 import time
 import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+if TYPE_CHECKING:
+    from .model.fitting import MixedFit
+    from .model.spec import ModelSpec
 
-def demo_table(fit, n_new: int = 100, seed: int = 2022) -> pd.DataFrame:
+
+def demo_table(fit: MixedFit, n_new: int = 100, seed: int = 2022) -> pd.DataFrame:
     """The demo's comparison table for a fitted lognormal ``y ~ 1 + TX + (1 | cluster)`` model.
 
     Examples
@@ -84,7 +90,7 @@ def demo_table(fit, n_new: int = 100, seed: int = 2022) -> pd.DataFrame:
     return table
 
 
-def closed_form_means(spec, tx) -> np.ndarray:
+def closed_form_means(spec: ModelSpec, tx: Sequence[float]) -> np.ndarray:
     """``(len(tx), S)`` E[y | TX] over new clusters: exp(b0 + b1 TX + (s0² + sy²)/2), draw by draw."""
     b0 = spec.beta[:, spec.beta_names.index("Intercept")]
     b1 = spec.beta[:, spec.beta_names.index("TX")]
@@ -92,8 +98,8 @@ def closed_form_means(spec, tx) -> np.ndarray:
     return np.exp(b0 + np.outer(tx, b1) + v)
 
 
-def demo_ates(fit, n_new: int = 100, seed: int = 2022) -> pd.DataFrame:
-    """The seed's three ATEs of TX (typical, existing clusters, new clusters) and the closed form.
+def demo_ates(fit: MixedFit, n_new: int = 100, seed: int = 2022) -> pd.DataFrame:
+    """The three ATEs of TX in Magnusson's example (typical, existing clusters, new clusters) and the closed form.
 
     Examples
     --------
@@ -150,6 +156,7 @@ def demo_ates(fit, n_new: int = 100, seed: int = 2022) -> pd.DataFrame:
 
 
 def demo(draws: int, chains: int, seed: int, sampler: str, progress: bool) -> int:
+    """Run ``mixeff demo``: fit the model on the bundled Magnusson data and print its tables; returns 0."""
     import mixeff
 
     data = mixeff.datasets.load_magnusson()
@@ -213,7 +220,7 @@ def demo(draws: int, chains: int, seed: int, sampler: str, progress: bool) -> in
     return 0
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """The ``mixeff`` command line (``mixeff demo --draws 1000 --chains 4``).
 
     Examples
@@ -223,9 +230,14 @@ def main(argv=None) -> int:
     ...
     SystemExit: 0
     """
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="mixeff", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    d = sub.add_parser("demo", help="fit the seed's lognormal cluster model and compare its means")
+    d = sub.add_parser(
+        "demo", help="fit the lognormal cluster model of Magnusson's example (bundled data) and compare its means"
+    )
     d.add_argument("--draws", type=int, default=1000, help="draws per chain (and warm-up draws)")
     d.add_argument("--chains", type=int, default=4)
     d.add_argument("--seed", type=int, default=2022)

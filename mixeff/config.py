@@ -22,20 +22,32 @@ from __future__ import annotations
 
 import numbers
 import os
+from typing import Any, TypedDict, Unpack
 
-DEFAULTS: dict = {"progress": None, "memory_limit": None, "n_jobs": None, "compiled": True}
+
+class Options(TypedDict, total=False):
+    """The options :func:`set_options` takes (each optional) and :func:`get_options` returns."""
+
+    progress: bool | None
+    memory_limit: float | None
+    n_jobs: int | None
+    compiled: bool
+
+
+DEFAULTS: dict[str, Any] = {"progress": None, "memory_limit": None, "n_jobs": None, "compiled": True}
 """Every option and its default."""
 
-_options: dict = dict(DEFAULTS)
+_options: dict[str, Any] = dict(DEFAULTS)
 
 
-def get_options() -> dict:
+def get_options() -> dict[str, Any]:
     """The current options (a copy: change them with :func:`set_options`)."""
     return dict(_options)
 
 
-def set_options(**options) -> dict:
-    """Set package-wide options; returns their previous values, so that
+def set_options(**options: Unpack[Options]) -> dict[str, Any]:
+    """Set package-wide options and return their previous values.
+
     ``set_options(**previous)`` restores them.
 
     ``progress`` : None, True or False -- see the module notes.
@@ -65,7 +77,7 @@ def set_options(**options) -> dict:
     return previous
 
 
-def check_jobs(n_jobs, name: str) -> None:
+def check_jobs(n_jobs: Any, name: str) -> None:
     """``n_jobs`` must be None, -1 (every core) or a positive whole number of threads."""
     whole = isinstance(n_jobs, numbers.Integral) and not isinstance(n_jobs, bool)
     if n_jobs is None or (whole and n_jobs == -1):

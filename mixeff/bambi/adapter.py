@@ -283,7 +283,9 @@ def _group_part(comp, draws) -> dict[str, GroupFactor]:
             start += k
         fterms = [it["fterm"] for it in items]
 
-        def design_fn(frame, fterms=fterms, last={}):
+        cache: dict = {}
+
+        def design_fn(frame, fterms=fterms, last=cache):
             if last.get("frame") is frame:  # a categorical model's categories share this design
                 return last["Z"]
             cols = []
@@ -382,8 +384,9 @@ def model_recipe(model) -> dict:
 
 
 def _formula_namespace(model, formulas: list[str]) -> dict:
-    """``{name: object}`` for the names the formulas take from the namespace they were built in
-    (``np`` of ``np.log(x)``, a function of the user's); modules as ``("module", name)``.
+    """``{name: object}`` for the names the formulas take from the namespace they were built in.
+
+    For instance ``np`` of ``np.log(x)``, or a function of the user's; modules as ``("module", name)``.
     """
     env = None
     for comp in model_parameters(model).values():
@@ -446,8 +449,9 @@ def rebuild_model(recipe: dict):
 
 
 def _call_in_namespace(namespace: dict, fn, /, *args, **kwargs):
-    """``fn(*args, **kwargs)`` called from a frame whose variables are exactly ``namespace``:
-    formulae looks a formula's names up in the frame that called ``bambi.Model``.
+    """``fn(*args, **kwargs)`` called from a frame whose variables are exactly ``namespace``.
+
+    Formulae looks a formula's names up in the frame that called ``bambi.Model``.
     """
     scope = {"__builtins__": builtins, **namespace, "__mixeff_call": (fn, args, kwargs)}
     return eval("__mixeff_call[0](*__mixeff_call[1], **__mixeff_call[2])", scope)

@@ -7,6 +7,7 @@ import functools
 import inspect
 import re
 import warnings
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,11 @@ from .adapter import (
 )
 from .correlated import build_correlated, correlated_blocks, model_blocks
 from .priors import brms_defaults, check_priors, check_proper, lkj_eta, resolve_priors
+
+if TYPE_CHECKING:
+    import bambi as bmb
+
+SamplePrior = Literal["no", "only", "yes"]
 
 SAMPLE_PRIOR = ("no", "only", "yes")
 CORRELATED_TARGET_ACCEPT = 0.9
@@ -82,7 +88,9 @@ class MixedFit:
     True
     """
 
-    def __init__(self, model, idata, sample_prior: str = "no", data=None):
+    def __init__(
+        self, model: bmb.Model, idata: xr.DataTree, sample_prior: SamplePrior = "no", data: pd.DataFrame | None = None
+    ):
         self.model = model
         self.idata = idata
         self.sample_prior = sample_prior
@@ -169,7 +177,7 @@ def fit(
     chains: int = 4,
     seed: int | None = None,
     sampler: str = "pymc",
-    sample_prior: str = "no",
+    sample_prior: SamplePrior = "no",
     progress: bool = True,
     **fit_kwargs,
 ) -> MixedFit:
@@ -236,7 +244,7 @@ def fit(
     >>> f.spec().n_samples
     200
 
-    A prior predictive check (the seed's section 11.3.1): no MCMC, the verbs as usual.
+    A prior predictive check (the marginaleffects book, section 11.3.1): no MCMC, the verbs as usual.
 
     >>> survey = mixeff.datasets.make_ces_like()["survey"]
     >>> vague = mixeff.fit("defund ~ age + education + military + gender + (1 + gender | state)",
@@ -346,7 +354,8 @@ def _checked_model(
 
 
 def _caller_names(formula: str, data) -> dict:
-    """The names ``formula`` reads from the namespace of whoever called :func:`fit` (two frames up):
+    """The names ``formula`` reads from the namespace of whoever called :func:`fit` (two frames up).
+
     ``mylog`` in ``y ~ mylog(x)``, ``np`` in ``np.log(x)``.  Bambi would look them up in mixeff's own.
     """
     frame = inspect.currentframe().f_back.f_back
@@ -368,8 +377,9 @@ def default_priors(formula: str, data: pd.DataFrame, family: str = "gaussian", l
     --------
     >>> import mixeff
     >>> sleep = mixeff.datasets.load_sleepstudy()
-    >>> mixeff.default_priors("Reaction ~ 1 + Days + (1 + Days | Subject)", sleep)
-    {'b': 'flat', 'Intercept': 'student_t(3, 288.7, 59.3)', 'sd': 'student_t(3, 0, 59.3)', 'cor': 'lkj(1)', 'sigma': 'student_t(3, 0, 59.3)'}
+    >>> mixeff.default_priors("Reaction ~ 1 + Days + (1 + Days | Subject)", sleep)  # doctest: +NORMALIZE_WHITESPACE
+    {'b': 'flat', 'Intercept': 'student_t(3, 288.7, 59.3)', 'sd': 'student_t(3, 0, 59.3)',
+     'cor': 'lkj(1)', 'sigma': 'student_t(3, 0, 59.3)'}
 
     With an informative prior on the slopes instead of brms's flat one:
 
@@ -493,7 +503,7 @@ def _split_chains(ds, chains: int):
     return xr.Dataset(out, coords=coords, attrs=dict(ds.attrs))
 
 
-def from_bambi(model, idata, sample_prior: str | None = None) -> MixedFit:
+def from_bambi(model: bmb.Model, idata: xr.DataTree, sample_prior: SamplePrior | None = None) -> MixedFit:
     """Wrap a Bambi model you fitted yourself (``idata = model.fit(...)``).
 
     A ``prior`` group -- ``model.prior_predictive(...)``, alone or added to the
@@ -533,7 +543,7 @@ def from_bambi(model, idata, sample_prior: str | None = None) -> MixedFit:
 
 @functools.cache
 def example_fit() -> MixedFit:
-    """A small, cached fit of the seed's lognormal cluster model, for examples and docs.
+    """A small, cached fit of the lognormal cluster model of Magnusson's example, for examples and docs.
 
     Examples
     --------

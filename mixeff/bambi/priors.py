@@ -32,7 +32,7 @@ with scale 1.  A key that is not a parameter of the model (``"sigma"`` on a
 bernoulli model, ``"sd"`` without group-level terms, ``"cor"`` without correlated
 terms) is an error.
 
-The seed's prior predictive check (marginaleffects book, section 11.3.1) is one
+The prior predictive check of the marginaleffects book (section 11.3.1) is one
 line per set-up::
 
     vague = {"b": "normal(0, 1e6)", "Intercept": "normal(0, 1e6)"}
@@ -41,7 +41,7 @@ line per set-up::
 Classes left out keep Bambi's defaults, which are proper (unlike brms's flat
 ``b``).  Bambi's default group-level sd prior is a half-normal auto-scaled from
 the predictors (about 2.5 for an intercept, 2.5 / sd(x) for a slope, so about 5
-for a 0/1 dummy) where brms uses ``student_t(3, 0, 2.5)``; for the seed's model
+for a 0/1 dummy) where brms uses ``student_t(3, 0, 2.5)``; for the model of that section
 both give prior-predictive intervals of the same width (pass
 ``"sd": "student_t(3, 0, 2.5)"`` to use brms's).  For gaussian and t families
 Bambi's defaults are scaled by the response's mean and sd, so even a prior-only
@@ -204,10 +204,11 @@ def parse_lkj(key: str, text) -> float:
     --------
     >>> parse_lkj("cor", "lkj(2)"), parse_lkj("L", "lkj_corr_cholesky(1)")
     (2.0, 1.0)
-    >>> parse_lkj("cor", "normal(0, 1)")
+    >>> parse_lkj("cor", "normal(0, 1)")  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    ValueError: priors['cor']: 'normal(0, 1)' is not an LKJ prior; correlation matrices take 'lkj(eta)', e.g. 'lkj(1)' (uniform) or 'lkj(2)' (shrinks towards 0)
+    ValueError: priors['cor']: 'normal(0, 1)' is not an LKJ prior; correlation matrices take 'lkj(eta)',
+    e.g. 'lkj(1)' (uniform) or 'lkj(2)' (shrinks towards 0)
     """
     m = _LKJ.fullmatch(str(text)) if isinstance(text, (str, int, float)) else None
     eta = _numbers(m.group(1)) if m and re.fullmatch(r"[-+0-9.eE]+", m.group(1)) else None

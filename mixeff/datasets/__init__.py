@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -44,9 +45,10 @@ def _data_dir() -> Path:
 _FLOAT_KW = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
 
 
-def _read_csv(path: Path, **kwargs) -> pd.DataFrame:
+def _read_csv(path: Path, **kwargs: Any) -> pd.DataFrame:
     # no NA parsing: no field is ever missing in these files
-    return pd.read_csv(path, keep_default_na=False, na_values=[], **_FLOAT_KW, **kwargs)
+    options: dict[str, Any] = {"keep_default_na": False, "na_values": [], **_FLOAT_KW, **kwargs}
+    return pd.read_csv(path, **options)
 
 
 def load_ces_like(directory: str | Path | None = None) -> dict[str, pd.DataFrame]:

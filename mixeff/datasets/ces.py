@@ -46,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 # --------------------------------------------------------------------------- #
 # Constants
@@ -360,12 +361,16 @@ def make_ces_like(seed: int = DEFAULT_SEED) -> dict[str, pd.DataFrame]:
     return {"survey": survey, "demographics": demographics, "truth": truth}
 
 
-def _cells_frame(state, age, education, gender, military) -> pd.DataFrame:
+def _cells_frame(
+    state: ArrayLike, age: np.ndarray, education: np.ndarray, gender: np.ndarray, military: ArrayLike
+) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "state": np.asarray(state),
-            "age": pd.Categorical.from_codes(age, categories=list(AGE_LEVELS), ordered=True),
-            "education": pd.Categorical.from_codes(education, categories=list(EDUCATION_LEVELS), ordered=True),
+            "age": pd.Categorical.from_codes(age, categories=pd.Index(list(AGE_LEVELS)), ordered=True),
+            "education": pd.Categorical.from_codes(
+                education, categories=pd.Index(list(EDUCATION_LEVELS)), ordered=True
+            ),
             "gender": np.asarray(GENDER_LEVELS)[gender],
             "military": np.asarray(military, dtype=np.int64),
         }

@@ -46,7 +46,7 @@ def prepare(
     if spec.family.needs_trials and type != "link":
         design.trials = _trials(spec, frame, type)
     if spec.categories and CATEGORY_COLUMN in frame.columns:
-        design.category = pd.Index(spec.categories).get_indexer(frame[CATEGORY_COLUMN].astype(str))
+        design.category = pd.Index(spec.categories).get_indexer(pd.Index(frame[CATEGORY_COLUMN].astype(str)))
     design.dpars = {
         name: _part_design(part, (dpar_plans or {}).get(name, []), frame) for name, part in spec.dpars.items()
     }
@@ -56,7 +56,8 @@ def prepare(
 def _part_design(part: ModelSpec | Predictor, plans: list[FactorPlan], frame: pd.DataFrame) -> Design:
     X = np.ascontiguousarray(part.fixed_design(frame), dtype=float)
     offset = None if part.offset is None else np.asarray(part.offset(frame), dtype=float)
-    Zs, codes = [], []
+    Zs: list[np.ndarray | None] = []
+    codes: list[np.ndarray] = []
     for plan in plans:
         Z = np.asarray(plan.group.design(frame), dtype=float)[:, plan.active]
         Zs.append(None if np.all(Z == 1.0) else np.ascontiguousarray(Z))
@@ -64,7 +65,7 @@ def _part_design(part: ModelSpec | Predictor, plans: list[FactorPlan], frame: pd
     return Design(X, offset, Zs, codes, None)
 
 
-def difference_design(plans: list[FactorPlan], lo: Design, hi: Design):
+def difference_design(plans: list[FactorPlan], lo: Design, hi: Design) -> tuple[list[FactorPlan], Design] | None:
     """``(plans, design)`` whose linear predictor is exactly η_hi − η_lo, or None.
 
     η is linear in the design, so ``(X_hi − X_lo)β + Σ_g (Z_hi − Z_lo) b_g`` (plus the
@@ -74,12 +75,13 @@ def difference_design(plans: list[FactorPlan], lo: Design, hi: Design):
     """
     if any(not np.array_equal(a, b) for a, b in zip(lo.codes, hi.codes)):
         return None
-    if lo.offset is None and hi.offset is None:
-        offset = None
-    else:
-        offset = (0.0 if hi.offset is None else hi.offset) - (0.0 if lo.offset is None else lo.offset)
-        offset = np.broadcast_to(offset, (lo.n,)).astype(float)
-    kept, Zs, codes = [], [], []
+    offset: np.ndarray | None = None
+    if lo.offset is not None or hi.offset is not None:
+        shift = (0.0 if hi.offset is None else hi.offset) - (0.0 if lo.offset is None else lo.offset)
+        offset = np.broadcast_to(shift, (lo.n,)).astype(float)
+    kept: list[FactorPlan] = []
+    Zs: list[np.ndarray | None] = []
+    codes: list[np.ndarray] = []
     for plan, z_lo, z_hi, c in zip(plans, lo.Z, hi.Z, lo.codes):
         if z_lo is None and z_hi is None:
             continue  # both all ones: the term cancels exactly

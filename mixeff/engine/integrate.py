@@ -28,9 +28,11 @@ node costs one fused ``η + sd·t_k`` and one call of ``f``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 RANGE = 7.5
 """Standard deviations of the normal covered on each side of the integrand's tilt."""
@@ -50,7 +52,9 @@ class QuadratureInfo:
     """Relative error bound the method meets (0 for a closed form)."""
 
 
-def normal_expectation(fn, eta, var, *, step: float = 0.4):
+def normal_expectation(
+    fn: Callable[[np.ndarray], np.ndarray], eta: ArrayLike, var: ArrayLike, *, step: float = 0.4
+) -> tuple[np.ndarray, QuadratureInfo]:
     """E[fn(eta + u)], u ~ N(0, var), elementwise; ``(values, QuadratureInfo)``.
 
     ``fn`` is vectorised and may overwrite its argument.  ``step`` is the spacing

@@ -2,8 +2,9 @@
 
 Four loops take most of a pass's time: adding each row's random effects to η, the tail of
 the inverse logit after ``exp(−η)``, the tail of the exact logit increment after ``exp(η)``,
-and adding each row's values into its ``by`` group's sums.  numpy runs each step of them as its own pass over the chunk's ``(rows, S)`` block
-and takes the GIL back between passes; here each is one loop that releases the GIL.  The
+and adding each row's values into its ``by`` group's sums.  numpy runs each step of them as its
+own pass over the chunk's ``(rows, S)`` block and takes the GIL back between passes; here each is
+one loop that releases the GIL.  The
 ``exp`` stays numpy's, so every cell's inputs are the same, and the loops do the same IEEE
 operations in the same order as the numpy code they replace, with no fast-math and no fused
 multiply-add: their results equal numpy's exactly (``tests/test_scale.py`` checks that on
@@ -173,8 +174,9 @@ def add_random_effects(eta, table, index, z=None) -> bool | None:
 
 
 def logit_increment_tail(out, m, big, index) -> bool | None:
-    """``out = e·m / ((1 + e)(1 + e·big))`` in place, where ``out`` holds ``e = exp(η)`` on entry and
-    ``m``, ``big`` are read at row ``index[r]`` for row r.
+    """``out = e·m / ((1 + e)(1 + e·big))`` in place.
+
+    ``out`` holds ``e = exp(η)`` on entry; ``m`` and ``big`` are read at row ``index[r]`` for row r.
 
     ``out`` is a C-contiguous ``(rows, S)`` block, ``m`` and ``big`` are ``(k, S)``.  Returns
     whether every denominator was finite (where one is not, ``out`` is not yet right there and

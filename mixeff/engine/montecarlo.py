@@ -15,6 +15,9 @@ a new level of one simulated factor.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -24,7 +27,7 @@ MAX_LEVEL_CELLS = 5e7
 """Skip the error estimate when per-level accumulators would exceed this many cells (400 MB)."""
 
 
-def level_grouping(arms, groups: Grouping | None) -> tuple[Grouping, int] | None:
+def level_grouping(arms: Any, groups: Grouping | None) -> tuple[Grouping, int] | None:
     """``(group × new level) cells`` grouping of the rows and K, or None when not applicable."""
     if groups is None or arms.options.sample_new_levels == "integrate":
         return None
@@ -43,7 +46,9 @@ def level_grouping(arms, groups: Grouping | None) -> tuple[Grouping, int] | None
     return Grouping(cells, pd.DataFrame(index=np.arange(n_groups * k)), groups.weights), k
 
 
-def monte_carlo_se(finish, group_means: np.ndarray, levels: GroupMeans, k: int) -> np.ndarray:
+def monte_carlo_se(
+    finish: Callable[[np.ndarray], np.ndarray], group_means: np.ndarray, levels: GroupMeans, k: int
+) -> np.ndarray:
     """``(G, S)`` per-draw standard error of ``finish(group_means)`` over the K simulated levels."""
     n_parts, n_groups, s = group_means.shape
     weights = levels.total.reshape(n_groups, k)

@@ -29,8 +29,10 @@ def available_cores() -> int:
 
 
 def resolve_jobs(n_jobs: int | None) -> int:
-    """Threads for one pass: ``n_jobs``, else the package option (:func:`mixeff.set_options`), else all
-    cores; ``-1`` also means all cores.
+    """Threads for one pass.
+
+    ``n_jobs``, else the package option (:func:`mixeff.set_options`), else all cores; ``-1`` also means
+    all cores.
 
     Examples
     --------

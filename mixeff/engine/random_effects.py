@@ -43,7 +43,7 @@ class FactorPlan:
 
     def codes(self, frame: pd.DataFrame) -> np.ndarray:
         labels, inverse = self.group.distinct_labels_of(frame)
-        return self.labels.get_indexer(labels)[inverse]
+        return self.labels.get_indexer(pd.Index(labels))[inverse]
 
 
 def plan_random_effects(
@@ -55,7 +55,7 @@ def plan_random_effects(
 ) -> list[FactorPlan]:
     """One plan per factor of ``groups`` that ``include`` (the parsed ``re_formula``) keeps."""
     plans = []
-    for name, active in include.items():
+    for name, kept_terms in include.items():
         group = groups[name]
         seen = np.unique(np.concatenate([group.distinct_labels_of(f)[0] for f in frames]))
         new = [str(lab) for lab in seen if not group.has_level(lab)]
@@ -72,7 +72,7 @@ def plan_random_effects(
                 f"{' / '.join(repr(s) for s in SAMPLE_NEW_LEVELS)}), or re_formula='NA' to predict at "
                 "random effects = 0"
             )
-        active = np.asarray(active, dtype=np.int64)
+        active = np.asarray(kept_terms, dtype=np.int64)
         integrate = options.sample_new_levels == "integrate"
         if integrate:  # zero effects in η; the row's value integrates over N(0, Σ) instead
             b_new = np.zeros((group.b.shape[0], len(new), group.b.shape[2]))
@@ -96,7 +96,7 @@ def plan_random_effects(
     return plans
 
 
-def simulate_new_levels(group: GroupFactor, n_new: int, how: str, rng) -> np.ndarray:
+def simulate_new_levels(group: GroupFactor, n_new: int, how: str, rng: np.random.Generator) -> np.ndarray:
     """``(S, n_new, k)`` effects for new levels, simulated as brms does."""
     s, n_old, k = group.b.shape
     if n_new == 0:

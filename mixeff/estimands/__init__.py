@@ -1,3 +1,5 @@
-"""What to compute, described without computing it: variables, contrasts and their arms,
-comparison and slope rules, transforms.  Imports nothing else of mixeff.
+"""What to compute, described without computing it.
+
+Variables, contrasts and their arms, comparison and slope rules, transforms.  Imports nothing else
+of mixeff.
 """

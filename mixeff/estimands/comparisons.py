@@ -49,9 +49,10 @@ class Rule:
     """
 
     name: str
-    per_row: Callable
-    parts: Callable
-    finish: Callable
+    per_row: Callable | None
+    """None for an aggregating function (``aggregate``)."""
+    parts: Callable | None
+    finish: Callable | None
     template: str
     avg_template: str
     aggregate: Callable | None = None
@@ -60,8 +61,9 @@ class Rule:
 
     def apply_draws(self, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
         """``(1, S)``: the aggregating function on every row's draws."""
+        assert self.aggregate is not None  # only an aggregating rule's draws go here
         with np.errstate(all="ignore"):
-            out = np.asarray(self.aggregate(hi, lo), dtype=float)
+            out = np.asarray(self.aggregate(hi, lo), dtype=np.float64)
         if out.size != hi.shape[1]:
             raise ValueError(
                 f"comparison function returned shape {out.shape} for (rows, draws) = {hi.shape}; it must "
@@ -114,7 +116,7 @@ COMPARISONS: dict[str, Rule] = {
 """marginaleffects' comparisons by name: the one place each is defined."""
 
 
-def comparison_rule(comparison) -> Rule:
+def comparison_rule(comparison: str | Callable) -> Rule:
     """The rule for a comparison name or a function ``f(hi, lo)`` of ``(rows, S)`` draws.
 
     Examples
@@ -161,9 +163,11 @@ def comparison_rule(comparison) -> Rule:
 _PROBE = np.array([[0.31, 0.62], [0.47, 0.28], [0.55, 0.74]])
 
 
-def _returns_one_per_draw(function) -> bool:
-    """Whether ``function(hi, lo)`` reduces over rows: tried once on a small (3 rows, 2 draws) probe of
-    probabilities; a function that fails there is treated as element by element (its real error shows later).
+def _returns_one_per_draw(function: Callable) -> bool:
+    """Whether ``function(hi, lo)`` reduces over rows.
+
+    Tried once on a small (3 rows, 2 draws) probe of probabilities; a function that fails there is
+    treated as element by element (its real error shows later).
     """
     try:
         with np.errstate(all="ignore"):
@@ -193,7 +197,7 @@ def label_contrast(c: Contrast, rule: Rule, averaged: bool) -> str:
     return template.format(hi=hi, lo=lo)
 
 
-def resolve_transform(transform) -> Callable | None:
+def resolve_transform(transform: str | Callable | None) -> Callable | None:
     """``None``, a callable, or a name in :data:`TRANSFORMS`.
 
     Examples
@@ -213,7 +217,7 @@ def resolve_transform(transform) -> Callable | None:
     )
 
 
-def apply_transform(fn, values: np.ndarray) -> np.ndarray:
+def apply_transform(fn: Callable | None, values: np.ndarray) -> np.ndarray:
     if fn is None:
         return values
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):

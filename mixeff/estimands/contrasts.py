@@ -9,10 +9,13 @@ follow marginaleffects.  How two arms become a quantity is a rule
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from .pairs import index_pairs
 from .variables import levels_of
@@ -50,14 +53,14 @@ class ArmSet:
     (``cross=True``: every focal variable at its lo, or at its hi, at once).
     """
 
-    def __init__(self, base: pd.DataFrame, spec):
+    def __init__(self, base: pd.DataFrame, spec: Any):
         self.base = base
         self.spec = spec
         self.frames: list[pd.DataFrame] = []
         self.changes: list[dict] = []
         self._keys: dict = {}
 
-    def set_value(self, name: str, value) -> int:
+    def set_value(self, name: str, value: Any) -> int:
         """The arm where the whole column ``name`` is ``value``."""
         key = (name, "set", _hashable(value))
         return self._arm(key, lambda: {name: _constant_column(self.base, self.spec, name, value)})
@@ -69,7 +72,7 @@ class ArmSet:
         key = (name, "shift", float(delta))
         return self._arm(key, lambda: {name: self.base[name].to_numpy(dtype=float) + delta})
 
-    def set_column(self, name: str, values) -> int:
+    def set_column(self, name: str, values: ArrayLike) -> int:
         """A new arm where ``name`` takes one given value per row (such arms are never shared)."""
         return self._arm((name, "column", len(self.frames)), lambda: {name: _column_like(self.base, name, values)})
 
@@ -81,7 +84,7 @@ class ArmSet:
         key = ("__combined__", tuple(arms))
         return self._arm(key, lambda: {k: v for a in arms for k, v in self.changes[a].items()})
 
-    def _arm(self, key, changes) -> int:
+    def _arm(self, key: tuple, changes: Callable[[], dict]) -> int:
         if key not in self._keys:
             made = changes()
             for name, column in made.items():
@@ -108,7 +111,7 @@ def _require_finite_values(name: str, column) -> None:
         )
 
 
-def _hashable(value):
+def _hashable(value: Any) -> Hashable:
     try:
         hash(value)
         return value
@@ -116,7 +119,7 @@ def _hashable(value):
         return repr(value)
 
 
-def _constant_column(base: pd.DataFrame, spec, name: str, value):
+def _constant_column(base: pd.DataFrame, spec: Any, name: str, value: Any) -> np.ndarray | pd.Categorical | pd.Series:
     n = len(base)
     col = base[name]
     if isinstance(col.dtype, pd.CategoricalDtype):
@@ -132,7 +135,7 @@ def _constant_column(base: pd.DataFrame, spec, name: str, value):
     return pd.Series([value] * n, index=base.index, dtype=col.dtype if col.dtype != object else object)
 
 
-def _column_like(base: pd.DataFrame, name: str, values):
+def _column_like(base: pd.DataFrame, name: str, values: Any) -> np.ndarray | pd.Categorical:
     col = base[name]
     if isinstance(col.dtype, pd.CategoricalDtype):
         extra = [v for v in pd.unique(np.asarray(values, dtype=object)) if v not in col.cat.categories]
@@ -140,9 +143,11 @@ def _column_like(base: pd.DataFrame, name: str, values):
     return np.asarray(values)
 
 
-def custom_contrasts(arms: ArmSet, name: str, value, argument: str) -> list[Contrast] | None:
-    """Marginaleffects' per-row contrasts: a DataFrame with ``lo`` and ``hi`` columns (one row per newdata
-    row), or a function of the newdata column returning one; None for any other ``value``.
+def custom_contrasts(arms: ArmSet, name: str, value: Any, argument: str) -> list[Contrast] | None:
+    """Marginaleffects' per-row contrasts, or None for any other ``value``.
+
+    A DataFrame with ``lo`` and ``hi`` columns (one row per newdata row), or a function of the newdata
+    column returning one.
 
     Examples
     --------
@@ -174,7 +179,7 @@ def custom_contrasts(arms: ArmSet, name: str, value, argument: str) -> list[Cont
     return [Contrast(term=name, lo=lo, hi=hi, hi_label="custom", lo_label="custom")]
 
 
-def _fmt(value) -> str:
+def _fmt(value: Any) -> str:
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value))
     if isinstance(value, (float, np.floating)):
@@ -182,7 +187,7 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def _match_level(value, levels: list, name: str, argument: str):
+def _match_level(value: Any, levels: list, name: str, argument: str) -> Any:
     for lev in levels:
         if lev is value or (type(lev) is type(value) and lev == value):
             return lev
@@ -198,7 +203,7 @@ def _match_level(value, levels: list, name: str, argument: str):
     raise ValueError(f"{argument}: level {value!r} of {name!r} does not exist; choose two of its levels {levels}")
 
 
-def categorical_contrasts(spec, arms: ArmSet, name: str, kind: str, value, argument: str) -> list[Contrast]:
+def categorical_contrasts(spec: Any, arms: ArmSet, name: str, kind: str, value: Any, argument: str) -> list[Contrast]:
     """Contrasts of a factor / logical / binary variable; each arm sets the whole column to one level.
 
     Examples
@@ -249,7 +254,7 @@ def _level_pairs(levels: list, how: str) -> list[tuple]:
     return [(levels[lo], levels[hi]) for hi, lo in index_pairs(len(levels), how)]
 
 
-def numeric_contrasts(spec, arms: ArmSet, name: str, value, argument: str) -> list[Contrast]:
+def numeric_contrasts(spec: Any, arms: ArmSet, name: str, value: Any, argument: str) -> list[Contrast]:
     """Contrasts of a numeric variable, as marginaleffects builds them.
 
     ``None``/a number ``k``: lo = x, hi = x + k (per row; label ``"+k"``).  ``"sd"``:

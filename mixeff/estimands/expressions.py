@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -52,8 +53,10 @@ def expand_wildcard(text: str, n_rows: int) -> list[str]:
 
 
 def evaluate(text: str, draws: np.ndarray, resolve: Callable[[str, str], int]) -> tuple[np.ndarray, str | None]:
-    """``(S,)`` draws of one hypothesis string over the rows of ``draws`` and its operator
-    (``"="``, ``">"``, ``">="``, ``"<"``, ``"<="``, or None for an expression without comparison).
+    """``(S,)`` draws of one hypothesis string over the rows of ``draws``, and its operator.
+
+    The operator is ``"="``, ``">"``, ``">="``, ``"<"``, ``"<="``, or None for an expression without
+    comparison.
 
     ``resolve(name, text)`` gives the row of a name (or raises a ValueError naming it).
 
@@ -89,7 +92,7 @@ def evaluate(text: str, draws: np.ndarray, resolve: Callable[[str, str], int]) -
     return np.broadcast_to(np.asarray(value, dtype=float), (draws.shape[1],)).copy(), op
 
 
-def _compare(tree, row, text: str):
+def _compare(tree: ast.expr, row: Callable[[str], np.ndarray], text: str) -> tuple[Any, str | None]:
     if not isinstance(tree, ast.Compare):
         return _node(tree, row, text), None
     if len(tree.ops) != 1 or type(tree.ops[0]) not in _CMPOPS:
@@ -99,7 +102,7 @@ def _compare(tree, row, text: str):
     return value, op
 
 
-def _node(node, row, text: str):
+def _node(node: ast.expr, row: Callable[[str], np.ndarray], text: str) -> Any:
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
         return _BINOPS[type(node.op)](_node(node.left, row, text), _node(node.right, row, text))
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):

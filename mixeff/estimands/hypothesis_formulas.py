@@ -118,7 +118,7 @@ class HypothesisFormula:
         return f"{self.lhs} ~ {self.rhs}{group}"
 
 
-def is_formula(hypothesis) -> bool:
+def is_formula(hypothesis: object) -> bool:
     return isinstance(hypothesis, str) and "~" in hypothesis
 
 

@@ -7,6 +7,8 @@ pair's (exact) difference by the realised step and, for elasticities, scales by
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -21,7 +23,7 @@ SLOPES = {
 """marginaleffects' slope types and their labels."""
 
 
-def check_slope(slope) -> None:
+def check_slope(slope: object) -> None:
     """``slope`` must name one of :data:`SLOPES`."""
     if not isinstance(slope, str):
         raise TypeError(f"slope={slope!r} must be one of {list(SLOPES)}")
@@ -60,7 +62,7 @@ def slope_rule(slope: str, step: np.ndarray) -> Rule:
     return Rule(slope, row, lambda p: [row(p)], lambda m: m[0], label, f"mean({label})")
 
 
-def default_eps(spec, name: str) -> float:
+def default_eps(spec: Any, name: str) -> float:
     """Marginaleffects' step: ``1e-4 × (max − min)`` of the variable in the model data (1e-4 if 0)."""
     x = pd.to_numeric(spec.data[name], errors="coerce").to_numpy(dtype=float)
     x = x[np.isfinite(x)]

@@ -12,16 +12,17 @@ exactly what ``fit`` does.
 from __future__ import annotations
 
 from itertools import combinations
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from .families import brms_aux_name
 from .formula import brms_name
-from .spec import GroupFactor, ModelSpec
+from .spec import FitLike, GroupFactor, ModelSpec
 
 
-def as_draws_df(fit, draws: str | None = None) -> pd.DataFrame:
+def as_draws_df(fit: FitLike | ModelSpec, draws: Literal["posterior", "prior"] | None = None) -> pd.DataFrame:
     """The draws of a fit (or spec) as a brms ``as_draws_df`` table.
 
     Parameters

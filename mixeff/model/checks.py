@@ -8,9 +8,10 @@ import numbers
 def check_whole(
     name: str, value, least: int, *, example: int | None = None, none_ok: bool = False, meaning: str = ""
 ) -> None:
-    """``value`` must be a whole number ``>= least`` (or None when ``none_ok``): TypeError for a wrong
-    type (a bool, a float, a string), ValueError for a number out of range.  ``meaning`` says what
-    the number counts, for the message (``"x values"``).
+    """``value`` must be a whole number ``>= least`` (or None when ``none_ok``).
+
+    TypeError for a wrong type (a bool, a float, a string), ValueError for a number out of range.
+    ``meaning`` says what the number counts, for the message (``"x values"``).
 
     Examples
     --------

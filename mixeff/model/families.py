@@ -265,8 +265,9 @@ TRUNCATED_MAX_MEAN = 1e15
 
 
 def _truncated_draw(dist, positive_share, mu, rng, *args):
-    """A draw of ``dist`` given Y > 0, by inverting its survival function at U · P(Y > 0): exact for any
-    mean, no rejection loop, and accurate where P(Y > 0) is tiny (then the draw is 1).
+    """A draw of ``dist`` given Y > 0, by inverting its survival function at U · P(Y > 0).
+
+    Exact for any mean, no rejection loop, and accurate where P(Y > 0) is tiny (then the draw is 1).
     """
     if np.any(mu > TRUNCATED_MAX_MEAN):  # scipy's quantile search stalls there; counts are not exact anyway
         raise ValueError(f"a mean above {TRUNCATED_MAX_MEAN:g} is too large to sample a zero-truncated count")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -35,7 +36,9 @@ def factor_labels(frame: pd.DataFrame, columns: tuple[str, ...], sep: str = ":",
     >>> import pandas as pd
     >>> factor_labels(pd.DataFrame({"g": [1.0, 2.5]}), ("g",)).tolist()
     ['1', '2.5']
-    >>> factor_labels(pd.DataFrame({"g": ["01", 1]}), ("g",)).tolist(), factor_labels(pd.DataFrame({"g": ["01"]}), ("g",), numeric=True).tolist()
+    >>> factor_labels(pd.DataFrame({"g": ["01", 1]}), ("g",)).tolist(), factor_labels(
+    ...     pd.DataFrame({"g": ["01"]}), ("g",), numeric=True
+    ... ).tolist()
     (['01', '1'], ['1'])
     >>> factor_labels(pd.DataFrame({"g": [1, 2], "h": ["a", "b"]}), ("h", "g")).tolist()
     ['a:1', 'b:2']
@@ -125,8 +128,8 @@ def is_numeric_column(data: pd.DataFrame, columns: tuple[str, ...]) -> bool:
     --------
     >>> import pandas as pd
     >>> d = pd.DataFrame({"g": [1, 2], "h": ["1", "2"], "b": [True, False]})
-    >>> is_numeric_column(d, ("g",)), is_numeric_column(d, ("h",)), is_numeric_column(d, ("b",)), is_numeric_column(d, ("g", "h"))
-    (True, False, False, False)
+    >>> [is_numeric_column(d, cols) for cols in [("g",), ("h",), ("b",), ("g", "h")]]
+    [True, False, False, False]
     """
     if len(columns) != 1 or columns[0] not in data.columns:
         return False
@@ -186,7 +189,7 @@ class GroupFactor:
         self.level_index = {lev: i for i, lev in enumerate(self.levels)}
 
     def labels_of(self, frame: pd.DataFrame) -> np.ndarray:
-        """This factor's level label for every row of ``frame``."""
+        """The factor's level label for every row of ``frame``."""
         return factor_labels(frame, self.columns, self.sep, self.numeric)
 
     def distinct_labels_of(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -306,8 +309,10 @@ class ModelSpec:
                 g.set_numeric(is_numeric_column(self.data, g.columns))
 
     def select_draws(self, ids: np.ndarray, n_chains: int, selection: str | None = None) -> ModelSpec:
-        """The same model on a subset of its draws (flat, chain-major ``ids``), as ``n_chains`` chains of
-        ``len(ids) // n_chains`` draws; ``selection`` says how they were chosen (shown with results).
+        """The same model on a subset of its draws (flat, chain-major ``ids``).
+
+        As ``n_chains`` chains of ``len(ids) // n_chains`` draws; ``selection`` says how they were chosen
+        (shown with results).
 
         Examples
         --------
@@ -369,3 +374,12 @@ class _Registered:
 
     kind: str
     name: str
+
+
+@runtime_checkable
+class FitLike(Protocol):
+    """What the verbs need of a fit: the spec of its posterior or prior draws (``MixedFit`` has it)."""
+
+    def spec(self, draws: str = "posterior") -> ModelSpec:
+        """The engine's view of the chosen draws."""
+        ...

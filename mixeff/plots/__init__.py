@@ -9,7 +9,7 @@ Matplotlib only; every function returns the :class:`matplotlib.figure.Figure`
   rows that differ only in one column (e.g. ``TX = 0`` and ``1``) in one slab
   position, with a legend.
 * :func:`plot_estimates` -- one point-interval per row, sorted by estimate and
-  labelled by a column (the seed's per-state figures).
+  labelled by a column (per-state figures of an MRP analysis).
 * :func:`plot_prior_posterior` -- prior and posterior draws of the same quantity
   overlaid, per row (one panel each, or stacked).
 * :func:`plot_predictions`, :func:`plot_comparisons`, :func:`plot_slopes` --
@@ -26,6 +26,9 @@ Densities come from :func:`mixeff.plots.density.kde` (arviz-stats' KDE, with
 boundary correction at known bounds such as ``(0, 1)`` for probabilities).
 """
 
-from .conditional import plot_comparisons, plot_predictions, plot_slopes
-from .halfeye import plot_draws, plot_prior_posterior
-from .intervals import plot_estimates
+from .conditional import plot_comparisons as plot_comparisons
+from .conditional import plot_predictions as plot_predictions
+from .conditional import plot_slopes as plot_slopes
+from .halfeye import plot_draws as plot_draws
+from .halfeye import plot_prior_posterior as plot_prior_posterior
+from .intervals import plot_estimates as plot_estimates

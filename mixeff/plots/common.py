@@ -1,5 +1,7 @@
-"""What every mixeff plot shares: argument checks, row labels, axis names, x ranges, intervals,
-points, colours and the caption (in the style of :mod:`mixeff.plots.conditional`).
+"""What every mixeff plot shares.
+
+Argument checks, row labels, axis names, x ranges, intervals, points, colours and the caption (in the
+style of :mod:`mixeff.plots.conditional`).
 """
 
 from __future__ import annotations
@@ -141,8 +143,10 @@ def comparison_name(contrast: str) -> str:
 
 
 def quantity_label(result: Result) -> str:
-    """What the draws are, in words: the result's ``kind`` and ``type``, the grid's ``term`` and
-    ``contrast`` and the response name (when the result records it), as the conditional plots say it.
+    """What the draws are, in words, as the conditional plots say it.
+
+    The result's ``kind`` and ``type``, the grid's ``term`` and ``contrast`` and the response name
+    (when the result records it).
 
     Examples
     --------
@@ -215,10 +219,11 @@ def x_label(result: Result, xlabel=None) -> str:
 def x_range(
     draws, ends=(), *, bounds=None, trim: float = TRIM, pad: float = 0.1, log: bool = False
 ) -> tuple[float, float]:
-    """X limits covering the bulk of ``draws`` (arrays, pooled): the ``trim`` and ``1 - trim``
-    quantiles widened by ``pad`` of their span (no further than the draws go), then every value of
-    ``ends`` (the interval bars' ends, always fully shown), plus a small margin.  One wild draw moves
-    no limit.  ``log``: the same on the log scale (positive draws).
+    """X limits covering the bulk of ``draws`` (arrays, pooled).
+
+    The ``trim`` and ``1 - trim`` quantiles widened by ``pad`` of their span (no further than the
+    draws go), then every value of ``ends`` (the interval bars' ends, always fully shown), plus a
+    small margin.  One wild draw moves no limit.  ``log``: the same on the log scale (positive draws).
 
     Examples
     --------
@@ -260,10 +265,12 @@ def _flat(values) -> np.ndarray:
 
 
 def auto_log(draws, xscale=None, *, bounds=None, trim: float = TRIM, orders: float = 3.0) -> bool:
-    """Whether to draw the x axis on the log scale: ``xscale`` when given ("log" or "linear"), else
-    when every draw is positive, no ``bounds`` are known, and the bulk of the draws (the ``trim``
-    and ``1 - trim`` quantiles) spans at least ``orders`` orders of magnitude -- e.g. the prior
-    predictive draws of a lognormal model, which a linear axis squashes against 0.
+    """Whether to draw the x axis on the log scale.
+
+    ``xscale`` when given ("log" or "linear"), else when every draw is positive, no ``bounds`` are
+    known, and the bulk of the draws (the ``trim`` and ``1 - trim`` quantiles) spans at least
+    ``orders`` orders of magnitude -- e.g. the prior predictive draws of a lognormal model, which a
+    linear axis squashes against 0.
 
     Examples
     --------
@@ -288,9 +295,11 @@ def auto_log(draws, xscale=None, *, bounds=None, trim: float = TRIM, orders: flo
 
 
 def auto_bounds(results, bounds):
-    """The support passed to the KDE: ``bounds`` when given (False: none), else ``(0, 1)`` for
-    predictions on the response scale whose draws all lie in [0, 1] -- probabilities (bernoulli,
-    binomial and categorical models, or proportions) -- and None otherwise.
+    """The support passed to the KDE.
+
+    ``bounds`` when given (False: none), else ``(0, 1)`` for predictions on the response scale whose
+    draws all lie in [0, 1] -- probabilities (bernoulli, binomial and categorical models, or
+    proportions) -- and None otherwise.
 
     Examples
     --------

@@ -1,5 +1,6 @@
-"""Plots of conditional and marginal effects (marginaleffects' ``plot_predictions``,
-``plot_comparisons`` and ``plot_slopes``).
+"""Plots of conditional and marginal effects.
+
+marginaleffects' ``plot_predictions``, ``plot_comparisons`` and ``plot_slopes``.
 
 Each function builds the rows, calls the verb, and draws its estimates against
 one predictor:
@@ -26,19 +27,28 @@ dodged by colour.  ``draw=False`` returns the data instead.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping, Sequence
 from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from ..estimands.comparisons import comparison_rule
 from ..estimands.slopes import SLOPES
 from ..estimands.variables import contrast_kind
-from ..estimands.comparisons import comparison_rule
 from ..model.checks import check_whole
 from ..model.spec import CATEGORY_COLUMN
 from ..results import Result
 from ..verbs.grid import fivenum
 from .common import INTERVALS, WIDTH, facet_grid, level_name, palette
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from ..model.fitting import MixedFit
+    from ..model.spec import ModelSpec
 
 N_POINTS = 50
 """Values of a numeric x variable spanned over its range (marginaleffects' ``length.out = 50``)."""
@@ -56,20 +66,20 @@ _ROLES = ("x axis", "colour", "facets")
 
 
 def plot_predictions(
-    fit,
-    condition=None,
-    by=None,
+    fit: MixedFit | ModelSpec,
+    condition: str | Sequence[str] | Mapping[str, Any] | None = None,
+    by: str | Sequence[str] | None = None,
     *,
-    newdata=None,
-    points=0,
-    levels=None,
-    spaghetti=0,
-    draw=True,
-    ax=None,
-    n_points=N_POINTS,
-    seed=None,
-    **verb_args,
-):
+    newdata: pd.DataFrame | None = None,
+    points: float = 0,
+    levels: Sequence[float] | None = None,
+    spaghetti: int = 0,
+    draw: bool = True,
+    ax: Axes | None = None,
+    n_points: int = N_POINTS,
+    seed: int | np.random.Generator | None = None,
+    **verb_args: Any,
+) -> Figure | pd.DataFrame:
     """Plot predictions against one to three predictors (marginaleffects' ``plot_predictions``).
 
     Parameters
@@ -161,20 +171,20 @@ def plot_predictions(
 
 
 def plot_comparisons(
-    fit,
-    variables,
-    condition=None,
-    by=None,
+    fit: MixedFit | ModelSpec,
+    variables: str | Sequence[str] | Mapping[str, Any],
+    condition: str | Sequence[str] | Mapping[str, Any] | None = None,
+    by: str | Sequence[str] | None = None,
     *,
-    newdata=None,
-    levels=None,
-    spaghetti=0,
-    draw=True,
-    ax=None,
-    n_points=N_POINTS,
-    seed=None,
-    **verb_args,
-):
+    newdata: pd.DataFrame | None = None,
+    levels: Sequence[float] | None = None,
+    spaghetti: int = 0,
+    draw: bool = True,
+    ax: Axes | None = None,
+    n_points: int = N_POINTS,
+    seed: int | np.random.Generator | None = None,
+    **verb_args: Any,
+) -> Figure | pd.DataFrame:
     """Plot comparisons (contrasts) against one to three predictors (marginaleffects' ``plot_comparisons``).
 
     Parameters
@@ -226,20 +236,20 @@ def plot_comparisons(
 
 
 def plot_slopes(
-    fit,
-    variables,
-    condition=None,
-    by=None,
+    fit: MixedFit | ModelSpec,
+    variables: str | Sequence[str] | Mapping[str, Any],
+    condition: str | Sequence[str] | Mapping[str, Any] | None = None,
+    by: str | Sequence[str] | None = None,
     *,
-    newdata=None,
-    levels=None,
-    spaghetti=0,
-    draw=True,
-    ax=None,
-    n_points=N_POINTS,
-    seed=None,
-    **verb_args,
-):
+    newdata: pd.DataFrame | None = None,
+    levels: Sequence[float] | None = None,
+    spaghetti: int = 0,
+    draw: bool = True,
+    ax: Axes | None = None,
+    n_points: int = N_POINTS,
+    seed: int | np.random.Generator | None = None,
+    **verb_args: Any,
+) -> Figure | pd.DataFrame:
     """Plot slopes (partial derivatives) against one to three predictors (marginaleffects' ``plot_slopes``).
 
     Parameters
@@ -606,8 +616,9 @@ def _plot_frame(result: Result, levels) -> pd.DataFrame:
 
 
 def _ordered_values(col: pd.Series) -> list:
-    """The distinct values of a column in plotting order: a Categorical's order, numbers ascending,
-    otherwise as they first appear (datagrid's order).
+    """The distinct values of a column in plotting order.
+
+    A Categorical's order, numbers ascending, otherwise as they first appear (datagrid's order).
     """
     if isinstance(col.dtype, pd.CategoricalDtype):
         present = set(col.dropna())
@@ -627,7 +638,9 @@ def _fmt(v) -> str:
 
 
 class _Layout(SimpleNamespace):
-    """Where each row goes: ``x`` (column), ``x_discrete``, ``x_values`` (order, when discrete),
+    """Where each row goes.
+
+    ``x`` (column), ``x_discrete``, ``x_values`` (order, when discrete),
     ``colour`` (column or None) and ``colour_values``, ``panels`` (keys in order) and ``panel_of`` (per row),
     ``panel_parts`` (which columns make a panel: ``"term"``, ``"group"``, the facet), ``shared_y`` (False
     when panels hold different terms) and ``term`` ("term: contrast" per row, or None).

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
+
 import numpy as np
 import pandas as pd
 
@@ -36,6 +39,10 @@ from .common import (
     caption as caption_text,
 )
 from .density import kde
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 BAR_GAP_PT = 6.0
 """Distance between the dodged interval bars of overlaid layers, in points."""
@@ -166,8 +173,10 @@ def _patch(color, alpha):
 
 
 def _key(fig, ax, own: bool, handles, names, *, point, levels, legend: bool, caption, text: str) -> None:
-    """The legend of the layers and the interval levels: a caption (and a legend outside the right
-    edge) on a figure of its own, or a legend beside a given ``ax``.
+    """The legend of the layers and the interval levels.
+
+    A caption (and a legend outside the right edge) on a figure of its own, or a legend beside a given
+    ``ax``.
     """
     if own:
         if handles and legend:
@@ -199,23 +208,23 @@ def _draws_note(result: Result) -> str:
 def plot_draws(
     result: Result,
     group: str | None = None,
-    ax=None,
+    ax: Axes | None = None,
     *,
-    label=None,
+    label: str | Sequence[str] | None = None,
     sort: bool = False,
-    intervals=INTERVALS,
-    point: str = "median",
-    bounds=None,
-    normalize: str | None = None,
+    intervals: Sequence[float] = INTERVALS,
+    point: Literal["median", "mean"] = "median",
+    bounds: tuple[float, float] | Literal[False] | None = None,
+    normalize: Literal["all", "each", "positions"] | None = None,
     height: float | None = None,
     alpha: float = 0.45,
-    colors=None,
+    colors: Sequence[str] | None = None,
     xlabel: str | None = None,
     legend: bool = True,
     trim: float = TRIM,
-    xscale: str | None = None,
+    xscale: Literal["linear", "log"] | None = None,
     caption: bool = True,
-):
+) -> Figure:
     """Half-eye plot of a result's draws: density, point estimate and interval bars per row.
 
     Parameters
@@ -235,8 +244,8 @@ def plot_draws(
         (e.g. the modal cluster of a ``re_formula="NA"`` prediction) labels nothing,
         and a single position gets no label.
     sort : bool
-        Order positions by their point estimate, the largest at the top (the seed's
-        per-state figure); otherwise the first row is at the top.
+        Order positions by their point estimate, the largest at the top (as a
+        per-state figure of an MRP analysis); otherwise the first row is at the top.
     intervals : tuple of float
         Equal-tailed interval levels drawn as bars, thickest for the narrowest
         (66% and 95% as ggdist).
@@ -381,21 +390,21 @@ def plot_prior_posterior(
     prior_result: Result,
     posterior_result: Result,
     *,
-    labels=("prior", "posterior"),
-    label=None,
+    labels: tuple[str, str] = ("prior", "posterior"),
+    label: str | Sequence[str] | None = None,
     facets: bool | None = None,
-    ax=None,
-    intervals=INTERVALS,
-    bounds=None,
-    colors=("0.55", "C0"),
+    ax: Axes | None = None,
+    intervals: Sequence[float] = INTERVALS,
+    bounds: tuple[float, float] | Literal[False] | None = None,
+    colors: tuple[str, str] = ("0.55", "C0"),
     alpha: float = 0.45,
-    normalize: str = "each",
+    normalize: Literal["all", "each", "positions"] = "each",
     sharex: bool = True,
     xlabel: str | None = None,
     trim: float = TRIM,
-    xscale: str | None = None,
+    xscale: Literal["linear", "log"] | None = None,
     caption: bool = True,
-):
+) -> Figure:
     """Prior and posterior draws of the same quantity, overlaid per row.
 
     Parameters
@@ -404,8 +413,8 @@ def plot_prior_posterior(
         The same verb with the same arguments, computed with ``draws="prior"`` and
         ``draws="posterior"`` (e.g. from one ``sample_prior="yes"`` fit).  Their
         grids must agree; the numbers of draws may differ.  Any two results of the
-        same quantity work (e.g. vague vs informative priors, the seed's figure
-        11.1) -- set ``labels``.
+        same quantity work (e.g. vague vs informative priors, as figure 11.1 of the
+        marginaleffects book) -- set ``labels``.
     labels : pair of str
         Legend entries of the two results.
     label : str or list of str, optional

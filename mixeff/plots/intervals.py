@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
+
 import numpy as np
 
 from ..results import Result
@@ -23,23 +26,27 @@ from .common import (
     caption as caption_text,
 )
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
 
 def plot_estimates(
     result: Result,
     sort: bool = True,
-    label=None,
-    ax=None,
+    label: str | Sequence[str] | None = None,
+    ax: Axes | None = None,
     *,
     conf_level: float | None = None,
     ref: float | None = None,
-    orientation: str = "horizontal",
+    orientation: Literal["horizontal", "vertical"] = "horizontal",
     color: str = "0.2",
     xlabel: str | None = None,
     caption: bool = True,
-):
+) -> Figure:
     """Point estimates with credible intervals, one row per grid row, sorted by estimate.
 
-    The seed's per-state figures: ``comparisons(fit, variables="gender",
+    Per-state figures of an MRP analysis: ``comparisons(fit, variables="gender",
     newdata=datagrid(fit, state=unique))`` or MRP estimates ``by="state"``.
 
     Parameters
@@ -102,13 +109,13 @@ def plot_estimates(
         n if orientation == "horizontal" else 8,
         width=WIDTH if orientation == "horizontal" else max(WIDTH, 0.22 * n + 1.5),
     )
-    e, l, h = est[order], lo[order], hi[order]
+    e, lw, h = est[order], lo[order], hi[order]
     title = x_label(result, xlabel)
     rows_name = row_axis_label(cols, options["estimator"] if sort and n > 1 else None)
     ticks = pos if any(labels) else []
     shown = labels[order] if any(labels) else []
     if orientation == "horizontal":
-        ax.hlines(pos, l, h, color=color, linewidth=1.8, zorder=2)
+        ax.hlines(pos, lw, h, color=color, linewidth=1.8, zorder=2)
         ax.plot(e, pos, color=color, zorder=3, **POINT)
         if ref is not None:
             ax.axvline(ref, linestyle=":", color="0.35", linewidth=1.0, zorder=1)
@@ -118,7 +125,7 @@ def plot_estimates(
         ax.set_ylabel(rows_name)
         ax.grid(axis="x", alpha=0.3)
     else:
-        ax.vlines(pos, l, h, color=color, linewidth=1.8, zorder=2)
+        ax.vlines(pos, lw, h, color=color, linewidth=1.8, zorder=2)
         ax.plot(pos, e, color=color, zorder=3, **POINT)
         if ref is not None:
             ax.axhline(ref, linestyle=":", color="0.35", linewidth=1.0, zorder=1)

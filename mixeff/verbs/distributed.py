@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import glob
 import os
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,9 @@ from .credentials import check_convergence
 from .fits import resolve_spec
 from .inputs import choose_draws
 from .pipeline import conclude, open_job
+
+if TYPE_CHECKING:
+    import dask.dataframe as dd
 
 DASK_EXTRA = "pip install 'mixeff[dask]'"
 
@@ -192,7 +196,7 @@ class LazyDraws:
         self._call = call
 
     @classmethod
-    def of(cls, call: Call, frame) -> LazyDraws:
+    def of(cls, call: Call, frame: dd.DataFrame) -> LazyDraws:
         """The per-row ``call`` on the dask DataFrame ``frame``, not yet computed."""
         import dask
 
@@ -235,7 +239,7 @@ class LazyDraws:
             [dask.delayed(_summary_of)(p) for p, n in zip(self._pieces, self._sizes) if n], meta=self._meta
         )
 
-    def to_zarr(self, path, **kwargs):
+    def to_zarr(self, path: str | os.PathLike[str] | Any, **kwargs: Any) -> Any:
         """Write the draws to a zarr store at ``path``, one block per partition (see ``dask.array.to_zarr``)."""
         if isinstance(path, (str, os.PathLike)) and os.path.exists(path) and not kwargs.get("overwrite"):
             raise FileExistsError(

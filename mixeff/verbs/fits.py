@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
-
 import numpy as np
 
 from ..model.as_draws import as_draws_df
+from ..model.spec import FitLike as FitLike
 from ..model.spec import ModelSpec
-
-
-@runtime_checkable
-class FitLike(Protocol):
-    """What the verbs need of a fit: the spec of its posterior or prior draws (``MixedFit`` has it)."""
-
-    def spec(self, draws: str = "posterior") -> ModelSpec:
-        """The engine's view of the chosen draws."""
-        ...
 
 
 def resolve_spec(fit, draws: str = "posterior") -> ModelSpec:

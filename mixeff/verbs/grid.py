@@ -7,7 +7,9 @@ Also :func:`newdata_shortcut`, which turns marginaleffects' string ``newdata`` v
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -17,6 +19,12 @@ from ..model.checks import check_whole
 from ..model.spec import ModelSpec
 from .call import by_names
 from .fits import resolve_spec
+
+if TYPE_CHECKING:
+    from ..model.fitting import MixedFit
+
+SummaryFunction = Callable[[pd.Series], Any]
+"""What datagrid's ``FUN_*`` arguments take: a column (without missing values) to one value or a list."""
 
 GRID_TYPES = ("mean_or_mode", "counterfactual", "balanced", "dataframe")
 NEWDATA_SHORTCUTS = ("mean", "median", "tukey", "grid", "balanced")
@@ -36,6 +44,7 @@ class NewLevels:
     prefix: str = "new"
 
     def labels(self, existing) -> list[str]:
+        """``k`` labels ``<prefix>_1`` ... none of which is in ``existing`` (the prefix grows ``_`` until so)."""
         existing = {str(v) for v in existing}
         prefix = self.prefix
         while any(f"{prefix}_{i}" in existing for i in range(1, self.k + 1)):
@@ -46,7 +55,7 @@ class NewLevels:
 def new_levels(k: int, prefix: str = "new") -> NewLevels:
     """Ask :func:`datagrid` for ``k`` new levels of a grouping factor.
 
-    Used to integrate random effects out, as the seed does with 100 new clusters:
+    Used to integrate random effects out, as Magnusson's example does with 100 new clusters:
     ``datagrid(fit, TX=[0, 1], cluster=new_levels(100))`` then predictions with
     ``allow_new_levels=True, sample_new_levels="gaussian"``.
 
@@ -197,19 +206,19 @@ def _summarise(name: str, col: pd.Series, funs: dict, grid_type: str) -> list:
 
 
 def datagrid(
-    fit=None,
+    fit: MixedFit | ModelSpec | None = None,
     *,
     newdata: pd.DataFrame | None = None,
-    grid_type: str = "mean_or_mode",
-    FUN_numeric=None,
-    FUN_integer=None,
-    FUN_binary=None,
-    FUN_factor=None,
-    FUN_character=None,
-    FUN_logical=None,
-    FUN_other=None,
-    FUN=None,
-    **values,
+    grid_type: Literal["mean_or_mode", "counterfactual", "balanced", "dataframe"] = "mean_or_mode",
+    FUN_numeric: SummaryFunction | None = None,
+    FUN_integer: SummaryFunction | None = None,
+    FUN_binary: SummaryFunction | None = None,
+    FUN_factor: SummaryFunction | None = None,
+    FUN_character: SummaryFunction | None = None,
+    FUN_logical: SummaryFunction | None = None,
+    FUN_other: SummaryFunction | None = None,
+    FUN: SummaryFunction | None = None,
+    **values: Any,
 ) -> pd.DataFrame:
     """A grid of predictor values: the given variables at the given values, the rest typical.
 

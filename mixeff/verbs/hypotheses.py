@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,9 @@ from ..estimands.pairs import check_pairwise_size, index_pairs
 from ..model.spec import ModelSpec
 from ..results import MixeffWarning, Result, require_finite, row_labels, summarise_draws
 from .fits import parameter_draws
+
+if TYPE_CHECKING:
+    from ..model.fitting import MixedFit
 
 SHORTCUTS = ("pairwise", "reference", "sequential", "revpairwise", "revreference", "revsequential")
 _ROW = re.compile(r"^b([0-9]+)$")
@@ -60,16 +64,16 @@ class HypothesesResult(Result):
 
     def __init__(
         self,
-        grid,
-        draws,
-        n_chains,
-        n_draws,
+        grid: pd.DataFrame,
+        draws: np.ndarray,
+        n_chains: int,
+        n_draws: int,
         *,
-        directions,
-        equivalence,
-        bayes_factors=None,
-        bayes_factor_method=None,
-        **kwargs,
+        directions: Sequence[str | None],
+        equivalence: tuple[float, float] | None,
+        bayes_factors: np.ndarray | None = None,
+        bayes_factor_method: str | None = None,
+        **kwargs: Any,
     ):
         self.directions = list(directions)
         self.equivalence = equivalence
@@ -83,6 +87,11 @@ class HypothesesResult(Result):
     probabilities and ROPE shares are on the scale before the transform)."""
 
     def summarise(self, **options) -> pd.DataFrame:
+        """The summary of :class:`~mixeff.results.Result`, plus the evidence columns.
+
+        ``probability`` and ``evidence_ratio`` for inequalities (and Bayes factors), the ROPE shares with
+        ``equivalence``.
+        """
         out = super().summarise(**options)
         d = self.draws if self.basis is None else self.basis
         if any(op in _INEQUALITIES for op in self.directions) or self.bayes_factors is not None:
@@ -112,6 +121,7 @@ class HypothesesResult(Result):
 
     @property
     def header(self) -> list[str]:
+        """The lines printed above the table: the result's, plus what the evidence columns mean."""
         lines = super().header
         if any(op in _INEQUALITIES for op in self.directions):
             lines.append("probability: share of draws in which the inequality holds; evidence_ratio = p / (1 - p)")
@@ -132,15 +142,15 @@ class _Rows:
 
 
 def hypotheses(
-    x,
-    hypothesis=None,
+    x: Result | MixedFit | ModelSpec,
+    hypothesis: str | Sequence[str] | np.ndarray | pd.DataFrame | None = None,
     *,
-    equivalence=None,
-    prior=None,
-    bayes_factor=None,
-    conf_level=None,
-    estimator=None,
-    interval=None,
+    equivalence: tuple[float, float] | None = None,
+    prior: Result | None = None,
+    bayes_factor: bool | None = None,
+    conf_level: float | None = None,
+    estimator: Literal["median", "mean"] | None = None,
+    interval: Literal["eti", "hdi"] | None = None,
 ) -> HypothesesResult:
     """Hypotheses on the draws of a result or on a fit's parameters: expressions, contrasts, evidence, ROPE.
 

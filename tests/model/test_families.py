@@ -424,8 +424,10 @@ def test_priors_that_would_be_wrong_for_ordinal_thresholds_and_psi_are_refused()
 
 
 def test_ordinal_probabilities_integrated_over_a_new_level_equal_the_probit_closed_form():
-    """P(Y <= k) over a new judge u ~ N(0, σ²): Φ((τ_k − η)/√(1 + σ²)) for the probit link
-    (quadrature vs closed form)."""
+    """P(Y <= k) over a new judge u ~ N(0, σ²): Φ((τ_k − η)/√(1 + σ²)) for the probit link.
+
+    Quadrature vs the closed form.
+    """
     from scipy.stats import norm
 
     _, fit = case_fit("cumulative-probit")

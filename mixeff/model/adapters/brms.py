@@ -153,7 +153,8 @@ def from_brms_draws(
     ``formula`` is the brms formula, or a function of newdata returning a DataFrame
     whose columns carry the ``b_`` names without the prefix and the group-level terms'
     names (the terms are then read from the ``r_`` columns; ``Intercept`` may be left
-    out, and a term named like a newdata column is read from that column).  Chains come from a ``.chain`` column when present.
+    out, and a term named like a newdata column is read from that column).  Chains come from a
+    ``.chain`` column when present.
 
     A distributional model, brms's ``bf(y ~ x + (1 | g), sigma ~ x + (1 | g))``, takes every
     formula as a list of strings, the response's first: ``formula=["y ~ x + (1 | g)",
@@ -309,8 +310,10 @@ def _rebuild_brms(arguments: dict) -> ModelSpec:
 
 
 def _checked_draws(draws: pd.DataFrame, fam: Family, cats: tuple[str, ...], parts: list[_Part], data):
-    """Every check of the table (:mod:`.brms_checks`); ``(draws in chain order, n_chains, threshold
-    columns, b_ columns by formula, auxiliary columns -> mixeff names)``.
+    """Every check of the table (:mod:`.brms_checks`).
+
+    Returns ``(draws in chain order, n_chains, threshold columns, b_ columns by formula, auxiliary
+    columns -> mixeff names)``.
     """
     thresholds = check_thresholds(draws, fam, cats) if fam.ordinal else []
     b_cols = check_fixed(draws, {p.dpar: p.names for p in parts}, reserved=thresholds)
@@ -509,8 +512,10 @@ def _label(value) -> str:
 
 
 def _mu_names(categories: tuple[str, ...]) -> dict[str, str]:
-    """Category -> brms's name of its linear predictor, ``mu`` + the category as Stan spells it
-    (R's ``make.names`` without dots and underscores: ``"a b"`` -> ``"muab"``).
+    """Category -> brms's name of its linear predictor.
+
+    ``mu`` + the category as Stan spells it (R's ``make.names`` without dots and underscores:
+    ``"a b"`` -> ``"muab"``).
 
     Examples
     --------

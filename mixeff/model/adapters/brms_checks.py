@@ -55,9 +55,10 @@ _FIX = "Pass the draws table from as_draws_df(fit) with all its columns."
 
 @dataclass
 class BrmsGroup:
-    """One grouping factor of one formula as brms writes its draws: terms (brms names), correlated
-    pairs, formula text, and the functions of newdata giving its terms' columns (a DataFrame each,
-    by brms name; the intercept's column of ones needs none).
+    """One grouping factor of one formula as brms writes its draws.
+
+    Terms (brms names), correlated pairs, formula text, and the functions of newdata giving its terms'
+    columns (a DataFrame each, by brms name; the intercept's column of ones needs none).
 
     ``dpar`` is brms's name of the distributional parameter whose formula has these terms
     (``""`` for the mean's formula); it prefixes the terms in the column names.
@@ -114,8 +115,10 @@ def brms_parameters(family: Family) -> dict[str, str]:
 
 
 def dpar_hint(columns, with_formula=(), dpars=None) -> str:
-    """A hint when ``columns`` look like the formula of a distributional parameter not given one
-    (one of ``dpars``; by default any of brms's, or a categorical model's ``mu<category>``).
+    """A hint when ``columns`` look like the formula of a distributional parameter not given one.
+
+    The parameter is one of ``dpars``; by default any of brms's, or a categorical model's
+    ``mu<category>``.
 
     Examples
     --------
@@ -146,8 +149,9 @@ def _part(dpar: str) -> str:
 
 
 def check_fixed(draws: pd.DataFrame, names: dict[str, list[str] | None], reserved=()) -> dict[str, list[str]]:
-    """The ``b_`` columns of every formula (by brms's dpar name, ``""`` for the mean's): one per
-    design column of its fixed part, and no other column but ``reserved`` (an ordinal model's
+    """The ``b_`` columns of every formula, by brms's dpar name (``""`` for the mean's).
+
+    One per design column of its fixed part, and no other column but ``reserved`` (an ordinal model's
     thresholds).  A formula whose names are None (a formula function) takes the remaining ``b_`` columns.
     """
     present = [c for c in draws.columns if c.startswith("b_") and c not in reserved]
@@ -187,8 +191,9 @@ def check_fixed(draws: pd.DataFrame, names: dict[str, list[str] | None], reserve
 
 
 def check_thresholds(draws: pd.DataFrame, family: Family, categories: tuple[str, ...]) -> list[str]:
-    """An ordinal model's thresholds ``b_Intercept[1]`` ... ``b_Intercept[K-1]`` for its K categories;
-    a cumulative model's increasing in every draw.
+    """An ordinal model's thresholds ``b_Intercept[1]`` ... ``b_Intercept[K-1]`` for its K categories.
+
+    A cumulative model's must increase in every draw.
     """
     k = len(categories)
     expected = [f"b_Intercept[{j}]" for j in range(1, k)]
@@ -334,8 +339,10 @@ def check_levels(factor: str, g: BrmsGroup, found: dict[str, dict[str, str]], da
 
 
 def check_aux(draws: pd.DataFrame, family: Family, modelled=()) -> dict[str, str]:
-    """Columns of the family's auxiliary parameters -> mixeff's names: all of them, once each, and
-    no other.  ``modelled``: brms names of the parameters given a formula, which have no such column.
+    """Columns of the family's auxiliary parameters -> mixeff's names.
+
+    All of them, once each, and no other.  ``modelled``: brms names of the parameters given a formula,
+    which have no such column.
     """
     names = brms_parameters(family)
     accepted = dict(names)
@@ -428,8 +435,9 @@ def check_chains(draws: pd.DataFrame) -> int:
 
 
 def r_columns(columns) -> dict[tuple[str, str], dict[str, str]]:
-    """``(factor, term)`` -> ``{level: column}`` of the ``r_<factor>[level,term]`` columns
-    (``factor`` is ``g__sigma`` for a distributional parameter's formula).
+    """``(factor, term)`` -> ``{level: column}`` of the ``r_<factor>[level,term]`` columns.
+
+    ``factor`` is ``g__sigma`` for a distributional parameter's formula.
     """
     out: dict[tuple[str, str], dict[str, str]] = {}
     for col in columns:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -113,23 +113,20 @@ def by_names(by: Any) -> list[str] | None:
 if TYPE_CHECKING:
     import dask.dataframe as dd
 
-    from ..model.spec import ModelSpec
-    from .fits import FitLike
+    from ..model.spec import FitLike, ModelSpec
 
-    Fit: TypeAlias = FitLike | ModelSpec
-    NewData: TypeAlias = pd.DataFrame | str | os.PathLike[str] | dd.DataFrame | None
-else:
-    Fit = NewData = Any
-Variables: TypeAlias = str | Sequence[str] | Mapping[str, Any] | None
-By: TypeAlias = str | Sequence[str] | bool | pd.DataFrame | None
-Weights: TypeAlias = str | Sequence[float] | np.ndarray | bool | None
-Transform: TypeAlias = str | Callable[[np.ndarray], np.ndarray] | None
-Hypothesis: TypeAlias = str | float | Sequence[float] | np.ndarray | pd.DataFrame | None
-Equivalence: TypeAlias = tuple[float, float] | Sequence[float] | None
-Comparison: TypeAlias = str | Callable[[np.ndarray, np.ndarray], np.ndarray]
-Seed: TypeAlias = int | np.random.Generator | None
-DrawIds: TypeAlias = int | Sequence[int] | np.ndarray | None
-ValueType: TypeAlias = Literal["response", "link", "prediction"]
-NewLevelsHow: TypeAlias = Literal["uncertainty", "gaussian", "old_levels", "integrate"]
-Draws: TypeAlias = Literal["posterior", "prior"]
-SlopeType: TypeAlias = Literal["dydx", "eyex", "eydx", "dyex"]
+type Fit = FitLike | ModelSpec
+type NewData = pd.DataFrame | str | os.PathLike[str] | dd.DataFrame | None
+type Variables = str | Sequence[str] | Mapping[str, Any] | None
+type By = str | Sequence[str] | bool | pd.DataFrame | None
+type Weights = str | Sequence[float] | np.ndarray | bool | None
+type Transform = str | Callable[[np.ndarray], np.ndarray] | None
+type Hypothesis = str | float | Sequence[float] | np.ndarray | pd.DataFrame | None
+type Equivalence = tuple[float, float] | Sequence[float] | None
+type Comparison = str | Callable[[np.ndarray, np.ndarray], np.ndarray]
+type Seed = int | np.random.Generator | None
+type DrawIds = int | Sequence[int] | np.ndarray | None
+type ValueType = Literal["response", "link", "prediction"]
+type NewLevelsHow = Literal["uncertainty", "gaussian", "old_levels", "integrate"]
+type Draws = Literal["posterior", "prior"]
+type SlopeType = Literal["dydx", "eyex", "eydx", "dyex"]

@@ -66,13 +66,14 @@ def test_hypothesis_formulas_are_their_explicit_linear_combinations(how, x):
 def _gaussian_spec():
     rng = np.random.default_rng(3)
     d = pd.DataFrame({"x": rng.normal(size=12), "z": rng.choice(["a", "b"], 12)})
-    beta = np.column_stack([rng.normal(1, 0.1, 40), rng.normal(2, 0.3, 40), rng.normal(-1, 0.2, 40)])
+    s = 400  # enough independent draws that no ConvergenceWarning is due
+    beta = np.column_stack([rng.normal(1, 0.1, s), rng.normal(2, 0.3, s), rng.normal(-1, 0.2, s)])
     return mixeff.from_arrays(
         fixed_design=lambda f: np.column_stack([np.ones(len(f)), f["x"], (f["z"] == "b").astype(float)]),
         beta=beta,
         beta_names=["Intercept", "x", "zb"],
         family="gaussian",
-        aux={"sigma": np.ones(40)},
+        aux={"sigma": np.ones(s)},
         data=d,
         n_chains=2,
         predictors=["x", "z"],
@@ -127,7 +128,7 @@ def test_dask_input_equals_pandas_input_for_any_partitioning(xzg, partitions, or
 @given(labels=st.lists(st.sampled_from(["A", "B", "C"]), min_size=3, max_size=3), seed=st.integers(0, 50))
 def test_categories_collapsed_by_a_table_are_summed_probabilities(labels, seed):
     rng = np.random.default_rng(seed)
-    s = 30
+    s = 400  # enough independent draws that no ConvergenceWarning is due
     cats = ["lo", "mid", "hi"]
     data = pd.DataFrame({"x": rng.normal(size=9), "y": pd.Categorical(cats * 3, categories=cats, ordered=True)})
     tau1 = rng.normal(-0.5, 0.2, s)

@@ -264,7 +264,9 @@ def test_shortcut_by_takes_every_value(frame):
 
 
 def test_shortcut_errors(frame):
-    with pytest.raises(ValueError, match=r"'typical' is not one of \['mean', 'median', 'tukey', 'grid', 'balanced'\]"):
+    with pytest.raises(
+        ValueError, match=r"'typical' is not one of the shortcuts \['mean', 'median', 'tukey', 'grid', 'balanced'\]"
+    ):
         newdata_shortcut(frame, "typical")
     with pytest.raises(TypeError, match="name must be one of"):
         newdata_shortcut(frame, None)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -159,12 +160,7 @@ def plot_predictions(
         condition,
         by,
         newdata=newdata,
-        points=points,
-        levels=levels,
-        spaghetti=spaghetti,
-        draw=draw,
-        ax=ax,
-        n_points=n_points,
+        look=_Look(points=points, levels=levels, spaghetti=spaghetti, draw=draw, ax=ax, n_points=n_points),
         seed=seed,
         verb_args=verb_args,
     )
@@ -224,12 +220,7 @@ def plot_comparisons(
         condition,
         by,
         newdata=newdata,
-        points=0,
-        levels=levels,
-        spaghetti=spaghetti,
-        draw=draw,
-        ax=ax,
-        n_points=n_points,
+        look=_Look(points=0, levels=levels, spaghetti=spaghetti, draw=draw, ax=ax, n_points=n_points),
         seed=seed,
         verb_args=verb_args,
     )
@@ -285,12 +276,7 @@ def plot_slopes(
         condition,
         by,
         newdata=newdata,
-        points=0,
-        levels=levels,
-        spaghetti=spaghetti,
-        draw=draw,
-        ax=ax,
-        n_points=n_points,
+        look=_Look(points=0, levels=levels, spaghetti=spaghetti, draw=draw, ax=ax, n_points=n_points),
         seed=seed,
         verb_args=verb_args,
     )
@@ -301,10 +287,29 @@ def plot_slopes(
 # --------------------------------------------------------------------------- #
 
 
-def _plot(
-    kind, fit, variables, condition, by, *, newdata, points, levels, spaghetti, draw, ax, n_points, seed, verb_args
-):
+@dataclass(frozen=True)
+class _Look:
+    """What a conditional plot draws besides the estimates, as its caller gave it (checked in :func:`_plot`)."""
+
+    points: Any
+    levels: Any
+    spaghetti: Any
+    draw: Any
+    ax: Any
+    n_points: Any
+
+
+def _plot(kind, fit, variables, condition, by, *, newdata, look: _Look, seed, verb_args):
     from ..verbs.fits import resolve_spec
+
+    points, levels, spaghetti, draw, ax, n_points = (
+        look.points,
+        look.levels,
+        look.spaghetti,
+        look.draw,
+        look.ax,
+        look.n_points,
+    )
 
     fn = f"plot_{kind}"
     if not isinstance(draw, bool):

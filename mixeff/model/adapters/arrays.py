@@ -94,55 +94,19 @@ def from_arrays(
     aux = _check_aux_arrays(aux or {}, fam, s, len(categories or ()), set(dpars or ()))
     _check_group_arrays(groups or [], s, data)
     _check_design(fixed_design, data, names)
-    return _build_spec(
-        fixed_design=fixed_design,
-        beta=beta,
-        beta_names=names,
-        family=fam,
-        data=data,
-        groups=groups,
-        link=link,
-        aux=aux,
-        n_chains=n_chains,
-        predictors=predictors,
-        trials=trials,
-        source=source,
-        categories=categories,
-        dpars=dpars,
-    )
-
-
-def _build_spec(
-    *,
-    fixed_design,
-    beta: np.ndarray,
-    beta_names: list[str],
-    family: Family,
-    data: pd.DataFrame,
-    groups: list[GroupFactor] | None,
-    link: str | None,
-    aux: dict[str, np.ndarray],
-    n_chains: int,
-    predictors: list[str] | None,
-    trials,
-    source: str = "posterior",
-    categories=None,
-    dpars: dict[str, Predictor] | None = None,
-) -> ModelSpec:
-    """The spec of :func:`from_arrays`'s arguments, already checked (``aux`` under mixeff's names)."""
     used = set(predictors or [])
     for g in [*(groups or []), *(g for p in (dpars or {}).values() for g in p.groups.values())]:
         used |= set(g.columns)
     return ModelSpec(
-        fixed_design=_ByName(fixed_design, beta_names),
+        fixed_design=_ByName(fixed_design, names),
         beta=beta,
-        beta_names=beta_names,
+        beta_names=names,
         groups={g.name: g for g in groups or []},
-        family=family,
-        link=get_link(family, link),
+        family=fam,
+        link=get_link(fam, link),
         aux=aux,
         n_chains=n_chains,
-        n_draws=beta.shape[0] // n_chains,
+        n_draws=s // n_chains,
         data=data,
         predictors=sorted(used | ({trials} if isinstance(trials, str) else set())),
         trials=trials,

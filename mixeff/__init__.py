@@ -27,6 +27,7 @@ from .verbs.distributed import LazyDraws
 from .verbs.grid import datagrid, new_levels
 from .verbs.hypotheses import HypothesesResult, hypotheses
 from .verbs.predictions import avg_predictions, predictions
+from .verbs.predictive import posterior_predict
 from .verbs.slopes import avg_slopes, slopes
 
 try:  # the version is written once, in pyproject.toml
@@ -47,6 +48,7 @@ __all__ = [
     "new_levels",
     "predictions",
     "avg_predictions",
+    "posterior_predict",
     "comparisons",
     "avg_comparisons",
     "slopes",

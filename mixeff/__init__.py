@@ -23,7 +23,9 @@ from .records import NewLevels
 from .results import ConvergenceWarning, MixeffWarning, MonteCarloWarning, Result, get_draws, stack
 from .verbs.call import Call
 from .verbs.comparisons import avg_comparisons, comparisons
+from .verbs.datatree import to_datatree
 from .verbs.distributed import LazyDraws
+from .verbs.fit_checks import bayes_R2
 from .verbs.grid import datagrid, new_levels
 from .verbs.hypotheses import HypothesesResult, hypotheses
 from .verbs.predictions import avg_predictions, predictions
@@ -54,6 +56,8 @@ __all__ = [
     "slopes",
     "avg_slopes",
     "hypotheses",
+    "bayes_R2",
+    "to_datatree",
     "Result",
     "HypothesesResult",
     "LazyDraws",

@@ -130,8 +130,24 @@ def choose_draws(spec: ModelSpec, ndraws=None, draw_ids=None, seed=None) -> Mode
     >>> choose_draws(spec, draw_ids=[3, 0]).beta.tolist() == spec.beta[[3, 0]].tolist()
     True
     """
+    chosen = draw_selection(spec, ndraws, draw_ids, seed)
+    return spec if chosen is None else spec.select_draws(*chosen)
+
+
+def draw_selection(spec: ModelSpec, ndraws=None, draw_ids=None, seed=None) -> tuple[np.ndarray, int, str] | None:
+    """The draws :func:`choose_draws` keeps: ``(ids, n_chains, note)`` (flat chain-major ids), or None for all.
+
+    ``seed`` (a number, or a Generator it draws from) chooses ``ndraws`` draws exactly as the verbs do.
+
+    Examples
+    --------
+    >>> from mixeff.model.examples import toy_spec
+    >>> ids, chains, note = draw_selection(toy_spec(), ndraws=4, seed=1)
+    >>> len(ids), chains, note
+    (4, 2, '4 of 200 draws at random (ndraws=4, seed=1)')
+    """
     if ndraws is None and draw_ids is None:
-        return spec
+        return None
     total = spec.n_samples
     if ndraws is not None and draw_ids is not None:
         raise ValueError("give ndraws= (a random subset) or draw_ids= (chosen draws), not both")
@@ -149,7 +165,7 @@ def choose_draws(spec: ModelSpec, ndraws=None, draw_ids=None, seed=None) -> Mode
         width = total // chains
         ids = np.concatenate([c * width + np.sort(rng.choice(width, per, replace=False)) for c in range(chains)])
         note = f"{ndraws} of {total} draws at random (ndraws={ndraws}{'' if seed is None else f', seed={seed}'})"
-        return spec.select_draws(ids, chains, note)
+        return ids, chains, note
     ids = np.asarray(draw_ids).ravel() if not np.isscalar(draw_ids) else np.asarray([draw_ids])
     if ids.size == 0 or not (
         np.issubdtype(ids.dtype, np.integer) or (np.issubdtype(ids.dtype, np.floating) and np.all(ids == np.round(ids)))
@@ -167,7 +183,7 @@ def choose_draws(spec: ModelSpec, ndraws=None, draw_ids=None, seed=None) -> Mode
         )
     if len(np.unique(ids)) < len(ids):
         raise ValueError("draw_ids has repeated draws; give each draw once")
-    return spec.select_draws(ids, 1, f"{len(ids)} of {total} draws chosen by draw_ids")
+    return ids, 1, f"{len(ids)} of {total} draws chosen by draw_ids"
 
 
 def check_dpar(spec: ModelSpec, dpar, type: str) -> str | None:

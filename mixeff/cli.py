@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from .model.fitting import MixedFit
+    from .bambi.fitting import MixedFit
     from .model.spec import ModelSpec
 
 
@@ -38,7 +38,7 @@ def demo_table(fit: MixedFit, n_new: int = 100, seed: int = 2022) -> pd.DataFram
     ['typical cluster (re_formula="NA")', 'existing clusters (average)', 'new clusters, integrated out (exact)']
     """
     from . import datagrid, new_levels, predictions
-    from .results import summarise_draws
+    from .results import Result, summarise_draws
 
     spec = fit.spec()
     tx = [0, 1]
@@ -66,8 +66,9 @@ def demo_table(fit: MixedFit, n_new: int = 100, seed: int = 2022) -> pd.DataFram
     closed = closed_form_means(spec, tx)
     out = []
     for name, res in rows:
+        assert isinstance(res, Result)  # newdata is a pandas grid: the draws are in memory
         s = res.summary
-        mc_se = (res.new_levels or {}).get("mc_se", [0.0] * len(s))
+        mc_se = [0.0] * len(s) if res.new_levels is None else res.new_levels.get("mc_se", [0.0] * len(s))
         out.append(
             pd.DataFrame(
                 {
@@ -146,7 +147,7 @@ def demo_ates(fit: MixedFit, n_new: int = 100, seed: int = 2022) -> pd.DataFrame
             {
                 "quantity": name,
                 **r.summary[["estimate", "conf_low", "conf_high"]],
-                "mc_se": (r.new_levels or {}).get("mc_se", [0.0]),
+                "mc_se": [0.0] if r.new_levels is None else r.new_levels.get("mc_se", [0.0]),
             }
         )
         for name, r in rows

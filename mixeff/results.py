@@ -11,8 +11,8 @@ from __future__ import annotations
 import copy
 import numbers
 import pickle
-from collections.abc import Mapping
-from typing import Any, Literal
+from collections.abc import Collection, Hashable, Iterable, Mapping
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -38,12 +38,14 @@ ESTIMATORS = ("median", "mean")
 INTERVALS = ("eti", "hdi")
 
 
-def varying_columns(grid: pd.DataFrame, exclude=()) -> list[str]:
+def varying_columns(grid: pd.DataFrame, exclude: Collection[Hashable] = ()) -> list[str]:
     """The grid columns whose values tell rows apart (a datagrid repeats its held-constant columns)."""
     return [c for c in grid.columns if c not in exclude and grid[c].astype(str).nunique() > 1]
 
 
-def row_labels(grid: pd.DataFrame, columns=None, exclude=()) -> list[str] | None:
+def row_labels(
+    grid: pd.DataFrame, columns: Iterable[Hashable] | None = None, exclude: Collection[Hashable] = ()
+) -> list[str] | None:
     """One label per grid row from ``columns`` (default: the varying ones), or None if there are none.
 
     One column gives its values; several give ``"name=value, name=value"``.
@@ -72,7 +74,7 @@ def _named_values(grid: pd.DataFrame, cols: list) -> list[str]:
     return out.tolist()
 
 
-def check_summary_options(conf_level, estimator, interval) -> None:
+def check_summary_options(conf_level: object, estimator: object, interval: object) -> None:
     """``conf_level`` a number in (0, 1), ``estimator`` and ``interval`` known names.
 
     Examples
@@ -84,7 +86,7 @@ def check_summary_options(conf_level, estimator, interval) -> None:
     """
     if isinstance(conf_level, bool) or not isinstance(conf_level, numbers.Real):
         raise TypeError(f"conf_level={conf_level!r} must be a number strictly between 0 and 1, e.g. 0.95")
-    if not 0 < conf_level < 1:
+    if not 0 < cast(float, conf_level) < 1:  # a numbers.Real, which mypy does not order
         raise ValueError(f"conf_level={conf_level!r} must be strictly between 0 and 1, e.g. 0.95")
     if not isinstance(estimator, str) or estimator not in ESTIMATORS:
         raise ValueError(f"estimator={estimator!r} is not one of {list(ESTIMATORS)}")
@@ -92,7 +94,9 @@ def check_summary_options(conf_level, estimator, interval) -> None:
         raise ValueError(f"interval={interval!r} is not one of {list(INTERVALS)}")
 
 
-def summarise_draws(draws: np.ndarray, *, conf_level=0.95, estimator="median", interval="eti") -> pd.DataFrame:
+def summarise_draws(
+    draws: np.ndarray, *, conf_level: float = 0.95, estimator: str = "median", interval: str = "eti"
+) -> pd.DataFrame:
     """``estimate``, ``conf_low``, ``conf_high`` of each row of a ``(rows, S)`` array.
 
     Examples
@@ -200,9 +204,9 @@ class Result:
         self.selection = selection
         """Which of the fit's draws were used when ``ndraws``/``draw_ids`` chose some (None: all)."""
         self.response, self.call = response, call
-        self.options = dict(conf_level=conf_level, estimator=estimator, interval=interval)
+        self.options: dict[str, Any] = dict(conf_level=conf_level, estimator=estimator, interval=interval)
         check_summary_options(**self.options)
-        self._summary = None
+        self._summary: pd.DataFrame | None = None
         self._diagnostics: dict[str, np.ndarray] = {}
         self._frozen = True
 
@@ -214,8 +218,10 @@ class Result:
         object.__setattr__(self, name, value)
 
     def __getstate__(self) -> dict[str, Any]:
-        """What pickle saves: everything but the caches, and the call only when it pickles (a lambda in
-        it does not: the loaded result then cannot rerun it for a Bayes factor)."""
+        """What pickle saves: everything but the caches, and the call only when it pickles.
+
+        A call with a lambda in it does not pickle: the loaded result then cannot rerun it for a Bayes factor.
+        """
         state = {k: v for k, v in self.__dict__.items() if k not in ("_summary", "_diagnostics")}
         if state.get("call") is not None:
             try:
@@ -273,8 +279,9 @@ class Result:
         return out
 
     def diagnostics(self, estimator: str | None = None) -> dict[str, np.ndarray]:
-        """Per-row ``rhat``, ``ess_bulk``, ``ess_tail`` and ``mcse`` (computed once, then cached;
-        another estimator's ``mcse`` is the only thing computed again).
+        """Per-row ``rhat``, ``ess_bulk``, ``ess_tail`` and ``mcse``.
+
+        Computed once, then cached; another estimator's ``mcse`` is the only thing computed again.
         """
         from .diagnostics import diagnose
 

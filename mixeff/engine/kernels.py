@@ -28,13 +28,15 @@ True
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from ..config import get_options
 
 _LARGEST = float(np.finfo(np.float64).max)
-_compiled: dict = {}
+_compiled: dict[str, Callable[..., Any] | None] = {}
 _lock = threading.Lock()
 
 
@@ -43,7 +45,7 @@ def enabled() -> bool:
     return _kernel("logit_increment_tail") is not None
 
 
-def _kernel(name: str):
+def _kernel(name: str) -> Callable[..., Any] | None:
     """The compiled kernel ``name``, or None without numba (compiled on first use, cached on disk)."""
     if not get_options()["compiled"]:
         return None
@@ -54,7 +56,7 @@ def _kernel(name: str):
     return _compiled[name]
 
 
-def _compile(name: str):
+def _compile(name: str) -> Callable[..., Any] | None:
     try:
         import numba
     except ImportError:  # pragma: no cover - numba is a dependency; a platform without its wheels still runs numpy
@@ -110,7 +112,7 @@ def _one_over_one_plus(x):
         x[i] = 1.0 / (x[i] + 1.0)
 
 
-_SOURCES = {
+_SOURCES: dict[str, Callable[..., Any]] = {
     "logit_increment_tail": _logit_tail,
     "add_effects": _add_effects,
     "add_intercepts": _add_intercepts,
@@ -119,7 +121,7 @@ _SOURCES = {
 }
 
 
-def one_over_one_plus(x) -> bool | None:
+def one_over_one_plus(x: np.ndarray) -> bool | None:
     """``x = 1 / (1 + x)`` in place in one pass (the tail of the inverse logit after ``exp(−η)``).
 
     Returns True, or None when ``x`` is not a C-contiguous float64 array or compiled kernels are
@@ -134,7 +136,7 @@ def one_over_one_plus(x) -> bool | None:
     return True
 
 
-def group_sums(total, codes, weights, block) -> bool | None:
+def group_sums(total: np.ndarray, codes: np.ndarray, weights: np.ndarray, block: np.ndarray) -> bool | None:
     """``total[codes[r]] += weights[r] * block[r]`` for each row ``r`` of ``block``, in row order.
 
     ``total`` is a ``(groups, S)`` float64 accumulator, ``block`` the ``(rows, S)`` values, ``codes``
@@ -153,7 +155,9 @@ def group_sums(total, codes, weights, block) -> bool | None:
     return True
 
 
-def add_random_effects(eta, table, index, z=None) -> bool | None:
+def add_random_effects(
+    eta: np.ndarray, table: np.ndarray, index: np.ndarray, z: np.ndarray | None = None
+) -> bool | None:
     """``eta += table[index] * z[:, None]`` in place (``z`` None: a random intercept), in one pass.
 
     ``eta`` is a C-contiguous ``(rows, S)`` block, ``table`` the ``(levels, S)`` effects of one
@@ -173,7 +177,7 @@ def add_random_effects(eta, table, index, z=None) -> bool | None:
     return True
 
 
-def logit_increment_tail(out, m, big, index) -> bool | None:
+def logit_increment_tail(out: np.ndarray, m: np.ndarray, big: np.ndarray, index: np.ndarray) -> bool | None:
     """``out = e·m / ((1 + e)(1 + e·big))`` in place.
 
     ``out`` holds ``e = exp(η)`` on entry; ``m`` and ``big`` are read at row ``index[r]`` for row r.

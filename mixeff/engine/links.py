@@ -34,22 +34,22 @@ class SharedRows:
     def shape(self) -> tuple[int, int]:
         return len(self.index), self.values.shape[1]
 
-    def apply(self, fn) -> np.ndarray:
+    def apply(self, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         return np.take(fn(self.values), self.index, axis=0)
 
 
-def per_row(d, fn=None) -> np.ndarray:
+def per_row(d: np.ndarray | SharedRows, fn: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """``fn(d)`` (d itself without ``fn``) for an array or a :class:`SharedRows` block."""
     fn = fn or (lambda v: v)
     return d.apply(fn) if isinstance(d, SharedRows) else fn(np.asarray(d, dtype=float))
 
 
-def _buffer(buffer, shape) -> np.ndarray:
+def _buffer(buffer: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
     """``buffer``'s first ``shape[0]`` rows when given (a reused block), else a new array."""
     return np.empty(shape) if buffer is None else buffer[: shape[0]]
 
 
-def _row_factors(d, shape) -> tuple[np.ndarray, np.ndarray] | None:
+def _row_factors(d: np.ndarray | SharedRows, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray] | None:
     """``(values, index)`` with row r of d equal to ``values[index[r]]``, for a 2-D d of ``shape``'s width."""
     if isinstance(d, SharedRows):
         return (d.values, d.index) if d.values.shape[1] == shape[1] else None

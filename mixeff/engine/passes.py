@@ -25,8 +25,10 @@ and arms in different group levels fall back to ``hi − lo``.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, TextIO, overload
 
 import numpy as np
 import pandas as pd
@@ -34,7 +36,7 @@ import pandas as pd
 from ..config import memory_limit
 from ..model.spec import ModelSpec
 from ..records import NewLevels
-from .design import difference_design, prepare
+from .design import Design, difference_design, prepare
 from .integrate import QuadratureInfo
 from .links import SharedRows, per_row
 from .montecarlo import level_grouping, monte_carlo_se
@@ -50,7 +52,7 @@ from .predictor import (
     response_increment,
     rows_times,
 )
-from .random_effects import plan_random_effects
+from .random_effects import FactorPlan, plan_random_effects
 from .reduce import Grouping, GroupMeans, add_by_group, local_codes
 from .response import own_category_eta
 
@@ -80,8 +82,11 @@ def default_chunk_rows(n_samples: int, n_arms: int = 1) -> int:
 
 @dataclass(frozen=True)
 class SharedPlan:
-    """What every piece of a table split across workers must share: the random-effects plans (which new
-    levels exist and their simulated effects) and the ``by`` groups of the whole table."""
+    """What every piece of a table split across workers must share.
+
+    The random-effects plans (which new levels exist and their simulated effects) and the ``by``
+    groups of the whole table.
+    """
 
     plans: tuple
     dpar_plans: dict
@@ -148,7 +153,7 @@ class ArmPass:
         self.exact_response = self.exact_link and not set(family.mean_aux) & set(spec.dpars)
         """... and the expected value depends on the arms only through η (a modelled parameter the mean
         reads, such as a lognormal's sigma ~ x, differs by arm)."""
-        self._deltas: dict[tuple[int, int], tuple | None] = {}
+        self._deltas: dict[tuple[int, int], tuple[list[FactorPlan], Design, bool] | None] = {}
         self._lock = threading.Lock()
         """Guards the caches and records that chunks on worker threads fill in."""
         self.quadrature: QuadratureInfo | None = None
@@ -157,8 +162,10 @@ class ArmPass:
         """``(quantities, groups, S)`` Monte Carlo SE of averages over simulated new levels, when known."""
 
     def _check_integration(self) -> None:
-        """``sample_new_levels="integrate"`` integrates new levels of the mean's η; refuse new levels
-        of a distributional parameter's formula that the requested value depends on.
+        """Refuse integrating new levels that the requested value depends on but cannot be integrated.
+
+        ``sample_new_levels="integrate"`` integrates new levels of the mean's η only; refuse new
+        levels of a distributional parameter's formula that the requested value depends on.
         """
         o, family = self.options, self.spec.family
         if o.sample_new_levels != "integrate" or o.type == "link":
@@ -194,14 +201,14 @@ class ArmPass:
                 self.quadrature = info
 
     def shared(self, keys: pd.DataFrame | None = None) -> SharedPlan:
-        """This pass's plan, for the pieces of a split table to share."""
+        """The plan of this pass, for the pieces of a split table to share."""
         return SharedPlan(tuple(self.plans), dict(self.dpar_plans), keys)
 
     @property
     def n_rows(self) -> int:
         return self.designs[0].n
 
-    def delta(self, lo: int, hi: int):
+    def delta(self, lo: int, hi: int) -> tuple[list[FactorPlan], Design, bool] | None:
         """``(plans, design, same_trials)`` giving η_hi − η_lo exactly, or None (cached per pair of arms).
 
         ``same_trials``: both arms have the same binomial trials (or none), so that a response-scale
@@ -229,7 +236,7 @@ class ChunkDraws:
         self.arms, self.rows, self._buffers = arms, rows, buffers
         self._eta: dict[int, np.ndarray] = {}
         self._value: dict[int, np.ndarray] = {}
-        self._new: dict[int, tuple | None] = {}
+        self._new: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}
         self._aux: dict[int, tuple[dict, dict]] = {}
 
     @property
@@ -244,7 +251,7 @@ class ChunkDraws:
             )
         return self._eta[arm]
 
-    def new_levels(self, arm: int):
+    def new_levels(self, arm: int) -> tuple[np.ndarray, np.ndarray] | None:
         """``(row indices, variance)`` of the arm's rows at integrated new levels, or None (cached)."""
         if arm not in self._new:
             a = self.arms
@@ -252,13 +259,16 @@ class ChunkDraws:
         return self._new[arm]
 
     def aux(self, arm: int) -> tuple[dict, dict]:
-        """``(parameters, dpar η)`` of the arm's rows: the auxiliary parameters' draws (``(chunk, S)``
-        where the model gives them a formula), the rows' categories, and each modelled parameter's η.
+        """``(parameters, dpar η)`` of the arm's rows.
+
+        The auxiliary parameters' draws (``(chunk, S)`` where the model gives them a formula), the
+        rows' categories, and each modelled parameter's η.
         """
         if arm not in self._aux:
             a = self.arms
             spec, design = a.spec, a.designs[arm]
-            aux, etas = dict(spec.aux), {}
+            aux: dict[str, Any] = dict(spec.aux)
+            etas: dict[str, np.ndarray] = {}
             for name in a.needed_dpars:
                 part = spec.dpars[name]
                 etas[name] = linear_predictor(part, a.dpar_plans[name], design.dpars[name], self.rows)
@@ -309,6 +319,7 @@ class ChunkDraws:
         eta_new = None if new is None else out[new[0]]  # fancy indexing copies η of the new-level rows
         value = response(a.spec, a.options.type, out, trials, a.rng, aux, a.parameter_only)
         if new is not None:
+            assert eta_new is not None  # set with new
             idx, var = new
             values, info = integrated_response(
                 a.spec,
@@ -360,11 +371,13 @@ class ChunkDraws:
         )
         return self.value(hi) - self.value(lo) if exact is None else exact
 
-    def _eta_difference(self, plans, design):
-        """η_hi − η_lo of the chunk's rows.  When only X differs between the arms and its difference
-        takes few distinct rows in the chunk (a binary or +1 contrast of a main effect, a slope's step:
-        the same change up to rounding of ``x + h``), a :class:`SharedRows` block, or a single
-        ``(1, S)`` row, so that the increment's factors in d are computed per distinct row, not per cell.
+    def _eta_difference(self, plans: list[FactorPlan], design: Design) -> np.ndarray | SharedRows:
+        """η_hi − η_lo of the chunk's rows.
+
+        When only X differs between the arms and its difference takes few distinct rows in the chunk
+        (a binary or +1 contrast of a main effect, a slope's step: the same change up to rounding of
+        ``x + h``), a :class:`SharedRows` block, or a single ``(1, S)`` row, so that the increment's
+        factors in d are computed per distinct row, not per cell.
         """
         rows, a, step = self.rows, self.arms, self._buffers.step
         if plans:
@@ -381,8 +394,17 @@ class ChunkDraws:
             values += distinct[:, p, None]
         return SharedRows(values, index.ravel())
 
-    def _integrated_difference(self, lo: int, hi: int, d, trials, new_lo) -> np.ndarray:
-        """Exact increments at existing-level rows and, where both arms integrate the same
+    def _integrated_difference(
+        self,
+        lo: int,
+        hi: int,
+        d: np.ndarray | SharedRows,
+        trials: np.ndarray | None,
+        new_lo: tuple[np.ndarray, np.ndarray],
+    ) -> np.ndarray:
+        """``value(hi) − value(lo)`` of an arm pair with integrated new levels.
+
+        Exact increments at existing-level rows and, where both arms integrate the same
         variance (equal Z of the new factors), the integrated increment at new-level rows;
         otherwise the difference of the two integrated means.
         """
@@ -395,7 +417,9 @@ class ChunkDraws:
             return self.value(hi) - self.value(lo)
         integrated = None
         d = np.broadcast_to(per_row(d), eta.shape)
-        if np.array_equal(var, self.new_levels(hi)[1]):
+        new_hi = self.new_levels(hi)
+        assert new_hi is not None  # the arms share their group levels (a difference design exists)
+        if np.array_equal(var, new_hi[1]):
             integrated = integrated_increment(
                 a.spec, eta[idx], d[idx], var, None if trials is None else trials[idx], self._aux_rows(aux, idx)
             )
@@ -408,8 +432,9 @@ class ChunkDraws:
 
 
 class _Buffers:
-    """Per-arm η and value blocks, per-pair differences, and scratch, allocated once per pass and thread:
-    a chunk allocates nothing of its size (under dask's ``MALLOC_TRIM_THRESHOLD_`` every such allocation
+    """Per-arm η and value blocks, per-pair differences, and scratch, allocated once per pass and thread.
+
+    A chunk allocates nothing of its size (under dask's ``MALLOC_TRIM_THRESHOLD_`` every such allocation
     would be a fresh mapping and its page faults).
     """
 
@@ -433,7 +458,7 @@ class _Buffers:
     def value(self, arm: int) -> np.ndarray:
         return self._block(self._value, arm)
 
-    def _block(self, blocks: dict, key) -> np.ndarray:
+    def _block(self, blocks: dict, key: int | tuple[int, int]) -> np.ndarray:
         # not blocks.setdefault(key, np.empty(...)): that would allocate a block on every call
         if key not in blocks:
             blocks[key] = np.empty(self.shape)
@@ -450,7 +475,7 @@ class Pair:
 
     def __init__(self, chunk: ChunkDraws, lo: int, hi: int, original: int | None, x: np.ndarray | None):
         self._chunk, self._lo, self._hi, self._original, self._x = chunk, lo, hi, original, x
-        self._diff = None
+        self._diff: np.ndarray | None = None
         self.rows = chunk.rows
 
     @property
@@ -499,7 +524,7 @@ class ArmValue:
 class PairQuantity:
     """A rule (``per_row``/``parts``/``finish`` of a :class:`Pair`) applied to arms ``lo`` and ``hi``."""
 
-    def __init__(self, rule, lo: int, hi: int, original: int | None = None, x: np.ndarray | None = None):
+    def __init__(self, rule: Any, lo: int, hi: int, original: int | None = None, x: np.ndarray | None = None):
         self.rule, self.lo, self.hi, self.original, self.x = rule, lo, hi, original, x
 
     def _pair(self, chunk: ChunkDraws) -> Pair:
@@ -572,7 +597,11 @@ def finish(arms: ArmPass, quantities: list, groups: Grouping, sums: ChunkSums | 
     return _finish(arms, quantities, groups, sums)
 
 
-def _evaluate(arms: ArmPass, quantities: list, groups: Grouping | None):
+@overload
+def _evaluate(arms: ArmPass, quantities: list, groups: None) -> np.ndarray: ...
+@overload
+def _evaluate(arms: ArmPass, quantities: list, groups: Grouping) -> ChunkSums: ...
+def _evaluate(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.ndarray | ChunkSums:
     """The row-chunk loop: per-row values (no groups) or the groups' :class:`ChunkSums`.
 
     Predictive draws (``type="prediction"``) take one random stream in row order and run on one thread.
@@ -593,7 +622,7 @@ def _evaluate(arms: ArmPass, quantities: list, groups: Grouping | None):
     sums = None if groups is None else ChunkSums(quantities, groups, cells, s, task_rows)
     local = threading.local()
 
-    def evaluate(task: slice):
+    def evaluate(task: slice) -> TaskSums | None:
         if not hasattr(local, "buffers"):
             local.buffers = _Buffers(min(n, chunk_rows), s)
         task_sums = None if sums is None else sums.of_task(task)
@@ -602,6 +631,7 @@ def _evaluate(arms: ArmPass, quantities: list, groups: Grouping | None):
                 rows = slice(start, min(task.stop, start + chunk_rows))
                 chunk = ChunkDraws(arms, rows, local.buffers)
                 if task_sums is None:
+                    assert out is not None  # per-row values: no sums
                     for i, q in enumerate(quantities):
                         out[i, rows] = q.per_row(chunk)
                 else:
@@ -614,26 +644,33 @@ def _evaluate(arms: ArmPass, quantities: list, groups: Grouping | None):
     with row_progress(n, work=work, progress=arms.options.progress) as done, single_threaded_blas():
         for task_sums in ordered_map(evaluate, tasks, jobs):
             if sums is not None:
+                assert task_sums is not None  # a task of a pass with sums returns its sums
                 sums.add(task_sums)
-    return out if sums is None else sums
+    if sums is not None:
+        return sums
+    assert out is not None  # per-row values: no sums
+    return out
 
 
 def _finish(arms: ArmPass, quantities: list, groups: Grouping, sums: ChunkSums) -> np.ndarray:
-    """The quantities' ``(quantities, G, S)`` values from their within-draw means (and the Monte Carlo
-    error of averages over simulated levels, kept on ``arms``).
+    """The quantities' ``(quantities, G, S)`` values from their within-draw means.
+
+    The Monte Carlo error of averages over simulated levels is kept on ``arms``.
     """
     cells = sums.cells
     finishes = [_scaled(q.finish, groups.scale) for q in quantities]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         means, level_means = sums.means()
         if cells is not None:
+            levels = [lr for lr in level_means if lr is not None]
+            assert len(levels) == len(means)  # with cells every quantity has its level sums
             arms.monte_carlo_se = np.stack(
-                [monte_carlo_se(f, m, lr, cells[1]) for f, m, lr in zip(finishes, means, level_means)]
+                [monte_carlo_se(f, m, lr, cells[1]) for f, m, lr in zip(finishes, means, levels)]
             )
         return np.stack([f(m) for f, m in zip(finishes, means)])
 
 
-def _scaled(finish, scale: np.ndarray | None):
+def _scaled(finish: Callable[[np.ndarray], np.ndarray], scale: np.ndarray | None) -> Callable[[np.ndarray], np.ndarray]:
     """``finish`` of the group means times ``scale`` (sums of collapsed response categories), or as is."""
     if scale is None:
         return finish
@@ -641,11 +678,12 @@ def _scaled(finish, scale: np.ndarray | None):
 
 
 class ChunkSums:
-    """The within-draw weighted sums of every quantity's parts by group (and by group × new level,
-    for the Monte Carlo error).  Each task of rows adds its rows one by one, in row order, into sums
-    of its own groups (:class:`TaskSums`); the tasks' sums are added here in task order.  Tasks have
-    a fixed number of rows, so the order of every addition depends on neither ``n_jobs`` nor
-    ``chunk_rows``.
+    """The within-draw weighted sums of every quantity's parts by group.
+
+    Also by group × new level, for the Monte Carlo error.  Each task of rows adds its rows one by one, in
+    row order, into sums of its own groups (:class:`TaskSums`); the tasks' sums are added here in task
+    order.  Tasks have a fixed number of rows, so the order of every addition depends on neither ``n_jobs``
+    nor ``chunk_rows``.
     """
 
     def __init__(
@@ -662,8 +700,10 @@ class ChunkSums:
         return TaskSums(self, rows)
 
     def zeros(self, parts: int, n_groups: int, grouping: Grouping) -> np.ndarray:
-        """A zeroed ``(parts, n_groups, S)`` accumulator for a task, from the blocks earlier tasks handed
-        back (a task's groups are at most its rows): no fresh mapping and page faults per task.
+        """A zeroed ``(parts, n_groups, S)`` accumulator for a task.
+
+        Taken from the blocks earlier tasks handed back (a task's groups are at most its rows): no
+        fresh mapping and page faults per task.
         """
         key = (parts, min(len(grouping.keys), self.task_rows))
         with self._lock:
@@ -676,34 +716,46 @@ class ChunkSums:
         return view
 
     def add(self, task: TaskSums) -> None:
-        for i, (group_sums, level_sums) in enumerate(task.sums):
+        for i, sums in enumerate(task.sums):
+            assert sums is not None  # a task has at least one chunk: every quantity added its rows
+            group_sums, level_sums = sums
             if self.reducers[i] is None:
                 self.reducers[i] = GroupMeans(self.groups, self.n_samples, n_parts=len(group_sums))
                 if self.cells is not None:
                     self.level_reducers[i] = GroupMeans(self.cells[0], self.n_samples, n_parts=len(group_sums))
-            self.reducers[i].add(group_sums, task.present)
+            reducer, level_reducer = self.reducers[i], self.level_reducers[i]
+            assert reducer is not None
+            reducer.add(group_sums, task.present)
             if level_sums is not None:
-                self.level_reducers[i].add(level_sums, task.level_present)
+                assert level_reducer is not None and task.level_present is not None  # level sums: with cells
+                level_reducer.add(level_sums, task.level_present)
             with self._lock:
                 for block in (group_sums, level_sums):
                     if block is not None:
-                        self._spare.setdefault(block.base.shape[:2], []).append(block.base)
+                        base = block.base
+                        assert base is not None  # a view of a block from zeros()
+                        self._spare.setdefault(base.shape[:2], []).append(base)
 
     @classmethod
-    def from_raw(cls, quantities: list, groups: Grouping, cells, n_samples: int, raw: list) -> ChunkSums:
-        """Sums handed back by :meth:`raw` (of all pieces of a table, added); the level sums are used only
-        if every piece had them.  Refuses groups whose weights sum to zero over the whole table.
+    def from_raw(
+        cls, quantities: list, groups: Grouping, cells: tuple[Grouping, int] | None, n_samples: int, raw: list
+    ) -> ChunkSums:
+        """Sums handed back by :meth:`raw` (of all pieces of a table, added).
+
+        The level sums are used only if every piece had them.  Refuses groups whose weights sum to zero over
+        the whole table.
         """
         if any(level is None for _, _, level, _ in raw):
             cells = None
         out = cls(quantities, groups, cells, n_samples)
         for i, (group_sums, total, level_sums, level_total) in enumerate(raw):
-            out.reducers[i] = GroupMeans(groups, n_samples, n_parts=len(group_sums))
-            out.reducers[i].sums, out.reducers[i].total = group_sums, total
+            reducer = out.reducers[i] = GroupMeans(groups, n_samples, n_parts=len(group_sums))
+            reducer.sums, reducer.total = group_sums, total
             if cells is not None:
-                out.level_reducers[i] = GroupMeans(cells[0], n_samples, n_parts=len(group_sums))
-                out.level_reducers[i].sums, out.level_reducers[i].total = level_sums, level_total
-        empty = np.flatnonzero(out.reducers[0].total <= 0) if raw else []
+                level_reducer = out.level_reducers[i] = GroupMeans(cells[0], n_samples, n_parts=len(group_sums))
+                level_reducer.sums, level_reducer.total = level_sums, level_total
+        first = out.reducers[0] if raw else None
+        empty: np.ndarray | list[int] = [] if first is None else np.flatnonzero(first.total <= 0)
         if len(empty):
             bad = groups.keys.iloc[empty[:3]].to_dict("records")
             raise ValueError(
@@ -715,24 +767,35 @@ class ChunkSums:
         """Per quantity ``(group sums, group weights, level sums, level weights)`` (levels: None if none)."""
         return [
             (r.sums, r.total, None if lr is None else lr.sums, None if lr is None else lr.total)
-            for r, lr in zip(self.reducers, self.level_reducers)
+            for r, lr in zip(self._added(), self.level_reducers)
         ]
 
     def means(self) -> tuple[list[np.ndarray], list[GroupMeans | None]]:
-        return [r.result() for r in self.reducers], self.level_reducers
+        return [r.result() for r in self._added()], self.level_reducers
+
+    def _added(self) -> list[GroupMeans]:
+        """Every quantity's reducer (each has been added to)."""
+        reducers = [r for r in self.reducers if r is not None]
+        assert len(reducers) == len(self.reducers)  # every quantity's sums were added
+        return reducers
 
 
 class TaskSums:
-    """One task's sums (run on a worker thread): per quantity ``(n_parts, groups here, S)`` for the
-    groups its rows have, and the same by group × new level.
+    """One task's sums (run on a worker thread).
+
+    Per quantity ``(n_parts, groups here, S)`` for the groups its rows have, and the same by
+    group × new level.
     """
 
     def __init__(self, owner: ChunkSums, rows: slice):
         self.owner, self.start = owner, rows.start
         self.present, self.codes = local_codes(owner.groups.codes[rows])
         cells = owner.cells
-        self.level_present, self.level_codes = (None, None) if cells is None else local_codes(cells[0].codes[rows])
-        self.sums: list[tuple] = [None] * len(owner.quantities)
+        self.level_present: np.ndarray | None = None
+        self.level_codes: np.ndarray | None = None
+        if cells is not None:
+            self.level_present, self.level_codes = local_codes(cells[0].codes[rows])
+        self.sums: list[tuple[np.ndarray, np.ndarray | None] | None] = [None] * len(owner.quantities)
 
     def add(self, chunk: ChunkDraws) -> None:
         """Add the chunk's rows (inside this task) to the sums."""
@@ -740,29 +803,34 @@ class TaskSums:
         weights = owner.groups.weights[chunk.rows]  # the group × level cells carry the same weights
         for i, q in enumerate(owner.quantities):
             blocks = q.parts(chunk)
-            if self.sums[i] is None:
-                self.sums[i] = (
+            sums = self.sums[i]
+            if sums is None:
+                cells = owner.cells
+                sums = self.sums[i] = (
                     owner.zeros(len(blocks), len(self.present), owner.groups),
                     None
-                    if self.level_present is None
-                    else owner.zeros(len(blocks), len(self.level_present), owner.cells[0]),
+                    if self.level_present is None or cells is None
+                    else owner.zeros(len(blocks), len(self.level_present), cells[0]),
                 )
-            group_sums, level_sums = self.sums[i]
+            group_sums, level_sums = sums
             for a, block in enumerate(blocks):
                 add_by_group(group_sums[a], self.codes[here], weights, block)
                 if level_sums is not None:
+                    assert self.level_codes is not None  # level sums: with level codes
                     add_by_group(level_sums[a], self.level_codes[here], weights, block)
 
 
 def require_memory(n_quantities: int, n_rows: int, groups: Grouping | None, n_samples: int) -> None:
-    """Refuse at once a result whose draws (float64, plus a working copy for the summary) would not
-    fit in memory (:func:`mixeff.config.memory_limit`), naming the size and the ways out.
+    """Refuse at once a result whose draws would not fit in memory, naming the size and the ways out.
+
+    The draws are float64, plus a working copy for the summary; the limit is
+    :func:`mixeff.config.memory_limit`.
 
     Verbs call this before any arm is built: per row the result is ``n_quantities × n_rows × S``,
     with ``by`` it is ``n_quantities × groups × S``.
     """
     per_row = groups is None
-    cells = n_quantities * (n_rows if per_row else len(groups.keys)) * n_samples
+    cells = n_quantities * (n_rows if groups is None else len(groups.keys)) * n_samples
     need = 2 * 8 * float(cells)
     limit = memory_limit()
     if need <= limit:
@@ -784,7 +852,7 @@ PROGRESS_LOG_INTERVAL = 60.0
 """Seconds between progress updates when stderr is not interactive (a pipe, a log file)."""
 
 
-def row_chunks(n: int, chunk_rows: int, *, work: float, progress: bool | None = None):
+def row_chunks(n: int, chunk_rows: int, *, work: float, progress: bool | None = None) -> Iterator[slice]:
     """Row slices of at most ``chunk_rows``, with a progress bar (:func:`row_progress`) counting rows.
 
     The bar is closed in a ``finally``: close the generator (``contextlib.closing``) to close it
@@ -803,9 +871,10 @@ def row_chunks(n: int, chunk_rows: int, *, work: float, progress: bool | None = 
 
 
 @contextmanager
-def row_progress(n: int, *, work: float, progress: bool | None = None):
-    """A function ``done(rows)`` that advances a progress bar of ``n`` rows (from any thread), and
-    closes the bar however the block ends.
+def row_progress(n: int, *, work: float, progress: bool | None = None) -> Iterator[Callable[[int], None]]:
+    """A function ``done(rows)`` that advances a progress bar of ``n`` rows (from any thread).
+
+    The bar is closed however the block ends.
 
     ``progress``: True always shows a bar, False never; None takes the package default
     (:func:`mixeff.config.set_options`), and when that is None too shows one if ``work``
@@ -848,7 +917,7 @@ def row_progress(n: int, *, work: float, progress: bool | None = None):
         bar.close()
 
 
-def _interactive(stream) -> bool:
+def _interactive(stream: TextIO) -> bool:
     """Whether ``stream`` is a terminal or a Jupyter kernel's output (which redraws a bar in place)."""
     try:
         if stream.isatty():
@@ -859,8 +928,9 @@ def _interactive(stream) -> bool:
 
 
 def _bar_class():
-    """Tqdm's notebook bar when ipywidgets can draw it, else the text bar: ``tqdm.auto``
-    without ipywidgets warns (TqdmWarning) before falling back to text.
+    """Tqdm's notebook bar when ipywidgets can draw it, else the text bar.
+
+    ``tqdm.auto`` without ipywidgets warns (TqdmWarning) before falling back to text.
     """
     try:
         import ipywidgets  # noqa: F401

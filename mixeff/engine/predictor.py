@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model.spec import ModelSpec
+from ..model.spec import ModelSpec, Predictor
 from . import kernels
 from .design import Design
 from .integrate import QuadratureInfo, normal_expectation
-from .links import arithmetic
+from .links import SharedRows, arithmetic
 from .random_effects import FactorPlan
 from .response import category_probability, has_mean_increment, mean_increment, normal_mean, normal_mean_increment
 
@@ -16,10 +16,12 @@ CLOSED_FORM = QuadratureInfo(method="closed form", nodes=0, error_bound=0.0)
 
 
 def rows_times(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``a @ b``, each row the same whatever the number of rows of ``a``: numpy sends a one-row
-    product to BLAS's gemv, which adds in another order than gemm (the last bit can differ), so a
-    single row goes as two.  Keeps chunked results independent of the chunk size.  ``out``: a block
-    with at least as many rows as ``a`` (better two for a single row); the product is its first rows.
+    """``a @ b``, each row the same whatever the number of rows of ``a``.
+
+    numpy sends a one-row product to BLAS's gemv, which adds in another order than gemm (the last
+    bit can differ), so a single row goes as two.  Keeps chunked results independent of the chunk
+    size.  ``out``: a block with at least as many rows as ``a`` (better two for a single row); the
+    product is its first rows.
 
     Examples
     --------
@@ -39,7 +41,7 @@ def rows_times(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> n
 
 
 def linear_predictor(
-    spec: ModelSpec,
+    spec: ModelSpec | Predictor,
     plans: list[FactorPlan],
     design: Design,
     rows: slice,
@@ -76,7 +78,7 @@ def response(
     type: str,
     eta: np.ndarray,
     trials: np.ndarray | None,
-    rng: np.random.Generator,
+    rng: np.random.Generator | None,
     aux: dict,
     parameter_only: bool = False,
 ) -> np.ndarray:
@@ -91,8 +93,10 @@ def response(
     if parameter_only:
         return mu
     if type == "prediction":
+        draw = spec.family.draw
+        assert draw is not None  # every family that is not a category one draws
         try:
-            return spec.family.draw(rng, mu, aux, trials)
+            return draw(rng, mu, aux, trials)
         except ValueError as err:
             raise ValueError(
                 f"type='prediction': no draw from the {spec.family.name} distribution is possible at some rows "
@@ -100,10 +104,12 @@ def response(
                 "is too large to sample (counts above ~1e18); check newdata for extreme values, or use "
                 "type='response'"
             ) from None
-    return spec.family.mean(mu, aux, trials)
+    mean = spec.family.mean
+    assert mean is not None  # None for category families only, handled above
+    return mean(mu, aux, trials)
 
 
-def new_level_variance(plans: list[FactorPlan], design: Design, rows: slice):
+def new_level_variance(plans: list[FactorPlan], design: Design, rows: slice) -> tuple[np.ndarray, np.ndarray] | None:
     """``(row indices, (n_new_rows, S) variance)`` of the integrated random term, or None.
 
     A new level's effects enter η only through ``u = zᵀb``, ``b ~ N(0, Σ_s)``, so
@@ -127,14 +133,24 @@ def new_level_variance(plans: list[FactorPlan], design: Design, rows: slice):
         z = np.ones((rows.stop - rows.start, len(plan.active))) if Z is None else Z[rows]
         z = z[idx] * m[idx, None]  # rows new in another factor but not this one add nothing
         k = z.shape[1]
+        cov_t = plan.cov_t
+        assert cov_t is not None  # an integrated plan has its covariance
         for j in range(k):
-            for l in range(k):
-                var += (z[:, j] * z[:, l])[:, None] * plan.cov_t[j, l][None, :]
+            for i in range(k):
+                var += (z[:, j] * z[:, i])[:, None] * cov_t[j, i][None, :]
     np.maximum(var, 0.0, out=var)  # rounding of an indefinite-looking 0 must not give a negative variance
     return idx, var
 
 
-def response_increment(spec: ModelSpec, eta: np.ndarray, d, trials: np.ndarray | None, aux: dict, out=None, scratch=()):
+def response_increment(
+    spec: ModelSpec,
+    eta: np.ndarray,
+    d: np.ndarray | SharedRows,
+    trials: np.ndarray | None,
+    aux: dict,
+    out: np.ndarray | None = None,
+    scratch: tuple[np.ndarray, ...] = (),
+) -> np.ndarray | None:
     """E[Y | η + d] − E[Y | η] without cancellation, or None where the family has no exact form."""
     return mean_increment(spec.family, spec.link, eta, d, aux, trials, out, scratch)
 
@@ -146,7 +162,7 @@ def integrated_response(
     trials: np.ndarray | None,
     aux: dict,
     parameter_only: bool = False,
-):
+) -> tuple[np.ndarray, QuadratureInfo]:
     """E[Y | η + u], u ~ N(0, var): a closed form where the family has one, else quadrature.
 
     Returns the values and how they were computed (a :class:`~mixeff.engine.integrate.QuadratureInfo`).
@@ -169,13 +185,17 @@ def integrated_response(
 
 def integrated_increment(
     spec: ModelSpec, eta: np.ndarray, d: np.ndarray, var: np.ndarray, trials: np.ndarray | None, aux: dict
-):
+) -> tuple[np.ndarray, QuadratureInfo] | None:
     """E[Y | η + d + u] − E[Y | η + u] without cancellation, or None where no exact form exists."""
     closed = normal_mean_increment(spec.family, spec.link, eta, d, var, aux, trials)
     if closed is not None:
         return closed, CLOSED_FORM
     if not has_mean_increment(spec.family, spec.link, trials is not None):
         return None
-    return normal_expectation(
-        lambda x: response_increment(spec, x, d, trials, aux), eta, var, step=arithmetic(spec.link).quadrature_step
-    )
+
+    def increment(x: np.ndarray) -> np.ndarray:
+        out = response_increment(spec, x, d, trials, aux)
+        assert out is not None  # has_mean_increment checked it
+        return out
+
+    return normal_expectation(increment, eta, var, step=arithmetic(spec.link).quadrature_step)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from . import kernels
@@ -28,7 +29,9 @@ class Grouping:
     categories a ``by`` table collapses into the group, so that their probabilities are summed."""
 
 
-def grouping(frame: pd.DataFrame, by: list[str] | None, wts=None, keys: pd.DataFrame | None = None) -> Grouping | None:
+def grouping(
+    frame: pd.DataFrame, by: list[str] | None, wts: str | npt.ArrayLike | None = None, keys: pd.DataFrame | None = None
+) -> Grouping | None:
     """The ``by``/``wts`` grouping of ``frame``; None for per-row results (then ``wts`` is an error).
 
     ``keys``: the groups of a whole table of which ``frame`` is one piece (rows are coded against them,
@@ -80,8 +83,10 @@ def local_codes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def add_by_group(total: np.ndarray, codes: np.ndarray, weights: np.ndarray, block: np.ndarray) -> None:
-    """``total[codes[r]] += weights[r] * block[r]`` for each row ``r`` in turn, so that every group's rows
-    are added in row order (compiled when available; the loop over rows gives the same bits).
+    """``total[codes[r]] += weights[r] * block[r]`` for each row ``r`` in turn.
+
+    Every group's rows are thus added in row order (compiled when available; the loop over rows gives
+    the same bits).
 
     Examples
     --------
@@ -110,7 +115,7 @@ def group_codes(frame: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.Data
 
 
 def normalised_weights(
-    frame: pd.DataFrame, wts, codes: np.ndarray, keys: pd.DataFrame, piece: bool = False
+    frame: pd.DataFrame, wts: str | npt.ArrayLike | None, codes: np.ndarray, keys: pd.DataFrame, piece: bool = False
 ) -> np.ndarray:
     """Validated non-negative weights per row (a column name, an array, or None for equal).
 

@@ -9,13 +9,25 @@ the engine computes with those descriptions and the links' arithmetic of :mod:`m
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from ..model.families import Family, Link
-from .links import LINKS, arithmetic
+from .links import LINKS, SharedRows, arithmetic
 
 
-def mean_increment(family: Family, link: Link, eta, d, aux, trials, out=None, scratch=()):
+def mean_increment(
+    family: Family,
+    link: Link,
+    eta: np.ndarray,
+    d: np.ndarray | SharedRows,
+    aux: dict,
+    trials: np.ndarray | None,
+    out: np.ndarray | None = None,
+    scratch: tuple[np.ndarray, ...] = (),
+) -> np.ndarray | None:
     """E[Y | η + d] − E[Y | η] computed without cancellation, or None where no exact form is known.
 
     Used for finite-difference slopes and small contrasts, whose two arms differ
@@ -27,11 +39,14 @@ def mean_increment(family: Family, link: Link, eta, d, aux, trials, out=None, sc
         return None
     if family.affine is not None:
         scale, _ = family.affine(aux, trials)
-        out = arithmetic(link).increment(eta, d, out, scratch)
+        increment = arithmetic(link).increment
+        assert increment is not None  # has_mean_increment checked it
+        out = increment(eta, d, out, scratch)
         if not (np.isscalar(scale) and scale == 1.0):
             out *= scale
         return out
-    return LINKS["log"].increment(eta + family.log_mean_shift(aux), d, out, scratch)  # E[Y] = exp(μ + shift)
+    assert family.log_mean_shift is not None  # has_mean_increment checked it
+    return _log_increment(eta + family.log_mean_shift(aux), d, out, scratch)  # E[Y] = exp(μ + shift)
 
 
 def has_mean_increment(family: Family, link: Link, with_trials: bool) -> bool:
@@ -43,7 +58,9 @@ def has_mean_increment(family: Family, link: Link, with_trials: bool) -> bool:
     return family.log_mean_shift is not None
 
 
-def normal_mean(family: Family, link: Link, eta, v, aux, trials):
+def normal_mean(
+    family: Family, link: Link, eta: np.ndarray, v: np.ndarray, aux: dict, trials: np.ndarray | None
+) -> np.ndarray | None:
     """E[Y | η + u], u ~ N(0, v), in closed form, or None where quadrature is needed.
 
     Identity links give η; log links exp(η + v/2); probit Φ(η/√(1 + v)); a mean
@@ -51,7 +68,7 @@ def normal_mean(family: Family, link: Link, eta, v, aux, trials):
     scales and shifts these.
     """
     if family.log_mean_shift is not None:  # (such a family has only the identity link)
-        return LINKS["log"].normal_mean(eta + family.log_mean_shift(aux), v)
+        return _log_normal_mean(eta + family.log_mean_shift(aux), v)
     closed = arithmetic(link).normal_mean
     if closed is None or family.affine is None:
         return None
@@ -59,7 +76,15 @@ def normal_mean(family: Family, link: Link, eta, v, aux, trials):
     return closed(eta, v) * scale + shift
 
 
-def normal_mean_increment(family: Family, link: Link, eta, d, v, aux, trials):
+def normal_mean_increment(
+    family: Family,
+    link: Link,
+    eta: np.ndarray,
+    d: np.ndarray | SharedRows,
+    v: np.ndarray,
+    aux: dict,
+    trials: np.ndarray | None,
+) -> np.ndarray | None:
     """E[Y | η + d + u] − E[Y | η + u], u ~ N(0, v), in closed form without cancellation, or None.
 
     Identity links: d (linear in η, the increment does not depend on u); log links (and a mean
@@ -104,7 +129,7 @@ def _sratio_probability(eta, inverse, aux):
     return out
 
 
-def own_category_eta(aux, shape) -> np.ndarray:
+def own_category_eta(aux: dict, shape: tuple[int, ...]) -> np.ndarray:
     """Each row's own category's η in a categorical model: 0 for the reference, else ``aux["category_eta"]``."""
     category = aux["category"][:, None]
     own = np.zeros(shape)
@@ -128,7 +153,7 @@ def _softmax_probability(eta, inverse, aux):
     return own
 
 
-CATEGORY_PROBABILITY = {
+CATEGORY_PROBABILITY: dict[str, Callable[[np.ndarray, Callable[[np.ndarray], np.ndarray], dict], np.ndarray]] = {
     "cumulative": _cumulative_probability,
     "sratio": _sratio_probability,
     "softmax": _softmax_probability,
@@ -137,6 +162,19 @@ CATEGORY_PROBABILITY = {
 the probability of each row's own category ``aux["category"]``."""
 
 
-def category_probability(family: Family, link: Link, eta, aux) -> np.ndarray:
+def category_probability(family: Family, link: Link, eta: np.ndarray, aux: dict) -> np.ndarray:
     """The probability of each row's own category (ordinal and categorical families)."""
+    assert family.category_rule is not None  # every category family has a rule
     return CATEGORY_PROBABILITY[family.category_rule](eta, arithmetic(link).inverse, aux)
+
+
+def _log_increment(eta: np.ndarray, d: np.ndarray | SharedRows, out: np.ndarray | None, scratch: Any) -> np.ndarray:
+    increment = LINKS["log"].increment
+    assert increment is not None  # the log link has one
+    return increment(eta, d, out, scratch)
+
+
+def _log_normal_mean(eta: np.ndarray, v: np.ndarray) -> np.ndarray:
+    normal_mean = LINKS["log"].normal_mean
+    assert normal_mean is not None  # the log link has one
+    return normal_mean(eta, v)

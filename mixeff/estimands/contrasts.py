@@ -95,7 +95,7 @@ class ArmSet:
         return self._keys[key]
 
 
-def _require_finite_values(name: str, column) -> None:
+def _require_finite_values(name: str, column: ArrayLike) -> None:
     """Refuse an arm whose changed numeric column has a missing or infinite value, at the door."""
     values = np.asarray(column)
     if values.dtype.kind not in "fc":

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 #: draws per chunk when summing kernel values (bounds the temporaries for 10^6+ draws)
 _CHUNK = 1 << 18
@@ -36,7 +37,7 @@ _SQRT_2PI = math.sqrt(2.0 * math.pi)
 # --------------------------------------------------------------------------- kernel density
 
 
-def _checked_draws(draws, what: str, minimum: int = 2) -> np.ndarray:
+def _checked_draws(draws: ArrayLike, what: str, minimum: int = 2) -> np.ndarray:
     x = np.asarray(draws, dtype=float).ravel()
     if x.size < minimum:
         raise ValueError(
@@ -193,7 +194,7 @@ def savage_dickey(posterior: np.ndarray, prior: np.ndarray, point: float = 0.0) 
 # --------------------------------------------------------------------------- one-sided hypotheses
 
 
-def _satisfied(draws, op: str) -> np.ndarray:
+def _satisfied(draws: ArrayLike, op: str) -> np.ndarray:
     if op not in _ONE_SIDED:
         raise ValueError(
             f"op={op!r} must be one of {list(_ONE_SIDED)} (a one-sided hypothesis); a point "

@@ -6,6 +6,8 @@ Reads the model data through ``spec.data``, ``spec.predictors`` and friends
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -72,7 +74,7 @@ def contrast_kind(col: pd.Series) -> str:
     return kind if kind in ("binary", "logical") else "categorical"
 
 
-def levels_of(spec, name: str, kind: str) -> list:
+def levels_of(spec: Any, name: str, kind: str) -> list:
     """The levels a factor / logical / 0-1 variable is contrasted over, in the model's order."""
     if kind == "binary":
         return [0, 1]
@@ -88,17 +90,17 @@ def levels_of(spec, name: str, kind: str) -> list:
         return list(values)
 
 
-def _grouping_columns(spec) -> set[str]:
+def _grouping_columns(spec: Any) -> set[str]:
     return {c for g in spec.groups.values() for c in g.columns}
 
 
-def default_variables(spec) -> list[str]:
+def default_variables(spec: Any) -> list[str]:
     """The population-level predictors: not the response, trials or grouping-factor columns."""
     skip = _grouping_columns(spec) | {spec.response, spec.trials} | set(spec.offset_variables)
     return sorted(v for v in spec.predictors if v not in skip)
 
 
-def parse_variables(spec, variables, argument: str = "variables") -> dict[str, object]:
+def parse_variables(spec: Any, variables: Any, argument: str = "variables") -> dict[str, object]:
     """``variables`` as ``{name: value or None}``, names checked and sorted as marginaleffects does.
 
     Examples
@@ -109,7 +111,7 @@ def parse_variables(spec, variables, argument: str = "variables") -> dict[str, o
     ({'TX': None}, {'TX': [0, 1]})
     """
     if variables is None:
-        out = {v: None for v in default_variables(spec)}
+        out: dict[str, object] = {v: None for v in default_variables(spec)}
         if not out:
             raise ValueError(f"{argument}: the model has no population-level predictor; name one with {argument}=")
         return out

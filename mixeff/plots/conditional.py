@@ -48,8 +48,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from ..model.fitting import MixedFit
-    from ..model.spec import ModelSpec
+    from ..model.spec import FitLike, ModelSpec
 
 N_POINTS = 50
 """Values of a numeric x variable spanned over its range (marginaleffects' ``length.out = 50``)."""
@@ -67,7 +66,7 @@ _ROLES = ("x axis", "colour", "facets")
 
 
 def plot_predictions(
-    fit: MixedFit | ModelSpec,
+    fit: FitLike | ModelSpec,
     condition: str | Sequence[str] | Mapping[str, Any] | None = None,
     by: str | Sequence[str] | None = None,
     *,
@@ -167,7 +166,7 @@ def plot_predictions(
 
 
 def plot_comparisons(
-    fit: MixedFit | ModelSpec,
+    fit: FitLike | ModelSpec,
     variables: str | Sequence[str] | Mapping[str, Any],
     condition: str | Sequence[str] | Mapping[str, Any] | None = None,
     by: str | Sequence[str] | None = None,
@@ -227,7 +226,7 @@ def plot_comparisons(
 
 
 def plot_slopes(
-    fit: MixedFit | ModelSpec,
+    fit: FitLike | ModelSpec,
     variables: str | Sequence[str] | Mapping[str, Any],
     condition: str | Sequence[str] | Mapping[str, Any] | None = None,
     by: str | Sequence[str] | None = None,

@@ -88,8 +88,10 @@ class Call:
 
 
 def by_names(by: Any) -> list[str] | None:
-    """The columns ``by`` names (the one reading of ``by=``): None per row (None, False), ``[]`` for one
-    overall group (True), a DataFrame's columns other than ``by``, or the names given.
+    """The columns ``by`` names (the one reading of ``by=``).
+
+    None per row (None, False), ``[]`` for one overall group (True), a DataFrame's columns other
+    than ``by``, or the names given.
 
     Examples
     --------

@@ -49,8 +49,10 @@ def new_level_credentials(arms: ArmPass, values: np.ndarray, transform=None) -> 
 
 
 def check_convergence(fit, result: Result) -> None:
-    """One :class:`ConvergenceWarning` when the result's draws show R-hat > 1.01, bulk ESS < 100,
-    or the sampler reported divergences; silent for healthy fits and for prior draws.
+    """Warn once (:class:`ConvergenceWarning`) when the result's draws show convergence problems.
+
+    Problems are R-hat > 1.01, bulk ESS < 100, or divergences reported by the sampler; silent for
+    healthy fits and for prior draws.
     """
     if result.source == "prior":
         return

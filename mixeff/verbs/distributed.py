@@ -79,8 +79,9 @@ def _parquet_source(path: str) -> str:
 
 
 def execute_distributed(call: Call):
-    """``call`` with its newdata on dask: averaged (a :class:`~mixeff.results.Result`), or lazily per row
-    (a :class:`LazyDraws`).
+    """``call`` with its newdata on dask.
+
+    Averaged (a :class:`~mixeff.results.Result`), or lazily per row (a :class:`LazyDraws`).
     """
     frame = as_dask_frame(call.newdata)
     if call.by is None:
@@ -116,8 +117,10 @@ def execute_distributed(call: Call):
 
 
 def _with_seed(call: Call) -> Call:
-    """``call`` with a seed drawn here when ``ndraws`` picks draws at random without one: every piece must
-    use the same draws.  (Fits travel to workers whole: a Bambi model pickles by its recipe.)
+    """``call`` with a seed drawn here when ``ndraws`` picks draws at random without one.
+
+    Every piece must use the same draws.  (Fits travel to workers whole: a Bambi model pickles by its
+    recipe.)
     """
     if call.ndraws is not None and call.seed is None:
         return call.with_(seed=int(np.random.default_rng().integers(2**31)))
@@ -125,8 +128,9 @@ def _with_seed(call: Call) -> Call:
 
 
 def probe_frame(spec, frame, by, wts) -> pd.DataFrame:
-    """One row per distinct combination of the grouping-factor and ``by`` columns of the whole table;
-    other columns as in its first row, weights 1.
+    """One row per distinct combination of the grouping-factor and ``by`` columns of the whole table.
+
+    Other columns are as in its first row, weights 1.
     """
     import dask
 
@@ -220,6 +224,7 @@ class LazyDraws:
 
     @property
     def draws(self):
+        """The ``(rows, S)`` draws as a dask array (computes the partitions anew)."""
         import dask
         import dask.array as da
 
@@ -232,6 +237,7 @@ class LazyDraws:
 
     @property
     def summary(self):
+        """The rows' columns and summaries as a dask DataFrame (computes the partitions anew)."""
         import dask
         import dask.dataframe as dd
 
@@ -243,7 +249,8 @@ class LazyDraws:
         """Write the draws to a zarr store at ``path``, one block per partition (see ``dask.array.to_zarr``)."""
         if isinstance(path, (str, os.PathLike)) and os.path.exists(path) and not kwargs.get("overwrite"):
             raise FileExistsError(
-                f"to_zarr: {os.fspath(path)!r} already exists; pass overwrite=True to replace it, or choose another path"
+                f"to_zarr: {os.fspath(path)!r} already exists; pass overwrite=True to replace it, "
+                "or choose another path"
             )
         draws = self.draws
         rows = max(n for n in self._sizes if n)

@@ -21,7 +21,7 @@ from .call import by_names
 from .fits import resolve_spec
 
 if TYPE_CHECKING:
-    from ..model.fitting import MixedFit
+    from ..model.spec import FitLike
 
 SummaryFunction = Callable[[pd.Series], Any]
 """What datagrid's ``FUN_*`` arguments take: a column (without missing values) to one value or a list."""
@@ -206,7 +206,7 @@ def _summarise(name: str, col: pd.Series, funs: dict, grid_type: str) -> list:
 
 
 def datagrid(
-    fit: MixedFit | ModelSpec | None = None,
+    fit: FitLike | ModelSpec | None = None,
     *,
     newdata: pd.DataFrame | None = None,
     grid_type: Literal["mean_or_mode", "counterfactual", "balanced", "dataframe"] = "mean_or_mode",

@@ -30,7 +30,7 @@ from ..results import MixeffWarning, Result, require_finite, row_labels, summari
 from .fits import parameter_draws
 
 if TYPE_CHECKING:
-    from ..model.fitting import MixedFit
+    from ..model.spec import FitLike
 
 SHORTCUTS = ("pairwise", "reference", "sequential", "revpairwise", "revreference", "revsequential")
 _ROW = re.compile(r"^b([0-9]+)$")
@@ -142,7 +142,7 @@ class _Rows:
 
 
 def hypotheses(
-    x: Result | MixedFit | ModelSpec,
+    x: Result | FitLike | ModelSpec,
     hypothesis: str | Sequence[str] | np.ndarray | pd.DataFrame | None = None,
     *,
     equivalence: tuple[float, float] | None = None,

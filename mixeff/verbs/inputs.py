@@ -26,8 +26,10 @@ from .grid import newdata_shortcut
 
 
 def open_call(call: Call) -> tuple[ModelSpec, PassOptions, pd.DataFrame]:
-    """What every verb does first: the spec of the chosen draws (all, or ``ndraws``/``draw_ids`` of them),
-    the summary options checked, the engine options and the checked newdata frame.
+    """What every verb does first: the chosen draws, the checked options and the checked newdata.
+
+    The spec of the chosen draws (all, or ``ndraws``/``draw_ids`` of them), the summary options
+    checked, the engine options and the checked newdata frame.
 
     A newdata string such as ``"mean"`` becomes its grid, with ``by`` columns at every value, as
     marginaleffects; ``predictions``' ``variables`` replicate the frame (counterfactual predictions).
@@ -116,7 +118,9 @@ def pass_options(
 
 
 def choose_draws(spec: ModelSpec, ndraws=None, draw_ids=None, seed=None) -> ModelSpec:
-    """``ndraws``: that many draws at random (as brms), the same number from each chain when it divides
+    """The spec of the draws ``ndraws`` or ``draw_ids`` choose (all draws without either).
+
+    ``ndraws``: that many draws at random (as brms), the same number from each chain when it divides
     evenly (so chains stay chains for R-hat), drawn with ``seed``; ``draw_ids``: those draws (0-based
     positions in the chain-major order of ``get_draws``'s ``drawid``), as one chain.
 
@@ -187,7 +191,9 @@ def draw_selection(spec: ModelSpec, ndraws=None, draw_ids=None, seed=None) -> tu
 
 
 def check_dpar(spec: ModelSpec, dpar, type: str) -> str | None:
-    """``dpar``: None (the response), ``"mu"`` (the mean parameter), or an auxiliary parameter's name
+    """The parameter ``dpar`` names (in this model's spelling), checked against the model and ``type``.
+
+    ``dpar``: None (the response), ``"mu"`` (the mean parameter), or an auxiliary parameter's name
     (Bambi's or brms's spelling: ``"alpha"`` or ``"shape"``).
     """
     if dpar is None:
@@ -222,8 +228,9 @@ def check_dpar(spec: ModelSpec, dpar, type: str) -> str | None:
 
 
 def category_rows(spec: ModelSpec, frame: pd.DataFrame, type: str) -> pd.DataFrame:
-    """``frame`` once per response category, with a ``group`` column first (marginaleffects's layout),
-    for ordinal and categorical families (an ordinal model's ``type="link"`` has one η per row).
+    """``frame`` once per response category, with a ``group`` column first (marginaleffects's layout).
+
+    For ordinal and categorical families only (an ordinal model's ``type="link"`` has one η per row).
     """
     family = spec.family
     if not family.categorical or (family.ordinal and type == "link"):
@@ -244,9 +251,11 @@ def category_rows(spec: ModelSpec, frame: pd.DataFrame, type: str) -> pd.DataFra
 
 
 def category_grouping(spec: ModelSpec, frame: pd.DataFrame, by: list[str] | None, wts, collapsed: bool = False):
-    """``by`` and ``wts`` for a frame repeated per response category: averages stay within each category
-    (``group`` joins ``by``) unless a ``by`` table collapses categories (``collapsed``), and an array of
-    weights is repeated as the rows were."""
+    """``by`` and ``wts`` for a frame repeated per response category.
+
+    Averages stay within each category (``group`` joins ``by``) unless a ``by`` table collapses
+    categories (``collapsed``), and an array of weights is repeated as the rows were.
+    """
     if not spec.family.categorical or CATEGORY_COLUMN not in frame.columns:
         return by, wts
     if by is not None and CATEGORY_COLUMN not in by and not collapsed:
@@ -267,9 +276,11 @@ def collapses_categories(spec: ModelSpec, by) -> bool:
 
 
 def summed_categories(groups: Grouping | None, frame: pd.DataFrame, collapsed: bool) -> Grouping | None:
-    """``groups`` whose collapsed categories' probabilities are summed, as marginaleffects does: each
-    group's mean over its rows and categories times its number of categories (the sum over categories
-    of their means over rows)."""
+    """``groups`` whose collapsed categories' probabilities are summed, as marginaleffects does.
+
+    Each group's mean over its rows and categories times its number of categories (the sum over
+    categories of their means over rows).
+    """
     if groups is None or not collapsed:
         return groups
     codes = pd.Series(pd.factorize(frame[CATEGORY_COLUMN])[0])
@@ -285,6 +296,7 @@ def check_seed(seed) -> None:
 
 
 def check_columns(frame: pd.DataFrame, columns, argument: str, what: str = "newdata") -> list[str]:
+    """``columns`` (a name or names) as a list, refused unless all are columns of ``frame``."""
     cols = [columns] if isinstance(columns, str) else list(columns)
     missing = [c for c in cols if c not in frame.columns]
     if missing:
@@ -335,9 +347,11 @@ def check_newdata(spec: ModelSpec, newdata, options: PassOptions) -> pd.DataFram
 
 
 def by_frame(frame: pd.DataFrame, by):
-    """Marginaleffects' ``by=`` a DataFrame: its columns other than ``by`` map rows to the groups named in
-    its ``by`` column (collapsing categories).  Returns the frame with that ``by`` column and ``["by"]``;
-    any other ``by`` is passed through.
+    """Marginaleffects' ``by=`` a DataFrame: each row's group from the table.
+
+    The table's columns other than ``by`` map rows to the groups named in its ``by`` column
+    (collapsing categories).  Returns the frame with that ``by`` column and ``["by"]``; any other
+    ``by`` is passed through.
 
     Examples
     --------

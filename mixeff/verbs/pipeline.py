@@ -154,9 +154,10 @@ def open_job(call: Call, shared: SharedPlan | None = None) -> Job:
 
 
 def conclude(job: Job, values: np.ndarray, *, check: bool = True) -> Result:
-    """The result of ``job`` from its draws: refused if not finite, with its credentials, and checked for
-    convergence (``check``).  The call's hypothesis and transform come after
-    (:func:`~mixeff.verbs.finish.finish_result`).
+    """The result of ``job`` from its draws.
+
+    Refused if not finite, with its credentials, and checked for convergence (``check``).  The
+    call's hypothesis and transform come after (:func:`~mixeff.verbs.finish.finish_result`).
     """
     call, spec = job.call, job.spec
     require_finite(values, *VERBS[call.verb].undefined(call, spec))

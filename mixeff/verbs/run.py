@@ -9,8 +9,9 @@ from .pipeline import conclude, open_job
 
 
 def execute(call: Call) -> Result | LazyDraws:
-    """The draws of ``call``'s quantity, before its hypothesis and transform
-    (:func:`~mixeff.verbs.finish.finish_result` applies those).
+    """The draws of ``call``'s quantity, before its hypothesis and transform.
+
+    :func:`~mixeff.verbs.finish.finish_result` applies those.
 
     Examples
     --------

@@ -171,7 +171,8 @@ def contrast_grid(terms: list[Term], rows: pd.DataFrame) -> pd.DataFrame:
     Examples
     --------
     >>> c = Contrast(term="TX", lo=0, hi=1, hi_label="1", lo_label="0")
-    >>> contrast_grid([Term(c, comparison_rule("difference"), "1 - 0")], pd.DataFrame({"g": ["a", "b"]})).columns.tolist()
+    >>> grid = contrast_grid([Term(c, comparison_rule("difference"), "1 - 0")], pd.DataFrame({"g": ["a", "b"]}))
+    >>> grid.columns.tolist()
     ['term', 'contrast', 'g']
     """
     rest = rows.drop(columns=[c for c in ("term", "contrast") if c in rows.columns]).reset_index(drop=True)

@@ -18,7 +18,15 @@ from .bambi.fitting import MixedFit, default_priors, example_fit, fit, from_bamb
 from .config import get_options, set_options
 from .model.adapters import from_arrays, from_brms_draws
 from .model.as_draws import as_draws_df
-from .plots import plot_comparisons, plot_draws, plot_estimates, plot_predictions, plot_prior_posterior, plot_slopes
+from .plots import (
+    plot_comparisons,
+    plot_draws,
+    plot_estimates,
+    plot_predictions,
+    plot_prior_posterior,
+    plot_slopes,
+    pp_check,
+)
 from .records import NewLevels
 from .results import ConvergenceWarning, MixeffWarning, MonteCarloWarning, Result, get_draws, stack
 from .verbs.call import Call
@@ -51,6 +59,7 @@ __all__ = [
     "predictions",
     "avg_predictions",
     "posterior_predict",
+    "pp_check",
     "comparisons",
     "avg_comparisons",
     "slopes",

@@ -32,3 +32,4 @@ from .conditional import plot_slopes as plot_slopes
 from .halfeye import plot_draws as plot_draws
 from .halfeye import plot_prior_posterior as plot_prior_posterior
 from .intervals import plot_estimates as plot_estimates
+from .ppc import pp_check as pp_check

@@ -73,7 +73,7 @@ def pass_options(
 ) -> PassOptions:
     """The engine options of one call, with ``re_formula`` parsed once."""
     if not isinstance(type, str) or type not in TYPES:
-        raise ValueError(f"type={type!r} is not one of {list(TYPES)}")
+        raise ValueError(f"type={type!r} is not one of {[t for t in TYPES if t != 'log_lik']}")  # log_lik: its verb
     if type == "prediction" and spec.family.categorical:
         raise ValueError(
             f"type='prediction' is not available for the {spec.family.name} family: its rows are the response's "

@@ -36,6 +36,7 @@ from .verbs.distributed import LazyDraws
 from .verbs.fit_checks import bayes_R2
 from .verbs.grid import datagrid, new_levels
 from .verbs.hypotheses import HypothesesResult, hypotheses
+from .verbs.loglik import log_lik
 from .verbs.predictions import avg_predictions, predictions
 from .verbs.predictive import posterior_predict
 from .verbs.slopes import avg_slopes, slopes
@@ -66,6 +67,7 @@ __all__ = [
     "avg_slopes",
     "hypotheses",
     "bayes_R2",
+    "log_lik",
     "to_datatree",
     "Result",
     "HypothesesResult",

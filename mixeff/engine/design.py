@@ -28,6 +28,8 @@ class Design:
     """Ordinal and categorical models: each row's response category (its position in ``spec.categories``)."""
     dpars: dict[str, Design] = field(default_factory=dict)
     """The design of each distributional parameter's own formula."""
+    y: np.ndarray | None = None
+    """``type="log_lik"``: each row's observed response (categories are in :attr:`category`)."""
 
     @property
     def n(self) -> int:
@@ -45,8 +47,14 @@ def prepare(
     design = _part_design(spec, plans, frame)
     if spec.family.needs_trials and type != "link":
         design.trials = _trials(spec, frame, type)
-    if spec.categories and CATEGORY_COLUMN in frame.columns:
+    if spec.categories and CATEGORY_COLUMN in frame.columns and type != "log_lik":
         design.category = pd.Index(spec.categories).get_indexer(pd.Index(frame[CATEGORY_COLUMN].astype(str)))
+    if type == "log_lik":  # the observed response travels with the design, as the trials do
+        assert spec.response is not None  # the verb checked the response column
+        if spec.categories:
+            design.category = category_codes(spec, frame[spec.response])
+        else:
+            design.y = np.asarray(frame[spec.response], dtype=float)
     design.dpars = {
         name: _part_design(part, (dpar_plans or {}).get(name, []), frame) for name, part in spec.dpars.items()
     }
@@ -109,3 +117,24 @@ def _trials(spec: ModelSpec, frame: pd.DataFrame, type: str) -> np.ndarray:
             f"its mean); type='prediction' draws counts: set {spec.trials}= to whole numbers in the grid"
         )
     return trials
+
+
+def category_label(value: object) -> str:
+    """A response value as a category label: numbers without a whole number's decimals (``2.0`` -> ``"2"``)."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def category_codes(spec: ModelSpec, values: pd.Series) -> np.ndarray:
+    """Each value's position in ``spec.categories`` (−1 where it is none of them, or missing).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> category_codes(SimpleNamespace(categories=("1", "2", "3")), pd.Series([2.0, 3, None, 7])).tolist()
+    [1, 2, -1, -1]
+    """
+    codes, uniques = pd.factorize(pd.Series(values).astype(object))  # missing values: code −1
+    positions = pd.Index(spec.categories).get_indexer(pd.Index([category_label(v) for v in uniques], dtype=object))
+    return np.where(codes >= 0, np.append(positions, -1)[codes], -1).astype(np.intp)

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-TYPES = ("response", "link", "prediction")
+TYPES = ("response", "link", "prediction", "log_lik")
+"""Values a pass computes: expected values, η, predictive draws, or the log-likelihood of the rows' observed
+response (brms's ``log_lik``: the response travels with the design)."""
 SAMPLE_NEW_LEVELS = ("uncertainty", "gaussian", "old_levels", "integrate")
 
 

@@ -47,6 +47,7 @@ from .predictor import (
     integrated_increment,
     integrated_response,
     linear_predictor,
+    log_likelihood,
     new_level_variance,
     response,
     response_increment,
@@ -141,7 +142,7 @@ class ArmPass:
             options.dpar is not None and options.dpar not in spec.dpars and options.dpar not in spec.aux
         )
         """``dpar="mu"``: the mean parameter g⁻¹(η), not the family's expected value."""
-        if options.type == "prediction" or family.categorical:
+        if options.type in ("prediction", "log_lik") or family.categorical:
             self.needed_dpars = list(spec.dpars)
         else:
             wanted = set(family.mean_aux) if options.type == "response" else set()
@@ -290,6 +291,8 @@ class ChunkDraws:
             elif a.options.type == "link":
                 categorical = spec.family.categorical and not spec.family.ordinal
                 self._value[arm] = self._category_eta(arm) if categorical else self.eta(arm)
+            elif a.options.type == "log_lik":
+                self._value[arm] = self._log_lik(arm)
             else:
                 self._value[arm] = self._response(arm)
         return self._value[arm]
@@ -300,6 +303,14 @@ class ChunkDraws:
         if name in etas:
             return etas[name] if self.arms.options.type == "link" else aux[name]
         return np.broadcast_to(aux[name], (self.size, self.arms.spec.n_samples)).copy()  # one draw per row
+
+    def _log_lik(self, arm: int) -> np.ndarray:
+        """The log-likelihood of the rows' observed responses (``type="log_lik"``)."""
+        a = self.arms
+        design = a.designs[arm]
+        y = None if design.y is None else design.y[self.rows]
+        trials = None if design.trials is None else design.trials[self.rows]
+        return log_likelihood(a.spec, self.eta(arm), y, trials, self.aux(arm)[0])
 
     def _category_eta(self, arm: int) -> np.ndarray:
         """Each row's own category's η (0 for the reference category) of a categorical model."""

@@ -10,7 +10,14 @@ from .design import Design
 from .integrate import QuadratureInfo, normal_expectation
 from .links import SharedRows, arithmetic
 from .random_effects import FactorPlan
-from .response import category_probability, has_mean_increment, mean_increment, normal_mean, normal_mean_increment
+from .response import (
+    category_log_probability,
+    category_probability,
+    has_mean_increment,
+    mean_increment,
+    normal_mean,
+    normal_mean_increment,
+)
 
 CLOSED_FORM = QuadratureInfo(method="closed form", nodes=0, error_bound=0.0)
 
@@ -107,6 +114,23 @@ def response(
     mean = spec.family.mean
     assert mean is not None  # None for category families only, handled above
     return mean(mu, aux, trials)
+
+
+def log_likelihood(
+    spec: ModelSpec, eta: np.ndarray, y: np.ndarray | None, trials: np.ndarray | None, aux: dict
+) -> np.ndarray:
+    """The log-density of each row's observed response at each draw (brms's ``log_lik``), ``(rows, S)``.
+
+    ``y``: the rows' responses (None for category families, whose rows' categories are ``aux["category"]``);
+    ``eta`` is left intact.  The family's :attr:`~mixeff.model.families.Family.log_density` reads η as well
+    as the mean parameter, so probabilities' logs stay finite where g⁻¹(η) rounds to 0 or 1.
+    """
+    family = spec.family
+    if family.categorical:
+        return category_log_probability(family, spec.link, eta, aux)
+    assert family.log_density is not None and y is not None  # every other family has one; the verb gave y
+    mu = arithmetic(spec.link).inverse(eta.copy())
+    return family.log_density(y, mu, aux, trials, eta=eta, link=spec.link.name)
 
 
 def new_level_variance(plans: list[FactorPlan], design: Design, rows: slice) -> tuple[np.ndarray, np.ndarray] | None:

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from scipy import special
 
-from ..model.families import Family, Link
+from ..model.families import Family, Link, log1mexp
 from .links import LINKS, SharedRows, arithmetic
 
 
@@ -166,6 +167,82 @@ def category_probability(family: Family, link: Link, eta: np.ndarray, aux: dict)
     """The probability of each row's own category (ordinal and categorical families)."""
     assert family.category_rule is not None  # every category family has a rule
     return CATEGORY_PROBABILITY[family.category_rule](eta, arithmetic(link).inverse, aux)
+
+
+# -- log-probabilities of each row's own category (log_lik) -----------------------------------
+
+
+def _log_cdf_pair(link: Link) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
+    """(log F, log(1 − F)) of an ordinal link's F, each computed in its own tail."""
+    name = link.name
+    if name == "logit":
+        return (lambda x: -np.logaddexp(0.0, -x)), (lambda x: -np.logaddexp(0.0, x))
+    if name == "probit":
+        return special.log_ndtr, (lambda x: special.log_ndtr(-x))
+    if name == "cloglog":
+        return (lambda x: log1mexp(-np.exp(x))), (lambda x: -np.exp(x))
+    raise ValueError(f"no log-probabilities for an ordinal model with the {name!r} link")
+
+
+def _cumulative_log_probability(eta, link, aux):
+    """log(F(b) − F(a)), a = τ_{c−1} − η, b = τ_c − η: from the lower tail, or the upper one where a + b > 0.
+
+    log F(b) + log(1 − F(a)/F(b)) below the median, log S(a) + log(1 − S(b)/S(a)) above it (S = 1 − F):
+    no difference of two numbers near 1.  The first and last categories are log F(b) and log S(a).
+    """
+    log_f, log_s = _log_cdf_pair(link)
+    tau, category = aux["threshold"], aux["category"]
+    edge = np.full((tau.shape[0], 1), np.inf)
+    padded = np.concatenate([-edge, tau, edge], axis=1)  # (S, K + 1)
+    a = padded[:, category].T - eta
+    b = padded[:, category + 1].T - eta
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lower = log_f(b) + log1mexp(log_f(a) - log_f(b))
+        upper = log_s(a) + log1mexp(log_s(b) - log_s(a))
+    first = np.isneginf(a)
+    last = np.isposinf(b)
+    out = np.where(a + b > 0, upper, lower)
+    out = np.where(first, log_f(np.where(first, b, 0.0)), out)
+    return np.where(last, log_s(np.where(last, a, 0.0)), out)
+
+
+def _sratio_log_probability(eta, link, aux):
+    """The sum log F(τ_c − η) + Σ_{j<c} log(1 − F(τ_j − η)); the last category the sum over every threshold."""
+    log_f, log_s = _log_cdf_pair(link)
+    tau, category = aux["threshold"], aux["category"]
+    out = np.zeros_like(eta)
+    for j in range(tau.shape[1]):
+        x = tau[:, j] - eta
+        own = (category == j)[:, None]
+        before = (category > j)[:, None]
+        out += np.where(own, log_f(x), np.where(before, log_s(x), 0.0))
+    return out
+
+
+def _softmax_log_probability(eta, link, aux):
+    """η_c − log Σ_k exp(η_k), the reference category's η 0 (log-sum-exp from the largest)."""
+    etas = [np.broadcast_to(e, eta.shape) for e in aux["category_eta"]]
+    top = np.zeros(eta.shape)
+    for e in etas:
+        np.maximum(top, e, out=top)
+    total = np.exp(-top)
+    for e in etas:
+        total += np.exp(e - top)
+    return own_category_eta(aux, eta.shape) - top - np.log(total)
+
+
+CATEGORY_LOG_PROBABILITY: dict[str, Callable[[np.ndarray, Link, dict], np.ndarray]] = {
+    "cumulative": _cumulative_log_probability,
+    "sratio": _sratio_log_probability,
+    "softmax": _softmax_log_probability,
+}
+"""The log of :data:`CATEGORY_PROBABILITY`'s values, computed in log space (finite far in the tails)."""
+
+
+def category_log_probability(family: Family, link: Link, eta: np.ndarray, aux: dict) -> np.ndarray:
+    """The log-probability of each row's own category ``aux["category"]``: an ordinal or categorical log_lik."""
+    assert family.category_rule is not None  # every category family has a rule
+    return CATEGORY_LOG_PROBABILITY[family.category_rule](eta, link, aux)
 
 
 def _log_increment(eta: np.ndarray, d: np.ndarray | SharedRows, out: np.ndarray | None, scratch: Any) -> np.ndarray:

@@ -291,6 +291,248 @@ def _truncated_negbinomial_draw(rng, mu, aux, trials):
     return _truncated_draw(stats.nbinom, -np.expm1(-alpha * np.log1p(mu / alpha)), mu, rng, alpha, alpha / (alpha + mu))
 
 
+# -- log-densities (brms's log_lik) ----------------------------------------------------------
+# ``log_density(y, mu, aux, trials, eta=None, link=None) -> (rows, S)``: the log-density (or log-mass)
+# of the observed ``y`` given the mean parameter ``mu`` (as ``mean`` and ``draw`` receive it) and the
+# auxiliary parameters, in the same parameterisation as the family's draw.  ``eta`` and ``link`` (the
+# mean's linear predictor and link name), when given, let a probability's log and its complement's come
+# from η itself, so that they stay finite where ``mu`` rounds to exactly 0 or 1 (|η| > ~37).
+
+_LOG_2PI = float(np.log(2.0 * np.pi))
+_LN2 = float(np.log(2.0))
+
+
+def _column(y) -> np.ndarray:
+    """The observed responses as a ``(rows, 1)`` column."""
+    y = np.asarray(y, dtype=float)
+    return y.reshape(-1, 1) if y.ndim == 1 else y
+
+
+def log1mexp(x: np.ndarray) -> np.ndarray:
+    """log(1 − exp(x)) for x ≤ 0, accurate near 0 and in the far tail (Mächler's two forms).
+
+    Examples
+    --------
+    >>> float(log1mexp(np.array(-1e-20))), float(log1mexp(np.array(-50.0)))
+    (-46.051701859880914, -1.9287498479639178e-22)
+    """
+    x = np.asarray(x, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x > -_LN2, np.log(-np.expm1(x)), np.log1p(-np.exp(x)))
+
+
+def _log_probabilities(mu, eta, link) -> tuple[np.ndarray, np.ndarray]:
+    """(log p, log(1 − p)) of a probability ``mu``: from η itself for the logit, probit and cloglog links."""
+    if eta is not None and link == "logit":
+        return -np.logaddexp(0.0, -eta), -np.logaddexp(0.0, eta)
+    if eta is not None and link == "probit":
+        return special.log_ndtr(eta), special.log_ndtr(-eta)
+    if eta is not None and link == "cloglog":
+        rate = np.exp(eta)  # 1 − p = exp(−exp(η))
+        return log1mexp(-rate), -rate
+    return np.log(mu), np.log1p(-mu)
+
+
+def _where_positive(count, value):
+    """``count · value`` with 0 where the count is 0 (0 · log 0 = 0, as ``xlogy``)."""
+    return np.where(count > 0, count * value, 0.0)
+
+
+def _log_choose(n, k):
+    return special.gammaln(n + 1.0) - special.gammaln(k + 1.0) - special.gammaln(n - k + 1.0)
+
+
+def _normal_lpdf(y, mu, sigma):
+    z = (y - mu) / sigma
+    return -0.5 * z * z - np.log(sigma) - 0.5 * _LOG_2PI
+
+
+def _gaussian_lpdf(y, mu, aux, trials, eta=None, link=None):
+    return _normal_lpdf(_column(y), mu, aux["sigma"])
+
+
+def _student_lpdf(y, mu, aux, trials, eta=None, link=None):
+    nu, sigma = aux["nu"], aux["sigma"]
+    z = (_column(y) - mu) / sigma
+    return (
+        special.gammaln(0.5 * (nu + 1.0))
+        - special.gammaln(0.5 * nu)
+        - 0.5 * np.log(nu * np.pi)
+        - np.log(sigma)
+        - 0.5 * (nu + 1.0) * np.log1p(z * z / nu)
+    )
+
+
+def _bernoulli_lpmf(y, mu, aux, trials, eta=None, link=None):
+    log_p, log_q = _log_probabilities(mu, eta, link)
+    return np.where(_column(y) == 1.0, log_p, log_q)
+
+
+def _binomial_lpmf(y, mu, aux, trials, eta=None, link=None):
+    y, n = _column(y), np.asarray(trials, dtype=float).reshape(-1, 1)
+    log_p, log_q = _log_probabilities(mu, eta, link)
+    return _log_choose(n, y) + _where_positive(y, log_p) + _where_positive(n - y, log_q)
+
+
+def _poisson_lpmf(y, mu, aux, trials, eta=None, link=None):
+    y = _column(y)
+    return special.xlogy(y, mu) - mu - special.gammaln(y + 1.0)
+
+
+def _negbinomial_log_p0(mu, alpha):
+    """The log of P(Y = 0): −α log(1 + μ/α)."""
+    return -alpha * np.log1p(mu / alpha)
+
+
+def _negbinomial_lpmf(y, mu, aux, trials, eta=None, link=None):
+    # C(y + α − 1, y) (α / (α + μ))^α (μ / (α + μ))^y, the log of μ / (α + μ) as −log(1 + α/μ)
+    y, alpha = _column(y), aux["alpha"]
+    with np.errstate(divide="ignore"):
+        success = -np.log1p(alpha / mu)
+    return (
+        special.gammaln(y + alpha)
+        - special.gammaln(alpha)
+        - special.gammaln(y + 1.0)
+        + _negbinomial_log_p0(mu, alpha)
+        + _where_positive(y, success)
+    )
+
+
+def _lognormal_lpdf(y, mu, aux, trials, eta=None, link=None):
+    log_y = np.log(_column(y))
+    return _normal_lpdf(log_y, mu, aux["sigma"]) - log_y
+
+
+def _gamma_lpdf(y, mu, aux, trials, eta=None, link=None):
+    # shape α, rate α / μ
+    y, alpha = _column(y), aux["alpha"]
+    log_rate = np.log(alpha) - (eta if eta is not None and link == "log" else np.log(mu))
+    return alpha * log_rate - special.gammaln(alpha) + (alpha - 1.0) * np.log(y) - y * np.exp(log_rate)
+
+
+def _beta_shapes(mu, aux, eta, link):
+    """(a, b, log a, log b) with (a, b) = (μκ, (1 − μ)κ), the complement from η where it is known."""
+    log_p, log_q = _log_probabilities(mu, eta, link)
+    kappa = aux["kappa"]
+    log_kappa = np.log(kappa)
+    return np.exp(log_p) * kappa, np.exp(log_q) * kappa, log_p + log_kappa, log_q + log_kappa
+
+
+_TINY_SHAPE = 1e-280
+"""Below this a beta shape's log Γ is −log(shape) to double precision (log Γ(x) = −log x − γx + O(x²))."""
+
+
+def _betaln(a, b, log_a, log_b):
+    """The log of B(a, b), where a shape too small for floats (|η| of hundreds under a probit link) is −log of it."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = special.betaln(a, b)
+    out = np.where(a < _TINY_SHAPE, -log_a, out)
+    return np.where(b < _TINY_SHAPE, -log_b, out)
+
+
+def _beta_lpdf(y, mu, aux, trials, eta=None, link=None):
+    y = _column(y)
+    a, b, log_a, log_b = _beta_shapes(mu, aux, eta, link)
+    return (a - 1.0) * np.log(y) + (b - 1.0) * np.log1p(-y) - _betaln(a, b, log_a, log_b)
+
+
+def _beta_binomial_lpmf(y, mu, aux, trials, eta=None, link=None):
+    y, n = _column(y), np.asarray(trials, dtype=float).reshape(-1, 1)
+    a, b, log_a, log_b = _beta_shapes(mu, aux, eta, link)
+    # B(y + a, n − y + b) / B(a, b): where y = 0 (or y = n) a tiny a (b) cancels, the ratio's log is exact
+    with np.errstate(divide="ignore"):
+        log_ya, log_nyb = np.where(y > 0, np.log(y + a), log_a), np.where(n > y, np.log(n - y + b), log_b)
+    numerator = _betaln(y + a, n - y + b, log_ya, log_nyb)
+    ratio = numerator - _betaln(a, b, log_a, log_b)
+    # a tiny shape whose count is 0: its Γ cancels, B(a, n + b) / B(a, b) = Γ(n + b) Γ(a + b) / (Γ(n + a + b) Γ(b))
+    tiny_a, tiny_b = (a < _TINY_SHAPE) & (y == 0), (b < _TINY_SHAPE) & (y == n)
+    other = np.where(tiny_a, b, a)
+    cancelled = (
+        special.gammaln(n + other) + special.gammaln(a + b) - special.gammaln(n + a + b) - special.gammaln(other)
+    )
+    return _log_choose(n, y) + np.where(tiny_a | tiny_b, cancelled, ratio)
+
+
+def _exponential_lpdf(y, mu, aux, trials, eta=None, link=None):
+    log_mu = eta if eta is not None and link == "log" else np.log(mu)
+    return -log_mu - _column(y) / mu
+
+
+def _weibull_lpdf(y, mu, aux, trials, eta=None, link=None):
+    # shape α, scale λ = μ / Γ(1 + 1/α)
+    alpha = aux["alpha"]
+    log_mu = eta if eta is not None and link == "log" else np.log(mu)
+    log_ratio = np.log(_column(y)) - (log_mu - special.gammaln(1.0 + 1.0 / alpha))  # log(y / λ)
+    return np.log(alpha) - np.log(_column(y)) + alpha * log_ratio - np.exp(alpha * log_ratio)
+
+
+def _wald_lpdf(y, mu, aux, trials, eta=None, link=None):
+    y, lam = _column(y), aux["lam"]
+    return 0.5 * (np.log(lam) - _LOG_2PI - 3.0 * np.log(y)) - lam * (y - mu) ** 2 / (2.0 * mu * mu * y)
+
+
+def _laplace_lpdf(y, mu, aux, trials, eta=None, link=None):
+    b = aux["b"]
+    return -np.log(2.0 * b) - np.abs(_column(y) - mu) / b
+
+
+def _asymmetric_laplace_lpdf(y, mu, aux, trials, eta=None, link=None):
+    # PyMC's AsymmetricLaplace(b, kappa, mu): log(b / (κ + 1/κ)) − (y − μ) b κ^sign(y − μ) sign(y − μ)
+    b, kappa = aux["b"], aux["kappa"]
+    d = _column(y) - mu
+    return np.log(b / (kappa + 1.0 / kappa)) - np.where(d >= 0, d * b * kappa, -d * b / kappa)
+
+
+def _exgaussian_lpdf(y, mu, aux, trials, eta=None, link=None):
+    # y = normal(μ, σ) + exponential(mean ν): −log ν + (μ − y)/ν + σ²/(2ν²) + log Φ(z), z = (y − μ)/σ − σ/ν.
+    # Where z < 0 the terms cancel: log Φ(z) = log(erfcx(−z/√2) / 2) − z²/2 gives
+    # −log ν − (y − μ)²/(2σ²) + log(erfcx(−z/√2) / 2), without cancellation.
+    sigma, nu = aux["sigma"], aux["nu"]
+    d = _column(y) - mu
+    z = d / sigma - sigma / nu
+    log_nu = np.log(nu)
+    upper = -log_nu - d / nu + 0.5 * (sigma / nu) ** 2 + special.log_ndtr(z)
+    lower = -log_nu - 0.5 * (d / sigma) ** 2 + np.log(0.5 * special.erfcx(-z / np.sqrt(2.0)))
+    return np.where(z < 0, lower, upper)
+
+
+def _zero_inflated(lpmf):
+    """P(0) = (1 − ψ) + ψ f(0), P(y > 0) = ψ f(y): ψ the probability of the count part (PyMC's)."""
+
+    def log_density(y, mu, aux, trials, eta=None, link=None):
+        psi = aux["psi"]
+        with np.errstate(divide="ignore"):
+            log_psi, log_zero = np.log(psi), np.log1p(-psi)
+        counted = log_psi + lpmf(y, mu, aux, trials, eta, link)
+        return np.where(_column(y) == 0.0, np.logaddexp(log_zero, counted), counted)
+
+    return log_density
+
+
+def _hurdle(lpdf, log_p0=None):
+    """P(0) = 1 − ψ, y > 0 with density ψ f(y) / (1 − f(0)) (``log_p0``: log f(0) of a count, else none)."""
+
+    def log_density(y, mu, aux, trials, eta=None, link=None):
+        psi = aux["psi"]
+        y = _column(y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_psi, log_zero = np.log(psi), np.log1p(-psi)
+            positive = log_psi + lpdf(np.where(y > 0, y, 1.0), mu, aux, trials, eta, link)
+        if log_p0 is not None:
+            positive = positive - log1mexp(log_p0(mu, aux))
+        return np.where(y == 0.0, log_zero, positive)
+
+    return log_density
+
+
+def _poisson_log_p0(mu, aux):
+    return -mu
+
+
+def _hurdle_negbinomial_log_p0(mu, aux):
+    return _negbinomial_log_p0(mu, aux["alpha"])
+
+
 @dataclass(frozen=True)
 class Family:
     name: str
@@ -319,6 +561,12 @@ class Family:
     log_mean_shift: Callable | None = None
     """``shift(aux)`` when E[Y] = exp(μ + shift), μ the identity-linked mean parameter: σ²/2 for the
     lognormal.  The log link's exact increments and normal means then apply at μ + shift."""
+    log_density: Callable | None = None
+    """``log_density(y, mu, aux, trials, eta=None, link=None) -> (rows, S)``: the log-density (log-mass)
+    of each row's observed ``y`` (``(rows,)`` or ``(rows, 1)``) given ``mu`` and ``aux`` as :attr:`mean`
+    receives them (brms's ``log_lik``); ``eta`` and ``link`` (the link's name), when given, keep log p and
+    log(1 − p) finite at any η.  None for category families: the engine computes their log-probability
+    (:func:`mixeff.engine.response.category_log_probability`)."""
 
     @property
     def categorical(self) -> bool:
@@ -361,62 +609,107 @@ _POSITIVE_LINKS = ("log", "identity", "inverse")
 FAMILIES: dict[str, Family] = {
     f.name: f
     for f in [
-        _family("gaussian", "identity", ("identity", "log", "inverse"), ("sigma",), _gaussian_draw),
-        _family("t", "identity", ("identity", "log", "inverse"), ("sigma", "nu"), _student_draw),
-        _family("bernoulli", "logit", _PROBABILITY_LINKS, (), _bernoulli_draw, support="binary", parent="p"),
+        _family(
+            "gaussian",
+            "identity",
+            ("identity", "log", "inverse"),
+            ("sigma",),
+            _gaussian_draw,
+            log_density=_gaussian_lpdf,
+        ),
+        _family(
+            "t", "identity", ("identity", "log", "inverse"), ("sigma", "nu"), _student_draw, log_density=_student_lpdf
+        ),
+        _family(
+            "bernoulli",
+            "logit",
+            _PROBABILITY_LINKS,
+            (),
+            _bernoulli_draw,
+            support="binary",
+            parent="p",
+            log_density=_bernoulli_lpmf,
+        ),
         _family(
             "binomial",
             "logit",
             _PROBABILITY_LINKS,
             (),
             _binomial_draw,
+            log_density=_binomial_lpmf,
             affine=_trials_scale,
             needs_trials=True,
             support="count",
             parent="p",
         ),
-        _family("poisson", "log", _COUNT_LINKS, (), _poisson_draw, support="count"),
-        _family("negativebinomial", "log", _COUNT_LINKS, ("alpha",), _negbinomial_draw, support="count"),
+        _family("poisson", "log", _COUNT_LINKS, (), _poisson_draw, support="count", log_density=_poisson_lpmf),
+        _family(
+            "negativebinomial",
+            "log",
+            _COUNT_LINKS,
+            ("alpha",),
+            _negbinomial_draw,
+            support="count",
+            log_density=_negbinomial_lpmf,
+        ),
         _family(
             "lognormal",
             "identity",
             ("identity",),
             ("sigma",),
             _lognormal_draw,
+            log_density=_lognormal_lpdf,
             mean=_lognormal_mean,
             mean_aux=("sigma",),
             support="positive",
             log_mean_shift=_half_sigma_squared,
         ),
-        _family("gamma", "inverse", _POSITIVE_LINKS, ("alpha",), _gamma_draw, support="positive"),
-        _family("beta", "logit", _PROBABILITY_LINKS, ("kappa",), _beta_draw, support="unit"),
+        _family(
+            "gamma", "inverse", _POSITIVE_LINKS, ("alpha",), _gamma_draw, support="positive", log_density=_gamma_lpdf
+        ),
+        _family("beta", "logit", _PROBABILITY_LINKS, ("kappa",), _beta_draw, support="unit", log_density=_beta_lpdf),
         _family(
             "beta_binomial",
             "logit",
             _PROBABILITY_LINKS,
             ("kappa",),
             _beta_binomial_draw,
+            log_density=_beta_binomial_lpmf,
             affine=_trials_scale,
             needs_trials=True,
             support="count",
         ),
-        _family("exponential", "log", _POSITIVE_LINKS, (), _exponential_draw, support="positive"),
-        _family("weibull", "log", _POSITIVE_LINKS, ("alpha",), _weibull_draw, support="positive"),
+        _family(
+            "exponential",
+            "log",
+            _POSITIVE_LINKS,
+            (),
+            _exponential_draw,
+            support="positive",
+            log_density=_exponential_lpdf,
+        ),
+        _family(
+            "weibull", "log", _POSITIVE_LINKS, ("alpha",), _weibull_draw, support="positive", log_density=_weibull_lpdf
+        ),
         _family(
             "wald",
             "inverse_squared",
             ("inverse_squared", "inverse", "identity", "log"),
             ("lam",),
             _wald_draw,
+            log_density=_wald_lpdf,
             support="positive",
         ),
-        _family("laplace", "identity", ("identity", "log", "inverse"), ("b",), _laplace_draw),
+        _family(
+            "laplace", "identity", ("identity", "log", "inverse"), ("b",), _laplace_draw, log_density=_laplace_lpdf
+        ),
         _family(
             "asymmetriclaplace",
             "identity",
             ("identity", "log", "inverse"),
             ("b", "kappa"),
             _asymmetric_laplace_draw,
+            log_density=_asymmetric_laplace_lpdf,
             affine=_asymmetric_laplace_shift,
             mean_aux=("b", "kappa"),
         ),
@@ -426,6 +719,7 @@ FAMILIES: dict[str, Family] = {
             ("identity", "log", "inverse"),
             ("sigma", "nu"),
             _exgaussian_draw,
+            log_density=_exgaussian_lpdf,
             affine=_exgaussian_shift,
             mean_aux=("nu",),
         ),
@@ -435,6 +729,7 @@ FAMILIES: dict[str, Family] = {
             _COUNT_LINKS,
             ("psi",),
             _with_zeros(_poisson_draw),
+            log_density=_zero_inflated(_poisson_lpmf),
             affine=_psi_scale,
             mean_aux=("psi",),
             support="count",
@@ -445,6 +740,7 @@ FAMILIES: dict[str, Family] = {
             _COUNT_LINKS,
             ("alpha", "psi"),
             _with_zeros(_negbinomial_draw),
+            log_density=_zero_inflated(_negbinomial_lpmf),
             affine=_psi_scale,
             mean_aux=("psi",),
             support="count",
@@ -455,6 +751,7 @@ FAMILIES: dict[str, Family] = {
             _PROBABILITY_LINKS,
             ("psi",),
             _with_zeros(_binomial_draw),
+            log_density=_zero_inflated(_binomial_lpmf),
             affine=_psi_trials_scale,
             mean_aux=("psi",),
             needs_trials=True,
@@ -467,6 +764,7 @@ FAMILIES: dict[str, Family] = {
             _COUNT_LINKS,
             ("psi",),
             _with_zeros(_truncated_poisson_draw),
+            log_density=_hurdle(_poisson_lpmf, _poisson_log_p0),
             mean=_hurdle_poisson_mean,
             mean_aux=("psi",),
             support="count",
@@ -477,6 +775,7 @@ FAMILIES: dict[str, Family] = {
             _COUNT_LINKS,
             ("alpha", "psi"),
             _with_zeros(_truncated_negbinomial_draw),
+            log_density=_hurdle(_negbinomial_lpmf, _hurdle_negbinomial_log_p0),
             mean=_hurdle_negbinomial_mean,
             mean_aux=("alpha", "psi"),
             support="count",
@@ -487,6 +786,7 @@ FAMILIES: dict[str, Family] = {
             _POSITIVE_LINKS,
             ("alpha", "psi"),
             _with_zeros(_gamma_draw),
+            log_density=_hurdle(_gamma_lpdf),
             affine=_psi_scale,
             mean_aux=("psi",),
             support="nonnegative",
@@ -497,6 +797,7 @@ FAMILIES: dict[str, Family] = {
             ("identity",),
             ("sigma", "psi"),
             _with_zeros(_lognormal_draw),
+            log_density=_hurdle(_lognormal_lpdf),
             mean=_hurdle_lognormal_mean,
             mean_aux=("sigma", "psi"),
             support="nonnegative",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-Verb = Literal["predictions", "comparisons", "slopes"]
+Verb = Literal["predictions", "comparisons", "slopes", "log_lik"]
 
 
 @dataclass(frozen=True, eq=False)

@@ -73,7 +73,7 @@ def pass_options(
 ) -> PassOptions:
     """The engine options of one call, with ``re_formula`` parsed once."""
     if not isinstance(type, str) or type not in TYPES:
-        raise ValueError(f"type={type!r} is not one of {list(TYPES)}")
+        raise ValueError(f"type={type!r} is not one of {[t for t in TYPES if t != 'log_lik']}")  # log_lik: its verb
     if type == "prediction" and spec.family.categorical:
         raise ValueError(
             f"type='prediction' is not available for the {spec.family.name} family: its rows are the response's "
@@ -84,6 +84,11 @@ def pass_options(
         raise ValueError(f"sample_new_levels={sample_new_levels!r} is not one of {list(SAMPLE_NEW_LEVELS)}")
     if not isinstance(allow_new_levels, bool):
         raise TypeError(f"allow_new_levels={allow_new_levels!r} must be True or False")
+    if sample_new_levels == "integrate" and type == "log_lik":
+        raise ValueError(
+            "sample_new_levels='integrate' gives expected values; log_lik is the density of the observed response "
+            "given one level's effects: use sample_new_levels='uncertainty' or 'gaussian'"
+        )
     if sample_new_levels == "integrate" and type == "prediction":
         raise ValueError(
             "sample_new_levels='integrate' gives expected values (type='response' or 'link'); a predictive "
@@ -230,10 +235,11 @@ def check_dpar(spec: ModelSpec, dpar, type: str) -> str | None:
 def category_rows(spec: ModelSpec, frame: pd.DataFrame, type: str) -> pd.DataFrame:
     """``frame`` once per response category, with a ``group`` column first (marginaleffects's layout).
 
-    For ordinal and categorical families only (an ordinal model's ``type="link"`` has one η per row).
+    For ordinal and categorical families only (an ordinal model's ``type="link"`` has one η per row, and
+    ``type="log_lik"`` one log-probability per row, of its observed category).
     """
     family = spec.family
-    if not family.categorical or (family.ordinal and type == "link"):
+    if not family.categorical or (family.ordinal and type == "link") or type == "log_lik":
         return frame
     if CATEGORY_COLUMN in frame.columns:
         raise ValueError(

@@ -51,8 +51,21 @@ class VerbRules:
 # --------------------------------------------------------------------------- predictions
 
 
-def _no_check(call: Call) -> None:
-    return None
+def _check_predictions(call: Call) -> None:
+    if call.type == "log_lik":
+        raise ValueError("type='log_lik' is not a type of predictions: use mixeff.log_lik(fit, newdata)")
+
+
+def _check_log_lik(call: Call) -> None:
+    assert call.type == "log_lik" and call.dpar is None and call.by is None  # as mixeff.log_lik builds it
+
+
+def _log_lik_undefined(call: Call, spec: ModelSpec) -> tuple[str, str]:
+    return (
+        f"log_lik (family {spec.family.name!r})",
+        "the observed response is impossible under some draws' parameters (a density of 0, e.g. a mean "
+        "parameter of exactly 0 or 1, or η beyond ±709 with a log link); check the response and the predictors",
+    )
 
 
 def _predictions_undefined(call: Call, spec: ModelSpec) -> tuple[str, str]:
@@ -159,7 +172,8 @@ def _slopes_undefined(call: Call, spec: ModelSpec) -> tuple[str, str]:
 
 
 VERBS: dict[str, VerbRules] = {
-    "predictions": VerbRules(_no_check, None, _predictions_undefined),
+    "predictions": VerbRules(_check_predictions, None, _predictions_undefined),
+    "log_lik": VerbRules(_check_log_lik, None, _log_lik_undefined),
     "comparisons": VerbRules(_check_comparisons, _comparison_terms, _comparisons_undefined),
     "slopes": VerbRules(_check_slopes, _slope_terms, _slopes_undefined),
 }

@@ -16,7 +16,7 @@ def test_defaults_are_brms_and_marginaleffects_defaults():
 
 
 def test_the_vocabularies():
-    assert TYPES == ("response", "link", "prediction")
+    assert TYPES == ("response", "link", "prediction", "log_lik")  # log_lik: mixeff.log_lik only
     assert set(SAMPLE_NEW_LEVELS) == {"uncertainty", "gaussian", "old_levels", "integrate"}
 
 

@@ -20,7 +20,14 @@ import pandas as pd
 from ..model.spec import ModelSpec
 from ..verbs.call import Draws, Fit, Seed
 from ..verbs.fits import resolve_spec
-from ..verbs.predictive import Levels, posterior_predict
+from ..verbs.predictive import (
+    STREAMED_STATISTICS,
+    Levels,
+    posterior_predict,
+    replicated_statistics,
+    sample_variance,
+    whole_number_family,
+)
 from .common import POINT, WIDTH, add_caption, facet_grid, level_name, x_range
 from .density import kde
 
@@ -274,20 +281,33 @@ def pp_check(
 
     if ax is not None and (base in ("hist",) or group is not None):
         raise ValueError(f"ax=: type={type!r} draws several panels; leave ax out (a figure of its own)")
-    replicated = posterior_predict(fit, rows, levels=levels, draws=draws, seed=seed).draws
+    panels = _panels(rows, group)
+    yrep: np.ndarray | None = None
+    t_rep: dict[Any, dict[str, np.ndarray]] = {}
+    streamed = base == "stat" and _streamable(kind, stats, rows, group)
+    if streamed:
+        t_rep = _streamed_statistics(fit, rows, panels, stats, levels=levels, draws=draws, seed=seed)
+    else:
+        yrep = posterior_predict(fit, rows, levels=levels, draws=draws, seed=seed).draws
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     ids = np.arange(total) if nd == total else np.sort(rng.choice(total, nd, replace=False))
-    yrep = replicated[:, ids]
+    if yrep is not None:
+        yrep = yrep[:, ids]
+        if base == "stat":
+            t_rep = {label: {name: _statistic(fn, yrep[mask]) for name, fn in stats} for label, mask in panels}
+    else:
+        t_rep = {label: {name: t[ids] for name, t in ts.items()} for label, ts in t_rep.items()}
+    t_obs = _observed_statistics(y, panels, stats, streamed and whole_number_family(spec))
     ctx = _Context(spec, kind, str(spec.response), stats, float(prob), rng, _trials(spec, rows), xv, x)
     attrs = dict(type=type, source=spec.source, levels=levels, ndraws=int(nd), prob=float(prob))
 
-    panels = _panels(rows, group)
     if base == "stat":
-        table, p_value = _stat_table(y, yrep, ids, rows, group, panels, stats)
+        table, p_value = _stat_table(t_obs, t_rep, ids, group, panels, stats)
         if not draw:
             table.attrs.update(attrs, p_value=p_value)
             return table
     elif not draw:
+        assert yrep is not None  # only stat types stream
         table = _long(y, yrep, ids, rows, group, x)
         table.attrs.update(attrs)
         return table
@@ -295,6 +315,7 @@ def pp_check(
     title = f"{spec.source.capitalize()} predictive check: {TYPES[type]}"
     note = _caption(spec.source, levels, nd, total, seed, type, prob)
     if base == "hist":
+        assert yrep is not None  # only stat types stream
         fig = _hist_figure(y, yrep, ids, ctx)
         fig.suptitle(title)
         add_caption(fig, note)
@@ -312,7 +333,11 @@ def pp_check(
     handles: list = []
     p_values = {}
     for a, (label, mask) in zip(axes, panels):
-        out = draw_panel(a, y[mask], yrep[mask], ctx, mask)
+        if base == "stat":
+            out = _stat(a, t_obs[label], t_rep[label], ctx)
+        else:
+            assert yrep is not None  # only stat types stream
+            out = draw_panel(a, y[mask], yrep[mask], ctx, mask)
         handles = out["handles"]
         p_values[label] = out.get("p_value")
         if label is not None:
@@ -490,6 +515,57 @@ def _statistic(fn, values: np.ndarray) -> np.ndarray:
     return np.array([float(fn(values[:, j])) for j in range(values.shape[1])])
 
 
+def _streamable(kind: str, stats, rows: pd.DataFrame, group) -> bool:
+    """Whether the statistics are streamed (:func:`_streamed_statistics`) rather than computed from y_rep.
+
+    The named ``mean``, ``sd``, ``var`` and ``prop_zero`` of a response that is not a category, with
+    every row in a panel.
+    """
+    if kind in ("ordinal", "categorical") or any(_stat_name(fn) not in STREAMED_STATISTICS for _, fn in stats):
+        return False
+    return group is None or not rows[group].isna().any()
+
+
+def _stat_name(fn) -> str | None:
+    """The name of a named statistic's function (None for other functions)."""
+    return next((name for name, f in STATS.items() if f is fn), None)
+
+
+def _streamed_statistics(fit, rows, panels, stats, **options) -> dict[Any, dict[str, np.ndarray]]:
+    """Each panel's statistics of every draw's replicated data, streamed by row chunk (no rows × draws array).
+
+    The engine's pass of :func:`~mixeff.verbs.predictive.posterior_predict` (the same replications for
+    the same seed), each chunk reduced within draw by panel
+    (:func:`~mixeff.verbs.predictive.replicated_statistics`).
+    """
+    codes = np.zeros(len(rows), dtype=np.int64)
+    for i, (_, mask) in enumerate(panels):
+        codes[mask] = i
+    named = [(name, str(_stat_name(fn))) for name, fn in stats]
+    values = replicated_statistics(fit, rows, list(dict.fromkeys(n for _, n in named)), codes, **options)
+    return {label: {name: values[n][i] for name, n in named} for i, (label, _) in enumerate(panels)}
+
+
+def _observed_statistics(y, panels, stats, whole: bool) -> dict[Any, dict[str, float]]:
+    """Each panel's ``T(y)``: numpy's, or for streamed ``var``/``sd`` of whole numbers the streamed formula.
+
+    That formula gives equal data sets equal values to the bit (numpy's rounding depends on the order of
+    the values), so a replicated data set with the observed values ties with ``T(y)``.
+    """
+    out = {}
+    for label, mask in panels:
+        values = {}
+        for name, fn in stats:
+            what = _stat_name(fn)
+            if whole and what in ("var", "sd"):
+                var = sample_variance(y[mask], whole=True)
+                values[name] = float(np.sqrt(var)) if what == "sd" else var
+            else:
+                values[name] = float(_statistic(fn, y[mask][:, None])[0])
+        out[label] = values
+    return out
+
+
 def p_value(t_rep: np.ndarray, t_obs: float) -> float:
     """The posterior predictive p-value: the share of replicated statistics >= the observed one.
 
@@ -501,14 +577,14 @@ def p_value(t_rep: np.ndarray, t_obs: float) -> float:
     return float(np.mean(t_rep >= t_obs))
 
 
-def _stat_table(y, yrep, ids, rows, group, panels, stats):
+def _stat_table(t_obss, t_reps, ids, group, panels, stats):
     parts, p_values = [], {}
-    for label, mask in panels:
+    for label, _ in panels:
         frame = pd.DataFrame({"rep": np.array(["observed", *ids], dtype=object)})
         ps = {}
-        for name, fn in stats:
-            t_obs = float(_statistic(fn, y[mask][:, None])[0])
-            t_rep = _statistic(fn, yrep[mask])
+        for name, _ in stats:
+            t_obs = t_obss[label][name]
+            t_rep = t_reps[label][name]
             frame[name] = np.concatenate([[t_obs], t_rep])
             ps[name] = p_value(t_rep, t_obs)
         if group is not None:
@@ -628,10 +704,10 @@ def _boxplot(ax, y, yrep, ctx: _Context, mask) -> dict:
     return {"handles": [_patch(OBSERVED, "y (observed)"), _patch(REPLICATED, "y_rep (replicated)")]}
 
 
-def _stat(ax, y, yrep, ctx: _Context, mask) -> dict:
+def _stat(ax, t_obs: dict[str, float], t_rep: dict[str, np.ndarray], ctx: _Context) -> dict:
     (n1, f1), *rest = ctx.stats
-    t1_obs = float(_statistic(f1, y[:, None])[0])
-    t1 = _statistic(f1, yrep)
+    t1_obs = t_obs[n1]
+    t1 = t_rep[n1]
     p1 = p_value(t1, t1_obs)
     if not rest:
         lo, hi = min(t1.min(), t1_obs), max(t1.max(), t1_obs)
@@ -649,8 +725,8 @@ def _stat(ax, y, yrep, ctx: _Context, mask) -> dict:
         ]
         return {"handles": handles, "p_value": p1, "title": f": T(y) = {t1_obs:.4g}, p = {p1:.3f}"}
     n2, f2 = rest[0]
-    t2_obs = float(_statistic(f2, y[:, None])[0])
-    t2 = _statistic(f2, yrep)
+    t2_obs = t_obs[n2]
+    t2 = t_rep[n2]
     p2 = p_value(t2, t2_obs)
     ax.plot(t1, t2, "o", color=REPLICATED, markersize=3, alpha=0.5, linestyle="none", gid="replicated")
     ax.plot([t1_obs], [t2_obs], color=OBSERVED, gid="observed", **{**POINT, "markersize": 8})

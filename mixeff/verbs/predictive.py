@@ -10,17 +10,23 @@ seen, so that each is simulated afresh (``sample_new_levels="gaussian"``) once p
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from ..engine.moments import STREAMED_STATISTICS, ReplicatedStatistic, whole_number_variance
 from ..model.spec import ModelSpec, factor_labels
-from ..results import Result
+from ..results import Result, require_finite
 from .call import Call, DrawIds, Draws, Fit, Seed
+from .credentials import check_convergence
 from .fits import resolve_spec
 from .inputs import check_seed
+from .pipeline import open_job
 from .run import execute
+from .terms import VERBS
 
 LEVELS = ("existing", "new")
 NEW_LEVEL_PREFIX = "<new>"
@@ -128,12 +134,8 @@ def posterior_predict(
     )
     categorical = spec.family.categorical
     call = Call.of("predictions", {**arguments, "type": "response" if categorical else "prediction"})
-    try:
+    with _unseen_levels_message():
         result = execute(call)
-    except ValueError as err:
-        if not _is_unseen_levels(err):
-            raise
-        raise _unseen_levels(err) from None
     assert isinstance(result, Result)  # newdata is a pandas DataFrame: never the dask path
     grid = rows.reset_index(drop=True)
     if not categorical:
@@ -141,6 +143,141 @@ def posterior_predict(
     values = draw_categories(result.draws, len(spec.categories), category_rng(seed))
     # the probabilities' convergence was checked by execute; the categories are draws from them
     return result.replace(grid=grid, draws=values, kind="posterior_predict", type="prediction", call=None)
+
+
+GROUP_CODE = "__mixeff_replicated_group__"
+"""The column of group codes :func:`replicated_statistics` adds to the rows (its ``by``)."""
+
+
+def replicated_statistics(
+    fit: Fit,
+    rows: pd.DataFrame,
+    statistics: list[str],
+    codes: np.ndarray,
+    *,
+    levels: Levels = "existing",
+    draws: Draws = "posterior",
+    seed: Seed = None,
+    chunk_rows: int | None = None,
+    progress: bool | None = None,
+) -> dict[str, np.ndarray]:
+    """Statistics of the replicated data sets of :func:`posterior_predict`, per group and draw, streamed.
+
+    The same engine pass as :func:`posterior_predict` (``type="prediction"``, the same random stream
+    for the same ``seed``), but each chunk's replicated values are reduced within draw by group
+    (:class:`~mixeff.engine.moments.ReplicatedStatistic`) instead of kept: memory is ``groups × draws``,
+    not ``rows × draws``.  Not for ordinal or categorical families.
+
+    Parameters
+    ----------
+    statistics
+        Names among :data:`~mixeff.engine.moments.STREAMED_STATISTICS`.
+    codes
+        Each row's group, ``0..G−1`` (every group with rows).
+
+    Returns
+    -------
+    dict
+        ``(G, S)`` draws of each statistic, groups in code order.
+
+    Examples
+    --------
+    >>> from mixeff.model.examples import toy_spec
+    >>> spec = toy_spec(n_draws=500)
+    >>> rows = spec.data.head(30)
+    >>> codes = np.zeros(30, dtype=np.int64)
+    >>> t = replicated_statistics(spec, rows, ["mean"], codes, seed=1)
+    >>> y_rep = posterior_predict(spec, rows, seed=1).draws
+    >>> bool(np.allclose(t["mean"][0], y_rep.mean(axis=0), rtol=1e-12))
+    True
+    """
+    check_seed(seed)
+    spec = resolve_spec(fit, draws)
+    if spec.family.categorical:
+        raise ValueError("replicated_statistics: ordinal and categorical replications are drawn after the pass")
+    unknown = [name for name in statistics if name not in STREAMED_STATISTICS]
+    if unknown:
+        raise ValueError(f"statistics {unknown} are not streamed; choose among {list(STREAMED_STATISTICS)}")
+    codes = np.asarray(codes, dtype=np.int64)
+    sizes = np.bincount(codes)
+    if len(codes) != len(rows) or (sizes == 0).any():
+        raise ValueError("codes: one group code 0..G-1 per row, every group with rows")
+    frame = rows.reset_index(drop=True).assign(**{GROUP_CODE: codes})
+    if levels == "new":
+        frame = fresh_levels(spec, frame)
+    call = Call.of(
+        "predictions",
+        dict(
+            fit=fit,
+            newdata=frame,
+            by=GROUP_CODE,
+            type="prediction",
+            allow_new_levels=levels == "new",
+            sample_new_levels="gaussian",
+            seed=seed,
+            draws=draws,
+            chunk_rows=chunk_rows,
+            progress=progress,
+        ),
+    )
+    with _unseen_levels_message():
+        job = open_job(call)
+        assert job.groups is not None  # by= a column
+        assert np.array_equal(job.groups.keys[GROUP_CODE].to_numpy(), np.arange(len(sizes)))
+        whole = whole_number_family(spec)
+        job.quantities = [ReplicatedStatistic(name, codes, whole) for name in statistics]
+        values = job.values()
+    require_finite(values, *VERBS["predictions"].undefined(call, spec))
+    n_groups = len(sizes)
+    # the statistics' draws, checked as posterior_predict checks its replications
+    checked = Result(
+        pd.DataFrame(index=np.arange(len(values))),
+        values,
+        spec.n_chains,
+        spec.n_draws,
+        kind="posterior_predict",
+        type="prediction",
+        source=spec.source,
+    )
+    check_convergence(fit, checked)
+    return {name: values[i * n_groups : (i + 1) * n_groups] for i, name in enumerate(statistics)}
+
+
+def whole_number_family(spec: ModelSpec) -> bool:
+    """Whether the family's replications are whole numbers (counts, 0/1)."""
+    return spec.family.support in ("count", "binary") and not spec.family.categorical
+
+
+def sample_variance(y: np.ndarray, whole: bool) -> float:
+    """``np.var(y, ddof=1)``, as :func:`replicated_statistics` computes it.
+
+    For whole numbers, the exact value rounded once (:func:`~mixeff.engine.moments.whole_number_variance`):
+    equal data sets have equal variances to the bit.
+
+    Examples
+    --------
+    >>> sample_variance(np.array([3.0, 4.0, 5.0]), whole=True)
+    1.0
+    """
+    y = np.asarray(y, dtype=float)
+    if not whole or len(y) < 2:
+        return float(np.var(y, ddof=1)) if len(y) > 1 else float("nan")
+    d = y - y[0]
+    n, s1, s2 = float(len(y)), float(d.sum()), float((d * d).sum())
+    if max(abs(n * s2), s1 * s1) >= 2.0**53:
+        return float(np.var(y, ddof=1))
+    return float(whole_number_variance(np.array(s1), np.array(s2), np.array(n)))
+
+
+@contextmanager
+def _unseen_levels_message() -> Iterator[None]:
+    """The engine's error for a level the model has not seen, with posterior_predict's fixes."""
+    try:
+        yield
+    except ValueError as err:
+        if not _is_unseen_levels(err):
+            raise
+        raise _unseen_levels(err) from None
 
 
 def draw_categories(probabilities: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:

@@ -409,3 +409,98 @@ def test_05_expected_rating_is_a_linear_combination_of_rows(wine_fit):
     w = np.column_stack([np.where(by_temp.grid["temp"] == t, k, 0) for t in ("cold", "warm")])
     np.testing.assert_allclose(me.hypotheses(by_temp, w).draws, expected, rtol=1e-12)
     assert np.all((expected >= 1) & (expected <= 5))
+
+
+# --------------------------------------------------------------------------- #
+# 06: model checking at existing and at new clusters
+# --------------------------------------------------------------------------- #
+
+
+def _sd_of_cluster_means(d):
+    """The notebook's statistic: sd of the clusters' mean log(y) around their arm's mean."""
+    codes, names = pd.factorize(d["cluster"])
+    n = np.bincount(codes)
+    arm = d.groupby("cluster", sort=False)["TX"].first().loc[names].to_numpy()
+
+    def sd_cluster_means(y):
+        m = np.bincount(codes, weights=np.log(y)) / n
+        resid = m - np.where(arm == 1, m[arm == 1].mean(), m[arm == 0].mean())
+        return np.sqrt(np.sum(resid**2) / (m.size - 2))
+
+    return sd_cluster_means
+
+
+def test_06_cluster_spread_p_values_and_new_levels_spread_more(magnusson_fit):
+    fit = magnusson_fit
+    d = fit.data
+    stat = _sd_of_cluster_means(d)
+    log_means = np.log(d["y"]).groupby(d["cluster"]).mean()
+    tx = d.groupby("cluster")["TX"].first()
+    by_hand = np.sqrt(((log_means - log_means.groupby(tx).transform("mean")) ** 2).sum() / (len(log_means) - 2))
+    spread = {}
+    for lev in ("existing", "new"):
+        t = me.pp_check(fit, "stat", stat=stat, levels=lev, seed=2, draw=False)
+        obs, rep = t["sd_cluster_means"].iloc[0], t["sd_cluster_means"].iloc[1:].to_numpy()
+        assert t["rep"].iloc[0] == "observed" and len(rep) == fit.spec().n_samples == t.attrs["ndraws"]
+        np.testing.assert_allclose(obs, by_hand, rtol=1e-12)
+        p = t.attrs["p_value"]
+        assert 0 <= p <= 1 and p == np.mean(rep >= obs)
+        fig = me.pp_check(fit, "stat", stat=stat, levels=lev, seed=2)  # the figure's p-value is the data's
+        assert fig.mixeff_p_value == p
+        spread[lev] = np.std(rep)
+    # mixed replication draws new cluster offsets: their spread varies far more than the fitted clusters'
+    assert spread["new"] > 2 * spread["existing"]
+
+
+def test_06_sleepstudy_subject_statistics_are_least_squares_and_r2_marginal_below_conditional(sleep_fit):
+    fit = sleep_fit
+    d = fit.data
+    codes = pd.factorize(d["Subject"])[0]
+    days = d["Days"].to_numpy(dtype=float)
+
+    def sd_slopes(y):
+        return np.std([np.polyfit(days[codes == k], y[codes == k], 1)[0] for k in range(codes.max() + 1)], ddof=1)
+
+    def slope(y):
+        return np.polyfit(np.arange(y.size), y, 1)[0]
+
+    ols = np.vstack([np.polyfit(g["Days"], g["Reaction"], 1) for _, g in d.groupby("Subject", observed=True)])
+    t = me.pp_check(fit, "stat", stat=(sd_slopes, "mean"), levels="new", seed=4, draw=False)
+    np.testing.assert_allclose(t["sd_slopes"].iloc[0], np.std(ols[:, 0], ddof=1), rtol=1e-10)
+    np.testing.assert_allclose(t["mean"].iloc[0], d["Reaction"].mean(), rtol=1e-12)
+    assert set(t.attrs["p_value"]) == {"sd_slopes", "mean"} and all(0 <= p <= 1 for p in t.attrs["p_value"].values())
+
+    shown = d[d["Subject"].astype(str).isin(["308", "335"])]
+    g = me.pp_check(fit, "stat_grouped", group="Subject", stat=slope, newdata=shown, levels="new", seed=5, draw=False)
+    observed = g[g["rep"] == "observed"]
+    by_subject = dict(zip(observed["Subject"].astype(str), observed["slope"]))
+    subjects = [str(s) for s in d.groupby("Subject", observed=True).groups]
+    for s in ("308", "335"):
+        np.testing.assert_allclose(by_subject[s], ols[subjects.index(s), 0], rtol=1e-10)
+    assert all(0 <= p <= 1 for p in g.attrs["p_value"].values())
+
+    conditional = me.bayes_R2(fit).draws[0]
+    marginal = me.bayes_R2(fit, re_formula="NA").draws[0]
+    assert np.all((0 <= marginal) & (marginal <= 1) & (0 <= conditional) & (conditional <= 1))
+    assert np.median(marginal) < np.median(conditional)
+
+
+def test_06_prior_predictive_check_uses_prior_draws(logistic_data):
+    prior_fit = me.fit(
+        "y ~ x + z + (1 | g)",
+        logistic_data,
+        family="bernoulli",
+        priors={"b": "normal(0, 1e6)", "Intercept": "normal(0, 1e6)"},
+        sample_prior="only",
+        seed=1,
+        chains=2,
+        draws=200,
+        progress=False,
+    )
+    t = me.pp_check(prior_fit, "stat", stat="mean", seed=6, draw=False)
+    assert t.attrs["source"] == "prior"
+    np.testing.assert_allclose(t["mean"].iloc[0], logistic_data["y"].mean(), rtol=1e-12)
+    share = t["mean"].iloc[1:]
+    assert share.between(0, 1).all() and share.quantile(0.05) < 0.2 and share.quantile(0.95) > 0.8
+    bars = me.pp_check(prior_fit, "bars", seed=6, draw=False)
+    assert set(bars["value"].unique()) <= {0.0, 1.0}

@@ -621,8 +621,9 @@ def _caption(source, levels, nd, total, seed, type, prob) -> str:
     picked = f"{total} {source} draws" if nd == total else f"{nd} of {total} {source} draws at random"
     if seed is not None and not isinstance(seed, np.random.Generator):
         picked += f" (seed={seed})"
+    own = "the clusters' own effects in each prior draw" if source == "prior" else "the fitted clusters' own effects"
     where = (
-        "existing levels (the fitted clusters' own effects)"
+        f"existing levels ({own})"
         if levels == "existing"
         else "new levels (every cluster replaced by a freshly simulated one)"
     )

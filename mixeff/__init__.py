@@ -30,6 +30,7 @@ from .plots import (
 from .records import NewLevels
 from .results import ConvergenceWarning, MixeffWarning, MonteCarloWarning, Result, get_draws, stack
 from .verbs.call import Call
+from .verbs.compare import WAICWarning, loo, loo_compare, waic
 from .verbs.comparisons import avg_comparisons, comparisons
 from .verbs.datatree import to_datatree
 from .verbs.distributed import LazyDraws
@@ -68,6 +69,9 @@ __all__ = [
     "hypotheses",
     "bayes_R2",
     "log_lik",
+    "loo",
+    "waic",
+    "loo_compare",
     "to_datatree",
     "Result",
     "HypothesesResult",
@@ -78,6 +82,7 @@ __all__ = [
     "MixeffWarning",
     "MonteCarloWarning",
     "ConvergenceWarning",
+    "WAICWarning",
     "stack",
     "set_options",
     "get_options",

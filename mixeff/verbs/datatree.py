@@ -15,6 +15,7 @@ from .call import Call, Fit, Seed
 from .fit_checks import observed_response
 from .fits import parameter_draws, resolve_spec
 from .inputs import draw_selection
+from .loglik import log_lik
 from .pipeline import conclude, open_job
 
 OBS = "__obs__"
@@ -25,6 +26,8 @@ def to_datatree(
     fit: Fit,
     *,
     posterior_predictive: bool = False,
+    log_likelihood: bool = False,
+    re_formula: str | None = None,
     seed: Seed = None,
     ndraws: int | None = None,
 ) -> xr.DataTree:
@@ -43,12 +46,19 @@ def to_datatree(
     - ``posterior_predictive`` (``prior_predictive`` for prior draws), with
       ``posterior_predictive=True``: replicated responses, dims ``(chain, draw, "__obs__")``,
       the draws of ``predictions(fit, type="prediction", seed=seed)``.
+    - ``log_likelihood``, with ``log_likelihood=True``: the pointwise log-likelihoods, a variable
+      named after the response, dims ``(chain, draw, "__obs__")``, the draws of
+      ``log_lik(fit, re_formula=re_formula)`` (the input of ``arviz_stats.loo``).
 
     Parameters
     ----------
     fit : MixedFit or ModelSpec
     posterior_predictive : bool
         Add the replicated responses (not for ordinal or categorical models yet).
+    log_likelihood : bool
+        Add the ``log_likelihood`` group.
+    re_formula : None, "NA" or str
+        The group-level terms of the log-likelihood (as :func:`mixeff.log_lik`); None: all of them.
     seed : int or numpy.random.Generator, optional
         Makes the replicated responses (and the choice of ``ndraws``) reproducible.
     ndraws : int, optional
@@ -108,6 +118,15 @@ def to_datatree(
         values = replicated.draws.reshape(-1, sub.n_chains, sub.n_draws).transpose(1, 2, 0)
         groups[f"{group}_predictive"] = xr.Dataset(
             {spec.response: (("chain", "draw", OBS), values)},
+            coords=_sample_coords(sub) | {OBS: np.arange(values.shape[-1])},
+        )
+    if log_likelihood:
+        target = fit if chosen is None else sub
+        draws = target.source if isinstance(target, ModelSpec) else group
+        ll = log_lik(target, re_formula=re_formula, draws=draws)
+        values = ll.draws.reshape(-1, sub.n_chains, sub.n_draws).transpose(1, 2, 0)
+        groups["log_likelihood"] = xr.Dataset(
+            {str(spec.response): (("chain", "draw", OBS), values)},
             coords=_sample_coords(sub) | {OBS: np.arange(values.shape[-1])},
         )
     return xr.DataTree.from_dict(groups)

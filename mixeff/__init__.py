@@ -27,7 +27,7 @@ from .plots import (
     plot_slopes,
     pp_check,
 )
-from .records import NewLevels
+from .records import IntegratedLikelihood, NewLevels
 from .results import ConvergenceWarning, MixeffWarning, MonteCarloWarning, Result, get_draws, stack
 from .verbs.call import Call
 from .verbs.compare import WAICWarning, loo, loo_compare, waic
@@ -76,6 +76,7 @@ __all__ = [
     "Result",
     "HypothesesResult",
     "LazyDraws",
+    "IntegratedLikelihood",
     "NewLevels",
     "Call",
     "get_draws",

@@ -51,3 +51,27 @@ class NewLevels:
     @classmethod
     def _names(cls) -> set[str]:
         return {f.name for f in fields(cls)}
+
+
+@dataclass(frozen=True)
+class IntegratedLikelihood:
+    """How ``log_lik(group=...)`` integrated each level's effects: a result's ``integrated_likelihood``.
+
+    Examples
+    --------
+    >>> rec = IntegratedLikelihood("g", "closed form", 0, 0.0, ("h",))
+    >>> rec.factor, rec.other_factors
+    ('g', ('h',))
+    """
+
+    factor: str
+    """The grouping factor whose levels' effects were integrated out over N(0, Σ) of each draw."""
+    method: str
+    """``"closed form"`` (gaussian, lognormal) or the adaptive Gauss–Hermite rule."""
+    nodes: int
+    """Quadrature nodes per level and draw (0 for the closed form)."""
+    error_bound: float
+    """Estimated largest absolute error of the log-likelihoods (relative error of the likelihoods):
+    the largest difference from a rule with fewer nodes; 0 for the closed form."""
+    other_factors: tuple[str, ...] = ()
+    """The model's other grouping factors, kept at their fitted levels' effects."""

@@ -19,7 +19,7 @@ import pandas as pd
 import xarray as xr
 from arviz_stats.base import array_stats
 
-from .records import NewLevels
+from .records import IntegratedLikelihood, NewLevels
 
 
 class MixeffWarning(UserWarning):
@@ -172,6 +172,8 @@ class Result:
 
     response: str | None = None
     """The fit's response column (plots name the quantity with it)."""
+    integrated_likelihood: IntegratedLikelihood | None = None
+    """``log_lik(group=...)``: how each level's effects were integrated out (None otherwise)."""
     call = None
     """The :class:`~mixeff.verbs.call.Call` whose draws these are (before any hypothesis or transform);
     :func:`mixeff.hypotheses` reruns it on the fit's prior draws for Savage–Dickey Bayes factors."""

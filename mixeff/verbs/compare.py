@@ -27,14 +27,18 @@ class WAICWarning(MixeffWarning):
     """Some observation's p_waic exceeds 0.4: WAIC is unreliable there (R's ``loo::waic`` warns alike)."""
 
 
-def loo(fit: Fit, *, re_formula: str | None = None, pointwise: bool = True) -> ELPDData:
+def loo(fit: Fit, *, re_formula: str | None = None, group: str | None = None, pointwise: bool = True) -> ELPDData:
     """PSIS-LOO-CV of a fit: brms's ``loo``, computed by :func:`arviz_stats.loo`.
 
-    It answers: how well does the model predict a *new observation in the same clusters*?  The
-    likelihood is the conditional one, given each draw's group-level effects (:func:`mixeff.log_lik`
-    with ``re_formula``), so leaving out row i keeps its cluster's effect informed by the cluster's
-    other rows.  Leave-one-cluster-out with the random effects integrated out (a ``group=``
-    argument) is not available yet.
+    Without ``group`` it answers: how well does the model predict a *new observation in the same
+    clusters*?  The likelihood is the conditional one, given each draw's group-level effects
+    (:func:`mixeff.log_lik` with ``re_formula``), so leaving out row i keeps its cluster's effect
+    informed by the cluster's other rows.
+
+    With ``group="g"`` it answers: how well does the model predict a *new cluster*?  Each level of
+    ``g`` is left out whole, scored by its joint likelihood with its effects integrated out over the
+    fitted population (:func:`mixeff.log_lik` with ``group=``), which is what leave-one-cluster-out
+    needs (Merkle, Furr & Rabe-Hesketh 2019); PSIS with the conditional likelihood fails there.
 
     arviz-stats warns (``UserWarning``, passed through) when a Pareto k exceeds its threshold,
     min(1 − 1/log10(S), 0.7) for S draws (``res.good_k``); those observations' estimates are
@@ -46,6 +50,8 @@ def loo(fit: Fit, *, re_formula: str | None = None, pointwise: bool = True) -> E
         A fit with an observed response (the model's data).
     re_formula : None, "NA" or str
         The group-level terms of the likelihood, as :func:`mixeff.log_lik`; None: all of them.
+    group : str, optional
+        A grouping factor: leave-one-cluster-out, one pointwise value per level of it.
     pointwise : bool
         Keep the pointwise ``elpd_i`` and ``pareto_k`` (needed by :func:`loo_compare`).
 
@@ -69,6 +75,15 @@ def loo(fit: Fit, *, re_formula: str | None = None, pointwise: bool = True) -> E
     >>> int(res.n_data_points), bool(res.elpd < 0)
     (60, True)
     """
+    if group is not None:
+        clusters = log_lik(fit, group=group)
+        values = clusters.draws.reshape(len(clusters.grid), clusters.n_chains, clusters.n_draws).transpose(1, 2, 0)
+        levels = clusters.grid[group].astype(str).to_numpy()
+        data = xr.DataArray(values, dims=("chain", "draw", group), coords={group: levels})
+        posterior = to_datatree(fit)["posterior"].to_dataset()  # arviz-stats reads chains and draws there
+        # the variable is not named after the factor: that name is its dimension's coordinate
+        tree = xr.DataTree.from_dict({"posterior": posterior, "log_likelihood": xr.Dataset({"log_lik": data})})
+        return arviz_stats.loo(tree, pointwise=pointwise, var_name="log_lik")
     tree = to_datatree(fit, log_likelihood=True, re_formula=re_formula)
     var_name = str(next(iter(tree["log_likelihood"].data_vars)))
     return arviz_stats.loo(tree, pointwise=pointwise, var_name=var_name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import arviz_stats
 import numpy as np
 import pandas as pd
@@ -171,3 +173,44 @@ def test_loo_compare_errors(spec):
         mixeff.loo_compare(spec)
     with pytest.raises(ValueError, match="pointwise=True"):
         mixeff.loo_compare({"a": mixeff.loo(spec, pointwise=False), "b": spec})
+
+
+def test_leave_one_cluster_out_is_arviz_loo_on_the_integrated_cluster_likelihoods():
+    """loo(group="Subject"): one pointwise value per subject, arviz-stats' PSIS on the matrix of
+    log_lik(group=) (each subject's likelihood with its effects integrated out)."""
+    import pathlib
+
+    import arviz_stats
+    import xarray as xr
+
+    fixture = pathlib.Path(__file__).parents[1] / "fixtures" / "brms_sleepstudy"
+    spec = mixeff.from_brms_draws(
+        pd.read_csv(fixture / "draws.csv"),
+        formula="Reaction ~ 1 + Days + (1 + Days | Subject)",
+        data=mixeff.datasets.load_sleepstudy(),
+        family="gaussian",
+    )
+    with warnings.catch_warnings():
+        # brms's fixture: 1000 draws whose R-hat for one subject's likelihood is 1.01; Pareto k of 18 clusters
+        warnings.filterwarnings("ignore", category=mixeff.ConvergenceWarning)
+        warnings.filterwarnings("ignore", message=".*Pareto", category=UserWarning)
+        clusters = mixeff.log_lik(spec, group="Subject")
+        got = mixeff.loo(spec, group="Subject")
+        values = clusters.draws.reshape(18, clusters.n_chains, clusters.n_draws).transpose(1, 2, 0)
+        by_hand = xr.DataTree.from_dict(
+            {
+                "posterior": mixeff.to_datatree(spec)["posterior"].to_dataset(),
+                "log_likelihood": xr.Dataset({"ll": (("chain", "draw", "Subject"), values)}),
+            }
+        )
+        want = arviz_stats.loo(by_hand, pointwise=True, var_name="ll")
+    assert int(got.n_data_points) == 18
+    assert got.elpd == want.elpd and got.se == want.se and got.p == want.p
+    np.testing.assert_array_equal(np.asarray(got.elpd_i), np.asarray(want.elpd_i))
+    # a new subject is harder to predict than new days of known subjects: per subject, the LOGO elpd is
+    # below the sum of the pointwise (conditional) LOO elpds of its rows
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=mixeff.ConvergenceWarning)
+        warnings.filterwarnings("ignore", message=".*Pareto", category=UserWarning)
+        rows = mixeff.loo(spec)
+    assert got.elpd < rows.elpd

@@ -18,13 +18,18 @@ level, marginal over its own effects: the input of leave-one-cluster-out PSIS-LO
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import special
 
+from ..config import get_options
 from ..model.spec import ModelSpec
+from .parallel import ordered_map, resolve_jobs, single_threaded_blas
 from .random_effects import covariance, matrix_root
 
 NODES = {1: 20, 2: 12, 3: 8}
@@ -48,8 +53,11 @@ class LevelLikelihood:
     other_factors: tuple[str, ...]
 
 
-def integrated_log_lik(spec: ModelSpec, frame: pd.DataFrame, group: str) -> LevelLikelihood:
-    """Each level's joint log-likelihood per draw with the level's effects of ``group`` integrated out."""
+def integrated_log_lik(spec: ModelSpec, frame: pd.DataFrame, group: str, n_jobs: int | None = None) -> LevelLikelihood:
+    """Each level's joint log-likelihood per draw with the level's effects of ``group`` integrated out.
+
+    The levels run on ``n_jobs`` threads; the values do not depend on it.
+    """
     family, link = spec.family.name, spec.link.name
     closed = family in ("gaussian", "lognormal") and link == "identity"
     if not closed and (family, link) not in QUADRATURE_FAMILIES:
@@ -90,14 +98,20 @@ def integrated_log_lik(spec: ModelSpec, frame: pd.DataFrame, group: str) -> Leve
         return LevelLikelihood(levels, out, "closed form", 0, 0.0, others)
     trials = _trials(spec, frame)
     n, n_hi = NODES[q], CHECK_NODES[q]
-    for j in range(len(levels)):
+
+    def level(j: int) -> tuple[np.ndarray, float]:
         rows = labels == j
         w = np.einsum("nq,sqk->snk", z[rows], root)  # (S, n, q)
-        mode, chol = _laplace(y[rows], eta[rows].T, w, trials[rows], family)
-        hi = _gauss_hermite(y[rows], eta[rows].T, w, trials[rows], family, mode, chol, n_hi)
-        lo = _gauss_hermite(y[rows], eta[rows].T, w, trials[rows], family, mode, chol, n)
-        out[j] = hi
-        error = max(error, float(np.max(np.abs(hi - lo))))
+        eta_j = np.ascontiguousarray(eta[rows].T)
+        mode, chol = _laplace(y[rows], eta_j, w, trials[rows], family)
+        hi = _gauss_hermite(y[rows], eta_j, w, trials[rows], family, mode, chol, n_hi)
+        lo = _gauss_hermite(y[rows], eta_j, w, trials[rows], family, mode, chol, n)
+        return hi, float(np.max(np.abs(hi - lo)))
+
+    with single_threaded_blas():  # the levels are the parallelism
+        for j, (values, err) in enumerate(ordered_map(level, range(len(levels)), resolve_jobs(n_jobs))):
+            out[j] = values
+            error = max(error, err)
     method = f"adaptive Gauss-Hermite quadrature, {n_hi}^{q} nodes (error estimated against {n}^{q})"
     return LevelLikelihood(levels, out, method, n_hi**q, error, others)
 
@@ -171,8 +185,8 @@ def _objective(
     y: np.ndarray, eta0: np.ndarray, w: np.ndarray, trials: np.ndarray, family: str, u: np.ndarray
 ) -> np.ndarray:
     """f(u) = Σ log p(y | η0 + W u) − ½ uᵀu for each draw (``u`` ``(S, q)``)."""
-    eta = eta0 + np.einsum("snk,sk->sn", w, u)
-    return _log_density(y, eta, trials, family) - 0.5 * np.einsum("sk,sk->s", u, u)
+    eta = eta0 + (w @ u[:, :, None])[:, :, 0]
+    return _log_density(y, eta, trials, family) - 0.5 * (u * u).sum(axis=1)
 
 
 def _laplace(
@@ -184,9 +198,9 @@ def _laplace(
     value = _objective(y, eta0, w, trials, family, u)
     eye = np.eye(q)
     for _ in range(iterations):
-        d1, d2 = _derivatives(y, eta0 + np.einsum("snk,sk->sn", w, u), trials, family)
-        grad = np.einsum("snk,sn->sk", w, d1) - u
-        neg_hess = eye - np.einsum("snk,sn,snl->skl", w, d2, w)
+        d1, d2 = _derivatives(y, eta0 + (w @ u[:, :, None])[:, :, 0], trials, family)
+        grad = (d1[:, None, :] @ w)[:, 0, :] - u
+        neg_hess = eye - w.transpose(0, 2, 1) @ (d2[:, :, None] * w)
         step = np.linalg.solve(neg_hess, grad[:, :, None])[:, :, 0]
         scale = np.ones(s)
         for _ in range(30):  # halve the step where f did not increase
@@ -199,8 +213,8 @@ def _laplace(
         u, value = trial, new
         if np.max(np.abs(scale[:, None] * step)) < 1e-11:
             break
-    d1, d2 = _derivatives(y, eta0 + np.einsum("snk,sk->sn", w, u), trials, family)
-    neg_hess = eye - np.einsum("snk,sn,snl->skl", w, d2, w)
+    d1, d2 = _derivatives(y, eta0 + (w @ u[:, :, None])[:, :, 0], trials, family)
+    neg_hess = eye - w.transpose(0, 2, 1) @ (d2[:, :, None] * w)
     return u, np.linalg.cholesky(np.linalg.inv(neg_hess))
 
 
@@ -213,38 +227,139 @@ def _gauss_hermite(
     mode: np.ndarray,
     chol: np.ndarray,
     n: int,
-    block: int = 2_000_000,
 ) -> np.ndarray:
-    """The log of ∫ exp f(u) du · (2π)^(−q/2) by the tensor-product rule of n nodes per dimension (draws in blocks)."""
-    step = max(1, block // (n ** mode.shape[1] * max(1, len(y))))
-    return np.concatenate(
-        [
-            _gauss_hermite_block(
-                y, eta0[a : a + step], w[a : a + step], trials, family, mode[a : a + step], chol[a : a + step], n
-            )
-            for a in range(0, len(mode), step)
-        ]
-    )
+    """The log of ∫ exp f(u) du · (2π)^(−q/2) by the tensor-product rule of n nodes per dimension.
 
-
-def _gauss_hermite_block(
-    y: np.ndarray,
-    eta0: np.ndarray,
-    w: np.ndarray,
-    trials: np.ndarray,
-    family: str,
-    mode: np.ndarray,
-    chol: np.ndarray,
-    n: int,
-) -> np.ndarray:
+    At node x_k, u_k = û + √2 C x_k and η = (η0 + W û) + √2 W C x_k: the part of f linear in η,
+    Σ y η, is summed in q dimensions, and only the curved part (Σ t·log(1 + e^η), or Σ e^η) visits
+    every row at every node, in one compiled pass (:func:`_curved_sums`).
+    """
     q = mode.shape[1]
     x, weights = np.polynomial.hermite.hermgauss(n)
-    grids = np.meshgrid(*([x] * q), indexing="ij")
-    nodes = np.stack([g.ravel() for g in grids], axis=1)  # (K, q)
-    log_w = np.sum(np.log(np.stack(np.meshgrid(*([weights] * q), indexing="ij"), axis=0)).reshape(q, -1), axis=0)
-    u = mode[:, None, :] + np.sqrt(2.0) * np.einsum("skl,Kl->sKk", chol, nodes)  # (S, K, q)
-    eta = eta0[:, None, :] + np.einsum("snk,sKk->sKn", w, u)
-    f = _log_density(y, eta, trials, family) - 0.5 * np.einsum("sKk,sKk->sK", u, u)
+    nodes = np.stack([g.ravel() for g in np.meshgrid(*([x] * q), indexing="ij")], axis=1)  # (K, q)
+    log_w = np.log(np.stack(np.meshgrid(*([weights] * q), indexing="ij"), axis=0)).reshape(q, -1).sum(axis=0)
+    base = eta0 + (w @ mode[:, :, None])[:, :, 0]  # (S, n)
+    slopes = np.sqrt(2.0) * (w @ chol)  # (S, n, q)
+    curved = _curved_sums(base, slopes, x, nodes, trials, family)  # (S, K)
+    linear = (base @ y)[:, None] + (y @ slopes) @ nodes.T
+    u = mode[:, None, :] + np.sqrt(2.0) * (nodes @ chol.transpose(0, 2, 1))  # (S, K, q)
+    f = linear - curved + _log_base_measure(y, trials, family) - 0.5 * (u * u).sum(axis=2)
     terms = f + (nodes**2).sum(axis=1)[None, :] + log_w[None, :]
     log_det = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
     return special.logsumexp(terms, axis=1) + 0.5 * q * np.log(2.0) + log_det - 0.5 * q * _LOG_2PI
+
+
+def _log_base_measure(y: np.ndarray, trials: np.ndarray, family: str) -> float:
+    """Σ of the terms of log p(y | η) free of η: −log y! (poisson), log C(t, y) (binomial)."""
+    if family == "poisson":
+        return float(-special.gammaln(y + 1.0).sum())
+    return float((special.gammaln(trials + 1.0) - special.gammaln(y + 1.0) - special.gammaln(trials - y + 1.0)).sum())
+
+
+def _curved_sums(
+    base: np.ndarray, slopes: np.ndarray, x: np.ndarray, nodes: np.ndarray, trials: np.ndarray, family: str
+) -> np.ndarray:
+    """``(S, K)``: Σ_i c(base[s, i] + slopes[s, i] · nodes[k]) with c(η) = t_i log(1 + e^η), or e^η (poisson)."""
+    s_count, k_count = base.shape[0], nodes.shape[0]
+    out = np.empty((s_count, k_count))
+    kernel = _compiled_curved_sums()
+    poisson = family == "poisson"
+    if kernel is not None:
+        kind = 2 if poisson else 0 if np.all(trials == 1.0) else 1
+        kernel(
+            np.ascontiguousarray(base),
+            np.ascontiguousarray(slopes),
+            np.ascontiguousarray(x),
+            np.ascontiguousarray(nodes),
+            np.ascontiguousarray(trials, dtype=float),
+            kind,
+            out,
+        )
+        return out
+    step = max(1, 2_000_000 // max(1, k_count * base.shape[1]))
+    for a in range(0, s_count, step):
+        eta = base[a : a + step, :, None] + slopes[a : a + step] @ nodes.T  # (s, n, K)
+        c = np.exp(eta) if poisson else trials[None, :, None] * np.logaddexp(0.0, eta)
+        out[a : a + step] = c.sum(axis=1)
+    return out
+
+
+def _curved_sums_loop(base, slopes, x, nodes, trials, kind, out):  # pragma: no cover - compiled by numba
+    # out[s, k] = Σ_i c(η_sik), η_sik = base[s, i] + Σ_m slopes[s, i, m] x[k_m] on the tensor grid of x (k in C
+    # order, as nodes).  Where the draw's exponents are moderate, e^η = e^base · Π_m e^(slope_m x_km) from
+    # tables of n·(1 + q·len(x)) exps per draw instead of one exp per row and node, and Σ log(1 + e^η) is
+    # the log of a running product; otherwise each cell is computed directly.
+    n_draws, n = base.shape
+    q = slopes.shape[2]
+    m = x.size
+    width = (m, m if q >= 2 else 1, m if q >= 3 else 1)
+    e0 = np.empty(n)
+    tables = np.ones((3, n, m))
+    big = 0.0
+    for v in x:
+        big = max(big, abs(v))
+    for s in range(n_draws):
+        moderate = True
+        for i in range(n):
+            moderate &= abs(base[s, i]) <= 200.0
+            for d in range(q):
+                moderate &= abs(slopes[s, i, d]) * big <= 150.0
+        if not moderate:
+            for k in range(nodes.shape[0]):
+                acc = 0.0
+                for i in range(n):
+                    e = base[s, i]
+                    for d in range(q):
+                        e += slopes[s, i, d] * nodes[k, d]
+                    if kind == 2:
+                        acc += math.exp(e)
+                    else:
+                        acc += trials[i] * (max(e, 0.0) + math.log1p(math.exp(-abs(e))))
+                out[s, k] = acc
+            continue
+        for i in range(n):
+            e0[i] = math.exp(base[s, i])
+            for d in range(q):
+                for a in range(m):
+                    tables[d, i, a] = math.exp(slopes[s, i, d] * x[a])
+        k = 0
+        for a in range(width[0]):
+            for b in range(width[1]):
+                for c in range(width[2]):
+                    acc = 0.0
+                    product = 1.0
+                    for i in range(n):
+                        e = e0[i] * tables[0, i, a] * tables[1, i, b] * tables[2, i, c]
+                        if kind == 2:
+                            acc += e
+                        elif kind == 1:
+                            acc += trials[i] * math.log1p(e)
+                        elif e > 1e30:
+                            acc += math.log1p(e)
+                        else:
+                            product *= 1.0 + e
+                            if product > 1e30:
+                                acc += math.log(product)
+                                product = 1.0
+                    out[s, k] = acc + math.log(product)
+                    k += 1
+
+
+_kernel_cache: dict[str, Callable[..., Any] | None] = {}
+
+
+def _compiled_curved_sums() -> Callable[..., Any] | None:
+    """:func:`_curved_sums_loop` compiled by numba (nogil, cached on disk).
+
+    None without numba or when ``mixeff.set_options(compiled=False)``.
+    """
+    if not get_options()["compiled"]:
+        return None
+    if "curved" not in _kernel_cache:
+        try:
+            import numba
+        except ImportError:  # pragma: no cover - numba is a dependency
+            _kernel_cache["curved"] = None
+        else:
+            _kernel_cache["curved"] = numba.njit(nogil=True, cache=True, error_model="numpy")(_curved_sums_loop)
+    return _kernel_cache["curved"]

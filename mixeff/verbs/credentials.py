@@ -63,7 +63,7 @@ def check_convergence(fit, result: Result) -> None:
     problems = []
     if np.any(r > RHAT_MAX):
         problems.append(
-            f"R-hat up to {np.nanmax(r):.3g} (> {RHAT_MAX}) in {int(np.sum(r > RHAT_MAX))} of {len(rows)} rows checked"
+            f"R-hat up to {np.nanmax(r):.4f} (> {RHAT_MAX}) in {int(np.sum(r > RHAT_MAX))} of {len(rows)} rows checked"
         )
     if np.any(e < ESS_BULK_MIN):
         problems.append(

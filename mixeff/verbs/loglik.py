@@ -106,7 +106,8 @@ def log_lik(
     if group is not None:
         if re_formula is not None:
             raise ValueError("log_lik(group=...) integrates that factor's effects; re_formula does not apply")
-        return _level_log_lik(fit, spec, spec.data if newdata is None else newdata, group, ndraws, draw_ids, seed)
+        frame = spec.data if newdata is None else newdata
+        return _level_log_lik(fit, spec, frame, group, ndraws, draw_ids, seed, n_jobs)
     call = Call.of(
         "log_lik",
         {
@@ -131,7 +132,14 @@ def log_lik(
 
 
 def _level_log_lik(
-    fit: Fit, spec: ModelSpec, frame: pd.DataFrame, group: str, ndraws: int | None, draw_ids: DrawIds, seed: Seed
+    fit: Fit,
+    spec: ModelSpec,
+    frame: pd.DataFrame,
+    group: str,
+    ndraws: int | None,
+    draw_ids: DrawIds,
+    seed: Seed,
+    n_jobs: int | None = None,
 ) -> Result:
     """``log_lik(group=...)``: one row per level of ``group``, its effects integrated out."""
     if not isinstance(group, str) or group not in spec.groups:
@@ -139,7 +147,7 @@ def _level_log_lik(
             f"log_lik: group={group!r} is not a grouping factor of the model; its factors are {list(spec.groups)}"
         )
     spec = choose_draws(spec, ndraws, draw_ids, seed)
-    levels = integrated_log_lik(spec, frame, group)
+    levels = integrated_log_lik(spec, frame, group, n_jobs)
     values = require_finite(
         levels.values, "log_lik(group=...)", "a level's likelihood underflowed or the integration failed"
     )

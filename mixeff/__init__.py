@@ -37,6 +37,7 @@ from .verbs.distributed import LazyDraws
 from .verbs.fit_checks import bayes_R2
 from .verbs.grid import datagrid, new_levels
 from .verbs.hypotheses import HypothesesResult, hypotheses
+from .verbs.kfold import kfold
 from .verbs.loglik import log_lik
 from .verbs.predictions import avg_predictions, predictions
 from .verbs.predictive import posterior_predict
@@ -72,6 +73,7 @@ __all__ = [
     "loo",
     "waic",
     "loo_compare",
+    "kfold",
     "to_datatree",
     "Result",
     "HypothesesResult",

@@ -882,10 +882,20 @@ def row_chunks(n: int, chunk_rows: int, *, work: float, progress: bool | None = 
 
 
 @contextmanager
-def row_progress(n: int, *, work: float, progress: bool | None = None) -> Iterator[Callable[[int], None]]:
+def row_progress(
+    n: int,
+    *,
+    work: float,
+    progress: bool | None = None,
+    unit: str = "row",
+    desc: str = "mixeff",
+    monitor: bool = True,
+) -> Iterator[Callable[[int], None]]:
     """A function ``done(rows)`` that advances a progress bar of ``n`` rows (from any thread).
 
-    The bar is closed however the block ends.
+    The bar is closed however the block ends.  ``unit`` and ``desc`` label it (``"fold"`` and
+    ``"kfold"`` for :func:`mixeff.kfold`'s refits); ``monitor=False`` starts no tqdm monitor thread
+    (kfold's sampler forks worker processes, which should not copy a process with threads).
 
     ``progress``: True always shows a bar, False never; None takes the package default
     (:func:`mixeff.config.set_options`), and when that is None too shows one if ``work``
@@ -913,8 +923,11 @@ def row_progress(n: int, *, work: float, progress: bool | None = None) -> Iterat
         yield lambda rows: None
         return
     throttle = {} if interactive else dict(mininterval=PROGRESS_LOG_INTERVAL, maxinterval=PROGRESS_LOG_INTERVAL)
-    bar = _bar_class()(
-        total=n, desc="mixeff", unit="row", unit_scale=True, leave=not interactive, file=stream, **throttle
+    bar_class = _bar_class()
+    if not monitor:
+        bar_class = type(bar_class.__name__, (bar_class,), {"monitor_interval": 0})
+    bar = bar_class(
+        total=n, desc=desc, unit=unit, unit_scale=unit == "row", leave=not interactive, file=stream, **throttle
     )
     lock = threading.Lock()
 

@@ -8,6 +8,7 @@ so :func:`waic` computes it here, with R's ``loo::waic`` formulas.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Mapping
 
@@ -167,8 +168,9 @@ def loo_compare(
 ) -> pd.DataFrame:
     """Compare fits by their ELPD, best first: brms's ``loo_compare``, by :func:`arviz_stats.compare`.
 
-    Each fit is scored with :func:`loo` (an :class:`ELPDData` from :func:`loo` or :func:`waic` is
-    used as given).  As in brms, the rows run best first, ``elpd_diff`` is each model's ELPD minus
+    Each fit is scored with :func:`loo` (an :class:`ELPDData` from :func:`loo`, :func:`waic` or
+    :func:`mixeff.kfold` is used as given; arviz-stats warns when LOO and k-fold results are mixed).
+    As in brms, the rows run best first, ``elpd_diff`` is each model's ELPD minus
     the best's (0 for the best, negative for the others) and ``se_diff`` its standard error as R's
     ``loo`` computes it, sqrt(n · var_i(elpd_i − elpd_best,i)) with the n − 1 variance (arviz-stats'
     ``dse``, dropped here, uses n: smaller by sqrt((n − 1)/n)); the other columns are arviz-stats'
@@ -217,6 +219,11 @@ def loo_compare(
             scored[str(name)] = f
         else:
             scored[str(name)] = loo(f, re_formula=re_formula)  # type: ignore[arg-type]
+    # arviz-stats deep-copies its inputs: kfold's saved refits would be rebuilt for nothing
+    scored = {
+        name: dataclasses.replace(e, fold_fits=None) if getattr(e, "fold_fits", None) else e
+        for name, e in scored.items()
+    }
     table = arviz_stats.compare(scored, round_to="none")
     # brms (R's loo) takes the difference's sd with n − 1, arviz-stats' dse with n
     best = np.asarray(scored[str(table.index[0])].elpd_i).reshape(-1)

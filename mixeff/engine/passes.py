@@ -233,8 +233,10 @@ class ChunkDraws:
     copy them before the loop moves on.
     """
 
-    def __init__(self, arms: ArmPass, rows: slice, buffers: _Buffers):
+    def __init__(self, arms: ArmPass, rows: slice, buffers: _Buffers, into: dict[int, np.ndarray] | None = None):
         self.arms, self.rows, self._buffers = arms, rows, buffers
+        self._into = into or {}
+        """Arms whose values go straight into the caller's ``(chunk, S)`` output block (no copy)."""
         self._eta: dict[int, np.ndarray] = {}
         self._value: dict[int, np.ndarray] = {}
         self._new: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}
@@ -290,6 +292,10 @@ class ChunkDraws:
                 self._value[arm] = self._parameter(arm, dpar)
             elif a.options.type == "link":
                 categorical = spec.family.categorical and not spec.family.ordinal
+                if not categorical and arm in self._into and arm not in self._eta:
+                    self._eta[arm] = linear_predictor(
+                        a.spec, a.plans, a.designs[arm], self.rows, out=self._into[arm], scratch=self._buffers.scratch
+                    )
                 self._value[arm] = self._category_eta(arm) if categorical else self.eta(arm)
             elif a.options.type == "log_lik":
                 self._value[arm] = self._log_lik(arm)
@@ -318,7 +324,7 @@ class ChunkDraws:
 
     def _response(self, arm: int) -> np.ndarray:
         a = self.arms
-        out = self._buffers.value(arm)[: self.size]
+        out = self._into[arm] if arm in self._into else self._buffers.value(arm)[: self.size]
         if arm in self._eta:  # keep the cached η intact for exact differences
             np.copyto(out, self._eta[arm])
         else:
@@ -640,13 +646,20 @@ def _evaluate(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.nd
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # per thread
             for start in range(task.start, task.stop, chunk_rows):
                 rows = slice(start, min(task.stop, start + chunk_rows))
-                chunk = ChunkDraws(arms, rows, local.buffers)
                 if task_sums is None:
                     assert out is not None  # per-row values: no sums
-                    for i, q in enumerate(quantities):
-                        out[i, rows] = q.per_row(chunk)
+                    blocks = [out[i, rows] for i in range(len(quantities))]
+                    into: dict[int, np.ndarray] = {}
+                    for q, block in zip(quantities, blocks):
+                        if type(q) is ArmValue:  # an arm's own values: computed in their place in out
+                            into.setdefault(q.arm, block)
+                    chunk = ChunkDraws(arms, rows, local.buffers, into)
+                    for q, block in zip(quantities, blocks):
+                        values = q.per_row(chunk)
+                        if values is not block:
+                            block[...] = values
                 else:
-                    task_sums.add(chunk)
+                    task_sums.add(ChunkDraws(arms, rows, local.buffers))
                 done(rows.stop - rows.start)
         return task_sums
 

@@ -38,14 +38,17 @@ import numpy as np
 
 from .parallel import ordered_map, resolve_jobs
 
-BLOCK_CELLS = 1 << 16
-"""Draws per block of rows (512 KiB of float64): the scratch copy and its partitions stay in cache."""
+BLOCK_CELLS = 1 << 17
+"""Draws per block of rows (1 MiB of float64): few enough blocks that numpy's per-call costs stay small,
+small enough for the scratch copy to stay in cache."""
 SERIAL_CELLS = 1 << 20
 """Below this many draws one thread does all blocks: starting threads would cost more than they save."""
 
+_PARTITION, _MIN, _MAX = 0, 1, 2
+
 
 class _Plan:
-    """What numpy's linear quantile and median read from ``n`` sorted values, and how it combines them."""
+    """What numpy's linear quantile and median read from ``n`` sorted values, and the steps that find them."""
 
     def __init__(self, n: int, q: np.ndarray, median: bool):
         # numpy's _quantile and _get_indexes, step by step (same dtypes, same operations)
@@ -61,40 +64,44 @@ class _Plan:
         previous_i = previous.astype(np.intp)
         following_i = following.astype(np.intp)
         self.gamma = np.asanyarray(virtual - previous_i, dtype=virtual.dtype)[:, None]
-        self.previous = [int(i) % n for i in previous_i]
-        self.following = [int(i) % n for i in following_i]
         # np.median: the middle value, or the two middle values of an even count
-        self.middle = ([n // 2 - 1, n // 2] if n % 2 == 0 else [n // 2]) if median else []
-        self.ranks = sorted(set(self.previous) | set(self.following) | set(self.middle))
+        middle = ([n // 2 - 1, n // 2] if n % 2 == 0 else [n // 2]) if median else []
+        ranks = sorted({int(i) % n for i in previous_i} | {int(i) % n for i in following_i} | set(middle))
+        self.steps = _steps(n, ranks)
+        """``(kind, lo, hi, rank)``: partition ``[lo, hi)`` at ``rank``, or its min or max, in this order."""
+        position = {rank: j for j, (_, _, _, rank) in enumerate(self.steps)}
+        self.previous = np.array([position[int(i) % n] for i in previous_i], dtype=np.intp)
+        self.following = np.array([position[int(i) % n] for i in following_i], dtype=np.intp)
+        self.middle = [position[r] for r in middle]
+        self.n_ranks = len(ranks)
         self.n_out = len(q) + bool(median)
 
 
-def _order_statistics(buf: np.ndarray, ranks: list[int]) -> dict[int, np.ndarray]:
-    """Each row's value of rank ``r`` (0-based, ascending) for every ``r`` in ``ranks``; ``buf`` is scrambled.
+def _steps(n: int, ranks: list[int]) -> list[tuple[int, int, int, int]]:
+    """The selection steps that give every rank in ``ranks`` (0-based, ascending), then the row's NaN check.
 
-    A segment ``[lo, hi)`` of every row holds exactly the values of ranks ``lo..hi - 1``; each step
+    A segment ``[lo, hi)`` of every row holds exactly the values of ranks ``lo..hi - 1``; a step
     partitions it at one needed rank (a single ``kth``: numpy's SIMD quickselect), which leaves two
-    smaller such segments.  A lone rank at a segment's edge is that segment's min or max.
+    smaller such segments.  A lone rank at a segment's edge is that segment's min or max.  Last, the
+    max of the segment above the highest rank: numpy sorts NaN last, so a row holds a NaN exactly when
+    that max or one of the ranks' values is NaN (min and max propagate it).
     """
-    out: dict[int, np.ndarray] = {}
-    stack = [(0, buf.shape[1], ranks)]
+    steps = []
+    stack = [(0, n, ranks)]
     while stack:
         lo, hi, wanted = stack.pop()
         if not wanted:
             continue
-        if len(wanted) == 1 and wanted[0] == lo:
-            out[lo] = buf[:, lo:hi].min(axis=1)
-            continue
-        if len(wanted) == 1 and wanted[0] == hi - 1:
-            out[hi - 1] = buf[:, lo:hi].max(axis=1)
+        if len(wanted) == 1 and wanted[0] in (lo, hi - 1):
+            steps.append((_MIN if wanted[0] == lo else _MAX, lo, hi, wanted[0]))
             continue
         r = min(wanted, key=lambda k: abs(2 * k - (lo + hi - 1)))  # the rank nearest the middle
-        segment = buf[:, lo:hi]
-        segment.partition(r - lo, axis=1)
-        out[r] = buf[:, r].copy()
+        steps.append((_PARTITION, lo, hi, r))
         stack.append((lo, r, [k for k in wanted if k < r]))
         stack.append((r + 1, hi, [k for k in wanted if k > r]))
-    return out
+    if ranks[-1] < n - 1:
+        steps.append((_MAX, ranks[-1] + 1, n, n - 1))
+    return steps
 
 
 def _lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -115,30 +122,32 @@ def _numpy(x: np.ndarray, q: np.ndarray, median: bool) -> np.ndarray:
 def _block(x: np.ndarray, q: np.ndarray, plan: _Plan, out: np.ndarray) -> None:
     """Fill ``out`` (n_out, rows) with the quantiles and median of the rows of ``x``."""
     buf = np.array(x, dtype=np.float64, order="C", copy=True)
-    has_nan = np.isnan(buf.max(axis=1))  # max propagates NaN
-    stats = _order_statistics(buf, plan.ranks)
+    stats = np.empty((len(plan.steps), len(buf)))
+    for j, (kind, lo, hi, rank) in enumerate(plan.steps):
+        segment = buf[:, lo:hi]
+        if kind == _PARTITION:
+            segment.partition(rank - lo, axis=1)
+            stats[j] = buf[:, rank]
+        elif kind == _MIN:
+            segment.min(axis=1, out=stats[j])
+        else:
+            segment.max(axis=1, out=stats[j])
+    redo = np.isnan(stats).any(axis=0)
     # which zero sits at a position depends on the partition when the row holds a -0.0
-    redo = has_nan
-    selected_zero = np.logical_or.reduce([stats[r] == 0 for r in plan.ranks])
+    selected_zero = (stats[: plan.n_ranks] == 0).any(axis=0)
     if selected_zero.any():
         rows = np.flatnonzero(selected_zero)
-        negative_zero = ((x[rows] == 0) & np.signbit(x[rows])).any(axis=1)
-        redo = redo.copy()
-        redo[rows[negative_zero]] = True
-    keep = None if not redo.any() else np.flatnonzero(~redo)
-    if keep is not None:
-        stats = {r: v[keep] for r, v in stats.items()}
+        redo[rows[((x[rows] == 0) & np.signbit(x[rows])).any(axis=1)]] = True
+    if redo.any():
+        keep = np.flatnonzero(~redo)
+        stats = stats[:, keep]
     k = len(plan.previous)
-    ours = np.empty((plan.n_out, len(next(iter(stats.values())))))
+    ours = out if not redo.any() else np.empty((plan.n_out, stats.shape[1]))
     if k:
-        a = np.stack([stats[i] for i in plan.previous])
-        b = np.stack([stats[i] for i in plan.following])
-        ours[:k] = _lerp(a, b, plan.gamma)
+        ours[:k] = _lerp(stats[plan.previous], stats[plan.following], plan.gamma)
     if plan.middle:
-        ours[k] = np.mean(np.stack([stats[i] for i in plan.middle], axis=1), axis=1)
-    if keep is None:
-        out[:] = ours
-    else:
+        ours[k] = np.mean(stats[plan.middle].T, axis=1)
+    if redo.any():
         out[:, keep] = ours
         rows = np.flatnonzero(redo)
         out[:, rows] = _numpy(x[rows], q, bool(plan.middle))

@@ -127,6 +127,20 @@ def test_rows_numpy_must_take_are_exactly_those():
     assert calls == [3]  # rows 1 (NaN), 2 and 4 (a zero selected, -0.0 in the row); row 3 (+0.0 only) stays
 
 
+@pytest.mark.parametrize("n", [2, 11, 1000, 1001])
+def test_a_nan_anywhere_in_a_row_is_found(n):
+    # numpy sorts NaN last: the max above the highest rank (or a rank's value) sees it, wherever it is
+    rng = np.random.default_rng(n)
+    x = np.tile(rng.normal(size=n), (n + 3, 1))
+    x[np.arange(n), np.arange(n)] = np.nan  # one NaN at each position
+    x[n, rng.choice(n, size=max(1, n // 3), replace=False)] = np.nan  # many NaNs
+    x[n + 1] = np.nan  # all NaN
+    for conf in CONF_LEVELS:
+        got = check(x, [(1 - conf) / 2, (1 + conf) / 2, 0.5])
+        assert np.isnan(got[:, : n + 2]).all() and not np.isnan(got[:, n + 2]).any()
+    check(x, [0.0, 1.0])
+
+
 def test_not_float64_goes_to_numpy_unchanged():
     x32 = draws("normal", 4, 11, seed=2).astype(np.float32)
     got, ref = row_quantiles(x32, [0.1, 0.9], median=True), np.quantile(x32, [0.1, 0.9], axis=1)

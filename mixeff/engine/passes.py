@@ -36,6 +36,7 @@ import pandas as pd
 from ..config import memory_limit
 from ..model.spec import ModelSpec
 from ..records import NewLevels
+from . import kernels
 from .design import Design, difference_design, prepare
 from .integrate import QuadratureInfo
 from .links import SharedRows, per_row
@@ -161,6 +162,9 @@ class ArmPass:
         """The widest rule any integrated block needed (closed form or quadrature), for the result's record."""
         self.monte_carlo_se: np.ndarray | None = None
         """``(quantities, groups, S)`` Monte Carlo SE of averages over simulated new levels, when known."""
+        self.all_finite: bool | None = None
+        """Whether every value of the last per-row pass (:func:`per_row_values`) was finite, checked chunk by
+        chunk while in cache (None before one)."""
 
     def _check_integration(self) -> None:
         """Refuse integrating new levels that the requested value depends on but cannot be integrated.
@@ -639,10 +643,11 @@ def _evaluate(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.nd
     sums = None if groups is None else ChunkSums(quantities, groups, cells, s, task_rows)
     local = threading.local()
 
-    def evaluate(task: slice) -> TaskSums | None:
+    def evaluate(task: slice) -> TaskSums | bool:
         if not hasattr(local, "buffers"):
             local.buffers = _Buffers(min(n, chunk_rows), s)
         task_sums = None if sums is None else sums.of_task(task)
+        finite = True
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # per thread
             for start in range(task.start, task.stop, chunk_rows):
                 rows = slice(start, min(task.stop, start + chunk_rows))
@@ -658,21 +663,26 @@ def _evaluate(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.nd
                         values = q.per_row(chunk)
                         if values is not block:
                             block[...] = values
+                        finite = finite and kernels.all_finite(block)
                 else:
                     task_sums.add(ChunkDraws(arms, rows, local.buffers))
                 done(rows.stop - rows.start)
-        return task_sums
+        return finite if task_sums is None else task_sums
 
     # Overflow and invalid operations stay silent in the loop: the verbs refuse non-finite results with
     # a message that says where they came from.
     with row_progress(n, work=work, progress=arms.options.progress) as done, single_threaded_blas():
-        for task_sums in ordered_map(evaluate, tasks, jobs):
+        finite = True
+        for task_result in ordered_map(evaluate, tasks, jobs):
             if sums is not None:
-                assert task_sums is not None  # a task of a pass with sums returns its sums
-                sums.add(task_sums)
+                assert isinstance(task_result, TaskSums)  # a task of a pass with sums returns its sums
+                sums.add(task_result)
+            else:
+                finite = finite and bool(task_result)
     if sums is not None:
         return sums
     assert out is not None  # per-row values: no sums
+    arms.all_finite = finite
     return out
 
 

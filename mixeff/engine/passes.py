@@ -71,6 +71,9 @@ default chunks' rows, whatever ``chunk_rows`` is: so the order of every sum is t
 of threads and any chunk size."""
 PARALLEL_MIN_CELLS = 2e7
 """Smaller passes (under ~0.1 s) run on the calling thread: handing chunks to threads would cost more."""
+PER_ROW_PARALLEL_SHARE = 0.1
+"""A pass of per-row values (no group sums to hand back and add) runs on threads from this share of
+:data:`PARALLEL_MIN_CELLS` (a few ms of work), in tasks of one chunk each."""
 SHARED_ROWS_FACTOR = 8
 """A difference design's rows are gathered from their distinct values when there are at most 1/8 as many."""
 PROGRESS_MIN_CELLS = 2e8
@@ -631,11 +634,14 @@ def _evaluate(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.nd
     default = default_chunk_rows(s, len(arms.designs))
     task_rows = CHUNKS_PER_TASK * default
     chunk_rows = min(arms.options.chunk_rows or default, task_rows)
+    if groups is None:  # a row's values do not depend on the rows it is computed with: tasks of one chunk
+        task_rows = chunk_rows
     tasks = [slice(start, min(n, start + task_rows)) for start in range(0, n, task_rows)]
     work = n * s * len(arms.designs)
+    threshold = PARALLEL_MIN_CELLS * (PER_ROW_PARALLEL_SHARE if groups is None else 1)
     jobs = (
         1
-        if arms.options.type == "prediction" or work < PARALLEL_MIN_CELLS
+        if arms.options.type == "prediction" or work < threshold
         else min(resolve_jobs(arms.options.n_jobs), len(tasks))
     )
     out = np.empty((len(quantities), n, s)) if groups is None else None

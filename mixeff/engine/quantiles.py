@@ -36,6 +36,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..config import check_jobs
 from .parallel import ordered_map, resolve_jobs
 
 BLOCK_CELLS = 1 << 17
@@ -169,6 +170,7 @@ def row_quantiles(
     >>> row_quantiles(np.array([[1.0, 2.0, 3.0, 4.0], [0.0, 10.0, 20.0, 30.0]]), [0.25, 0.5]).tolist()
     [[1.75, 7.5], [2.5, 15.0]]
     """
+    check_jobs(n_jobs, "n_jobs")
     x = np.asarray(values)
     q = np.asanyarray(probs)
     fast = (

@@ -5,6 +5,7 @@ payload that differed would fail, and of the warnings numpy's arithmetic raises.
 """
 
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -209,6 +210,14 @@ def test_n_jobs_option_is_respected(monkeypatch):
         mixeff.set_options(**before)
     row_quantiles(draws("normal", 10, 100, seed=1), [0.5], n_jobs=2)
     assert seen == [1, 2]
+    # a result's summary takes its call's n_jobs (dask's pieces run with n_jobs=1)
+    x = draws("normal", 10, 100, seed=2)
+    one = Result(pd.DataFrame({"i": range(10)}), x, 1, 100, call=SimpleNamespace(n_jobs=1)).summary
+    Result(pd.DataFrame({"i": range(10)}), x, 1, 100, call=SimpleNamespace(n_jobs=2)).summarise(n_jobs=3)
+    assert seen == [1, 2, 1, 3]
+    assert_bits(one["estimate"], np.quantile(x, 0.5, axis=1))  # the ETI summary's median: quantile 0.5
+    with pytest.raises(ValueError, match="n_jobs=0 must be a positive whole number"):
+        row_quantiles(x, [0.5], n_jobs=0)
 
 
 float_values = st.one_of(

@@ -208,7 +208,7 @@ def row_median(values: np.ndarray, *, n_jobs: int | None = None) -> np.ndarray:
     Examples
     --------
     >>> import numpy as np
-    >>> row_median(np.array([[3.0, 1.0, 2.0], [4.0, 1.0, 2.0]])).tolist()
-    [2.0, 3.0]
+    >>> row_median(np.array([[3.0, 1.0, 2.0], [9.0, 1.0, 5.0]])).tolist()
+    [2.0, 5.0]
     """
     return row_quantiles(values, np.empty(0), median=True, n_jobs=n_jobs)[-1]

@@ -19,7 +19,7 @@ import pandas as pd
 import xarray as xr
 from arviz_stats.base import array_stats
 
-from .engine.quantiles import row_median, row_quantiles
+from .engine.quantiles import row_median, row_quantiles  # also for plots, which may not import the engine
 from .records import IntegratedLikelihood, NewLevels
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..engine.quantiles import row_median, row_quantiles
-from ..results import Result, varying_columns
+from ..results import Result, row_median, row_quantiles, varying_columns
 
 INTERVALS = (0.66, 0.95)
 """Interval levels drawn by default (ggdist's 66% and 95%)."""

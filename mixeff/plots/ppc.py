@@ -17,8 +17,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ..engine.quantiles import row_quantiles
 from ..model.spec import ModelSpec
+from ..results import row_quantiles
 from ..verbs.call import Draws, Fit, Seed
 from ..verbs.fits import resolve_spec
 from ..verbs.predictive import (

@@ -7,7 +7,13 @@ not depend on where draws came from).  Timings are noisy on a shared machine,
 so each case is run several times and the best time is reported, and all ratios
 are computed within this one run.
 
-Run: ``.venv/bin/python bench/bench_engine.py`` (or ``make bench``).
+``--per-row`` runs only the per-row part: on brms-named draws of a bernoulli ``y ~ x + z + (1 + x | g)``
+model, the time of a per-row result's summary (median and 95% ETI of every row) next to the time of
+computing its draws, at 5k rows × 1000 draws and 50k rows × 4000 draws (with numpy's ``np.quantile``
+on the same draws, and a check that the numbers are the same bits), and ``predictions(re_formula="NA")``
+at 5k × 1000 against its numpy floor.
+
+Run: ``.venv/bin/python bench/bench_engine.py [--per-row]`` (or ``make bench``).
 """
 
 from __future__ import annotations
@@ -70,9 +76,118 @@ def measure(fn, repeats=3):
     return best, peak
 
 
+def brms_spec(n_samples: int, chains: int = 4, n_levels: int = 50):
+    """brms-named draws of a bernoulli ``y ~ x + z + (1 + x | g)`` with correlated group terms."""
+    import mixeff
+
+    rng = np.random.default_rng(0)
+    s = n_samples
+    d = {
+        "b_Intercept": rng.normal(-0.5, 0.2, s),
+        "b_x": rng.normal(0.8, 0.1, s),
+        "b_z": rng.normal(0.3, 0.1, s),
+        "sd_g__Intercept": np.abs(rng.normal(1.0, 0.15, s)),
+        "sd_g__x": np.abs(rng.normal(0.5, 0.1, s)),
+        "cor_g__Intercept__x": rng.uniform(0.2, 0.6, s),
+        ".chain": np.repeat(np.arange(1, chains + 1), s // chains),
+    }
+    for j in range(n_levels):
+        d[f"r_g[g{j},Intercept]"] = rng.normal(0, 1.0, s)
+        d[f"r_g[g{j},x]"] = rng.normal(0, 0.5, s)
+    data = pd.DataFrame(
+        {
+            "y": rng.integers(0, 2, 200),
+            "x": rng.normal(size=200),
+            "z": rng.normal(size=200),
+            "g": [f"g{j}" for j in rng.integers(0, n_levels, 200)],
+        }
+    )
+    spec = mixeff.from_brms_draws(pd.DataFrame(d), formula="y ~ x + z + (1 + x | g)", data=data, family="bernoulli")
+    return spec
+
+
+def brms_newdata(rows: int, n_levels: int = 50) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    levels = np.array([f"g{j}" for j in range(n_levels)])
+    return pd.DataFrame(
+        {"x": rng.normal(size=rows), "z": rng.normal(size=rows), "g": levels[rng.integers(0, n_levels, rows)]}
+    )
+
+
+def best_time(fn, repeats):
+    """Best wall time of ``repeats`` runs (no memory tracing: it would slow the small calls)."""
+    best = np.inf
+    for _ in range(repeats):
+        gc.collect()
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def summary_row(rows: int, samples: int, repeats: int) -> None:
+    """One line: the time of the draws of predictions, of their summary, and of np.quantile on them."""
+    import mixeff
+
+    spec, data = brms_spec(samples), brms_newdata(rows)
+    t_draws = best_time(lambda: mixeff.predictions(spec, data, progress=False), repeats)
+    result = mixeff.predictions(spec, data, progress=False)
+    draws = result.draws
+    t_summary = best_time(result.summarise, repeats)
+    probs = [(1 - 0.95) / 2, (1 + 0.95) / 2, 0.5]  # as the summary computes them (not exactly 0.025)
+    t_numpy = best_time(lambda: np.quantile(draws, probs, axis=1), min(repeats, 2))
+    q = np.quantile(draws, probs, axis=1)
+    summary = result.summarise()
+    same = all(
+        np.array_equal(summary[c].to_numpy().view(np.int64), q[i].view(np.int64))
+        for i, c in enumerate(["conf_low", "conf_high", "estimate"])
+    )
+    print(
+        f"{f'{rows} x {samples}':>16}{t_draws:>11.3f}{t_summary:>13.3f}{t_summary / t_draws:>15.2f}"
+        f"{t_numpy:>17.3f}  {'yes' if same else 'NO'}"
+    )
+
+
+def bench_per_row():
+    """The per-row summary next to the draws' time, and the fixed costs of a small predictions call."""
+    import mixeff
+
+    print("per-row results: bernoulli y ~ x + z + (1 + x | g), brms-named draws, 50 levels of g")
+    print("(a shared machine: the ratios are from this one run; best of several runs each)\n")
+    print(f"{'rows x draws':>16}{'draws (s)':>11}{'summary (s)':>13}{'summary/draws':>15}{'np.quantile (s)':>17}  same")
+    for rows, samples, repeats in [(5000, 1000, 7), (50000, 4000, 3)]:
+        summary_row(rows, samples, repeats)
+    print("target: summary/draws <= 1, identical numbers\n")
+
+    spec, data = brms_spec(1000), brms_newdata(5000)
+    X = np.column_stack([np.ones(len(data)), data["x"], data["z"]])
+    beta = spec.beta
+
+    def floor():
+        eta = X @ beta.T
+        np.negative(eta, out=eta)
+        np.exp(eta, out=eta)
+        eta += 1.0
+        return np.reciprocal(eta, out=eta)
+
+    small = lambda: mixeff.predictions(spec, data, re_formula="NA", progress=False)  # noqa: E731
+    np.testing.assert_allclose(small().draws, floor(), rtol=1e-14)
+    t_floor, t_small = np.inf, np.inf
+    for _ in range(5):  # in turn, so that both see the same load
+        t_floor = min(t_floor, best_time(floor, 5))
+        t_small = min(t_small, best_time(small, 5))
+    print(
+        f'predictions(re_formula="NA"), 5000 rows x 1000 draws: {t_small * 1e3:.1f} ms; numpy floor '
+        f"(X @ beta, 1 / (1 + exp(-eta))): {t_floor * 1e3:.1f} ms; ratio {t_small / t_floor:.2f} (target <= 1.2)"
+    )
+
+
 def main():
     import mixeff
 
+    if "--per-row" in __import__("sys").argv:
+        bench_per_row()
+        return
     fit, data = make_fit()
     post = fit.idata["posterior"]
     beta = np.column_stack([post["Intercept"].values.ravel(), post["x"].values.ravel()])
@@ -138,6 +253,8 @@ def main():
     # Comparisons: ATE of x with by over the 5000-row grid, against bambi's interpret.comparisons.
     if "--no-comparisons" not in __import__("sys").argv:
         bench_comparisons(fit, data, m_floor)
+    print()
+    bench_per_row()
 
 
 def bench_comparisons(fit, data, m_floor):

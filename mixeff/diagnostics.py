@@ -14,6 +14,8 @@ which also bounds memory.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy import fft, special, stats
 
@@ -34,12 +36,23 @@ def _split(x: np.ndarray) -> np.ndarray:
     return np.concatenate([x[:, :, :half], x[:, :, x.shape[2] - half :]], axis=1)
 
 
+@functools.lru_cache(maxsize=8)
+def _normal_scores(size: int) -> np.ndarray:
+    """Blom's normal scores of every half-rank 1, 1.5, ..., size (read-only: shared by every call)."""
+    table = special.ndtri((np.arange(2, 2 * size + 1) / 2 - 3 / 8) / (size - 2 * 3 / 8 + 1))
+    table.flags.writeable = False
+    return table
+
+
 class _Sorted:
     """One row-wise sort of ``flat`` (rows, size), reused for ranks, median and quantiles."""
 
     def __init__(self, flat: np.ndarray):
+        rows, size = flat.shape
         self.order = np.argsort(flat, axis=1)
-        self.values = np.take_along_axis(flat, self.order, axis=1)
+        # flat positions of the sorted order: one 1-D take and put (take_along_axis builds 2-D indexes)
+        self._flat_order = (self.order + (np.arange(rows) * size)[:, None]).ravel()
+        self.values = np.ascontiguousarray(flat).ravel().take(self._flat_order).reshape(rows, size)
 
     def z_scores(self) -> np.ndarray:
         """Rank-normalised values (Blom's offset 3/8) in the original order of ``flat``.
@@ -49,7 +62,7 @@ class _Sorted:
         rank is ``first + last + 2`` (``scipy.stats.rankdata(method="average")``).
         """
         rows, size = self.values.shape
-        table = special.ndtri((np.arange(2, 2 * size + 1) / 2 - 3 / 8) / (size - 2 * 3 / 8 + 1))
+        table = _normal_scores(size)
         z_sorted = np.broadcast_to(table[::2], (rows, size))
         starts = np.ones((rows, size), dtype=bool)
         np.not_equal(self.values[:, 1:], self.values[:, :-1], out=starts[:, 1:])
@@ -64,7 +77,7 @@ class _Sorted:
             z_sorted = z_sorted.copy()
             z_sorted[tied] = table[first + last]
         z = np.empty((rows, size))
-        np.put_along_axis(z, self.order, z_sorted, axis=1)
+        z.ravel()[self._flat_order] = z_sorted.ravel()
         return z
 
     def quantile(self, prob: float) -> np.ndarray:

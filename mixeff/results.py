@@ -19,6 +19,7 @@ import pandas as pd
 import xarray as xr
 from arviz_stats.base import array_stats
 
+from .engine.quantiles import row_median, row_quantiles  # also for plots, which may not import the engine
 from .records import IntegratedLikelihood, NewLevels
 
 
@@ -95,9 +96,18 @@ def check_summary_options(conf_level: object, estimator: object, interval: objec
 
 
 def summarise_draws(
-    draws: np.ndarray, *, conf_level: float = 0.95, estimator: str = "median", interval: str = "eti"
+    draws: np.ndarray,
+    *,
+    conf_level: float = 0.95,
+    estimator: str = "median",
+    interval: str = "eti",
+    n_jobs: int | None = None,
 ) -> pd.DataFrame:
     """``estimate``, ``conf_low``, ``conf_high`` of each row of a ``(rows, S)`` array.
+
+    The median and the equal-tailed interval are numpy's (``np.quantile``, ``np.median``) bit for bit,
+    by partial selection on ``n_jobs`` threads (:func:`mixeff.engine.quantiles.row_quantiles`; None:
+    the package option).
 
     Examples
     --------
@@ -107,15 +117,15 @@ def summarise_draws(
     """
     check_summary_options(conf_level, estimator, interval)
     if interval == "eti":
-        # one partition pass for both tails and the median
+        # numpy's np.quantile(draws, probs, axis=1), bit for bit, by partial selection on threads
         probs = [(1 - conf_level) / 2, (1 + conf_level) / 2] + ([0.5] if estimator == "median" else [])
-        q = np.quantile(draws, probs, axis=1)
+        q = row_quantiles(draws, probs, n_jobs=n_jobs)
         lo, hi = q[0], q[1]
         est = q[2] if estimator == "median" else np.mean(draws, axis=1)
     else:
         bounds = array_stats.hdi(draws, conf_level, axis=-1)
         lo, hi = bounds[..., 0], bounds[..., 1]
-        est = np.median(draws, axis=1) if estimator == "median" else np.mean(draws, axis=1)
+        est = row_median(draws, n_jobs=n_jobs) if estimator == "median" else np.mean(draws, axis=1)
     return pd.DataFrame({"estimate": est, "conf_low": lo, "conf_high": hi})
 
 
@@ -271,7 +281,8 @@ class Result:
         arviz defines them, computed on the result's (chain, draw) draws.  The table's
         ``attrs["source"]`` says whether these are prior or posterior draws.
         """
-        stats = summarise_draws(self.draws, **{**self.options, **options})
+        # as many threads as the call that computed the draws had (dask's pieces: one)
+        stats = summarise_draws(self.draws, **{"n_jobs": getattr(self.call, "n_jobs", None), **self.options, **options})
         out = pd.concat([self.grid, stats], axis=1)
         if diagnostics:
             diag = self.diagnostics(estimator={**self.options, **options}["estimator"])

@@ -3,7 +3,8 @@
 model ← engine ← verbs → estimands, results;  plots → results;  estimands, datasets
 and results stand alone; config (package options) is a leaf that model, engine and verbs may read.
 diagnostics runs on the engine's thread pool (engine.parallel only: an entry with a dot names one
-module).  bambi (fitting with Bambi/PyMC) reads model; only the package's public API imports it.  No module
+module), and results summarises rows with engine.quantiles only (numpy's quantiles on that pool).
+bambi (fitting with Bambi/PyMC) reads model; only the package's public API imports it.  No module
 outside ``mixeff/bambi/`` imports PyMC, Bambi, PyTensor or nutpie, so that brms draws work without
 them.  Imports inside functions count too.
 """
@@ -22,7 +23,7 @@ ALLOWED = {
     "engine": {"engine", "model", "config", "records"},
     "estimands": {"estimands"},
     "datasets": {"datasets"},
-    "results": {"results", "diagnostics", "records"},
+    "results": {"results", "diagnostics", "records", "mixeff.engine.quantiles"},
     "records": {"records"},
     "diagnostics": {"diagnostics", "mixeff.engine.parallel"},
     "verbs": {"verbs", "engine", "estimands", "results", "model", "diagnostics", "config", "records"},

@@ -36,6 +36,7 @@ import pandas as pd
 from ..config import memory_limit
 from ..model.spec import ModelSpec
 from ..records import NewLevels
+from . import kernels
 from .design import Design, difference_design, prepare
 from .integrate import QuadratureInfo
 from .links import SharedRows, per_row
@@ -70,6 +71,9 @@ default chunks' rows, whatever ``chunk_rows`` is: so the order of every sum is t
 of threads and any chunk size."""
 PARALLEL_MIN_CELLS = 2e7
 """Smaller passes (under ~0.1 s) run on the calling thread: handing chunks to threads would cost more."""
+PER_ROW_PARALLEL_SHARE = 0.1
+"""A pass of per-row values (no group sums to hand back and add) runs on threads from this share of
+:data:`PARALLEL_MIN_CELLS` (a few ms of work), in tasks of one chunk each."""
 SHARED_ROWS_FACTOR = 8
 """A difference design's rows are gathered from their distinct values when there are at most 1/8 as many."""
 PROGRESS_MIN_CELLS = 2e8
@@ -161,6 +165,9 @@ class ArmPass:
         """The widest rule any integrated block needed (closed form or quadrature), for the result's record."""
         self.monte_carlo_se: np.ndarray | None = None
         """``(quantities, groups, S)`` Monte Carlo SE of averages over simulated new levels, when known."""
+        self.all_finite: bool | None = None
+        """Whether every value of the last per-row pass (:func:`per_row_values`) was finite, checked chunk by
+        chunk while in cache (None before one)."""
 
     def _check_integration(self) -> None:
         """Refuse integrating new levels that the requested value depends on but cannot be integrated.
@@ -233,8 +240,10 @@ class ChunkDraws:
     copy them before the loop moves on.
     """
 
-    def __init__(self, arms: ArmPass, rows: slice, buffers: _Buffers):
+    def __init__(self, arms: ArmPass, rows: slice, buffers: _Buffers, into: dict[int, np.ndarray] | None = None):
         self.arms, self.rows, self._buffers = arms, rows, buffers
+        self._into = into or {}
+        """Arms whose values go straight into the caller's ``(chunk, S)`` output block (no copy)."""
         self._eta: dict[int, np.ndarray] = {}
         self._value: dict[int, np.ndarray] = {}
         self._new: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}
@@ -290,6 +299,10 @@ class ChunkDraws:
                 self._value[arm] = self._parameter(arm, dpar)
             elif a.options.type == "link":
                 categorical = spec.family.categorical and not spec.family.ordinal
+                if not categorical and arm in self._into and arm not in self._eta:
+                    self._eta[arm] = linear_predictor(
+                        a.spec, a.plans, a.designs[arm], self.rows, out=self._into[arm], scratch=self._buffers.scratch
+                    )
                 self._value[arm] = self._category_eta(arm) if categorical else self.eta(arm)
             elif a.options.type == "log_lik":
                 self._value[arm] = self._log_lik(arm)
@@ -318,7 +331,7 @@ class ChunkDraws:
 
     def _response(self, arm: int) -> np.ndarray:
         a = self.arms
-        out = self._buffers.value(arm)[: self.size]
+        out = self._into[arm] if arm in self._into else self._buffers.value(arm)[: self.size]
         if arm in self._eta:  # keep the cached η intact for exact differences
             np.copyto(out, self._eta[arm])
         else:
@@ -621,11 +634,14 @@ def _evaluate(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.nd
     default = default_chunk_rows(s, len(arms.designs))
     task_rows = CHUNKS_PER_TASK * default
     chunk_rows = min(arms.options.chunk_rows or default, task_rows)
+    if groups is None:  # a row's values do not depend on the rows it is computed with: tasks of one chunk
+        task_rows = chunk_rows
     tasks = [slice(start, min(n, start + task_rows)) for start in range(0, n, task_rows)]
     work = n * s * len(arms.designs)
+    threshold = PARALLEL_MIN_CELLS * (PER_ROW_PARALLEL_SHARE if groups is None else 1)
     jobs = (
         1
-        if arms.options.type == "prediction" or work < PARALLEL_MIN_CELLS
+        if arms.options.type == "prediction" or work < threshold
         else min(resolve_jobs(arms.options.n_jobs), len(tasks))
     )
     out = np.empty((len(quantities), n, s)) if groups is None else None
@@ -633,33 +649,46 @@ def _evaluate(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.nd
     sums = None if groups is None else ChunkSums(quantities, groups, cells, s, task_rows)
     local = threading.local()
 
-    def evaluate(task: slice) -> TaskSums | None:
+    def evaluate(task: slice) -> TaskSums | bool:
         if not hasattr(local, "buffers"):
             local.buffers = _Buffers(min(n, chunk_rows), s)
         task_sums = None if sums is None else sums.of_task(task)
+        finite = True
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # per thread
             for start in range(task.start, task.stop, chunk_rows):
                 rows = slice(start, min(task.stop, start + chunk_rows))
-                chunk = ChunkDraws(arms, rows, local.buffers)
                 if task_sums is None:
                     assert out is not None  # per-row values: no sums
-                    for i, q in enumerate(quantities):
-                        out[i, rows] = q.per_row(chunk)
+                    blocks = [out[i, rows] for i in range(len(quantities))]
+                    into: dict[int, np.ndarray] = {}
+                    for q, block in zip(quantities, blocks):
+                        if type(q) is ArmValue:  # an arm's own values: computed in their place in out
+                            into.setdefault(q.arm, block)
+                    chunk = ChunkDraws(arms, rows, local.buffers, into)
+                    for q, block in zip(quantities, blocks):
+                        values = q.per_row(chunk)
+                        if values is not block:
+                            block[...] = values
+                        finite = finite and kernels.all_finite(block)
                 else:
-                    task_sums.add(chunk)
+                    task_sums.add(ChunkDraws(arms, rows, local.buffers))
                 done(rows.stop - rows.start)
-        return task_sums
+        return finite if task_sums is None else task_sums
 
     # Overflow and invalid operations stay silent in the loop: the verbs refuse non-finite results with
     # a message that says where they came from.
     with row_progress(n, work=work, progress=arms.options.progress) as done, single_threaded_blas():
-        for task_sums in ordered_map(evaluate, tasks, jobs):
+        finite = True
+        for task_result in ordered_map(evaluate, tasks, jobs):
             if sums is not None:
-                assert task_sums is not None  # a task of a pass with sums returns its sums
-                sums.add(task_sums)
+                assert isinstance(task_result, TaskSums)  # a task of a pass with sums returns its sums
+                sums.add(task_result)
+            else:
+                finite = finite and bool(task_result)
     if sums is not None:
         return sums
     assert out is not None  # per-row values: no sums
+    arms.all_finite = finite
     return out
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..results import Result, varying_columns
+from ..results import Result, row_median, row_quantiles, varying_columns
 
 INTERVALS = (0.66, 0.95)
 """Interval levels drawn by default (ggdist's 66% and 95%)."""
@@ -329,7 +329,7 @@ def interval_bounds(draws: np.ndarray, levels) -> list[tuple[np.ndarray, np.ndar
     for lev in levels:
         if not 0 < lev < 1:
             raise ValueError(f"interval levels must be in (0, 1), got {lev!r}")
-        lo, hi = np.quantile(draws, [(1 - lev) / 2, (1 + lev) / 2], axis=1)
+        lo, hi = row_quantiles(draws, [(1 - lev) / 2, (1 + lev) / 2])
         out.append((lo, hi))
     return out
 
@@ -341,7 +341,7 @@ def interval_widths(n: int) -> np.ndarray:
 
 def point_estimate(draws: np.ndarray, point: str) -> np.ndarray:
     if point == "median":
-        return np.median(draws, axis=1)
+        return row_median(draws)
     if point == "mean":
         return draws.mean(axis=1)
     raise ValueError(f"point={point!r} must be 'median' or 'mean'")

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..model.spec import ModelSpec
+from ..results import row_quantiles
 from ..verbs.call import Draws, Fit, Seed
 from ..verbs.fits import resolve_spec
 from ..verbs.predictive import (
@@ -768,8 +769,7 @@ def stat_edges(t: np.ndarray, lo: float, hi: float, bins: int = 30) -> np.ndarra
 
 def _intervals(ax, y, yrep, ctx: _Context, mask) -> dict:
     xs = ctx.x[mask] if ctx.x is not None else np.flatnonzero(mask) + 1.0
-    lo, hi = np.quantile(yrep, [(1 - ctx.prob) / 2, (1 + ctx.prob) / 2], axis=1)
-    med = np.median(yrep, axis=1)
+    lo, hi, med = row_quantiles(yrep, [(1 - ctx.prob) / 2, (1 + ctx.prob) / 2], median=True)
     width = 1.6 if len(y) <= 60 else 0.8
     ax.vlines(xs, lo, hi, color=REPLICATED, linewidth=width, gid="interval")
     size = 5 if len(y) <= 60 else 2.5
@@ -823,8 +823,7 @@ def _bars(ax, y, yrep, ctx: _Context, mask) -> dict:
     values = _values(y, yrep, ctx)
     observed = count_values(y[:, None], values)[:, 0]
     counts = count_values(yrep, values)
-    med = np.median(counts, axis=1)
-    lo, hi = np.quantile(counts, [(1 - ctx.prob) / 2, (1 + ctx.prob) / 2], axis=1)
+    lo, hi, med = row_quantiles(counts, [(1 - ctx.prob) / 2, (1 + ctx.prob) / 2], median=True)
     ax.bar(values, observed, width=0.8, color=REPLICATED, alpha=0.7, gid="observed")
     ax.vlines(values, lo, hi, color=REPLICATED_DARK, linewidth=1.6, gid="interval")
     ax.plot(values, med, color=REPLICATED_DARK, gid="median", **{**POINT, "markersize": 5})
@@ -848,7 +847,7 @@ def _rootogram(ax, y, yrep, ctx: _Context, mask) -> dict:
     observed = count_values(y[:, None], ks)[:, 0]
     counts = count_values(yrep, ks)
     expected = counts.mean(axis=1)
-    lo, hi = np.quantile(counts, [(1 - ctx.prob) / 2, (1 + ctx.prob) / 2], axis=1)
+    lo, hi = row_quantiles(counts, [(1 - ctx.prob) / 2, (1 + ctx.prob) / 2])
     root_e, root_o = np.sqrt(expected), np.sqrt(observed)
     ax.fill_between(ks, np.sqrt(lo), np.sqrt(hi), color=REPLICATED, alpha=0.3, linewidth=0, gid="band")
     ax.bar(ks, root_o, bottom=root_e - root_o, width=0.8, color="0.55", alpha=0.8, gid="observed")

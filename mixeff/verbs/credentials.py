@@ -9,6 +9,7 @@ import numpy as np
 
 from ..diagnostics import rhat_and_bulk_ess
 from ..engine.passes import ArmPass
+from ..engine.quantiles import row_median
 from ..records import NewLevels
 from ..results import ConvergenceWarning, MonteCarloWarning, Result
 
@@ -33,7 +34,7 @@ def new_level_credentials(arms: ArmPass, values: np.ndarray, transform=None) -> 
     if transform is not None:
         se = np.abs(transform(values + se) - transform(values - se)) / 2
         values = transform(values)
-    per_row = np.median(se, axis=1)
+    per_row = row_median(se)
     ratio = per_row / np.maximum(values.std(axis=1, ddof=1), np.finfo(float).tiny)
     record = replace(record, mc_se=per_row.tolist(), mc_se_ratio=ratio.tolist())
     if np.max(ratio) > MC_SE_WARN_RATIO:

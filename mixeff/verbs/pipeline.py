@@ -13,7 +13,7 @@ plan shared by every piece of the table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -65,12 +65,17 @@ class Job:
     aggregated: bool = False
     """A comparison function returning one value per draw: every row's hi and lo draws are computed,
     then the function is applied per term (and per ``by`` group)."""
+    checked: np.ndarray | None = field(default=None, init=False, repr=False)
+    """The array :meth:`values` returned when the engine found every one of its values finite, chunk by
+    chunk while in cache: :func:`conclude` need not read it again."""
 
     def values(self) -> np.ndarray:
         """``(rows, S)`` draws of the call's quantity, before ``hypothesis`` and ``transform``."""
         if self.aggregated:
             return self._aggregate(per_row_values(self.arms, self.quantities))
-        return run(self.arms, self.quantities, self.groups).reshape(-1, self.spec.n_samples)
+        values = run(self.arms, self.quantities, self.groups).reshape(-1, self.spec.n_samples)
+        self.checked = values if self.groups is None and self.arms.all_finite else None
+        return values
 
     def partial(self) -> Partial:
         """The accumulate stage's sums of this piece of a table (an averaged call)."""
@@ -160,7 +165,8 @@ def conclude(job: Job, values: np.ndarray, *, check: bool = True) -> Result:
     call's hypothesis and transform come after (:func:`~mixeff.verbs.finish.finish_result`).
     """
     call, spec = job.call, job.spec
-    require_finite(values, *VERBS[call.verb].undefined(call, spec))
+    if job.checked is not values:
+        require_finite(values, *VERBS[call.verb].undefined(call, spec))
     credentials = (
         job.arms.new_level_record()
         if job.aggregated

@@ -30,6 +30,8 @@ class _ByName:
     def __call__(self, frame: pd.DataFrame) -> np.ndarray:
         X = self.fixed_design(frame)
         if isinstance(X, pd.DataFrame):
+            if X.columns.is_unique and X.columns.tolist() == self.names:  # already in order: no reindexing
+                return np.asarray(X.to_numpy(dtype=float), dtype=float)
             missing = [n for n in self.names if n not in X.columns]
             if missing:
                 raise ValueError(

@@ -108,13 +108,14 @@ def _design(expr: str, data: pd.DataFrame, with_levels, what: str, na_action: st
         ) from None
     names = [brms_name(c) for t in design.terms.values() for c in t.labels]
     variables = set().union(*[t.var_names for t in design.terms.values()])
+    columns = pd.Index(names)  # built once: a frame's column index from a list costs more than its data
 
     def evaluate(frame: pd.DataFrame) -> pd.DataFrame:
         try:
             X = design.evaluate_new_data(with_levels(frame)).design_matrix
         except ValueError as err:
             raise ValueError(f"newdata cannot be evaluated by {what}: {err}") from None
-        return pd.DataFrame(np.asarray(X, dtype=float), columns=names, index=frame.index)
+        return pd.DataFrame(np.asarray(X, dtype=float), columns=columns, index=frame.index)
 
     return evaluate, names, sorted(v for v in variables if v in data.columns)
 

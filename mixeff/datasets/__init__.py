@@ -7,7 +7,7 @@
   judge intercepts whose true parameters are :data:`WINE_TRUTH` (:func:`load_wine`).
 * A **SYNTHETIC** stand-in for the Cooperative Election Study (CES) survey of the
   marginaleffects book's MRP chapter, with a known truth: written by
-  :mod:`mixeff.datasets.ces` (:func:`make_ces_like`, :func:`write_ces_like`) and
+  ``mixeff.datasets.ces`` (:func:`make_ces_like`, :func:`write_ces_like`) and
   read back by :func:`load_ces_like`.
 """
 
@@ -33,6 +33,27 @@ from .ces import (  # noqa: F401  (re-exported)
     make_ces_like,
     write_ces_like,
 )
+
+__all__ = [
+    "load_magnusson",
+    "load_sleepstudy",
+    "load_wine",
+    "load_ces_like",
+    "make_ces_like",
+    "write_ces_like",
+    "WINE_TRUTH",
+    "WINE_RATINGS",
+    "AGE_LEVELS",
+    "DEFAULT_SEED",
+    "EDUCATION_LEVELS",
+    "FILES",
+    "GENDER_LEVELS",
+    "SAMPLING_TILT",
+    "STATE_SIZES",
+    "TRUE_FIXED_EFFECTS",
+    "TRUE_RE_COR",
+    "TRUE_RE_SD",
+]
 
 
 def _data_dir() -> Path:

@@ -76,8 +76,8 @@ API reference
 =============
 
 Everything here is imported from the top-level package (``import mixeff as me``); every other module
-is internal and may move.  Each entry has its parameters, what it returns and a runnable example
-(the examples run as doctests in ``make test``).
+is internal and may move.  Each function's entry has its parameters, what it returns and a runnable
+example (the examples run as doctests in ``make test``).
 
 .. currentmodule:: mixeff
 """
@@ -105,7 +105,8 @@ def api_page(names: Sequence[str]) -> str:
     """The reStructuredText of the reference page: one ``autosummary`` table per section."""
     parts = [INTRO]
     for title, line, present in api_sections(names):
-        parts.append(f"{title}\n{'-' * len(title)}\n\n{line}\n\n.. autosummary::\n   :toctree: generated\n")
+        directive = ".. autosummary::\n   :toctree: generated\n   :nosignatures:\n"
+        parts.append(f"{title}\n{'-' * len(title)}\n\n{line}\n\n{directive}")
         parts.extend(f"   {name}" for name in present)
         parts.append("")
     return "\n".join(parts) + "\n"

@@ -65,7 +65,6 @@ myst_heading_anchors = 3
 # --- API ----------------------------------------------------------------------------------------------------
 autosummary_generate = True
 autosummary_imported_members = True
-autosummary_ignore_module_all = False  # a module's page lists its __all__ (mixeff.datasets)
 autodoc_typehints = "none"  # numpydoc's Parameters sections carry the types
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
@@ -97,3 +96,31 @@ html_theme_options = {
 }
 html_sidebars = {"index": [], "getting_started": [], "concepts": [], "from_r": [], "changelog": [], "cite": []}
 html_show_sourcelink = False
+
+
+# --- constants re-exported from a submodule ---------------------------------------------------------------------
+def _reexported_data_docs(app, what, name, obj, options, lines):
+    """A constant re-exported from a submodule keeps its ``#:`` comment.
+
+    autodoc reads doc comments only in the module it documents, and otherwise shows the docstring of
+    the value's type (``int``, ``tuple``); mixeff.datasets re-exports the CES constants of its ``ces``.
+    """
+    from sphinx.errors import PycodeError
+    from sphinx.pycode import ModuleAnalyzer
+
+    if what != "data" or not name.startswith("mixeff."):
+        return
+    module, _, attr = name.rpartition(".")
+    for candidate in [module, *sorted(m for m in sys.modules if m.startswith(module + "."))]:
+        try:
+            docs = ModuleAnalyzer.for_module(candidate).find_attr_docs()
+        except PycodeError:
+            continue
+        if ("", attr) in docs:
+            lines[:] = list(docs[("", attr)])
+            return
+
+
+def setup(app):
+    """Sphinx's hook: connect the handler above."""
+    app.connect("autodoc-process-docstring", _reexported_data_docs)

@@ -19,12 +19,8 @@ OUT = HERE / "_static" / "figures"
 # file name -> (notebook, cell id)
 FIGURES = {
     "six_effects.png": ("01_conditional_vs_marginal.ipynb", "f9c87089"),
-    "cluster_offsets.png": ("01_conditional_vs_marginal.ipynb", "13dfaf6e"),
     "link_vs_response.png": ("02_mar_properties.ipynb", "0f044c13"),
     "integrated_vs_typical.png": ("02_mar_properties.ipynb", "5273f8ec"),
-    "prior_posterior.png": ("04_mrp.ipynb", "08ef5058"),
-    "pp_check_dens.png": ("06_model_checking.ipynb", "99d26a84"),
-    "pp_check_levels.png": ("06_model_checking.ipynb", "5c9a2a73"),
     "sleepstudy_slopes.png": ("03_sleepstudy.ipynb", "5d79ddd7"),
 }
 

@@ -70,7 +70,6 @@ def test_every_public_name_gets_a_generated_page(tmp_path):
             "templates_path": [str(DOCS / "_templates")],
             "autosummary_generate": True,
             "autosummary_imported_members": True,
-            "autosummary_ignore_module_all": False,
             "autodoc_typehints": "none",
             "numpydoc_show_class_members": False,
         },

@@ -34,27 +34,6 @@ from .ces import (  # noqa: F401  (re-exported)
     write_ces_like,
 )
 
-__all__ = [
-    "load_magnusson",
-    "load_sleepstudy",
-    "load_wine",
-    "load_ces_like",
-    "make_ces_like",
-    "write_ces_like",
-    "WINE_TRUTH",
-    "WINE_RATINGS",
-    "AGE_LEVELS",
-    "DEFAULT_SEED",
-    "EDUCATION_LEVELS",
-    "FILES",
-    "GENDER_LEVELS",
-    "SAMPLING_TILT",
-    "STATE_SIZES",
-    "TRUE_FIXED_EFFECTS",
-    "TRUE_RE_COR",
-    "TRUE_RE_SD",
-]
-
 
 def _data_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "data"

@@ -9,13 +9,14 @@ PY := $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /u
 # CI-size notebooks: few draws, a few minutes; `make notebooks` runs them at full size.
 NB_SIZE ?= full
 
-.PHONY: demo test test-fast lint notebooks bench clean help
+.PHONY: demo test test-fast lint docs notebooks bench clean help
 
 help:
 	@echo "make demo       fit the lognormal cluster model on the bundled Magnusson data; print conditional vs marginal means"
 	@echo "make test       unit tests, doctests and the notebooks at CI size"
 	@echo "make test-fast  the tests without MCMC, doctests or notebooks (pytest -m 'not slow' tests/), under a minute"
 	@echo "make lint       ruff check, ruff format --check and mypy"
+	@echo "make docs       the documentation site in docs/_build/html (warnings are errors; internal links checked)"
 	@echo "make notebooks  execute the notebooks at full size (writes notebooks/_executed/)"
 	@echo "make bench      benchmark mixeff vs Bambi vs a numpy floor"
 
@@ -23,7 +24,7 @@ $(STAMP): pyproject.toml
 	@if [ -z "$(PY)" ]; then echo "Python 3.12 not found: install python3.12 (e.g. apt-get install python3.12 python3.12-venv, or pyenv install 3.12)"; exit 1; fi
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,nutpie,dask,bambi]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,nutpie,dask,bambi,docs]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $(STAMP)
 
@@ -43,6 +44,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The notebooks are rendered from their committed outputs, never executed here (make test executes them);
+# figures.py copies the figures the pages show out of those outputs; check_site.py checks every internal link.
+docs: $(STAMP)
+	$(BIN)/python docs/figures.py
+	MPLBACKEND=Agg $(BIN)/python -m sphinx -b html -W --keep-going -q docs docs/_build/html
+	$(BIN)/python docs/check_site.py docs/_build/html
+
 notebooks: $(STAMP)
 	mkdir -p notebooks/_executed
 	for nb in notebooks/0*.ipynb; do \
@@ -56,4 +64,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_diagnostics.py
 
 clean:
-	rm -rf $(VENV) notebooks/_executed .pytest_cache
+	rm -rf $(VENV) notebooks/_executed .pytest_cache docs/_build docs/api docs/notebooks

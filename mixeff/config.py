@@ -52,10 +52,10 @@ def set_options(**options: Unpack[Options]) -> dict[str, Any]:
 
     ``progress`` : None, True or False -- see the module notes.
     ``memory_limit`` : bytes a result's draws may take, or None for 80% of the memory
-    available when the call starts (see :func:`memory_limit`).
+    available when the call starts (see ``mixeff.config.memory_limit``).
     ``n_jobs`` : threads the engine runs row chunks on when a call does not say (None or -1:
     every core this process may use; 1: the calling thread only).  Results do not depend on it.
-    ``compiled`` : True (the default) runs the numba kernels of :mod:`mixeff.engine.kernels` where they
+    ``compiled`` : True (the default) runs the numba kernels of ``mixeff.engine.kernels`` where they
     apply; False runs numpy only.  The numbers are the same either way, bit for bit.
     """
     unknown = sorted(set(options) - set(DEFAULTS))

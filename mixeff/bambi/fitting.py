@@ -69,11 +69,11 @@ class MixedFit:
     verbs work on it unchanged; asking a fit without prior draws for them is an
     error that says how to refit.
 
-    Saving a fit
-    ------------
-    A fit pickles (``pickle``, ``cloudpickle``): it is saved as its draws, its
+    Notes
+    -----
+    Saving a fit.  A fit pickles (``pickle``, ``cloudpickle``): it is saved as its draws, its
     data and what rebuilds the Bambi model (formula, family, links, priors, aliases -- see
-    :func:`~mixeff.bambi.adapter.model_recipe`), and loading rebuilds the model, so
+    ``mixeff.bambi.adapter.model_recipe``), and loading rebuilds the model, so
     the loaded fit gives the same draws of every verb, bit for bit.  Names the formula
     takes from your namespace (``np`` in ``np.log(x)``, a function of yours) are saved
     with it: modules by name, functions as pickle saves them (by reference).
@@ -216,7 +216,7 @@ def fit(
         lme4/brms syntax, e.g. ``"y ~ 1 + TX + (1 | cluster)"``.  As in brms, the terms
         of one bar are correlated: ``(1 + x | g)`` estimates the correlation of g's
         intercepts and slopes (LKJ prior, see ``priors``), sampled non-centred as
-        ``diag(sd) L z`` (:mod:`mixeff.bambi.correlated`); ``(1 + x || g)`` keeps them
+        ``diag(sd) L z`` (``mixeff.bambi.correlated``); ``(1 + x || g)`` keeps them
         independent.  With the PyMC sampler such models default to
         ``target_accept=0.9`` (PyMC's 0.8 left a few divergent transitions where
         Stan leaves none).  Terms may transform columns -- ``bs(x, df=4)``,
@@ -233,7 +233,7 @@ def fit(
         ``bmb.Model(bmb.Formula("y ~ x", "sigma ~ x"), d)`` and wrap it with :func:`from_bambi`.
     priors : dict or "brms", optional
         Bambi ``Prior`` objects by term name, or brms-style classes (see
-        :mod:`mixeff.bambi.priors`): ``{"b": "normal(0, 0.2)", "Intercept": "normal(0, 0.2)",
+        ``mixeff.bambi.priors``): ``{"b": "normal(0, 0.2)", "Intercept": "normal(0, 0.2)",
         "sd": "normal(0, 1)", "cor": "lkj(2)"}`` (``sd`` priors are half-distributions).  A key
         that is not a parameter of the model is an error.  ``"brms"``: brms's default priors,
         computed from the data as brms does (:func:`default_priors` lists them), so the
@@ -449,7 +449,7 @@ def default_priors(formula: str, data: pd.DataFrame, family: str = "gaussian", l
     """Brms's default priors for a model, as the ``priors=`` classes of :func:`fit` (brms's ``default_prior``).
 
     ``fit(..., priors="brms")`` uses exactly these; edit the dict to change a class as
-    ``set_prior`` does in brms.  See :func:`mixeff.bambi.priors.brms_defaults` for the rules.
+    ``set_prior`` does in brms.  See ``mixeff.bambi.priors.brms_defaults`` for the rules.
 
     Examples
     --------

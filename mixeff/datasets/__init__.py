@@ -7,7 +7,7 @@
   judge intercepts whose true parameters are :data:`WINE_TRUTH` (:func:`load_wine`).
 * A **SYNTHETIC** stand-in for the Cooperative Election Study (CES) survey of the
   marginaleffects book's MRP chapter, with a known truth: written by
-  :mod:`mixeff.datasets.ces` (:func:`make_ces_like`, :func:`write_ces_like`) and
+  ``mixeff.datasets.ces`` (:func:`make_ces_like`, :func:`write_ces_like`) and
   read back by :func:`load_ces_like`.
 """
 

@@ -140,6 +140,7 @@ _VETERAN_BY_AGE = np.array([-1.6, -0.9, -0.6, -0.3, 0.3, 0.7])  # logit shifts
 _STATES: tuple[str, ...] = tuple(sorted(STATE_SIZES))
 _N_CELLS = len(AGE_LEVELS) * len(EDUCATION_LEVELS) * 2 * 2  # per state
 
+#: The CSV file of each table, in ``data/`` (``write_ces_like`` writes them, ``load_ces_like`` reads them).
 FILES = {
     "survey": "ces_synthetic_survey.csv",
     "demographics": "ces_synthetic_demographics.csv",

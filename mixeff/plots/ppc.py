@@ -167,7 +167,7 @@ def pp_check(
     o = ordinal, k = categorical):
 
     - ``"dens_overlay"`` (c, n): kernel density of ``y`` (dark) over those of ``ndraws`` data sets
-      ``y_rep`` (light), arviz-stats' KDE (:func:`mixeff.plots.density.kde`).
+      ``y_rep`` (light), arviz-stats' KDE (``mixeff.plots.density.kde``).
     - ``"hist"`` (c, n, b, 0/1, o): histograms of ``y`` and of ``ndraws`` data sets, one panel each.
     - ``"boxplot"`` (c, n, b): boxplots of ``y`` and of ``ndraws`` data sets.
     - ``"ecdf_overlay"`` (c, n, b, 0/1, o): empirical CDFs of ``y`` and of ``ndraws`` data sets.

@@ -230,7 +230,7 @@ def datagrid(
 
     Variables not given (the model's predictors, or every column of ``newdata``
     without a fit; never the model's response) are summarised by a function chosen
-    by their type (:func:`variable_kind`), as in marginaleffects:
+    by their type (``variable_kind``), as in marginaleffects:
 
     * ``FUN_numeric``: real numbers; ``FUN_integer``: whole numbers (falls back to
       ``FUN_numeric`` when not given); ``FUN_binary``: numbers all 0 or 1;
@@ -238,7 +238,7 @@ def datagrid(
       columns; ``FUN_logical``: booleans; ``FUN_other``: anything else.
     * ``FUN`` applies to every type whose own ``FUN_*`` is not given.
     * Each function gets the column without its missing values and returns one value
-      or several (e.g. :func:`fivenum`); several values are crossed like given ones.
+      or several (e.g. ``fivenum``); several values are crossed like given ones.
 
     Without them, ``grid_type`` decides: ``"mean_or_mode"`` (the default) takes the
     mean of numbers and the mode of binary, logical, factor, character and other

@@ -47,7 +47,7 @@ class HypothesesResult(Result):
     * ``evidence_ratio``: for an inequality ``p / (1 - p)`` (``inf`` when every
       draw satisfies it, as brms); for a point hypothesis the Savage–Dickey Bayes
       factor BF01 = posterior density / prior density at the point (brms's
-      ``Evid.Ratio``), with the density estimator in :attr:`bayes_factor_method`.
+      ``Evid.Ratio``), with the density estimator in ``bayes_factor_method``.
     * with ``equivalence=(lo, hi)``: ``p_rope_unconditional`` (share of draws
       strictly inside), ``p_rope_conditional`` (that share among draws inside the
       credible interval; marginaleffects' ``p.rope.*``), ``p_below_rope`` and
@@ -165,7 +165,7 @@ def hypotheses(
         * An expression: ``"b2 - b1 = 0"`` (``b1`` = the **first** row, as in
           marginaleffects), ``"b2 / b1 = 1"``, ``"exp(b1)"``; rows may also be named
           by a unique ``term`` or row label (in backticks when not an identifier:
-          ```` "`1` - `0` = 0" ````), and a fit's parameters by name (``"TX < 0"``).
+          ``"`1` - `0` = 0"``), and a fit's parameters by name (``"TX < 0"``).
           ``lhs = rhs`` gives the draws of ``lhs - rhs``; with no comparison the
           expression itself.
         * An inequality ``"b1 > 0.4"`` (also ``>=``, ``<``, ``<=``): adds

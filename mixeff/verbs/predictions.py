@@ -62,7 +62,7 @@ def predictions(
         Rows to predict; the model's data by default.  See :func:`mixeff.datagrid`.
         Or marginaleffects' shortcuts: ``"mean"`` (one row: numbers at their mean,
         the rest at their mode), ``"median"``, ``"tukey"``, ``"grid"``, ``"balanced"``
-        (see :func:`mixeff.verbs.grid.newdata_shortcut`); ``by`` columns then take every value.
+        (see ``mixeff.verbs.grid.newdata_shortcut``); ``by`` columns then take every value.
     variables : str, list of str or dict, optional
         Counterfactual predictions (marginaleffects' ``variables``): ``newdata`` is
         replicated once per combination of these variables' values, in blocks (the

@@ -65,7 +65,7 @@ def slopes(
     divided by the realised step ``(x + h/2) − (x − h/2)`` of each row.  The link-scale
     difference is computed exactly as ``(X_hi − X_lo)β + Σ (Z_hi − Z_lo)b`` and the
     response-scale one as an exact increment where the link allows, so no digits
-    are lost to cancellation (see :mod:`mixeff.engine.passes`).
+    are lost to cancellation (see ``mixeff.engine.passes``).
 
     Factor, logical and 0/1 variables fall back to contrasts, as marginaleffects
     does: each level minus the reference level (``contrast`` shows e.g. ``"b - a"``).

@@ -64,7 +64,7 @@ def from_arrays(
 
     Ordinal families (``cumulative``, ``sratio``) take ``categories`` (the response's,
     in order) and ``aux={"threshold": (S, K - 1)}``; a categorical family takes
-    ``categories`` and one :class:`~mixeff.model.spec.Predictor` of η per non-reference
+    ``categories`` and one ``Predictor`` of η per non-reference
     category in ``dpars`` (the reference, first, has η = 0).  ``dpars`` also gives any
     auxiliary parameter its own formula (``{"sigma": Predictor(..., link_name="log")}``).
 

@@ -8,9 +8,8 @@ Models are brms-named draws without MCMC (``mixeff.from_brms_draws``, 4 chains).
    ``--compare-rows`` rows it also times ``arviz_stats.loo`` on the whole log-likelihood matrix (which
    computes PSIS twice: for the pointwise values and for the log weights it returns).
 2. ``loo(group="g")``: a bernoulli ``y ~ x + (1 + x | g)`` with correlated terms, ``--clusters`` clusters ×
-   50 rows × 4000 draws (the issue's size is ``--clusters 200``): each cluster's likelihood integrated by
-   adaptive Gauss–Hermite (18² nodes, checked against 12²), then PSIS.  The integration costs about a second
-   or two per cluster of 50 rows × 4000 draws and grows linearly with the clusters.
+   50 rows × 4000 draws (default: the issue's 200): each cluster's likelihood integrated by adaptive
+   Gauss–Hermite (18² nodes, checked against 12²), then PSIS; ``log_lik(group=)`` alone is timed too.
 3. ``log_lik`` next to ``predictions`` on the same 50 000 rows × 1000 draws (best of 3): times and ratio.
 
 arviz-stats' PSIS is a Python loop over observations that holds the GIL: ``loo``'s time is that loop's
@@ -18,8 +17,8 @@ arviz-stats' PSIS is a Python loop over observations that holds the GIL: ``loo``
 log-likelihood runs beside it on the other threads.  Timings are noisy on a shared machine.
 
 Run: ``.venv/bin/python bench/bench_loo.py [--rows 1000000] [--clusters 200] [--quick]`` (default: 100 000
-rows and 10 clusters, a few minutes on a quiet machine; the issue's sizes take tens of minutes: PSIS's ~0.5 ms
-per row and the integration's ~1.5 s per cluster; ``--quick``: small sizes).
+rows and 200 clusters, a few minutes on a quiet machine; ``--rows 1000000`` adds PSIS's ~0.5 ms per row, about
+ten minutes; ``--quick``: small sizes).
 """
 
 from __future__ import annotations
@@ -130,7 +129,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000, help="rows of case 1 (the issue's: 1000000)")
     parser.add_argument("--compare-rows", type=int, default=10_000, help="rows of the arviz_stats.loo comparison")
-    parser.add_argument("--clusters", type=int, default=10, help="clusters of case 2 (the issue's: 200)")
+    parser.add_argument("--clusters", type=int, default=200, help="clusters of case 2 (the issue's 200)")
     parser.add_argument("--quick", action="store_true", help="small sizes: 5000 rows, 3 clusters, 10 000 rows")
     opts = parser.parse_args()
     import arviz_stats

@@ -30,7 +30,7 @@ from .plots import (
 from .records import IntegratedLikelihood, NewLevels
 from .results import ConvergenceWarning, MixeffWarning, MonteCarloWarning, Result, get_draws, stack
 from .verbs.call import Call
-from .verbs.compare import WAICWarning, loo, loo_compare, waic
+from .verbs.compare import ParetoKWarning, WAICWarning, loo, loo_compare, waic
 from .verbs.comparisons import avg_comparisons, comparisons
 from .verbs.datatree import to_datatree
 from .verbs.distributed import LazyDraws
@@ -86,6 +86,7 @@ __all__ = [
     "MonteCarloWarning",
     "ConvergenceWarning",
     "WAICWarning",
+    "ParetoKWarning",
     "stack",
     "set_options",
     "get_options",

@@ -64,20 +64,24 @@ def integrated_log_lik(spec: ModelSpec, frame: pd.DataFrame, group: str, n_jobs:
         raise ValueError(
             f"log_lik(group=...) integrates a level's effects in closed form for gaussian and lognormal "
             f"(identity link) and by adaptive Gauss-Hermite quadrature for bernoulli(logit), binomial(logit) "
-            f"and poisson(log); not yet for {family}({link})"
+            f"and poisson(log); not yet for {family}({link}): score new clusters with "
+            f"mixeff.kfold(fit, group={group!r}) (exact refits), or leave group=None for each row's likelihood"
         )
     if spec.dpars:
         grouped = [name for name, p in spec.dpars.items() if p.groups]
         raise ValueError(
             f"log_lik(group=...) does not yet integrate models whose auxiliary parameter(s) "
-            f"{grouped or list(spec.dpars)} have their own formula" + (" with group-level terms" if grouped else "")
+            f"{grouped or list(spec.dpars)} have their own formula"
+            + (" with group-level terms" if grouped else "")
+            + f": score new clusters with mixeff.kfold(fit, group={group!r}) (exact refits), or leave group=None"
         )
     factor = spec.groups[group]
     q = factor.sd.shape[1]
     if not closed and q > 3:
         raise ValueError(
-            f"log_lik(group={group!r}): the factor has {q} group-level terms; adaptive quadrature is offered "
-            "for up to 3 (a tensor-product rule grows as nodes**q)"
+            f"log_lik(group={group!r}): the factor has {q} group-level terms {list(factor.terms)}; adaptive "
+            "quadrature is offered for up to 3 (a tensor-product rule grows as nodes**q): score new clusters "
+            f"with mixeff.kfold(fit, group={group!r}) (exact refits), or fit at most 3 terms in ( ... | {group})"
         )
     y = frame[spec.response].to_numpy(dtype=float)
     eta, others = _other_parts(spec, frame, group)

@@ -1,8 +1,8 @@
 """``loo``, ``waic`` and ``loo_compare``: brms's predictive model comparison, by arviz-stats.
 
-The pointwise log-likelihoods come from :func:`mixeff.log_lik` (through
-:func:`mixeff.to_datatree`'s ``log_likelihood`` group); PSIS-LOO and the comparison table are
-arviz-stats' own (:func:`arviz_stats.loo`, :func:`arviz_stats.compare`).  arviz-stats has no WAIC,
+The pointwise log-likelihoods are :func:`mixeff.log_lik`'s, streamed by row chunk
+(:mod:`mixeff.verbs.pointwise`); PSIS-LOO and the comparison table are arviz-stats' own (its PSIS per
+chunk, :func:`arviz_stats.compare`).  arviz-stats has no WAIC,
 so :func:`waic` computes it here, with R's ``loo::waic`` formulas.
 """
 
@@ -16,20 +16,39 @@ import arviz_stats
 import numpy as np
 import pandas as pd
 import xarray as xr
-from arviz_stats.utils import ELPDData
+from arviz_stats.utils import ELPDData, ELPDDataLOO
 
+from ..model.spec import ModelSpec
 from ..results import MixeffWarning
 from .call import Fit
 from .datatree import OBS, to_datatree
+from .fits import resolve_spec
 from .loglik import log_lik
+from .pointwise import loo_pointwise, psis_loo_rows, waic_pointwise_stream
 
 
 class WAICWarning(MixeffWarning):
     """Some observation's p_waic exceeds 0.4: WAIC is unreliable there (R's ``loo::waic`` warns alike)."""
 
 
-def loo(fit: Fit, *, re_formula: str | None = None, group: str | None = None, pointwise: bool = True) -> ELPDData:
-    """PSIS-LOO-CV of a fit: brms's ``loo``, computed by :func:`arviz_stats.loo`.
+class ParetoKWarning(MixeffWarning):
+    """A Pareto k above arviz-stats' threshold: that observation's (left-out level's) PSIS-LOO is unreliable.
+
+    :func:`mixeff.kfold` refits without it, exactly.
+    """
+
+
+def loo(
+    fit: Fit,
+    *,
+    re_formula: str | None = None,
+    group: str | None = None,
+    pointwise: bool = True,
+    chunk_rows: int | None = None,
+    progress: bool | None = None,
+    n_jobs: int | None = None,
+) -> ELPDData:
+    """PSIS-LOO-CV of a fit: brms's ``loo``, computed by arviz-stats' PSIS.
 
     Without ``group`` it answers: how well does the model predict a *new observation in the same
     clusters*?  The likelihood is the conditional one, given each draw's group-level effects
@@ -41,9 +60,17 @@ def loo(fit: Fit, *, re_formula: str | None = None, group: str | None = None, po
     fitted population (:func:`mixeff.log_lik` with ``group=``), which is what leave-one-cluster-out
     needs (Merkle, Furr & Rabe-Hesketh 2019); PSIS with the conditional likelihood fails there.
 
-    arviz-stats warns (``UserWarning``, passed through) when a Pareto k exceeds its threshold,
-    min(1 − 1/log10(S), 0.7) for S draws (``res.good_k``); those observations' estimates are
-    unreliable: refit leaving out the observations with high k, or use K-fold cross-validation.
+    Streamed: the log-likelihood is computed by row chunk (on ``n_jobs`` threads), each chunk goes
+    through arviz-stats' PSIS (the call :func:`arviz_stats.loo` makes, with the same relative
+    efficiency ``r_eff`` from the posterior's ESS), and only the pointwise values are kept, so memory
+    does not grow with rows × draws.  PSIS is per observation, so the result equals
+    :func:`arviz_stats.loo` on the whole log-likelihood matrix, bit for bit, for any ``chunk_rows`` and
+    ``n_jobs``.  arviz-stats' PSIS is a Python loop over observations (about half a millisecond per
+    observation of 1000 draws) that runs on one core; the log-likelihood runs beside it on the others.
+
+    Warns (:class:`ParetoKWarning`) when a Pareto k exceeds arviz-stats' threshold
+    min(1 − 1/log10(S), 0.7) for S draws (``res.good_k``): those observations' (levels') estimates
+    are unreliable; use :func:`mixeff.kfold` (exact refits) for them.
 
     Parameters
     ----------
@@ -54,12 +81,19 @@ def loo(fit: Fit, *, re_formula: str | None = None, group: str | None = None, po
     group : str, optional
         A grouping factor: leave-one-cluster-out, one pointwise value per level of it.
     pointwise : bool
-        Keep the pointwise ``elpd_i`` and ``pareto_k`` (needed by :func:`loo_compare`).
+        Keep the pointwise ``elpd_i``, ``pareto_k`` and ``p_loo_i`` (needed by :func:`loo_compare`).
+    chunk_rows, progress, n_jobs
+        Engine chunk size (rows), progress bar and threads (see :func:`mixeff.predictions`); the values
+        do not depend on them.  With ``group`` the levels' likelihoods are integrated at once and these
+        do not apply.
 
     Returns
     -------
     arviz_stats.ELPDDataLOO
-        ``elpd``, ``se``, ``p`` (p_loo), ``pareto_k``, ``elpd_i``, ...
+        As :func:`arviz_stats.loo` returns it: ``elpd``, ``se``, ``p`` (p_loo), ``n_samples``,
+        ``n_data_points``, ``scale`` ("log"), ``warning``, ``good_k``, ``elpd_i``, ``pareto_k``,
+        ``approx_posterior`` (False); also ``p_loo_i`` (arviz-stats' ``loo`` leaves it None).
+        ``log_weights`` is None: the smoothed weights are rows × draws, which streaming does not keep.
 
     Examples
     --------
@@ -76,33 +110,125 @@ def loo(fit: Fit, *, re_formula: str | None = None, group: str | None = None, po
     >>> int(res.n_data_points), bool(res.elpd < 0)
     (60, True)
     """
+    posterior = _posterior(fit)
     if group is not None:
+        if re_formula is not None:
+            raise ValueError("loo(group=...) integrates that factor's effects; re_formula does not apply")
         clusters = log_lik(fit, group=group)
-        values = clusters.draws.reshape(len(clusters.grid), clusters.n_chains, clusters.n_draws).transpose(1, 2, 0)
         levels = clusters.grid[group].astype(str).to_numpy()
-        data = xr.DataArray(values, dims=("chain", "draw", group), coords={group: levels})
-        posterior = to_datatree(fit)["posterior"].to_dataset()  # arviz-stats reads chains and draws there
-        # the variable is not named after the factor: that name is its dimension's coordinate
-        tree = xr.DataTree.from_dict({"posterior": posterior, "log_likelihood": xr.Dataset({"log_lik": data})})
-        return arviz_stats.loo(tree, pointwise=pointwise, var_name="log_lik")
-    tree = to_datatree(fit, log_likelihood=True, re_formula=re_formula)
-    var_name = str(next(iter(tree["log_likelihood"].data_vars)))
-    return arviz_stats.loo(tree, pointwise=pointwise, var_name=var_name)
+        n_samples = clusters.n_chains * clusters.n_draws
+        r_eff = relative_efficiency(posterior, n_samples)
+        values = clusters.draws.reshape(len(levels), clusters.n_chains, clusters.n_draws)
+        elpd_i, pareto_k, p_loo_i = psis_loo_rows(values, r_eff)
+        return _elpd_loo(elpd_i, pareto_k, p_loo_i, group, levels, n_samples, pointwise, f"levels of {group!r}", group)
+    spec = resolve_spec(fit, fit.source if isinstance(fit, ModelSpec) else "posterior")
+    r_eff = relative_efficiency(posterior, spec.n_samples)
+    rows = loo_pointwise(
+        fit, re_formula=re_formula, r_eff=r_eff, chunk_rows=chunk_rows, progress=progress, n_jobs=n_jobs
+    )
+    v = rows.values
+    n = len(v["elpd_i"])
+    return _elpd_loo(
+        v["elpd_i"], v["pareto_k"], v["p_loo_i"], OBS, np.arange(n), spec.n_samples, pointwise, "observations", None
+    )
 
 
-def waic(fit: Fit, *, re_formula: str | None = None) -> ELPDData:
+def relative_efficiency(posterior: xr.Dataset, n_samples: int) -> float:
+    """arviz-stats' default ``r_eff`` of :func:`arviz_stats.loo`.
+
+    The posterior's mean-ESS, averaged over all its variables, divided by the draws; 1 with one chain.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> post = xr.Dataset({"a": (("chain", "draw"), np.random.default_rng(1).normal(size=(2, 400)))})
+    >>> 0.8 < relative_efficiency(post, 800) < 1.2
+    True
+    """
+    if posterior.sizes["chain"] == 1:
+        return 1.0
+    ess = posterior.azstats.ess(method="mean")
+    return float(np.hstack([ess[v].values.flatten() for v in ess.data_vars]).mean() / n_samples)
+
+
+def _posterior(fit: Fit) -> xr.Dataset:
+    """The fit's parameter draws (the tree's posterior, or prior for a spec of prior draws)."""
+    tree = to_datatree(fit)
+    name = "posterior" if "posterior" in tree.children else "prior"
+    return tree[name].to_dataset()
+
+
+def _elpd_loo(
+    elpd_i: np.ndarray,
+    pareto_k: np.ndarray,
+    p_loo_i: np.ndarray,
+    dim: str,
+    coords: np.ndarray,
+    n_samples: int,
+    pointwise: bool,
+    what: str,
+    group: str | None,
+) -> ELPDDataLOO:
+    """arviz-stats' ``ELPDDataLOO`` from the pointwise values, its totals by arviz-stats' ``loo_summary``."""
+    pointwise_da = {
+        name: xr.DataArray(values, dims=(dim,), coords={dim: coords}, name=name)
+        for name, values in (("elpd_i", elpd_i), ("pareto_k", pareto_k), ("p_loo_i", p_loo_i))
+    }
+    elpd, se, p, _ = pointwise_da["elpd_i"].azstats.loo_summary(pointwise_da["p_loo_i"])
+    good_k = min(1 - 1 / np.log10(n_samples), 0.7) if n_samples > 1 else 0.7
+    high = pareto_k > good_k
+    warn = bool(np.any(high))
+    if warn:
+        refit = f"mixeff.kfold(fit, group={group!r})" if group is not None else "mixeff.kfold"
+        warnings.warn(
+            f"Pareto k above {good_k:.2f} (arviz-stats' threshold for {n_samples} draws) for {int(high.sum())} of "
+            f"{high.size} {what} (largest {float(np.max(pareto_k)):.2f}): their PSIS-LOO estimates are unreliable, "
+            f"the posterior without them is too far from the full one; use {refit} (exact refits) "
+            "(res.pareto_k names them)",
+            ParetoKWarning,
+            stacklevel=3,
+        )
+    return ELPDDataLOO(
+        elpd=elpd,
+        se=se,
+        p=p,
+        n_samples=n_samples,
+        n_data_points=int(elpd_i.size),
+        scale="log",
+        warning=warn,
+        good_k=good_k,
+        elpd_i=pointwise_da["elpd_i"] if pointwise else None,
+        pareto_k=pointwise_da["pareto_k"] if pointwise else None,
+        approx_posterior=False,
+        log_weights=None,
+        p_loo_i=pointwise_da["p_loo_i"] if pointwise else None,
+    )
+
+
+def waic(
+    fit: Fit,
+    *,
+    re_formula: str | None = None,
+    chunk_rows: int | None = None,
+    progress: bool | None = None,
+    n_jobs: int | None = None,
+) -> ELPDData:
     """WAIC of a fit: brms's ``waic``, computed in numpy (arviz-stats has none) as R's ``loo::waic``.
 
     With ll[i, s] = :func:`mixeff.log_lik` (same conditional likelihood as :func:`loo`):
     elpd_waic_i = log mean_s exp(ll[i, s]) − var_s(ll[i, s]) (the variance with n − 1),
     p_waic = Σ_i var_s(ll[i, s]), elpd_waic = Σ_i elpd_waic_i, se = sqrt(n · var_i(elpd_waic_i)).
     Warns (:class:`WAICWarning`) when some p_waic_i exceeds 0.4, as R does; prefer :func:`loo`.
+    Streamed by row chunk as :func:`loo` (the pointwise values do not depend on ``chunk_rows`` or
+    ``n_jobs``).
 
     Parameters
     ----------
     fit : MixedFit or ModelSpec
     re_formula : None, "NA" or str
         The group-level terms of the likelihood, as :func:`mixeff.log_lik`.
+    chunk_rows, progress, n_jobs
+        Engine chunk size (rows), progress bar and threads (see :func:`mixeff.predictions`).
 
     Returns
     -------
@@ -122,8 +248,10 @@ def waic(fit: Fit, *, re_formula: str | None = None) -> ELPDData:
     >>> int(w.n_data_points), bool(0 < w.p < 10)
     (60, True)
     """
-    ll = np.asarray(log_lik(fit, re_formula=re_formula).draws, dtype=float)
-    elpd_i, p_i = waic_pointwise(ll)
+    rows = waic_pointwise_stream(
+        fit, re_formula=re_formula, chunk_rows=chunk_rows, progress=progress, n_jobs=n_jobs, reduce=waic_pointwise
+    )
+    elpd_i, p_i = rows.values["elpd_i"], rows.values["p_i"]
     n = elpd_i.size
     warn = bool(np.any(p_i > 0.4))
     if warn:
@@ -136,7 +264,7 @@ def waic(fit: Fit, *, re_formula: str | None = None) -> ELPDData:
         elpd=float(elpd_i.sum()),
         se=float(np.sqrt(n * np.var(elpd_i, ddof=1))) if n > 1 else float("nan"),
         p=float(p_i.sum()),
-        n_samples=ll.shape[1],
+        n_samples=rows.spec.n_samples,
         n_data_points=n,
         scale="log",
         warning=warn,

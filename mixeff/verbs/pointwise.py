@@ -9,18 +9,26 @@ pointwise ``elpd_waic_i`` and ``p_waic_i``.  PSIS and WAIC treat each observatio
 across chains), so the chunking is exact: the pointwise values equal, bit for bit, those of
 :func:`arviz_stats.loo` on the whole matrix, for any ``chunk_rows`` and ``n_jobs``.
 
-arviz-stats' PSIS is a Python loop over observations that holds the GIL: the threads overlap the
-log-likelihood with it, but PSIS itself runs on one core.
+arviz-stats' PSIS is a Python loop over observations that holds the GIL, so threads cannot share it:
+above :data:`PSIS_PROCESS_MIN_CELLS` cells (and with more than one job) the chunks go, in row order, to a
+pool of worker processes (joblib's loky: fresh interpreters, no copy of this process's threads), one per job, while the
+threads compute the next chunks' log-likelihood.  The workers run the same function on the same
+values, so the results are the same bits; their warnings are raised again here.
 """
 
 from __future__ import annotations
 
+import functools
+import warnings
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 
 import numpy as np
 from arviz_stats.base import array_stats
 
+from ..engine.parallel import resolve_jobs
 from ..engine.passes import ArmPass
 from ..engine.pointwise import stream_rows
 from ..model.spec import ModelSpec
@@ -32,6 +40,9 @@ from .inputs import open_call
 from .loglik import check_response
 from .terms import VERBS
 
+PSIS_PROCESS_MIN_CELLS = 50_000_000
+"""From this many log-likelihood cells (rows × draws; about 25 s of PSIS for 1000 draws) ``loo`` runs PSIS
+in worker processes, whose start (importing mixeff there) costs a few seconds."""
 PSIS_WORK_PER_CELL = 30.0
 """arviz-stats' PSIS costs about this many log-likelihood cells per draw of an observation (its progress bar's
 default threshold counts it)."""
@@ -57,9 +68,7 @@ def loo_pointwise(
     """``elpd_i``, ``pareto_k``, ``p_loo_i`` of every row: arviz-stats' PSIS-LOO per chunk of the log-likelihood."""
     names = ("elpd_i", "pareto_k", "p_loo_i")
 
-    def in_order(block: np.ndarray) -> tuple[np.ndarray, ...]:
-        return psis_loo_rows(block, r_eff)
-
+    in_order = functools.partial(psis_loo_rows, r_eff=r_eff)
     return _stream(fit, re_formula, chunk_rows, progress, n_jobs, names, None, in_order, PSIS_WORK_PER_CELL)
 
 
@@ -154,13 +163,61 @@ def _stream(
     out = {name: np.empty(n) for name in names}
     kept: list[np.ndarray] = []
     arms = ArmPass(spec, [frame], options)
-    for rows, (check_rows, reduced) in stream_rows(arms, on_chunk, work_per_cell=work_per_cell):
-        kept.append(check_rows)
-        results = in_order(reduced) if in_order is not None else reduced
+    jobs = resolve_jobs(options.n_jobs)
+    pool = None
+    if in_order is not None and jobs > 1 and float(n) * spec.n_samples >= PSIS_PROCESS_MIN_CELLS:
+        pool = _process_pool(jobs)
+    pending: deque[tuple[slice, Future]] = deque()
+
+    def store(rows: slice, results: tuple[np.ndarray, ...]) -> None:
         for name, values in zip(names, results):
             out[name][rows] = values
+
+    def collect() -> None:
+        rows, future = pending.popleft()
+        results, caught = future.result()
+        for category, message in caught:
+            warnings.warn(message, category, stacklevel=4)
+        store(rows, results)
+
+    try:
+        for rows, (check_rows, reduced) in stream_rows(arms, on_chunk, work_per_cell=work_per_cell):
+            kept.append(check_rows)
+            if pool is not None and in_order is not None:
+                pending.append((rows, pool.submit(_recording_warnings, in_order, reduced)))
+                while len(pending) > 2 * jobs:
+                    collect()
+            else:
+                store(rows, in_order(reduced) if in_order is not None else reduced)
+        while pending:
+            collect()
+    finally:
+        for _, future in pending:
+            future.cancel()
     _check_convergence(fit, call, spec, frame.iloc[checked], np.vstack(kept) if kept else np.empty((0, c * d)))
     return Pointwise(out, spec)
+
+
+def _process_pool(jobs: int) -> Executor:
+    """A pool of ``jobs`` worker processes, kept between calls: joblib's loky.
+
+    loky starts fresh interpreters without running the caller's script again, unlike multiprocessing's
+    spawn and forkserver (a script without a ``__main__`` guard would run in every worker), and without
+    forking this process's threads.
+    """
+    from joblib.externals.loky import get_reusable_executor
+
+    return get_reusable_executor(max_workers=jobs)
+
+
+def _recording_warnings(
+    fn: Callable[[np.ndarray], tuple[np.ndarray, ...]], block: np.ndarray
+) -> tuple[tuple[np.ndarray, ...], list[tuple[type[Warning], str]]]:
+    """``fn(block)`` in a worker process, with the warnings it raised (category, message) for the caller."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = fn(block)
+    return results, [(w.category, str(w.message)) for w in caught]
 
 
 def _check_convergence(fit: Fit, call: Call, spec: ModelSpec, grid, draws: np.ndarray) -> None:

@@ -92,6 +92,43 @@ def test_loo_equals_arviz_stats_on_the_whole_matrix_for_any_chunking(spec, refer
     assert got.log_weights is None  # rows x draws: not kept
 
 
+def test_loo_in_worker_processes_equals_arviz_stats_bit_for_bit(spec, reference, threaded, monkeypatch):
+    """Above PSIS_PROCESS_MIN_CELLS the chunks' PSIS runs in a process pool: the same bits, in row order."""
+    import mixeff.verbs.pointwise as pointwise
+
+    monkeypatch.setattr(pointwise, "PSIS_PROCESS_MIN_CELLS", 0)
+    started = []
+    real_pool = pointwise._process_pool
+
+    def pool(jobs):
+        started.append(jobs)
+        return real_pool(jobs)
+
+    monkeypatch.setattr(pointwise, "_process_pool", pool)
+    _, expected, _ = reference
+    got = mixeff.loo(spec, chunk_rows=17, n_jobs=2)
+    assert started == [2]
+    np.testing.assert_array_equal(got.elpd_i.values, expected.elpd_i.values)
+    np.testing.assert_array_equal(got.pareto_k.values, expected.pareto_k.values)
+    assert (got.elpd, got.se, got.p) == (expected.elpd, expected.se, expected.p)
+    # one job: no pool, whatever the size
+    started.clear()
+    mixeff.loo(spec, chunk_rows=17, n_jobs=1)
+    assert started == []
+
+
+def test_warnings_of_worker_processes_are_raised_in_the_caller():
+    from mixeff.verbs.pointwise import _recording_warnings
+
+    def noisy(block):
+        warnings.warn("deep in PSIS", RuntimeWarning, stacklevel=1)
+        return (block.sum(axis=(1, 2)),)
+
+    results, caught = _recording_warnings(noisy, np.ones((3, 2, 4)))
+    np.testing.assert_array_equal(results[0], [8.0, 8.0, 8.0])
+    assert caught == [(RuntimeWarning, "deep in PSIS")]
+
+
 def test_loo_uses_arviz_stats_r_eff_from_the_posterior(spec, reference):
     """Chains with autocorrelated draws: r_eff != 1, as arviz-stats computes it from the posterior's ESS."""
     ll, _, tree = reference

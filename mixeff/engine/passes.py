@@ -45,6 +45,7 @@ from .parallel import ordered_map, resolve_jobs, single_threaded_blas
 from .predictor import (
     CLOSED_FORM,
     integrated_increment,
+    integration_cost,
     integrated_response,
     linear_predictor,
     log_likelihood,
@@ -161,6 +162,14 @@ class ArmPass:
         """The widest rule any integrated block needed (closed form or quadrature), for the result's record."""
         self.monte_carlo_se: np.ndarray | None = None
         """``(quantities, groups, S)`` Monte Carlo SE of averages over simulated new levels, when known."""
+        integrates = (
+            options.sample_new_levels == "integrate"
+            and options.type == "response"
+            and any(p.integrated for p in self.plans)
+        )
+        self.cell_cost = integration_cost(spec, self.parameter_only) if integrates else 1.0
+        """What a cell costs in cells of a plain prediction (integrated cells cost a table or a quadrature's
+        nodes): the thresholds for threads and progress bars count cells times this."""
 
     def _check_integration(self) -> None:
         """Refuse integrating new levels that the requested value depends on but cannot be integrated.
@@ -622,7 +631,7 @@ def _evaluate(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.nd
     task_rows = CHUNKS_PER_TASK * default
     chunk_rows = min(arms.options.chunk_rows or default, task_rows)
     tasks = [slice(start, min(n, start + task_rows)) for start in range(0, n, task_rows)]
-    work = n * s * len(arms.designs)
+    work = n * s * len(arms.designs) * arms.cell_cost
     jobs = (
         1
         if arms.options.type == "prediction" or work < PARALLEL_MIN_CELLS

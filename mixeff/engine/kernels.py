@@ -2,7 +2,9 @@
 
 Four loops take most of a pass's time: adding each row's random effects to η, the tail of
 the inverse logit after ``exp(−η)``, the tail of the exact logit increment after ``exp(η)``,
-and adding each row's values into its ``by`` group's sums.  numpy runs each step of them as its
+and adding each row's values into its ``by`` group's sums.  Two more read the tables of
+integrated means (:mod:`mixeff.engine.tabulate`), which exist only here: without numba the
+engine integrates by quadrature instead.  numpy runs each step of them as its
 own pass over the chunk's ``(rows, S)`` block and takes the GIL back between passes; here each is
 one loop that releases the GIL.  The
 ``exp`` stays numpy's, so every cell's inputs are the same, and the loops do the same IEEE
@@ -370,8 +372,18 @@ def table_values(out: np.ndarray, eta: np.ndarray, var: np.ndarray, table: Any, 
         return None
     return int(
         kernel(
-            out, eta, var, table.coef.reshape(-1), *table.built.shape, table.built, table.eta_lo,
-            table.eta_hi, table.eta_width, table.sd_width, table.symmetric, missing,
+            out,
+            eta,
+            var,
+            table.coef.reshape(-1),
+            *table.built.shape,
+            table.built,
+            table.eta_lo,
+            table.eta_hi,
+            table.eta_width,
+            table.sd_width,
+            table.symmetric,
+            missing,
         )
     )
 

@@ -45,8 +45,8 @@ from .parallel import ordered_map, resolve_jobs, single_threaded_blas
 from .predictor import (
     CLOSED_FORM,
     integrated_increment,
-    integration_cost,
     integrated_response,
+    integration_cost,
     linear_predictor,
     log_likelihood,
     new_level_variance,

@@ -10,7 +10,6 @@ from .design import Design
 from .integrate import QuadratureInfo, normal_expectation
 from .links import SharedRows, arithmetic
 from .random_effects import FactorPlan
-from .tabulate import table_for, tabulated_increment, tabulated_mean
 from .response import (
     category_log_probability,
     category_probability,
@@ -19,6 +18,7 @@ from .response import (
     normal_mean,
     normal_mean_increment,
 )
+from .tabulate import table_for, table_link, tabulated_increment, tabulated_mean
 
 CLOSED_FORM = QuadratureInfo(method="closed form", nodes=0, error_bound=0.0)
 TABLE_CELL_COST = 30.0
@@ -228,6 +228,8 @@ def integrated_response(
     if closed is not None:
         return closed, CLOSED_FORM
     table = table_for(spec.link.name)
+    if table is not None and table.symmetric and spec.family.category_rule == "cumulative" and not parameter_only:
+        return _tabulated_cumulative(table, eta, var, aux)
     if table is not None and (parameter_only or spec.family.affine is not None):
         # E[scale·F + shift] = scale·E[F] + shift: the link's table, then the family's affine mean
         mean, info = tabulated_mean(table, eta, var)
@@ -242,6 +244,36 @@ def integrated_response(
         var,
         step=arithmetic(spec.link).quadrature_step,
     )
+
+
+def _tabulated_cumulative(table, eta: np.ndarray, var: np.ndarray, aux: dict) -> tuple[np.ndarray, QuadratureInfo]:
+    """P(Y = c) = E[F(τ_c − η − u)] − E[F(τ_{c−1} − η − u)] of a symmetric link, from its table.
+
+    u is symmetric, so each term is G(τ − η); the middle categories are the table's exact increment from
+    τ_{c−1} − η by τ_c − τ_{c−1} (no cancellation between close thresholds), the first G(τ_1 − η) and the last
+    1 − G(τ_{K−1} − η) = G(η − τ_{K−1}).
+    """
+    tau, category = aux["threshold"], np.asarray(aux["category"])  # (S, K - 1), (rows,)
+    k = tau.shape[1]
+    lower = tau[:, np.clip(category - 1, 0, k - 1)].T - eta  # τ_{c−1} − η (for c >= 1)
+    upper = tau[:, np.clip(category, 0, k - 1)].T - eta  # τ_c − η (for c <= K − 2)
+    first, last = category == 0, category == k
+    middle = ~(first | last)
+    out = np.empty_like(eta)
+    info = None
+    if first.any():
+        out[first], info = tabulated_mean(table, upper[first], var[first])
+    if last.any():
+        out[last], info = tabulated_mean(table, -lower[last], var[last])
+    if middle.any():
+        c = category[middle]
+        gap = (tau[:, c] - tau[:, c - 1]).T  # τ_c − τ_{c−1}, exact of the thresholds
+        inverse = arithmetic(table_link(table)).increment
+        out[middle], info = tabulated_increment(
+            table, lower[middle], gap, var[middle], None if inverse is None else (lambda x, d: inverse(x, d))
+        )
+    assert info is not None  # every row has a category
+    return out, info
 
 
 def integrated_increment(

@@ -109,7 +109,10 @@ def test_a_cell_does_not_depend_on_its_block_or_on_which_panels_were_built_first
     whole, _ = tabulate.tabulated_mean(table, eta.reshape(20, -1), sd.reshape(20, -1) ** 2)
     fresh = tabulate.LinkTable("logit", eta_degree=tabulate.ETA_DEGREE, symmetric=True, step=0.3)
     backwards = np.concatenate(
-        [tabulate.tabulated_mean(fresh, eta[i : i + 1][None], sd[i : i + 1][None] ** 2)[0][0] for i in range(eta.size)[::-1]]
+        [
+            tabulate.tabulated_mean(fresh, eta[i : i + 1][None], sd[i : i + 1][None] ** 2)[0][0]
+            for i in range(eta.size)[::-1]
+        ]
     )[::-1]
     np.testing.assert_array_equal(whole.ravel(), backwards)
     d = np.full(eta.size, 1e-4)

@@ -86,7 +86,9 @@ KW = dict(allow_new_levels=True, sample_new_levels="integrate")
 @pytest.mark.parametrize("shift", [0.0, -14.0, 9.0])  # probabilities near 0 and 1 included
 def test_predictions_where_sd_varies_with_x(family, link, shift):
     spec, d = model(family, link, shift)
-    grid = pd.DataFrame({"x": [-2.5, -0.3, 0.0, 1.1, 3.0], "w": [0.5, -1.0, 2.0, 0.0, 1.5], "z": "a", "g": "new", "n": 5})
+    grid = pd.DataFrame(
+        {"x": [-2.5, -0.3, 0.0, 1.1, 3.0], "w": [0.5, -1.0, 2.0, 0.0, 1.5], "z": "a", "g": "new", "n": 5}
+    )
     got = mixeff.predictions(spec, grid, **KW)
     eta, var = eta_var(d, grid.assign(zb=0.0))
     scale = 5.0 if family == "binomial" else 1.0
@@ -158,22 +160,34 @@ def test_chunks_and_threads_do_not_change_a_bit():
     np.testing.assert_array_equal(rows, mixeff.predictions(spec, grid, n_jobs=1, **KW).draws)
 
 
-def test_ordinal_families_keep_the_quadrature():
+@pytest.mark.parametrize("shift", [0.0, 12.0])
+def test_cumulative_logit_categories_from_the_table_and_sratio_by_quadrature(shift):
     rng = np.random.default_rng(2)
     d = pd.DataFrame(
         {
             "b_x": rng.normal(0.5, 0.1, S),
-            "b_Intercept[1]": rng.normal(-1.0, 0.1, S),
-            "b_Intercept[2]": rng.normal(1.0, 0.1, S),
+            "b_Intercept[1]": rng.normal(-1.0 + shift, 0.1, S),
+            "b_Intercept[2]": rng.normal(-0.999 + shift, 1e-4, S),  # close thresholds: a small middle category
+            "b_Intercept[3]": rng.normal(1.0 + shift, 0.1, S),
             "sd_g__Intercept": np.abs(rng.normal(1.0, 0.2, S)),
             **{f"r_g[{lev},Intercept]": rng.normal(0, 1, S) for lev in "ab"},
         }
     )
-    data = pd.DataFrame({"y": [1, 2, 3, 1], "x": [0.0, 1.0, -1.0, 0.5], "g": ["a", "b", "a", "b"]})
+    d["b_Intercept[2]"] = np.maximum(d["b_Intercept[2]"], d["b_Intercept[1]"] + 1e-5)
+    data = pd.DataFrame({"y": [1, 2, 3, 4], "x": [0.0, 1.0, -1.0, 0.5], "g": ["a", "b", "a", "b"]})
     spec = mixeff.from_brms_draws(d, formula="y ~ x + (1 | g)", data=data, family="cumulative")
     got = mixeff.predictions(spec, pd.DataFrame({"x": [0.3], "g": "new"}), **KW)
-    assert got.new_levels["method"].startswith("trapezoidal quadrature")
-    tau = d[["b_Intercept[1]", "b_Intercept[2]"]].to_numpy()
+    assert got.new_levels["method"].startswith("tabulated")
+    tau = d[["b_Intercept[1]", "b_Intercept[2]", "b_Intercept[3]"]].to_numpy()
     eta, var = 0.3 * d["b_x"].to_numpy(), d["sd_g__Intercept"].to_numpy() ** 2
+    gaps = [
+        expect(lambda e, k=k: LINKS["logit"].increment(e, tau[:, k + 1] - tau[:, k]), tau[:, k] - eta, var)
+        for k in range(2)
+    ]
+    expected = [expect(special.expit, tau[:, 0] - eta, var), *gaps, expect(special.expit, eta - tau[:, 2], var)]
+    np.testing.assert_allclose(got.draws, np.stack(expected), rtol=1e-10, atol=0)
+    sratio = mixeff.from_brms_draws(d, formula="y ~ x + (1 | g)", data=data, family="sratio")
+    got = mixeff.predictions(sratio, pd.DataFrame({"x": [0.3], "g": "new"}), **KW)
+    assert got.new_levels["method"].startswith("trapezoidal quadrature")
     first = expect(special.expit, tau[:, 0] - eta, var)
     np.testing.assert_allclose(got.draws[0], first, rtol=1e-10)

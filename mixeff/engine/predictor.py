@@ -18,7 +18,7 @@ from .response import (
     normal_mean,
     normal_mean_increment,
 )
-from .tabulate import table_for, table_link, tabulated_increment, tabulated_mean
+from .tabulate import LinkTable, table_for, table_link, tabulated_increment, tabulated_mean
 
 CLOSED_FORM = QuadratureInfo(method="closed form", nodes=0, error_bound=0.0)
 TABLE_CELL_COST = 30.0
@@ -246,7 +246,9 @@ def integrated_response(
     )
 
 
-def _tabulated_cumulative(table, eta: np.ndarray, var: np.ndarray, aux: dict) -> tuple[np.ndarray, QuadratureInfo]:
+def _tabulated_cumulative(
+    table: LinkTable, eta: np.ndarray, var: np.ndarray, aux: dict
+) -> tuple[np.ndarray, QuadratureInfo]:
     """P(Y = c) = E[F(τ_c − η − u)] − E[F(τ_{c−1} − η − u)] of a symmetric link, from its table.
 
     u is symmetric, so each term is G(τ − η); the middle categories are the table's exact increment from

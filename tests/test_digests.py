@@ -188,6 +188,25 @@ def test_draws_unchanged_bit_for_bit(digests, name):
     assert digests[name] == stored[name], f"{name}: the draws or labels differ from those stored before the refactor"
 
 
+TABULATED = ("avg_predictions_integrate", "avg_comparisons_integrate")
+"""Calls whose digests were renewed when integration moved from quadrature to tables (issue 29)."""
+
+
+@pytest.mark.parametrize("name", TABULATED)
+def test_tabulated_integration_agrees_with_the_quadrature_it_replaced(name, monkeypatch):
+    """The renewed digests: the tables' draws equal the former quadrature's to 1e-12 (relative)."""
+    from mixeff.engine import tabulate
+
+    call = _calls()[name]
+    tabulated = call()
+    assert tabulated.new_levels["method"].startswith("tabulated")
+    monkeypatch.setattr(tabulate, "TABLES", {})  # every link back on the quadrature rule
+    quadrature = call()
+    assert quadrature.new_levels["method"].startswith("trapezoidal quadrature")
+    np.testing.assert_allclose(tabulated.draws, quadrature.draws, rtol=1e-12, atol=0)
+    assert not np.array_equal(tabulated.draws, quadrature.draws)  # (a different rule: not the same bits)
+
+
 def test_every_call_has_a_stored_digest():
     assert sorted(_calls()) == sorted(json.loads(STORE.read_text()))
 

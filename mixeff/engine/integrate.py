@@ -8,6 +8,12 @@ needs ~sd² nodes on a logistic: 160 at sd = 3, more than 256 at sd = 5).  All
 cells of a block share the nodes ``t_k`` and their weights ``h·φ(t_k)``, so a
 node costs one fused ``η + sd·t_k`` and one call of ``f``.
 
+The logit and cloglog links' means (and logit increments) come from tables shared by every
+cell instead (:mod:`mixeff.engine.tabulate`, built with this rule at half the step); the
+rule here integrates the rest (ordinal, hurdle families), the tables' cells outside their
+range (:func:`cellwise_expectation`, each cell its own nodes), and everything when compiled
+kernels are off.
+
 * **Range.** Where ``f`` grows or decays exponentially (a logistic far in its
   tail, or exp) the integrand's mass moves from ``t = 0`` by up to ``±sd``, so
   the nodes span ``|t| ≤ sd_max + 7.5``; the normal mass beyond 7.5 sd of the
@@ -87,3 +93,47 @@ def normal_expectation(
         f *= w
         total += f
     return total, QuadratureInfo(f"trapezoidal quadrature on the normal, {len(nodes)} nodes", len(nodes), VERIFIED_RTOL)
+
+
+def cellwise_expectation(
+    fn: Callable[[np.ndarray], np.ndarray], eta: ArrayLike, var: ArrayLike, *, step: float = 0.4
+) -> np.ndarray:
+    """E[fn(eta + u)], u ~ N(0, var), each cell by the rule its own sd gives it.
+
+    The rule of :func:`normal_expectation` with ``sd_max`` the cell's own sd: a cell's value does
+    not depend on the other cells of the block (the tables' fallback, whose cells are whatever
+    rows a chunk holds).  All cells run over the node counts of the widest; a cell's nodes beyond
+    its own add exact zeros.  ``fn`` must not overwrite its argument.
+
+    Examples
+    --------
+    >>> from scipy import special
+    >>> got = cellwise_expectation(special.expit, np.array([0.0, -2.0]), np.array([1.0, 4.0]), step=0.6)
+    >>> np.round(got, 10).tolist()
+    [0.5, 0.2247997546]
+    """
+    eta = np.asarray(eta, dtype=float)
+    var = np.broadcast_to(np.asarray(var, dtype=float), eta.shape)
+    sd = np.sqrt(var)
+    total = np.zeros_like(eta)
+    finite = np.isfinite(sd)
+    if not finite.all():
+        total[~finite] = np.nan
+    sd = np.where(finite, sd, 0.0)
+    h = np.where(sd > 0, np.minimum(GAUSS_STEP, step / np.where(sd > 0, sd, 1.0)), GAUSS_STEP)
+    lo = np.floor((-sd - RANGE) / h)
+    hi = np.ceil((sd + RANGE) / h)
+    zero = sd == 0
+    with np.errstate(over="ignore", invalid="ignore"):
+        if zero.any():  # (fn sees the whole block each time: it may hold per-cell arguments of that shape)
+            total[zero] = fn(eta.copy())[zero]
+        if (~zero).any():
+            for k in range(int(lo[~zero].min()), int(hi[~zero].max()) + 1):
+                used = (k >= lo) & (k <= hi) & ~zero
+                t = h * k
+                w = h * np.exp(-0.5 * t**2) / np.sqrt(2.0 * np.pi)
+                f = fn(eta + sd * t)
+                total += np.where(used, f * w, 0.0)
+    if not finite.all():
+        total[~finite] = np.nan
+    return total

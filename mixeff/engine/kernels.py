@@ -3,7 +3,9 @@
 Four loops take most of a pass's time: adding each row's random effects to η, the tail of
 the inverse logit after ``exp(−η)``, the tail of the exact logit increment after ``exp(η)``,
 and adding each row's values into its ``by`` group's sums; a fifth checks that a chunk's values are
-finite while they are still in cache.  numpy runs each step of them as its
+finite while they are still in cache.  Two more read the tables of
+integrated means (:mod:`mixeff.engine.tabulate`), which exist only here: without numba the
+engine integrates by quadrature instead.  numpy runs each step of them as its
 own pass over the chunk's ``(rows, S)`` block and takes the GIL back between passes; here each is
 one loop that releases the GIL.  The
 ``exp`` stays numpy's, so every cell's inputs are the same, and the loops do the same IEEE
@@ -63,6 +65,11 @@ def _compile(name: str) -> Callable[..., Any] | None:
     except ImportError:  # pragma: no cover - numba is a dependency; a platform without its wheels still runs numpy
         return None
     jit = numba.njit(nogil=True, cache=True, error_model="numpy")
+    for helper in _HELPERS.get(name, ()):  # called from the kernel: compiled first (inlined), in the module's namespace
+        if not hasattr(globals()[helper], "py_func"):
+            globals()[helper] = numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")(
+                globals()[helper]
+            )
     return jit(_SOURCES[name])
 
 
@@ -119,16 +126,6 @@ def _all_finite(x):
     for i in range(x.size):
         n += abs(x[i]) <= _LARGEST
     return n == x.size
-
-
-_SOURCES: dict[str, Callable[..., Any]] = {
-    "logit_increment_tail": _logit_tail,
-    "add_effects": _add_effects,
-    "add_intercepts": _add_intercepts,
-    "one_over_one_plus": _one_over_one_plus,
-    "group_sums": _group_sums,
-    "all_finite": _all_finite,
-}
 
 
 def all_finite(x: np.ndarray) -> bool:
@@ -218,3 +215,232 @@ def logit_increment_tail(out: np.ndarray, m: np.ndarray, big: np.ndarray, index:
     return bool(
         kernel(out, np.ascontiguousarray(m), np.ascontiguousarray(big), np.ascontiguousarray(index, dtype=np.intp))
     )
+
+
+# -- tables of E[F(η + u)] (mixeff.engine.tabulate) ---------------------------------------------
+# A cell's panel (pe, ps) of the table and its local coordinates x, y in [-1, 1]; the panel's polynomial in x at
+# the cell's sd, b_i = Σ_j c[pe, ps, i, j] T_j(y), then L = Σ_i b_i T_i(x) (Clenshaw).  ``coef`` is the table's
+# (n_eta, n_sd, ne + 1, ns + 1) array flattened; panel widths are powers of 2 (multiplying by their inverse is
+# exact).  Cells are visited column by column (draw by draw): within a draw whose cells share one sd (a random
+# intercept, a factor's slope), each panel's b is computed once and reused — the same numbers, bit for bit.
+
+
+TABLE_NE = 10
+"""Coefficients in η of a table's panel (degree 9): compile-time constants, so the loops unroll."""
+TABLE_NS = 8
+"""... and in sd (degree 7)."""
+
+
+def _table_row(coef, base, y, ty, b):
+    # b_i = Σ_j c[base + i·TABLE_NS + j] T_j(y)
+    ty[0] = 1.0
+    ty[1] = y
+    for j in range(2, TABLE_NS):
+        ty[j] = 2.0 * y * ty[j - 1] - ty[j - 2]
+    for i in range(TABLE_NE):
+        k = base + i * TABLE_NS
+        acc = coef[k] * ty[0]
+        for j in range(1, TABLE_NS):
+            acc = acc + coef[k + j] * ty[j]
+        b[i] = acc
+
+
+def _table_sum(b, x):
+    # Σ_i b_i T_i(x) by Clenshaw
+    u1 = 0.0
+    u2 = 0.0
+    for i in range(TABLE_NE - 1, 0, -1):
+        u0 = 2.0 * x * u1 - u2 + b[i]
+        u2 = u1
+        u1 = u0
+    return x * u1 - u2 + b[0]
+
+
+def _table_difference(b, x, delta):
+    # Σ_i b_i (T_i(x + delta) − T_i(x)) by the recurrence of the differences: relative to delta, no cancellation
+    x1 = x + delta
+    t0 = 1.0
+    t1 = x
+    d0 = 0.0
+    d1 = delta
+    acc = b[1] * d1
+    for i in range(1, TABLE_NE - 1):
+        d2 = 2.0 * x1 * d1 + 2.0 * delta * t1 - d0
+        t2 = 2.0 * x * t1 - t0
+        acc = acc + b[i + 1] * d2
+        d0 = d1
+        d1 = d2
+        t0 = t1
+        t1 = t2
+    return acc
+
+
+def _table_values(out, eta, var, coef, n_eta, n_sd, built, lo, hi, eta_width, sd_width, symmetric, missing):
+    # out = G(eta, sqrt(var)) = exp(L) (for a symmetric table above 0, -expm1(L(-eta))); cells outside the
+    # table, or in a panel not built yet (marked in `missing`), get NaN.  Returns the number of NaN cells.
+    inv_eta, inv_sd = 1.0 / eta_width, 1.0 / sd_width
+    ty = np.empty(TABLE_NS)
+    b = np.empty(TABLE_NE)
+    skipped = 0
+    for r in range(eta.shape[0]):
+        for c in range(eta.shape[1]):
+            e = eta[r, c]
+            s = np.sqrt(var[r, c])
+            upper = symmetric and e > 0.0
+            if upper:
+                e = -e
+            if not (e >= lo and e <= hi and s < n_sd * sd_width):
+                out[r, c] = np.nan
+                skipped += 1
+                continue
+            pe = min(max(int(np.floor((e - lo) * inv_eta)), 0), n_eta - 1)
+            ps = min(int(np.floor(s * inv_sd)), n_sd - 1)
+            if built[pe, ps] == 0:
+                missing[pe, ps] = 1
+                out[r, c] = np.nan
+                skipped += 1
+                continue
+            x = 2.0 * ((e - (lo + pe * eta_width)) * inv_eta) - 1.0
+            y = 2.0 * ((s - ps * sd_width) * inv_sd) - 1.0
+            _table_row(coef, (pe * n_sd + ps) * TABLE_NE * TABLE_NS, y, ty, b)
+            value = _table_sum(b, x)
+            out[r, c] = -np.expm1(value) if upper else np.exp(value)
+    return skipped
+
+
+def _table_lower_increment(coef, n_eta, n_sd, built, lo, width, a, length, ps, y, ty, b, missing):
+    # G(a + length) − G(a) for a <= a + length <= 0, length >= 0: G(a)·expm1(L(a + length) − L(a))
+    inv = 1.0 / width
+    pa = min(max(int(np.floor((a - lo) * inv)), 0), n_eta - 1)
+    xa = 2.0 * ((a - (lo + pa * width)) * inv) - 1.0
+    end = a + length
+    pb = min(max(int(np.floor((end - lo) * inv)), 0), n_eta - 1)
+    if built[pa, ps] == 0 or built[pb, ps] == 0:
+        missing[pa, ps] = 1
+        missing[pb, ps] = 1
+        return np.nan
+    size = TABLE_NE * TABLE_NS
+    _table_row(coef, (pa * n_sd + ps) * size, y, ty, b)
+    la = _table_sum(b, xa)
+    if pb == pa:
+        dl = _table_difference(b, xa, (length * inv) * 2.0)
+    elif pb == pa + 1:  # split at the panel edge
+        first = lo + pb * width - a
+        dl = _table_difference(b, xa, (first * inv) * 2.0)
+        _table_row(coef, (pb * n_sd + ps) * size, y, ty, b)
+        dl = dl + _table_difference(b, -1.0, ((length - first) * inv) * 2.0)
+    else:  # a panel apart or more: L changes enough that the plain difference keeps its digits
+        _table_row(coef, (pb * n_sd + ps) * size, y, ty, b)
+        dl = _table_sum(b, 2.0 * ((end - (lo + pb * width)) * inv) - 1.0) - la
+    return np.exp(la) * np.expm1(dl)
+
+
+def _table_increments(out, eta, d, var, coef, n_eta, n_sd, built, lo, eta_width, sd_width, missing):
+    # out = G(eta + d) − G(eta), G(x) = E[F(x + u)] of a symmetric table (G(x) = 1 − G(−x), covering x <= 0),
+    # without cancellation; cells outside the table or in panels not built get NaN (returns their number)
+    inv_sd = 1.0 / sd_width
+    ty = np.empty(TABLE_NS)
+    b = np.empty(TABLE_NE)
+    skipped = 0
+    for r in range(eta.shape[0]):
+        for c in range(eta.shape[1]):
+            e = eta[r, c]
+            step = d[r, c]
+            s = np.sqrt(var[r, c])
+            if step == 0.0 and e == e and s == s:
+                out[r, c] = 0.0
+                continue
+            if step > 0.0:
+                start = e
+                length = step
+                sign = 1.0
+            else:
+                start = e + step
+                length = -step
+                sign = -1.0
+            end = start + length
+            if not (start >= lo and end <= -lo and s < n_sd * sd_width):
+                out[r, c] = np.nan
+                skipped += 1
+                continue
+            ps = min(int(np.floor(s * inv_sd)), n_sd - 1)
+            y = 2.0 * ((s - ps * sd_width) * inv_sd) - 1.0
+            if end <= 0.0:
+                first, first_length, second, second_length = start, length, 0.0, 0.0
+            elif start >= 0.0:  # G(end) − G(start) = G(−start) − G(−end)
+                first, first_length, second, second_length = -end, length, 0.0, 0.0
+            else:  # across 0: [G(0) − G(start)] + [G(end) − G(0)], both of one sign
+                first, first_length, second, second_length = start, -start, -end, end
+            value = _table_lower_increment(
+                coef, n_eta, n_sd, built, lo, eta_width, first, first_length, ps, y, ty, b, missing
+            )
+            if second_length > 0.0:
+                value = value + _table_lower_increment(
+                    coef, n_eta, n_sd, built, lo, eta_width, second, second_length, ps, y, ty, b, missing
+                )
+            if value != value:
+                skipped += 1
+            out[r, c] = sign * value
+    return skipped
+
+
+def table_values(out: np.ndarray, eta: np.ndarray, var: np.ndarray, table: Any, missing: np.ndarray) -> int | None:
+    """``out = G(η, √var)`` from ``table`` (a :class:`mixeff.engine.tabulate.LinkTable`), cell by cell.
+
+    Cells outside the table, or in a panel not built yet (marked 1 in ``missing``, the table's
+    panel shape), are NaN; returns their number, or None when compiled kernels are unavailable
+    or switched off.  ``out``, ``eta`` and ``var`` are ``(rows, S)`` float64 blocks.
+    """
+    kernel = _kernel("table_values")
+    if kernel is None:
+        return None
+    return int(
+        kernel(
+            out,
+            eta,
+            var,
+            table.coef.reshape(-1),
+            *table.built.shape,
+            table.built,
+            table.eta_lo,
+            table.eta_hi,
+            table.eta_width,
+            table.sd_width,
+            table.symmetric,
+            missing,
+        )
+    )
+
+
+def table_increments(
+    out: np.ndarray, eta: np.ndarray, d: np.ndarray, var: np.ndarray, table: Any, missing: np.ndarray
+) -> int | None:
+    """``out = G(η + d, √var) − G(η, √var)`` without cancellation, from a symmetric ``table``.
+
+    As :func:`table_values`: NaN cells (outside the table or in panels not built, marked in
+    ``missing``) are counted and returned; None without compiled kernels.
+    """
+    kernel = _kernel("table_increments")
+    if kernel is None:
+        return None
+    flat, (n_eta, n_sd) = table.coef.reshape(-1), table.built.shape
+    return int(
+        kernel(out, eta, d, var, flat, n_eta, n_sd, table.built, table.eta_lo, table.eta_width, table.sd_width, missing)
+    )
+
+
+_SOURCES: dict[str, Callable[..., Any]] = {
+    "logit_increment_tail": _logit_tail,
+    "add_effects": _add_effects,
+    "add_intercepts": _add_intercepts,
+    "one_over_one_plus": _one_over_one_plus,
+    "group_sums": _group_sums,
+    "all_finite": _all_finite,
+    "table_values": _table_values,
+    "table_increments": _table_increments,
+}
+_HELPERS = {
+    "table_values": ("_table_row", "_table_sum"),
+    "table_increments": ("_table_row", "_table_sum", "_table_difference", "_table_lower_increment"),
+}
+"""Functions a kernel calls, compiled before it (innermost first)."""

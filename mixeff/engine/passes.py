@@ -47,6 +47,7 @@ from .predictor import (
     CLOSED_FORM,
     integrated_increment,
     integrated_response,
+    integration_cost,
     linear_predictor,
     log_likelihood,
     new_level_variance,
@@ -168,6 +169,14 @@ class ArmPass:
         self.all_finite: bool | None = None
         """Whether every value of the last per-row pass (:func:`per_row_values`) was finite, checked chunk by
         chunk while in cache (None before one)."""
+        integrates = (
+            options.sample_new_levels == "integrate"
+            and options.type == "response"
+            and any(p.integrated for p in self.plans)
+        )
+        self.cell_cost = integration_cost(spec, self.parameter_only) if integrates else 1.0
+        """What a cell costs in cells of a plain prediction (integrated cells cost a table or a quadrature's
+        nodes): the thresholds for threads and progress bars count cells times this."""
 
     def _check_integration(self) -> None:
         """Refuse integrating new levels that the requested value depends on but cannot be integrated.
@@ -637,7 +646,7 @@ def _evaluate(arms: ArmPass, quantities: list, groups: Grouping | None) -> np.nd
     if groups is None:  # a row's values do not depend on the rows it is computed with: tasks of one chunk
         task_rows = chunk_rows
     tasks = [slice(start, min(n, start + task_rows)) for start in range(0, n, task_rows)]
-    work = n * s * len(arms.designs)
+    work = n * s * len(arms.designs) * arms.cell_cost
     threshold = PARALLEL_MIN_CELLS * (PER_ROW_PARALLEL_SHARE if groups is None else 1)
     jobs = (
         1

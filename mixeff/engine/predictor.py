@@ -18,8 +18,36 @@ from .response import (
     normal_mean,
     normal_mean_increment,
 )
+from .tabulate import LinkTable, table_for, table_link, tabulated_increment, tabulated_mean
 
 CLOSED_FORM = QuadratureInfo(method="closed form", nodes=0, error_bound=0.0)
+TABLE_CELL_COST = 30.0
+"""What an integrated cell costs from a table, in cells of a plain prediction (measured: ~30 inverse logits)."""
+QUADRATURE_CELL_COST = 60.0
+"""... by quadrature (35–400 nodes of one fused pass each; 60 is typical at sd ≈ 1)."""
+
+
+def integration_cost(spec: ModelSpec, parameter_only: bool = False) -> float:
+    """The cost of a cell at an integrated new level, in cells of a plain prediction (1 for closed forms).
+
+    Thresholds that count cells (threads, progress bars) multiply by it.
+
+    Examples
+    --------
+    >>> from mixeff.model.adapters import from_arrays
+    >>> import pandas as pd
+    >>> spec = from_arrays(fixed_design=lambda f: np.ones((len(f), 1)), beta=np.zeros((2, 1)),
+    ...                    beta_names=["Intercept"], family="poisson", data=pd.DataFrame({"x": [0.0]}))
+    >>> integration_cost(spec)
+    1.0
+    """
+    family, link = spec.family, arithmetic(spec.link)
+    affine = parameter_only or family.affine is not None
+    if family.log_mean_shift is not None or (affine and link.normal_mean is not None):
+        return 1.0
+    if affine and table_for(spec.link.name) is not None:
+        return TABLE_CELL_COST
+    return QUADRATURE_CELL_COST
 
 
 def rows_times(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -199,12 +227,55 @@ def integrated_response(
         closed = normal_mean(spec.family, spec.link, eta, var, aux, trials)
     if closed is not None:
         return closed, CLOSED_FORM
+    table = table_for(spec.link.name)
+    if table is not None and table.symmetric and spec.family.category_rule == "cumulative" and not parameter_only:
+        return _tabulated_cumulative(table, eta, var, aux)
+    if table is not None and (parameter_only or spec.family.affine is not None):
+        # E[scale·F + shift] = scale·E[F] + shift: the link's table, then the family's affine mean
+        mean, info = tabulated_mean(table, eta, var)
+        if parameter_only:
+            return mean, info
+        family_mean = spec.family.mean
+        assert family_mean is not None  # an affine family has its mean
+        return family_mean(mean, aux, trials), info
     return normal_expectation(
         lambda x: response(spec, "response", x, trials, None, aux, parameter_only),
         eta,
         var,
         step=arithmetic(spec.link).quadrature_step,
     )
+
+
+def _tabulated_cumulative(
+    table: LinkTable, eta: np.ndarray, var: np.ndarray, aux: dict
+) -> tuple[np.ndarray, QuadratureInfo]:
+    """P(Y = c) = E[F(τ_c − η − u)] − E[F(τ_{c−1} − η − u)] of a symmetric link, from its table.
+
+    u is symmetric, so each term is G(τ − η); the middle categories are the table's exact increment from
+    τ_{c−1} − η by τ_c − τ_{c−1} (no cancellation between close thresholds), the first G(τ_1 − η) and the last
+    1 − G(τ_{K−1} − η) = G(η − τ_{K−1}).
+    """
+    tau, category = aux["threshold"], np.asarray(aux["category"])  # (S, K - 1), (rows,)
+    k = tau.shape[1]
+    lower = tau[:, np.clip(category - 1, 0, k - 1)].T - eta  # τ_{c−1} − η (for c >= 1)
+    upper = tau[:, np.clip(category, 0, k - 1)].T - eta  # τ_c − η (for c <= K − 2)
+    first, last = category == 0, category == k
+    middle = ~(first | last)
+    out = np.empty_like(eta)
+    info = None
+    if first.any():
+        out[first], info = tabulated_mean(table, upper[first], var[first])
+    if last.any():
+        out[last], info = tabulated_mean(table, -lower[last], var[last])
+    if middle.any():
+        c = category[middle]
+        gap = (tau[:, c] - tau[:, c - 1]).T  # τ_c − τ_{c−1}, exact of the thresholds
+        inverse = arithmetic(table_link(table)).increment
+        out[middle], info = tabulated_increment(
+            table, lower[middle], gap, var[middle], None if inverse is None else (lambda x, d: inverse(x, d))
+        )
+    assert info is not None  # every row has a category
+    return out, info
 
 
 def integrated_increment(
@@ -216,6 +287,15 @@ def integrated_increment(
         return closed, CLOSED_FORM
     if not has_mean_increment(spec.family, spec.link, trials is not None):
         return None
+    table = table_for(spec.link.name)
+    link = arithmetic(spec.link)
+    if table is not None and table.symmetric and spec.family.affine is not None and link.increment is not None:
+        link_increment = link.increment
+        values, info = tabulated_increment(table, eta, d, var, lambda x, step: link_increment(x, step))
+        scale, _ = spec.family.affine(aux, trials)
+        if not (np.isscalar(scale) and scale == 1.0):
+            values *= scale
+        return values, info
 
     def increment(x: np.ndarray) -> np.ndarray:
         out = response_increment(spec, x, d, trials, aux)

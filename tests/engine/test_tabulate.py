@@ -1,0 +1,157 @@
+"""The tables of E[F(η + u)] (mixeff.engine.tabulate) against high-order references, cell by cell."""
+
+import numpy as np
+import pytest
+from scipy import integrate, special
+
+import mixeff
+from mixeff.engine import kernels, tabulate
+from mixeff.engine.integrate import VERIFIED_RTOL, cellwise_expectation, normal_expectation
+from mixeff.engine.links import LINKS
+
+pytestmark = pytest.mark.skipif(not kernels.enabled(), reason="the tables run in compiled kernels (numba)")
+
+LOWER = {"logit": special.expit, "cloglog": lambda x: -np.expm1(-np.exp(x))}
+
+
+def fine(f, eta, sd):
+    """A high-order reference: the trapezoidal rule with a quarter of the engine's step and 10 sd of range."""
+    eta, sd = np.broadcast_arrays(np.asarray(eta, float), np.asarray(sd, float))
+    out = np.empty(eta.shape)
+    for s in np.unique(sd):
+        at = sd == s
+        h = 0.05 if s == 0 else min(0.05, 0.075 / s)
+        k = int(np.ceil((s + 10.0) / h))
+        t = h * np.arange(-k, k + 1)
+        w = h * np.exp(-0.5 * t**2) / np.sqrt(2 * np.pi)
+        e = eta[at]
+        out[at] = f(e) if s == 0 else (f(e[:, None] + s * t[None, :]) * w).sum(axis=1)
+    return out
+
+
+def quad(f, eta, sd):
+    """scipy's adaptive quad, split where the integrand's mass sits (an independent reference)."""
+    if sd == 0:
+        return float(f(np.array(eta)))
+    pdf = lambda u: np.exp(-0.5 * (u / sd) ** 2) / (sd * np.sqrt(2 * np.pi))  # noqa: E731
+    centre = float(np.clip(-eta, -(sd**2), sd**2))
+    cuts = sorted({-60 * sd - 60, min(0.0, centre) - 8 * sd, 0.0, centre, max(0.0, centre) + 8 * sd, 60 * sd + 60})
+    return sum(
+        integrate.quad(lambda u: f(eta + u) * pdf(u), a, b, epsabs=0, epsrel=2e-14, limit=1000)[0]
+        for a, b in zip(cuts[:-1], cuts[1:])
+    )
+
+
+def increment_at(d):
+    """x -> F(x + d) − F(x) of the logistic, exact (the link's increment), for scalars or arrays."""
+    inc = LINKS["logit"].increment
+
+    def f(x):
+        x = np.asarray(x, dtype=float)
+        out = inc(np.atleast_1d(x), np.full(np.atleast_1d(x).shape, d))
+        return float(out[0]) if x.ndim == 0 else out
+
+    return f
+
+
+def grid(n=4000, seed=0):
+    rng = np.random.default_rng(seed)
+    eta = np.concatenate([rng.uniform(-30, 30, n), [-30.0, -12.0, 0.0, 12.0, 30.0] * 4])
+    sd = np.concatenate([rng.uniform(0, 5, n), np.repeat([0.0, 0.01, 2.5, 5.0], 5)])
+    return eta, sd
+
+
+@pytest.mark.parametrize("link", ["logit", "cloglog"])
+def test_means_meet_the_table_bound_over_the_range_tails_included(link):
+    eta, sd = grid()
+    got, info = tabulate.tabulated_mean(tabulate.TABLES[link], eta[None], sd[None] ** 2)
+    ref = fine(LOWER[link], eta, sd)
+    assert np.max(np.abs(got[0] / ref - 1)) <= tabulate.TABLE_RTOL
+    assert info.method.startswith("tabulated") and info.error_bound == VERIFIED_RTOL
+
+
+@pytest.mark.slow  # scipy quad, cell by cell
+@pytest.mark.parametrize("link", ["logit", "cloglog"])
+def test_means_against_scipy_quad(link):
+    etas, sds = [-30.0, -15.0, -2.0, -0.3, 0.0, 0.7, 3.0, 15.0, 30.0], [0.0, 0.05, 0.3, 1.0, 2.5, 4.9]
+    eta, sd = (a.ravel() for a in np.meshgrid(etas, sds, indexing="ij"))
+    got, _ = tabulate.tabulated_mean(tabulate.TABLES[link], eta[None], sd[None] ** 2)
+    ref = np.array([quad(LOWER[link], e, s) for e, s in zip(eta, sd)])
+    np.testing.assert_allclose(got[0], ref, rtol=VERIFIED_RTOL, atol=0)
+
+
+@pytest.mark.parametrize("scale", [1e-9, 1e-4, 0.03, 0.4, 3.0])
+def test_logit_increments_keep_the_relative_accuracy_of_the_difference(scale):
+    eta, sd = grid(400, seed=1)
+    rng = np.random.default_rng(2)
+    d = scale * rng.uniform(0.5, 1.0, eta.size) * rng.choice([-1.0, 1.0], eta.size)
+    d[:10] = 0.0
+    got, _ = tabulate.tabulated_increment(tabulate.TABLES["logit"], eta[None], d[None], sd[None] ** 2, None)
+    # the reference integrates the exact increment cell by cell (its own d per cell)
+    ref = np.array([fine(increment_at(dd), [e], [s])[0] for e, s, dd in zip(eta, sd, d)])
+    assert np.all(got[0, :10] == 0.0)
+    assert np.max(np.abs(got[0, 10:] / ref[10:] - 1)) <= 1e-10
+
+
+def test_logit_increments_across_zero_and_far_in_both_tails():
+    # across 0 (two same-signed pieces), and differences of probabilities near 1 (only 1 − G carries them)
+    eta = np.array([-1e-3, 2e-3, -0.1, 25.0, 29.0, -29.0, -20.0, 20.0])
+    d = np.array([2.5e-3, -4e-3, 0.3, 1.0, 1e-5, 1e-5, -0.5, -1e-6])
+    sd = np.array([0.0, 1.0, 5.0, 0.5, 0.0, 3.0, 1.0, 4.0])
+    got, _ = tabulate.tabulated_increment(tabulate.TABLES["logit"], eta[None], d[None], sd[None] ** 2, None)
+    ref = [quad(increment_at(dd), e, s) for e, s, dd in zip(eta, sd, d)]
+    np.testing.assert_allclose(got[0], ref, rtol=1e-10, atol=0)
+
+
+def test_a_cell_does_not_depend_on_its_block_or_on_which_panels_were_built_first():
+    eta, sd = grid(600, seed=3)
+    table = tabulate.TABLES["logit"]
+    whole, _ = tabulate.tabulated_mean(table, eta.reshape(20, -1), sd.reshape(20, -1) ** 2)
+    fresh = tabulate.LinkTable("logit", eta_degree=tabulate.ETA_DEGREE, symmetric=True, step=0.3)
+    backwards = np.concatenate(
+        [
+            tabulate.tabulated_mean(fresh, eta[i : i + 1][None], sd[i : i + 1][None] ** 2)[0][0]
+            for i in range(eta.size)[::-1]
+        ]
+    )[::-1]
+    np.testing.assert_array_equal(whole.ravel(), backwards)
+    d = np.full(eta.size, 1e-4)
+    a, _ = tabulate.tabulated_increment(table, eta[None], d[None], sd[None] ** 2, None)
+    b, _ = tabulate.tabulated_increment(fresh, eta.reshape(20, -1), d.reshape(20, -1), sd.reshape(20, -1) ** 2, None)
+    np.testing.assert_array_equal(a.ravel(), b.ravel())
+
+
+def test_cells_outside_the_table_fall_back_to_quadrature_cell_by_cell():
+    eta = np.array([-700.0, -45.0, 45.0, 0.5, 1.0, np.nan, np.inf])
+    sd = np.array([1.0, 0.5, 2.0, 6.5, 20.0, 1.0, 1.0])
+    table = tabulate.TABLES["logit"]
+    got, _ = tabulate.tabulated_mean(table, eta[None], sd[None] ** 2)
+    alone = [cellwise_expectation(special.expit, [e], [s * s], step=0.6)[0] for e, s in zip(eta, sd)]
+    np.testing.assert_array_equal(got[0], alone)
+    finite = np.isfinite(eta)
+    assert np.all((got[0, finite] >= 0) & (got[0, finite] <= 1 + 1e-15)) and np.isnan(got[0, 5])
+    np.testing.assert_allclose(got[0, 1:5], [quad(special.expit, e, s) for e, s in zip(eta[1:5], sd[1:5])], rtol=1e-10)
+    inc = LINKS["logit"].increment
+    d = np.array([0.1, 1e-4, -1e-4, 1e-4, 0.3, 0.1, 0.1])
+    got, _ = tabulate.tabulated_increment(table, eta[None], d[None], sd[None] ** 2, lambda x, s: inc(x, s))
+    ref = [quad(increment_at(dd), e, s) for e, s, dd in zip(eta[1:5], sd[1:5], d[1:5])]
+    np.testing.assert_allclose(got[0, 1:5], ref, rtol=1e-10)
+
+
+def test_cellwise_rule_is_the_block_rule_of_each_cell():
+    rng = np.random.default_rng(4)
+    eta, var = rng.normal(0, 3, 30), rng.uniform(0, 9, 30)
+    var[:3] = 0.0
+    got = cellwise_expectation(special.expit, eta, var, step=0.6)
+    for i in range(30):
+        one, _ = normal_expectation(special.expit, eta[i : i + 1], var[i : i + 1], step=0.6)
+        np.testing.assert_array_equal(got[i], one[0])
+
+
+def test_without_compiled_kernels_the_quadrature_rule_runs():
+    before = mixeff.set_options(compiled=False)
+    try:
+        assert tabulate.table_for("logit") is None
+    finally:
+        mixeff.set_options(**before)
+    assert tabulate.table_for("logit") is tabulate.TABLES["logit"] and tabulate.table_for("probit") is None

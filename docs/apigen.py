@@ -66,6 +66,7 @@ SECTIONS: list[tuple[str, str, list[str]]] = [
             "MonteCarloWarning",
             "ConvergenceWarning",
             "WAICWarning",
+            "ParetoKWarning",
             "datasets",
         ],
     ),

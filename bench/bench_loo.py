@@ -12,9 +12,10 @@ Models are brms-named draws without MCMC (``mixeff.from_brms_draws``, 4 chains).
    Gauss–Hermite (18² nodes, checked against 12²), then PSIS; ``log_lik(group=)`` alone is timed too.
 3. ``log_lik`` next to ``predictions`` on the same 50 000 rows × 1000 draws (best of 3): times and ratio.
 
-arviz-stats' PSIS is a Python loop over observations that holds the GIL: ``loo``'s time is that loop's
-(about half a millisecond per observation of 1000 draws), on one core, whatever the thread count; the
-log-likelihood runs beside it on the other threads.  Timings are noisy on a shared machine.
+arviz-stats' PSIS is a Python loop over observations that holds the GIL (about half a millisecond per
+observation of 1000 draws): from 5·10⁷ cells ``loo`` runs it in worker processes, one per core (case 1 at
+10⁶ rows), below that on one core beside the log-likelihood's threads (the 10 000-row comparison).
+Timings are noisy on a shared machine.
 
 Run: ``.venv/bin/python bench/bench_loo.py [--rows 1000000] [--clusters 200] [--quick]`` (default: 100 000
 rows and 200 clusters, a few minutes on a quiet machine; ``--rows 1000000`` adds PSIS's ~0.5 ms per row, about

@@ -66,7 +66,8 @@ def loo(
     does not grow with rows × draws.  PSIS is per observation, so the result equals
     :func:`arviz_stats.loo` on the whole log-likelihood matrix, bit for bit, for any ``chunk_rows`` and
     ``n_jobs``.  arviz-stats' PSIS is a Python loop over observations (about half a millisecond per
-    observation of 1000 draws) that runs on one core; the log-likelihood runs beside it on the others.
+    observation of 1000 draws) that holds the GIL: from 5·10⁷ cells it runs in ``n_jobs`` worker
+    processes (joblib's loky), the same bits.
 
     Warns (:class:`ParetoKWarning`) when a Pareto k exceeds arviz-stats' threshold
     min(1 − 1/log10(S), 0.7) for S draws (``res.good_k``): those observations' (levels') estimates

@@ -151,8 +151,19 @@ def _level_log_lik(
     values = require_finite(
         levels.values, "log_lik(group=...)", "a level's likelihood underflowed or the integration failed"
     )
-    result = Result(
-        pd.DataFrame({group: levels.labels}),
+    result = log_lik_result(pd.DataFrame({group: levels.labels}), values, spec).replace(
+        integrated_likelihood=IntegratedLikelihood(
+            group, levels.method, levels.nodes, levels.error_bound, levels.other_factors
+        )
+    )
+    check_convergence(fit, result)
+    return result
+
+
+def log_lik_result(grid: pd.DataFrame, values: np.ndarray, spec: ModelSpec, call: Call | None = None) -> Result:
+    """A ``log_lik`` :class:`~mixeff.results.Result`: ``(rows, S)`` values on ``grid``, from ``spec``'s draws."""
+    return Result(
+        grid,
         values,
         spec.n_chains,
         spec.n_draws,
@@ -161,13 +172,8 @@ def _level_log_lik(
         source=spec.source,
         selection=spec.selection,
         response=spec.response,
-    ).replace(
-        integrated_likelihood=IntegratedLikelihood(
-            group, levels.method, levels.nodes, levels.error_bound, levels.other_factors
-        )
+        call=call,
     )
-    check_convergence(fit, result)
-    return result
 
 
 def check_response(spec: ModelSpec, frame: pd.DataFrame, where: str | None = None) -> None:

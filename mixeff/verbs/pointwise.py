@@ -32,12 +32,12 @@ from ..engine.parallel import resolve_jobs
 from ..engine.passes import ArmPass
 from ..engine.pointwise import stream_rows
 from ..model.spec import ModelSpec
-from ..results import Result, require_finite
+from ..results import require_finite
 from .call import Call, Fit
 from .credentials import CHECKED_ROWS, check_convergence
 from .fits import resolve_spec
 from .inputs import open_call
-from .loglik import check_response
+from .loglik import check_response, log_lik_result
 from .terms import VERBS
 
 PSIS_PROCESS_MIN_CELLS = 50_000_000
@@ -224,16 +224,6 @@ def _check_convergence(fit: Fit, call: Call, spec: ModelSpec, grid, draws: np.nd
     """:func:`mixeff.log_lik`'s convergence check, on the rows it checks (kept while streaming)."""
     if len(grid) == 0:
         return
-    sample = Result(
-        grid.reset_index(drop=True),
-        require_finite(draws, "log_lik", "check the response"),
-        spec.n_chains,
-        spec.n_draws,
-        kind="log_lik",
-        type="log_lik",
-        source=spec.source,
-        selection=spec.selection,
-        response=spec.response,
-        call=call,
-    )
+    values = require_finite(draws, "log_lik", "check the response")
+    sample = log_lik_result(grid.reset_index(drop=True), values, spec, call)
     check_convergence(fit, sample)

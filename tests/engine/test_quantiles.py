@@ -29,7 +29,7 @@ def assert_bits(got, ref):
     assert not differ.any(), f"{differ.sum()} values differ, first at {np.argwhere(differ)[0]}"
 
 
-def check(x, probs, median=True, n_jobs=None):
+def assert_matches_numpy(x, probs, median=True, n_jobs=None):
     """row_quantiles against np.quantile and np.median: values bit for bit, and the same warnings."""
     with warnings.catch_warnings(record=True) as ours:
         warnings.simplefilter("always")
@@ -72,8 +72,8 @@ KINDS = ["normal", "integers", "constant", "zeros", "negative_zeros", "nonfinite
 def test_every_conf_level_bit_for_bit(kind, n):
     x = draws(kind, 23, n, seed=n)
     for conf in CONF_LEVELS:
-        check(x, [(1 - conf) / 2, (1 + conf) / 2, 0.5])
-        check(x, [(1 - conf) / 2, (1 + conf) / 2], median=False)
+        assert_matches_numpy(x, [(1 - conf) / 2, (1 + conf) / 2, 0.5])
+        assert_matches_numpy(x, [(1 - conf) / 2, (1 + conf) / 2], median=False)
 
 
 @pytest.mark.parametrize("n", [1, 2, 7, 4000])
@@ -86,15 +86,15 @@ def test_median_alone_equals_np_median(n):
 def test_many_quantiles_and_edges():
     # q = 0 and 1 (numpy's t = v + 1 at the last index), repeated and unsorted probabilities
     x = draws("normal", 31, 257, seed=5)
-    check(x, [0.0, 1.0, 0.3, 0.3, 0.999999, 1e-9, 0.5, 0.25, 0.75])
-    check(draws("nonfinite", 31, 257, seed=6), [0.0, 1.0, 0.5])
-    check(x, np.array([], dtype=float))
+    assert_matches_numpy(x, [0.0, 1.0, 0.3, 0.3, 0.999999, 1e-9, 0.5, 0.25, 0.75])
+    assert_matches_numpy(draws("nonfinite", 31, 257, seed=6), [0.0, 1.0, 0.5])
+    assert_matches_numpy(x, np.array([], dtype=float))
 
 
 def test_a_row_with_infinity_and_one_draw():
     # one draw: a = b = the draw, t = 1, so b - (b - a) * 0: NaN for an infinite draw, as in numpy
     x = np.array([[np.inf], [-np.inf], [1.5], [np.nan], [-0.0]])
-    got = check(x, [0.025, 0.975, 0.5])
+    got = assert_matches_numpy(x, [0.025, 0.975, 0.5])
     assert np.isnan(got[:3, :2]).all() and (got[:, 2] == 1.5).all()
     assert got[3, 0] == np.inf and got[3, 1] == -np.inf  # the median of one draw is the draw
 
@@ -103,11 +103,11 @@ def test_blocks_and_threads_do_not_change_the_bits(monkeypatch):
     x = draws("integers", 301, 1001, seed=8)
     x[::7] = draws("zeros", 43, 1001, seed=9)
     x[5, 17] = np.nan
-    one = check(x, [0.025, 0.975, 0.5], n_jobs=1)
+    one = assert_matches_numpy(x, [0.025, 0.975, 0.5], n_jobs=1)
     monkeypatch.setattr(quantiles, "BLOCK_CELLS", 3000)  # blocks of 2 rows ...
     monkeypatch.setattr(quantiles, "SERIAL_CELLS", 0)  # ... on threads
     for jobs in (2, 3):
-        assert_bits(check(x, [0.025, 0.975, 0.5], n_jobs=jobs), one)
+        assert_bits(assert_matches_numpy(x, [0.025, 0.975, 0.5], n_jobs=jobs), one)
 
 
 def test_rows_numpy_must_take_are_exactly_those():
@@ -124,7 +124,7 @@ def test_rows_numpy_must_take_are_exactly_those():
 
     with pytest.MonkeyPatch.context() as m:
         m.setattr(quantiles, "_numpy", spy)
-        check(x, [0.025, 0.975, 0.5])
+        assert_matches_numpy(x, [0.025, 0.975, 0.5])
     assert calls == [3]  # rows 1 (NaN), 2 and 4 (a zero selected, -0.0 in the row); row 3 (+0.0 only) stays
 
 
@@ -137,9 +137,9 @@ def test_a_nan_anywhere_in_a_row_is_found(n):
     x[n, rng.choice(n, size=max(1, n // 3), replace=False)] = np.nan  # many NaNs
     x[n + 1] = np.nan  # all NaN
     for conf in CONF_LEVELS:
-        got = check(x, [(1 - conf) / 2, (1 + conf) / 2, 0.5])
+        got = assert_matches_numpy(x, [(1 - conf) / 2, (1 + conf) / 2, 0.5])
         assert np.isnan(got[:, : n + 2]).all() and not np.isnan(got[:, n + 2]).any()
-    check(x, [0.0, 1.0])
+    assert_matches_numpy(x, [0.0, 1.0])
 
 
 def test_not_float64_goes_to_numpy_unchanged():
@@ -233,4 +233,4 @@ float_values = st.one_of(
     median=st.booleans(),
 )
 def test_property_bit_for_bit(x, probs, median):
-    check(x, np.array(probs, dtype=float), median=median)
+    assert_matches_numpy(x, np.array(probs, dtype=float), median=median)

@@ -1,8 +1,9 @@
 """Benchmark: exact integration over new levels vs the conditional answer and Monte Carlo over 100 levels.
 
 A bernoulli ``y ~ x + (1 + x | g)`` model with correlated group terms (brms-named draws, 4 chains), so
-that sd(u) varies continuously across rows.  ``avg_predictions`` of the population-averaged probability
-at 5k, 200k and 1M rows × 1000 and 4000 draws (default settings: every core):
+that sd(u) varies continuously across rows ("slope"), and ``y ~ x + (1 | g)``, one sd(u) per draw
+("intercept": also what a factor's or a 0/1 slope gives, a few sds per draw).  ``avg_predictions`` of the
+population-averaged probability at 5k, 200k and 1M rows × 1000 and 4000 draws (default settings: every core):
 
 * ``sample_new_levels="integrate"``: every row at one new level, integrated out exactly;
 * ``re_formula="NA"``: the conditional answer at u = 0 (the floor integration is measured against);
@@ -34,7 +35,8 @@ from mixeff.engine import integrate
 CHAINS, N_LEVELS, K_MC, SAMPLED = 4, 50, 100, 2000
 
 
-def make_spec(n_draws: int):
+def make_spec(n_draws: int, slope: bool = True):
+    """``y ~ x + (1 + x | g)`` (correlated: sd(u) varies with x), or ``y ~ x + (1 | g)`` (one sd per draw)."""
     rng = np.random.default_rng(0)
     d = {
         "b_Intercept": rng.normal(-0.5, 0.2, n_draws),
@@ -54,18 +56,24 @@ def make_spec(n_draws: int):
             "g": [f"g{j}" for j in rng.integers(0, N_LEVELS, 200)],
         }
     )
-    return mixeff.from_brms_draws(pd.DataFrame(d), formula="y ~ x + (1 + x | g)", data=data, family="bernoulli")
+    if not slope:
+        d = {k: v for k, v in d.items() if not (k.endswith(",x]") or k in ("sd_g__x", "cor_g__Intercept__x"))}
+    formula = "y ~ x + (1 + x | g)" if slope else "y ~ x + (1 | g)"
+    return mixeff.from_brms_draws(pd.DataFrame(d), formula=formula, data=data, family="bernoulli")
 
 
 def reference_rows(spec, x):
     """``(rows, S)`` E[expit(η + u)] per cell, with a quarter of the engine's step (the 'exact' answer to 1e-13)."""
     g = spec.groups["g"]
-    cov = g.cor * g.sd[:, :, None] * g.sd[:, None, :]
+    cov = g.cor * g.sd[:, :, None] * g.sd[:, None, :] if g.sd.shape[1] == 2 else g.sd[:, :, None] ** 2
     out = np.empty((len(x), spec.n_samples))
     for rows in np.array_split(np.arange(len(x)), max(1, len(x) // 100)):
         xr = x[rows][:, None]
         eta = spec.beta[:, 0] + xr * spec.beta[:, 1]
-        var = cov[:, 0, 0] + 2 * xr * cov[:, 0, 1] + xr**2 * cov[:, 1, 1]
+        if cov.shape[1] == 2:
+            var = cov[:, 0, 0] + 2 * xr * cov[:, 0, 1] + xr**2 * cov[:, 1, 1]
+        else:
+            var = np.broadcast_to(cov[:, 0, 0], eta.shape)
         out[rows] = integrate.normal_expectation(special.expit, eta, var, step=0.15)[0]
     return out
 
@@ -81,8 +89,8 @@ def best_time(fn, repeats):
     return best, out
 
 
-def run(n_rows: int, n_draws: int, repeats: int) -> dict:
-    spec = make_spec(n_draws)
+def run(n_rows: int, n_draws: int, repeats: int, slope: bool = True) -> dict:
+    spec = make_spec(n_draws, slope)
     x = np.random.default_rng(1).normal(size=n_rows)
     grid = pd.DataFrame({"x": x, "g": "new"})
     kw = dict(allow_new_levels=True, progress=False)
@@ -115,27 +123,30 @@ def main():
     parser.add_argument("--quick", action="store_true", help="5k rows only")
     parser.add_argument("--rows", type=int, nargs="+", default=[5000, 200_000, 1_000_000])
     parser.add_argument("--draws", type=int, nargs="+", default=[1000, 4000])
+    parser.add_argument("--models", nargs="+", default=["slope", "intercept"], choices=["slope", "intercept"])
     args = parser.parse_args()
     rows = [5000] if args.quick else args.rows
     warnings.simplefilter("ignore", mixeff.MonteCarloWarning)  # the error is measured below instead
-    print("bernoulli y ~ x + (1 + x | g), correlated, sd(u) varying with x; avg_predictions, every core")
-    header = f"{'rows':>9s}{'draws':>7s}{'integrate s':>13s}{'NA s':>9s}{'MC100 s':>9s}"
+    print("bernoulli, avg_predictions, every core.  slope: y ~ x + (1 + x | g), correlated, sd(u) varying with x;")
+    print("intercept: y ~ x + (1 | g), one sd(u) per draw")
+    header = f"{'model':>10s}{'rows':>9s}{'draws':>7s}{'integrate s':>13s}{'NA s':>9s}{'MC100 s':>9s}"
     header += f"{'int/NA':>8s}{'int/MC':>8s}{'err int':>10s}{'err MC':>10s}{'NA vs avg':>11s}"
     print(header)
     method = None
-    for n_draws in args.draws:
-        for n_rows in rows:
-            r = run(n_rows, n_draws, 3 if n_rows <= 5000 else 1)
-            method = r["method"]
-            mc = r.get("t_mc")
-            print(
-                f"{r['rows']:9d}{r['draws']:7d}{r['t_int']:13.3f}{r['t_na']:9.3f}"
-                f"{(f'{mc:9.2f}' if mc else f'{chr(8212):>9s}')}{r['t_int'] / r['t_na']:8.1f}"
-                f"{(f'{r["t_int"] / mc:8.2f}' if mc else f'{chr(8212):>8s}')}{r['e_int']:10.1e}"
-                f"{(f'{r["e_mc"]:10.1e}' if 'e_mc' in r else f'{chr(8212):>10s}')}"
-                f"{(f'{r["e_na"]:11.1e}' if 'e_na' in r else f'{chr(8212):>11s}')}",
-                flush=True,
-            )
+    for model in args.models:
+        for n_draws in args.draws:
+            for n_rows in rows:
+                r = run(n_rows, n_draws, 3 if n_rows <= 5000 else 1, slope=model == "slope")
+                method = r["method"]
+                mc = r.get("t_mc")
+                print(
+                    f"{model:>10s}{r['rows']:9d}{r['draws']:7d}{r['t_int']:13.3f}{r['t_na']:9.3f}"
+                    f"{(f'{mc:9.2f}' if mc else f'{chr(8212):>9s}')}{r['t_int'] / r['t_na']:8.1f}"
+                    f"{(f'{r["t_int"] / mc:8.2f}' if mc else f'{chr(8212):>8s}')}{r['e_int']:10.1e}"
+                    f"{(f'{r["e_mc"]:10.1e}' if 'e_mc' in r else f'{chr(8212):>10s}')}"
+                    f"{(f'{r["e_na"]:11.1e}' if 'e_na' in r else f'{chr(8212):>11s}')}",
+                    flush=True,
+                )
     print(f"(integrate used: {method})")
     print("targets: integrate <= 3x re_formula='NA' and <= 0.25x the 100-level Monte Carlo; error <= 1e-10")
     print("errors at 5k rows: of the average; above: max over 2000 sampled rows' per-row predictions")

@@ -221,53 +221,68 @@ def logit_increment_tail(out: np.ndarray, m: np.ndarray, big: np.ndarray, index:
 # A cell's panel (pe, ps) of the table and its local coordinates x, y in [-1, 1]; the panel's polynomial in x at
 # the cell's sd, b_i = Σ_j c[pe, ps, i, j] T_j(y), then L = Σ_i b_i T_i(x) (Clenshaw).  ``coef`` is the table's
 # (n_eta, n_sd, ne + 1, ns + 1) array flattened; panel widths are powers of 2 (multiplying by their inverse is
-# exact).  Cells are visited column by column (draw by draw): within a draw whose cells share one sd (a random
-# intercept, a factor's slope), each panel's b is computed once and reused — the same numbers, bit for bit.
-
+# exact).  Most of a cell's cost is b (80 multiply-adds).  b depends on the cell only through (pe, var), and
+# within a draw var often repeats across rows (a random intercept, a factor's or a 0/1 slope: zᵀΣz takes a few
+# values), so each draw keeps the b of its panels in a direct-mapped cache (slot pe mod TABLE_SLOTS, keyed by pe and
+# the exact bits of var; ``LinkTable.row_cache``).  A hit reuses the b the cell would compute — the same numbers,
+# bit for bit — and the cache outlives the call (a built panel's coefficients never change).
 
 TABLE_NE = 10
 """Coefficients in η of a table's panel (degree 9): compile-time constants, so the loops unroll."""
-TABLE_NS = 8
+TABLE_NS = 8  # _table_row is written out for 8
 """... and in sd (degree 7)."""
+TABLE_SLOTS = 32
+"""Panels whose b each draw keeps, a power of 2 (η within 32 panels, 8 units, of each other never evict each other)."""
+TABLE_PROBE = 64
+"""Rows where var did not repeat try the cache again every 64 rows."""
 
 
-def _table_row(coef, base, y, ty, b):
-    # b_i = Σ_j c[base + i·TABLE_NS + j] T_j(y)
-    ty[0] = 1.0
-    ty[1] = y
-    for j in range(2, TABLE_NS):
-        ty[j] = 2.0 * y * ty[j - 1] - ty[j - 2]
+def _table_row(coef, base, y, b, at):
+    # b[at + i] = Σ_j c[base + i·TABLE_NS + j] T_j(y), j in order; the T_j(y) in registers (written out for
+    # TABLE_NS = 8: in an array they are reloaded for every i, which costs more than the arithmetic)
+    y2 = 2.0 * y
+    t0 = 1.0
+    t1 = y
+    t2 = y2 * t1 - t0
+    t3 = y2 * t2 - t1
+    t4 = y2 * t3 - t2
+    t5 = y2 * t4 - t3
+    t6 = y2 * t5 - t4
+    t7 = y2 * t6 - t5
     for i in range(TABLE_NE):
         k = base + i * TABLE_NS
-        acc = coef[k] * ty[0]
-        for j in range(1, TABLE_NS):
-            acc = acc + coef[k + j] * ty[j]
-        b[i] = acc
+        acc = coef[k] * t0 + coef[k + 1] * t1
+        acc = acc + coef[k + 2] * t2
+        acc = acc + coef[k + 3] * t3
+        acc = acc + coef[k + 4] * t4
+        acc = acc + coef[k + 5] * t5
+        acc = acc + coef[k + 6] * t6
+        b[at + i] = acc + coef[k + 7] * t7
 
 
-def _table_sum(b, x):
-    # Σ_i b_i T_i(x) by Clenshaw
+def _table_sum(b, at, x):
+    # Σ_i b[at + i] T_i(x) by Clenshaw
     u1 = 0.0
     u2 = 0.0
     for i in range(TABLE_NE - 1, 0, -1):
-        u0 = 2.0 * x * u1 - u2 + b[i]
+        u0 = 2.0 * x * u1 - u2 + b[at + i]
         u2 = u1
         u1 = u0
-    return x * u1 - u2 + b[0]
+    return x * u1 - u2 + b[at]
 
 
-def _table_difference(b, x, delta):
-    # Σ_i b_i (T_i(x + delta) − T_i(x)) by the recurrence of the differences: relative to delta, no cancellation
+def _table_difference(b, at, x, delta):
+    # Σ_i b[at + i] (T_i(x + delta) − T_i(x)) by the recurrence of the differences: relative to delta, no cancellation
     x1 = x + delta
     t0 = 1.0
     t1 = x
     d0 = 0.0
     d1 = delta
-    acc = b[1] * d1
+    acc = b[at + 1] * d1
     for i in range(1, TABLE_NE - 1):
         d2 = 2.0 * x1 * d1 + 2.0 * delta * t1 - d0
         t2 = 2.0 * x * t1 - t0
-        acc = acc + b[i + 1] * d2
+        acc = acc + b[at + i + 1] * d2
         d0 = d1
         d1 = d2
         t0 = t1
@@ -275,40 +290,98 @@ def _table_difference(b, x, delta):
     return acc
 
 
-def _table_values(out, eta, var, coef, n_eta, n_sd, built, lo, hi, eta_width, sd_width, symmetric, missing):
-    # out = G(eta, sqrt(var)) = exp(L) (for a symmetric table above 0, -expm1(L(-eta))); cells outside the
-    # table, or in a panel not built yet (marked in `missing`), get NaN.  Returns the number of NaN cells.
+def _cached_row(coef, n_sd, sd_width, pe, v, c, built, missing, cache_b, cache_pe, cache_v):
+    # the slot of draw c's cache holding b of panel pe at variance v (computed on a miss); -1 where the cell is
+    # outside the table in sd or its panel is not built yet (marked in missing)
+    slot = pe & (TABLE_SLOTS - 1)
+    if cache_pe[slot, c] == pe and cache_v[slot, c] == v:
+        return slot
+    s = np.sqrt(v)
+    if not (s < n_sd * sd_width):
+        return -1
+    inv_sd = 1.0 / sd_width
+    ps = min(int(np.floor(s * inv_sd)), n_sd - 1)
+    if built[pe, ps] == 0:
+        missing[pe, ps] = 1
+        return -1
+    y = 2.0 * ((s - ps * sd_width) * inv_sd) - 1.0
+    _table_row(coef, (pe * n_sd + ps) * TABLE_NE * TABLE_NS, y, cache_b, (slot * cache_pe.shape[1] + c) * TABLE_NE)
+    cache_pe[slot, c] = pe
+    cache_v[slot, c] = v
+    return slot
+
+
+def _table_values(
+    out, eta, var, coef, n_eta, n_sd, built, lo, hi, eta_width, sd_width, symmetric, missing, cache_b, cache_pe, cache_v
+):
+    # out = L(−|η|, sqrt(var)) of a symmetric table, L(η, sqrt(var)) of another (table_values takes the exp);
+    # cells outside the table, or in a panel not built yet (marked in `missing`), get NaN.  Returns their number.
+    # Row by row.  Where var repeats, two loops: the first finds each cell's b in the cache (filling it where it
+    # misses), the second only reads it, without a branch.  Where var does not repeat (two rows running, more than
+    # a quarter of the cells found their panel cached at another var), one loop computes each cell's b in place,
+    # and the cache is tried again every TABLE_PROBE rows.  Either way a cell gets the same operations and bits.
     inv_eta, inv_sd = 1.0 / eta_width, 1.0 / sd_width
-    ty = np.empty(TABLE_NS)
+    n_draws = eta.shape[1]
     b = np.empty(TABLE_NE)
+    xs = np.empty(n_draws)
+    at = np.empty(n_draws, dtype=np.int64)
+    todo = np.empty(n_draws, dtype=np.int64)
     skipped = 0
+    direct = was_varying = False
     for r in range(eta.shape[0]):
-        for c in range(eta.shape[1]):
-            e = eta[r, c]
-            s = np.sqrt(var[r, c])
-            upper = symmetric and e > 0.0
-            if upper:
-                e = -e
-            if not (e >= lo and e <= hi and s < n_sd * sd_width):
-                out[r, c] = np.nan
+        if direct and r % TABLE_PROBE != 0:
+            for c in range(n_draws):
+                e = -abs(eta[r, c]) if symmetric else eta[r, c]
+                s = np.sqrt(var[r, c])
+                if not (e >= lo and e <= hi and s < n_sd * sd_width):
+                    out[r, c] = np.nan
+                    skipped += 1
+                    continue
+                pe = min(max(int(np.floor((e - lo) * inv_eta)), 0), n_eta - 1)
+                ps = min(int(np.floor(s * inv_sd)), n_sd - 1)
+                if built[pe, ps] == 0:
+                    missing[pe, ps] = 1
+                    out[r, c] = np.nan
+                    skipped += 1
+                    continue
+                y = 2.0 * ((s - ps * sd_width) * inv_sd) - 1.0
+                _table_row(coef, (pe * n_sd + ps) * TABLE_NE * TABLE_NS, y, b, 0)
+                out[r, c] = _table_sum(b, 0, 2.0 * ((e - (lo + pe * eta_width)) * inv_eta) - 1.0)
+            continue
+        misses = 0
+        other_var = 0
+        for c in range(n_draws):  # no call in this loop: the misses are handled in the next
+            e = -abs(eta[r, c]) if symmetric else eta[r, c]
+            pe = min(max(int(np.floor((e - lo) * inv_eta)), 0), n_eta - 1) if e >= lo and e <= hi else -1
+            slot = pe & (TABLE_SLOTS - 1)
+            xs[c] = 2.0 * ((e - (lo + pe * eta_width)) * inv_eta) - 1.0
+            at[c] = (slot * n_draws + c) * TABLE_NE
+            same_panel = pe >= 0 and cache_pe[slot, c] == pe
+            if not (same_panel and cache_v[slot, c] == var[r, c]):
+                todo[misses] = c
+                misses += 1
+                other_var += same_panel
+        for k in range(misses):
+            c = todo[k]
+            e = -abs(eta[r, c]) if symmetric else eta[r, c]
+            slot = -1
+            if e >= lo and e <= hi:
+                pe = min(max(int(np.floor((e - lo) * inv_eta)), 0), n_eta - 1)
+                slot = _cached_row(coef, n_sd, sd_width, pe, var[r, c], c, built, missing, cache_b, cache_pe, cache_v)
+            if slot < 0:
+                xs[c] = np.nan
+                at[c] = 0
                 skipped += 1
-                continue
-            pe = min(max(int(np.floor((e - lo) * inv_eta)), 0), n_eta - 1)
-            ps = min(int(np.floor(s * inv_sd)), n_sd - 1)
-            if built[pe, ps] == 0:
-                missing[pe, ps] = 1
-                out[r, c] = np.nan
-                skipped += 1
-                continue
-            x = 2.0 * ((e - (lo + pe * eta_width)) * inv_eta) - 1.0
-            y = 2.0 * ((s - ps * sd_width) * inv_sd) - 1.0
-            _table_row(coef, (pe * n_sd + ps) * TABLE_NE * TABLE_NS, y, ty, b)
-            value = _table_sum(b, x)
-            out[r, c] = -np.expm1(value) if upper else np.exp(value)
+        # two rows in a row, not a cold or stale cache: var itself changes from row to row
+        varying = 4 * other_var > n_draws
+        direct = varying and was_varying
+        was_varying = varying
+        for c in range(n_draws):
+            out[r, c] = _table_sum(cache_b, at[c], xs[c])
     return skipped
 
 
-def _table_lower_increment(coef, n_eta, n_sd, built, lo, width, a, length, ps, y, ty, b, missing):
+def _table_lower_increment(coef, n_eta, n_sd, built, lo, width, a, length, ps, y, b, missing):
     # G(a + length) − G(a) for a <= a + length <= 0, length >= 0: G(a)·expm1(L(a + length) − L(a))
     inv = 1.0 / width
     pa = min(max(int(np.floor((a - lo) * inv)), 0), n_eta - 1)
@@ -320,18 +393,18 @@ def _table_lower_increment(coef, n_eta, n_sd, built, lo, width, a, length, ps, y
         missing[pb, ps] = 1
         return np.nan
     size = TABLE_NE * TABLE_NS
-    _table_row(coef, (pa * n_sd + ps) * size, y, ty, b)
-    la = _table_sum(b, xa)
+    _table_row(coef, (pa * n_sd + ps) * size, y, b, 0)
+    la = _table_sum(b, 0, xa)
     if pb == pa:
-        dl = _table_difference(b, xa, (length * inv) * 2.0)
+        dl = _table_difference(b, 0, xa, (length * inv) * 2.0)
     elif pb == pa + 1:  # split at the panel edge
         first = lo + pb * width - a
-        dl = _table_difference(b, xa, (first * inv) * 2.0)
-        _table_row(coef, (pb * n_sd + ps) * size, y, ty, b)
-        dl = dl + _table_difference(b, -1.0, ((length - first) * inv) * 2.0)
+        dl = _table_difference(b, 0, xa, (first * inv) * 2.0)
+        _table_row(coef, (pb * n_sd + ps) * size, y, b, 0)
+        dl = dl + _table_difference(b, 0, -1.0, ((length - first) * inv) * 2.0)
     else:  # a panel apart or more: L changes enough that the plain difference keeps its digits
-        _table_row(coef, (pb * n_sd + ps) * size, y, ty, b)
-        dl = _table_sum(b, 2.0 * ((end - (lo + pb * width)) * inv) - 1.0) - la
+        _table_row(coef, (pb * n_sd + ps) * size, y, b, 0)
+        dl = _table_sum(b, 0, 2.0 * ((end - (lo + pb * width)) * inv) - 1.0) - la
     return np.exp(la) * np.expm1(dl)
 
 
@@ -339,7 +412,6 @@ def _table_increments(out, eta, d, var, coef, n_eta, n_sd, built, lo, eta_width,
     # out = G(eta + d) − G(eta), G(x) = E[F(x + u)] of a symmetric table (G(x) = 1 − G(−x), covering x <= 0),
     # without cancellation; cells outside the table or in panels not built get NaN (returns their number)
     inv_sd = 1.0 / sd_width
-    ty = np.empty(TABLE_NS)
     b = np.empty(TABLE_NE)
     skipped = 0
     for r in range(eta.shape[0]):
@@ -372,11 +444,11 @@ def _table_increments(out, eta, d, var, coef, n_eta, n_sd, built, lo, eta_width,
             else:  # across 0: [G(0) − G(start)] + [G(end) − G(0)], both of one sign
                 first, first_length, second, second_length = start, -start, -end, end
             value = _table_lower_increment(
-                coef, n_eta, n_sd, built, lo, eta_width, first, first_length, ps, y, ty, b, missing
+                coef, n_eta, n_sd, built, lo, eta_width, first, first_length, ps, y, b, missing
             )
             if second_length > 0.0:
                 value = value + _table_lower_increment(
-                    coef, n_eta, n_sd, built, lo, eta_width, second, second_length, ps, y, ty, b, missing
+                    coef, n_eta, n_sd, built, lo, eta_width, second, second_length, ps, y, b, missing
                 )
             if value != value:
                 skipped += 1
@@ -394,22 +466,25 @@ def table_values(out: np.ndarray, eta: np.ndarray, var: np.ndarray, table: Any, 
     kernel = _kernel("table_values")
     if kernel is None:
         return None
-    return int(
-        kernel(
-            out,
-            eta,
-            var,
-            table.coef.reshape(-1),
-            *table.built.shape,
-            table.built,
-            table.eta_lo,
-            table.eta_hi,
-            table.eta_width,
-            table.sd_width,
-            table.symmetric,
-            missing,
-        )
+    skipped = kernel(
+        out,
+        eta,
+        var,
+        table.coef.reshape(-1),
+        *table.built.shape,
+        table.built,
+        table.eta_lo,
+        table.eta_hi,
+        table.eta_width,
+        table.sd_width,
+        table.symmetric,
+        missing,
+        *table.row_cache(eta.shape[1]),
     )
+    np.exp(out, out=out)  # numpy's exp, a vector loop: a third of the cost of the kernel's own
+    if table.symmetric:  # G(η) = 1 − G(−η) above 0; G(−η) <= 1/2 there, so 1 − G keeps its relative accuracy
+        np.subtract(1.0, out, out=out, where=eta > 0.0)
+    return int(skipped)
 
 
 def table_increments(
@@ -440,7 +515,7 @@ _SOURCES: dict[str, Callable[..., Any]] = {
     "table_increments": _table_increments,
 }
 _HELPERS = {
-    "table_values": ("_table_row", "_table_sum"),
+    "table_values": ("_table_row", "_cached_row", "_table_sum"),
     "table_increments": ("_table_row", "_table_sum", "_table_difference", "_table_lower_increment"),
 }
 """Functions a kernel calls, compiled before it (innermost first)."""

@@ -349,6 +349,11 @@ class ChunkDraws:
         trials = None if trials is None else trials[self.rows]
         aux, _ = self.aux(arm)
         new = self.new_levels(arm) if a.options.type == "response" else None
+        if new is not None and len(new[0]) == self.size:  # every row at a new level: no plain response to compute
+            values, info = integrated_response(a.spec, out, new[1], trials, aux, a.parameter_only)
+            np.copyto(out, values)
+            a.record_quadrature(info)
+            return out
         eta_new = None if new is None else out[new[0]]  # fancy indexing copies η of the new-level rows
         value = response(a.spec, a.options.type, out, trials, a.rng, aux, a.parameter_only)
         if new is not None:

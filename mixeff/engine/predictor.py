@@ -180,10 +180,30 @@ def new_level_variance(plans: list[FactorPlan], design: Design, rows: slice) -> 
     for _, _, m in masks:
         any_new |= m
     idx = np.flatnonzero(any_new)
-    var = np.zeros((len(idx), plans[0].table_t.shape[2]))
+    zs = []
     for plan, Z, m in masks:
         z = np.ones((rows.stop - rows.start, len(plan.active))) if Z is None else Z[rows]
-        z = z[idx] * m[idx, None]  # rows new in another factor but not this one add nothing
+        zs.append(z[idx] * m[idx, None])  # rows new in another factor but not this one add nothing
+    key = np.column_stack(zs)
+    if len(idx) > 1 and (key == key[0]).all():
+        return idx, np.repeat(_variance([plan for plan, _, _ in masks], [z[:1] for z in zs]), len(idx), axis=0)
+    distinct, inverse = np.unique(key, axis=0, return_inverse=True)
+    if len(distinct) <= len(idx) // SHARED_VARIANCE_FACTOR:
+        # a random intercept, a factor's or a 0/1 slope: zᵀΣz per distinct z, then gathered (the same bits per row)
+        widths = np.cumsum([0] + [z.shape[1] for z in zs])
+        parts = [distinct[:, lo:hi] for lo, hi in zip(widths[:-1], widths[1:])]
+        return idx, np.take(_variance([plan for plan, _, _ in masks], parts), inverse.ravel(), axis=0)
+    return idx, _variance([plan for plan, _, _ in masks], zs)
+
+
+SHARED_VARIANCE_FACTOR = 8
+"""The variance is computed per distinct z and gathered when the rows have at most 1/8 as many."""
+
+
+def _variance(plans: list[FactorPlan], zs: list[np.ndarray]) -> np.ndarray:
+    """``(rows, S)`` Σ_factors zᵀΣ_s z for each row's ``z`` of each factor (clipped at 0)."""
+    var = np.zeros((len(zs[0]), plans[0].table_t.shape[2]))
+    for plan, z in zip(plans, zs):
         k = z.shape[1]
         cov_t = plan.cov_t
         assert cov_t is not None  # an integrated plan has its covariance
@@ -191,7 +211,7 @@ def new_level_variance(plans: list[FactorPlan], design: Design, rows: slice) -> 
             for i in range(k):
                 var += (z[:, j] * z[:, i])[:, None] * cov_t[j, i][None, :]
     np.maximum(var, 0.0, out=var)  # rounding of an indefinite-looking 0 must not give a negative variance
-    return idx, var
+    return var
 
 
 def response_increment(

@@ -39,7 +39,7 @@ import numpy as np
 from ..config import check_jobs
 from .parallel import ordered_map, resolve_jobs
 
-BLOCK_CELLS = 1 << 17
+BLOCK_CELLS = 1 << 19
 """Draws per block of rows (1 MiB of float64): few enough blocks that numpy's per-call costs stay small,
 small enough for the scratch copy to stay in cache."""
 SERIAL_CELLS = 1 << 20

@@ -73,8 +73,10 @@ class LinkTable:
     step: float
     """Spacing in η at which the building quadrature resolves F (half the rule of mixeff.engine.integrate)."""
     coef: np.ndarray = field(init=False, repr=False)
+    """``(η panels, sd panels, η degree + 1, sd degree + 1)``: the coefficient of T_i(x) T_j(y) at ``[.., i, j]``."""
     built: np.ndarray = field(init=False, repr=False)
     lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    local: threading.local = field(default_factory=threading.local, init=False, repr=False)
 
     def __post_init__(self) -> None:
         n_eta = int(round((ETA_RANGE if self.symmetric else 2 * ETA_RANGE) / ETA_WIDTH))
@@ -105,6 +107,23 @@ class LinkTable:
         if self.name == "logit":
             return special.expit(x)
         return -np.expm1(-np.exp(x))
+
+    def row_cache(self, n_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The calling thread's cache of panel rows b for ``n_samples`` draws: ``(b, panel, var)`` (:mod:`.kernels`).
+
+        Kept across calls: an entry is keyed by everything its b depends on (the panel, the exact variance), and a
+        built panel's coefficients never change.
+        """
+        cache = getattr(self.local, "cache", None)
+        if cache is None or cache[1].shape[1] != n_samples:
+            slots = kernels.TABLE_SLOTS
+            cache = (
+                np.empty(slots * n_samples * (self.eta_degree + 1)),  # flat: b of (slot, draw) at its offset
+                np.full((slots, n_samples), -1, dtype=np.int64),
+                np.zeros((slots, n_samples)),
+            )
+            self.local.cache = cache
+        return cache
 
     def ensure(self, panels: np.ndarray) -> None:
         """Build the ``(k, 2)`` panels ``(η index, sd index)`` not built yet."""

@@ -2,6 +2,7 @@
 against scipy's adaptive quadrature."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import integrate, special, stats
 from toy_models import LEVELS, eta_by_hand, make_spec
@@ -90,6 +91,28 @@ def test_new_level_variance_is_z_sigma_z_on_new_rows_only(spec, frame):
     existing = frame[frame["g"].isin(LEVELS)].reset_index(drop=True)
     plans, design = planned(spec, existing, how="integrate")
     assert new_level_variance(plans, design, slice(0, len(existing))) is None
+
+
+@pytest.mark.parametrize("x", ["one value", "two values", "every row its own"])
+def test_new_level_variance_from_distinct_z_has_the_bits_of_each_row_alone(spec, x):
+    """Where rows share z (an intercept, a 0/1 slope), zᵀΣz is computed once per distinct z and gathered:
+    each row's bits are those of its own computation, row by row."""
+    rng = np.random.default_rng(4)
+    n = 64
+    values = {
+        "one value": np.full(n, 0.7),
+        "two values": rng.choice([0.0, 1.0], n),
+        "every row its own": rng.normal(size=n),
+    }
+    frame = pd.DataFrame({"x": values[x], "g": ["n1"] * n})
+    plans, design = planned(spec, frame, how="integrate")
+    idx, var = new_level_variance(plans, design, slice(0, n))
+    np.testing.assert_array_equal(idx, np.arange(n))
+    alone = np.concatenate([new_level_variance(plans, design, slice(r, r + 1))[1] for r in range(n)])
+    np.testing.assert_array_equal(var, alone)
+    cov = covariance(spec.groups["g"])
+    z = np.column_stack([np.ones(n), frame["x"]])
+    np.testing.assert_allclose(var, np.einsum("ri,sij,rj->rs", z, cov, z), rtol=1e-12)
 
 
 def test_integrated_logistic_mean_equals_adaptive_quadrature():

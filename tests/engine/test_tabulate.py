@@ -121,6 +121,77 @@ def test_a_cell_does_not_depend_on_its_block_or_on_which_panels_were_built_first
     np.testing.assert_array_equal(a.ravel(), b.ravel())
 
 
+def _variance_patterns(rows, draws, seed):
+    """``(rows, draws)`` variances in blocks of the kinds a model gives, with extreme and non-finite cells.
+
+    One variance per draw (a random intercept), two alternating (a 0/1 slope), a different one in every row
+    (a continuous slope), and the first again (a cache filled by the blocks before).
+    """
+    rng = np.random.default_rng(seed)
+    one, two = rng.uniform(0.0, 4.0, (2, draws))
+    q = rows // 4
+    var = np.concatenate(
+        [
+            np.broadcast_to(one, (q, draws)),
+            np.where((np.arange(q) % 2 == 0)[:, None], one, two),
+            rng.uniform(0.0, 25.0, (q, draws)),
+            np.broadcast_to(one, (rows - 3 * q, draws)),
+        ]
+    ).copy()
+    var[5, 3], var[-2, 0], var[q + 1, 1] = 36.5, np.inf, np.nan  # sd >= 6: quadrature; inf, NaN: NaN out
+    return var
+
+
+@pytest.mark.parametrize("link", ["logit", "cloglog"])
+def test_cached_panel_rows_give_the_bits_each_cell_gets_alone(link):
+    """A cell's value is the same whether its panel row b came from the draw's cache or was computed for it.
+
+    Runs of rows with one variance per draw read b from the cache; rows whose variance changes every row
+    compute it in place (``kernels._table_values``).  Each cell alone, in a fresh table, is computed from a cold
+    cache; the blocks mix both kinds of rows, chunked two ways, and the draws' number changes between calls.
+    """
+    rng = np.random.default_rng(11)
+    rows, draws = 160, 37
+    eta = rng.normal(0.0, 6.0, (rows, draws))
+    eta[7, 2], eta[9, 4], eta[rows // 2, 5] = np.nan, 41.0, -0.0
+    var = _variance_patterns(rows, draws, seed=12)
+    table = tabulate.TABLES[link]
+    with np.errstate(invalid="ignore"):  # the NaN cells' quadrature
+        whole, _ = tabulate.tabulated_mean(table, eta, var)
+        tabulate.tabulated_mean(table, eta[:3, :5], var[:3, :5])  # another number of draws: a new cache
+        chunked = np.concatenate(
+            [tabulate.tabulated_mean(table, eta[i : i + 25], var[i : i + 25])[0] for i in range(0, rows, 25)]
+        )
+        fresh = tabulate.LinkTable(link, eta_degree=tabulate.ETA_DEGREE, symmetric=link == "logit", step=table.step)
+        alone = np.array(
+            [
+                [
+                    tabulate.tabulated_mean(fresh, eta[r : r + 1, c : c + 1], var[r : r + 1, c : c + 1])[0][0, 0]
+                    for c in range(draws)
+                ]
+                for r in range(0, rows, 3)
+            ]
+        )
+    np.testing.assert_array_equal(whole, chunked)
+    np.testing.assert_array_equal(whole[::3], alone)
+    assert np.isnan(whole[7, 2]) and np.isnan(whole[-2, 0]) and np.isnan(whole[rows // 4 + 1, 1])
+    ok = np.isfinite(whole)
+    ref = fine(LOWER[link], eta[ok], np.sqrt(var[ok]))
+    np.testing.assert_allclose(whole[ok], ref, rtol=tabulate.TABLE_RTOL, atol=0)
+
+
+def test_the_upper_half_of_the_logistic_keeps_its_relative_accuracy_near_one_and_zero():
+    """Above η = 0 the logistic's mean is 1 − G(−η) with G(−η) <= 1/2: accurate relative to G and to 1 − G."""
+    eta = np.array([1e-300, 0.3, 2.0, 9.0, 17.0, 33.0, 39.9])
+    sd = np.array([0.0, 0.2, 1.0, 2.0, 0.5, 4.0, 5.9])
+    got, _ = tabulate.tabulated_mean(tabulate.TABLES["logit"], eta[None], sd[None] ** 2)
+    lower, _ = tabulate.tabulated_mean(tabulate.TABLES["logit"], -eta[None], sd[None] ** 2)
+    ref_lower = np.array([quad(special.expit, -e, s) for e, s in zip(eta, sd)])
+    np.testing.assert_allclose(lower[0], ref_lower, rtol=tabulate.TABLE_RTOL, atol=0)  # 1 − G, down to 1e-15
+    np.testing.assert_array_equal(got, 1.0 - lower)  # 1 − G(−η) of the same bits
+    np.testing.assert_allclose(got[0], 1.0 - ref_lower, rtol=tabulate.TABLE_RTOL, atol=0)
+
+
 def test_cells_outside_the_table_fall_back_to_quadrature_cell_by_cell():
     eta = np.array([-700.0, -45.0, 45.0, 0.5, 1.0, np.nan, np.inf])
     sd = np.array([1.0, 0.5, 2.0, 6.5, 20.0, 1.0, 1.0])

@@ -8,9 +8,10 @@ needs ~sd² nodes on a logistic: 160 at sd = 3, more than 256 at sd = 5).  All
 cells of a block share the nodes ``t_k`` and their weights ``h·φ(t_k)``, so a
 node costs one fused ``η + sd·t_k`` and one call of ``f``.
 
-The logit and cloglog links' means (and logit increments) come from tables shared by every
-cell instead (:mod:`mixeff.engine.tabulate`, built with this rule at half the step); the
-rule here integrates the rest (ordinal, hurdle families), the tables' cells outside their
+The logit and cloglog links' means (and logit increments, cumulative logit and cloglog
+categories) come from tables shared by every cell instead (:mod:`mixeff.engine.tabulate`,
+built with this rule at half the step), cumulative probit categories from a closed form; the
+rule here integrates the rest (sratio, hurdle families), the tables' cells outside their
 range (:func:`cellwise_expectation`, each cell its own nodes), and everything when compiled
 kernels are off.
 

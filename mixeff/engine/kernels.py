@@ -382,7 +382,8 @@ def _table_values(
 
 
 def _table_lower_increment(coef, n_eta, n_sd, built, lo, width, a, length, ps, y, b, missing):
-    # G(a + length) − G(a) for a <= a + length <= 0, length >= 0: G(a)·expm1(L(a + length) − L(a))
+    # G(a + length) − G(a) for length >= 0, both ends in the table (<= 0 for a symmetric one):
+    # G(a)·expm1(L(a + length) − L(a))
     inv = 1.0 / width
     pa = min(max(int(np.floor((a - lo) * inv)), 0), n_eta - 1)
     xa = 2.0 * ((a - (lo + pa * width)) * inv) - 1.0
@@ -408,9 +409,10 @@ def _table_lower_increment(coef, n_eta, n_sd, built, lo, width, a, length, ps, y
     return np.exp(la) * np.expm1(dl)
 
 
-def _table_increments(out, eta, d, var, coef, n_eta, n_sd, built, lo, eta_width, sd_width, missing):
-    # out = G(eta + d) − G(eta), G(x) = E[F(x + u)] of a symmetric table (G(x) = 1 − G(−x), covering x <= 0),
-    # without cancellation; cells outside the table or in panels not built get NaN (returns their number)
+def _table_increments(out, eta, d, var, coef, n_eta, n_sd, built, lo, hi, eta_width, sd_width, symmetric, missing):
+    # out = G(eta + d) − G(eta), G(x) = E[F(x + u)], without cancellation: from a symmetric table (G(x) = 1 − G(−x),
+    # covering x <= 0) anywhere in |x| <= −lo, from another with both ends in [lo, hi]; cells outside the table or
+    # in panels not built get NaN (returns their number)
     inv_sd = 1.0 / sd_width
     b = np.empty(TABLE_NE)
     skipped = 0
@@ -431,13 +433,13 @@ def _table_increments(out, eta, d, var, coef, n_eta, n_sd, built, lo, eta_width,
                 length = -step
                 sign = -1.0
             end = start + length
-            if not (start >= lo and end <= -lo and s < n_sd * sd_width):
+            if not (start >= lo and end <= (-lo if symmetric else hi) and s < n_sd * sd_width):
                 out[r, c] = np.nan
                 skipped += 1
                 continue
             ps = min(int(np.floor(s * inv_sd)), n_sd - 1)
             y = 2.0 * ((s - ps * sd_width) * inv_sd) - 1.0
-            if end <= 0.0:
+            if end <= 0.0 or not symmetric:
                 first, first_length, second, second_length = start, length, 0.0, 0.0
             elif start >= 0.0:  # G(end) − G(start) = G(−start) − G(−end)
                 first, first_length, second, second_length = -end, length, 0.0, 0.0
@@ -456,12 +458,15 @@ def _table_increments(out, eta, d, var, coef, n_eta, n_sd, built, lo, eta_width,
     return skipped
 
 
-def table_values(out: np.ndarray, eta: np.ndarray, var: np.ndarray, table: Any, missing: np.ndarray) -> int | None:
+def table_values(
+    out: np.ndarray, eta: np.ndarray, var: np.ndarray, table: Any, missing: np.ndarray, log: bool = False
+) -> int | None:
     """``out = G(η, √var)`` from ``table`` (a :class:`mixeff.engine.tabulate.LinkTable`), cell by cell.
 
     Cells outside the table, or in a panel not built yet (marked 1 in ``missing``, the table's
     panel shape), are NaN; returns their number, or None when compiled kernels are unavailable
-    or switched off.  ``out``, ``eta`` and ``var`` are ``(rows, S)`` float64 blocks.
+    or switched off.  ``out``, ``eta`` and ``var`` are ``(rows, S)`` float64 blocks.  ``log``: the
+    table's own value, ``log G`` (no exp; the raw interpolant for a table that stores something else).
     """
     kernel = _kernel("table_values")
     if kernel is None:
@@ -481,6 +486,11 @@ def table_values(out: np.ndarray, eta: np.ndarray, var: np.ndarray, table: Any, 
         missing,
         *table.row_cache(eta.shape[1]),
     )
+    if log:
+        if table.symmetric:  # log G(η) = log(1 − G(−η)) above 0, accurate relative to 1 − G(η) = G(−η) too
+            above = eta > 0.0
+            out[above] = np.log1p(-np.exp(out[above]))
+        return int(skipped)
     np.exp(out, out=out)  # numpy's exp, a vector loop: a third of the cost of the kernel's own
     if table.symmetric:  # G(η) = 1 − G(−η) above 0; G(−η) <= 1/2 there, so 1 − G keeps its relative accuracy
         np.subtract(1.0, out, out=out, where=eta > 0.0)
@@ -490,17 +500,33 @@ def table_values(out: np.ndarray, eta: np.ndarray, var: np.ndarray, table: Any, 
 def table_increments(
     out: np.ndarray, eta: np.ndarray, d: np.ndarray, var: np.ndarray, table: Any, missing: np.ndarray
 ) -> int | None:
-    """``out = G(η + d, √var) − G(η, √var)`` without cancellation, from a symmetric ``table``.
+    """``out = G(η + d, √var) − G(η, √var)`` without cancellation, from ``table``.
 
-    As :func:`table_values`: NaN cells (outside the table or in panels not built, marked in
-    ``missing``) are counted and returned; None without compiled kernels.
+    A symmetric table's cells anywhere in its range (across 0 as two pieces); another's with η and
+    η + d both in its range.  As :func:`table_values`: NaN cells (outside the table or in panels not
+    built, marked in ``missing``) are counted and returned; None without compiled kernels.
     """
     kernel = _kernel("table_increments")
     if kernel is None:
         return None
     flat, (n_eta, n_sd) = table.coef.reshape(-1), table.built.shape
     return int(
-        kernel(out, eta, d, var, flat, n_eta, n_sd, table.built, table.eta_lo, table.eta_width, table.sd_width, missing)
+        kernel(
+            out,
+            eta,
+            d,
+            var,
+            flat,
+            n_eta,
+            n_sd,
+            table.built,
+            table.eta_lo,
+            table.eta_hi,
+            table.eta_width,
+            table.sd_width,
+            table.symmetric,
+            missing,
+        )
     )
 
 

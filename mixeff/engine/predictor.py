@@ -14,11 +14,23 @@ from .response import (
     category_log_probability,
     category_probability,
     has_mean_increment,
+    has_normal_category_probability,
     mean_increment,
+    normal_category_probability,
     normal_mean,
     normal_mean_increment,
 )
-from .tabulate import LinkTable, table_for, table_link, tabulated_increment, tabulated_mean
+from .tabulate import (
+    LinkTable,
+    SurvivalTable,
+    survival_table,
+    table_for,
+    table_link,
+    tabulated_increment,
+    tabulated_log_survival,
+    tabulated_mean,
+    two_sided_info,
+)
 
 CLOSED_FORM = QuadratureInfo(method="closed form", nodes=0, error_bound=0.0)
 TABLE_CELL_COST = 30.0
@@ -45,7 +57,10 @@ def integration_cost(spec: ModelSpec, parameter_only: bool = False) -> float:
     affine = parameter_only or family.affine is not None
     if family.log_mean_shift is not None or (affine and link.normal_mean is not None):
         return 1.0
-    if affine and table_for(spec.link.name) is not None:
+    if has_normal_category_probability(family, spec.link):
+        return 1.0
+    tabulated = table_for(spec.link.name) is not None
+    if tabulated and (affine or family.category_rule == "cumulative"):
         return TABLE_CELL_COST
     return QUADRATURE_CELL_COST
 
@@ -235,7 +250,11 @@ def integrated_response(
     aux: dict,
     parameter_only: bool = False,
 ) -> tuple[np.ndarray, QuadratureInfo]:
-    """E[Y | η + u], u ~ N(0, var): a closed form where the family has one, else quadrature.
+    """E[Y | η + u], u ~ N(0, var): a closed form where the family has one, else a table, else quadrature.
+
+    Closed forms: :func:`~mixeff.engine.response.normal_mean` and (cumulative probit categories)
+    :func:`~mixeff.engine.response.normal_category_probability`; tables (:mod:`mixeff.engine.tabulate`):
+    families affine in a logit or cloglog inverse link, cumulative logit and cloglog categories.
 
     Returns the values and how they were computed (a :class:`~mixeff.engine.integrate.QuadratureInfo`).
     ``parameter_only``: E[g⁻¹(η + u)], the mean parameter itself.
@@ -245,10 +264,12 @@ def integrated_response(
         closed = None if link_mean is None else link_mean(eta, var)
     else:
         closed = normal_mean(spec.family, spec.link, eta, var, aux, trials)
+        if closed is None:
+            closed = normal_category_probability(spec.family, spec.link, eta, var, aux)
     if closed is not None:
         return closed, CLOSED_FORM
     table = table_for(spec.link.name)
-    if table is not None and table.symmetric and spec.family.category_rule == "cumulative" and not parameter_only:
+    if table is not None and spec.family.category_rule == "cumulative" and not parameter_only:
         return _tabulated_cumulative(table, eta, var, aux)
     if table is not None and (parameter_only or spec.family.affine is not None):
         # E[scale·F + shift] = scale·E[F] + shift: the link's table, then the family's affine mean
@@ -269,11 +290,17 @@ def integrated_response(
 def _tabulated_cumulative(
     table: LinkTable, eta: np.ndarray, var: np.ndarray, aux: dict
 ) -> tuple[np.ndarray, QuadratureInfo]:
-    """P(Y = c) = E[F(τ_c − η − u)] − E[F(τ_{c−1} − η − u)] of a symmetric link, from its table.
+    """P(Y = c) = E[F(τ_c − η − u)] − E[F(τ_{c−1} − η − u)] from the link's table.
 
-    u is symmetric, so each term is G(τ − η); the middle categories are the table's exact increment from
-    τ_{c−1} − η by τ_c − τ_{c−1} (no cancellation between close thresholds), the first G(τ_1 − η) and the last
-    1 − G(τ_{K−1} − η) = G(η − τ_{K−1}).
+    u is symmetric, so each term is G(τ − η), G(x) = E[F(x + u)].  The first category is G(τ_1 − η), the last
+    1 − G(τ_{K−1} − η), the middle ones G(b) − G(a), a = τ_{c−1} − η < b = τ_c − η, each without cancellation:
+
+    * a symmetric link (logit): 1 − G(x) = G(−x); the middle categories are the table's exact increment from a by
+      τ_c − τ_{c−1} (no cancellation between close thresholds).
+    * the cloglog: G from its table at x <= 0, 1 − G from the table of its upper tail at x > 0
+      (:func:`~mixeff.engine.tabulate.tabulated_log_survival`, accurate relative to 1 − G however small);
+      a middle category is [G(min(b, 0)) − G(min(a, 0))] + [(1 − G(max(a, 0))) − (1 − G(max(b, 0)))], two
+      terms >= 0, the first the table's exact increment, the second e^{M_a}·(−expm1(M_b − M_a)) of M = log(1 − G).
     """
     tau, category = aux["threshold"], np.asarray(aux["category"])  # (S, K - 1), (rows,)
     k = tau.shape[1]
@@ -282,20 +309,82 @@ def _tabulated_cumulative(
     first, last = category == 0, category == k
     middle = ~(first | last)
     out = np.empty_like(eta)
-    info = None
-    if first.any():
-        out[first], info = tabulated_mean(table, upper[first], var[first])
-    if last.any():
-        out[last], info = tabulated_mean(table, -lower[last], var[last])
+    survival = survival_table(table)
+    if survival is None:
+        if first.any():
+            out[first], _ = tabulated_mean(table, upper[first], var[first])
+        if last.any():
+            out[last], _ = tabulated_mean(table, -lower[last], var[last])
+    else:
+        if first.any():
+            out[first] = _cloglog_below(table, survival, upper[first], var[first])
+        if last.any():
+            out[last] = _cloglog_above(table, survival, lower[last], var[last])
     if middle.any():
         c = category[middle]
         gap = (tau[:, c] - tau[:, c - 1]).T  # τ_c − τ_{c−1}, exact of the thresholds
-        inverse = arithmetic(table_link(table)).increment
-        out[middle], info = tabulated_increment(
-            table, lower[middle], gap, var[middle], None if inverse is None else (lambda x, d: inverse(x, d))
-        )
-    assert info is not None  # every row has a category
-    return out, info
+        if survival is None:
+            inverse = arithmetic(table_link(table)).increment
+            out[middle], _ = tabulated_increment(
+                table, lower[middle], gap, var[middle], None if inverse is None else (lambda x, d: inverse(x, d))
+            )
+        else:
+            out[middle] = _cloglog_between(table, survival, lower[middle], gap, upper[middle], var[middle])
+    return out, two_sided_info(table)
+
+
+def _cloglog_below(table: LinkTable, survival: SurvivalTable, x: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """G(x) of the cloglog: from its table at x <= 0, 1 − exp(M(x)) above."""
+    above = ~(x <= 0.0)  # NaN too: the survival table gives NaN
+    if above.all():
+        return -np.expm1(tabulated_log_survival(survival, x, var))
+    out, _ = tabulated_mean(table, np.minimum(x, 0.0), var)
+    if above.any():
+        out[above] = -np.expm1(tabulated_log_survival(survival, x[above], var[above]))
+    return out
+
+
+def _cloglog_above(table: LinkTable, survival: SurvivalTable, x: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """1 − G(x) of the cloglog: exp(M(x)) at x > 0, 1 − G(x) >= 1 − G(0) > 1/3 from its table below."""
+    above = x > 0.0
+    if above.all():
+        return np.exp(tabulated_log_survival(survival, x, var))
+    below, _ = tabulated_mean(table, np.minimum(x, 0.0), var)
+    out = 1.0 - below
+    if above.any():
+        out[above] = np.exp(tabulated_log_survival(survival, x[above], var[above]))
+    return out
+
+
+def _cloglog_between(
+    table: LinkTable, survival: SurvivalTable, a: np.ndarray, gap: np.ndarray, b: np.ndarray, var: np.ndarray
+) -> np.ndarray:
+    """G(b) − G(a) of the cloglog, b = a + gap (the part below 0 from its table, above 0 from the survival table)."""
+    if (a > 0.0).all():
+        out = np.zeros_like(a)
+    else:
+        start = np.minimum(a, 0.0)
+        length = np.where(b <= 0.0, gap, -start)  # to b, or to 0 across it (0 above it)
+        out, _ = tabulated_increment(table, start, length, var, _cloglog_increment)
+    above = ~(b <= 0.0)
+    if above.any():
+        m_a = tabulated_log_survival(survival, np.maximum(a[above], 0.0), var[above])
+        m_b = tabulated_log_survival(survival, b[above], var[above])
+        with np.errstate(invalid="ignore"):
+            part = np.exp(m_a) * -np.expm1(m_b - m_a)
+        part[m_a == -np.inf] = 0.0  # both ends beyond the last double: 0, not −inf − (−inf)
+        out[above] += part
+    return out
+
+
+def _cloglog_increment(x: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """F(x + d) − F(x) of the inverse cloglog without cancellation.
+
+    From the lower end l = min(x, x + d): ±e^{−e^l}·(1 − exp(−e^l·expm1(|d|))).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(np.minimum(x, x + d))
+        return np.sign(d) * np.exp(-e) * -np.expm1(-e * np.expm1(np.abs(d)))
 
 
 def integrated_increment(

@@ -1,5 +1,8 @@
 """The tables of E[F(η + u)] (mixeff.engine.tabulate) against high-order references, cell by cell."""
 
+import decimal
+import math
+
 import numpy as np
 import pytest
 from scipy import integrate, special
@@ -8,6 +11,7 @@ import mixeff
 from mixeff.engine import kernels, tabulate
 from mixeff.engine.integrate import VERIFIED_RTOL, cellwise_expectation, normal_expectation
 from mixeff.engine.links import LINKS
+from mixeff.engine.predictor import _cloglog_increment
 
 pytestmark = pytest.mark.skipif(not kernels.enabled(), reason="the tables run in compiled kernels (numba)")
 
@@ -226,3 +230,135 @@ def test_without_compiled_kernels_the_quadrature_rule_runs():
     finally:
         mixeff.set_options(**before)
     assert tabulate.table_for("logit") is tabulate.TABLES["logit"] and tabulate.table_for("probit") is None
+
+
+# -- the cloglog's upper tail: log(1 − G) from its own table (cumulative cloglog models' upper categories) -----------
+
+SURVIVAL = tabulate.SURVIVAL_TABLES["cloglog"]
+
+
+def log_survival_quad(x, sd):
+    """log E[exp(−e^{x + sd·Z})] by scipy's quad of the plain integrand, scaled by its peak (an independent reference).
+
+    The peak (at t = −W/sd, W = scipy's Lambert W of sd² e^x) only places the pieces and the scale.
+    """
+    if sd == 0:
+        return -math.exp(x)
+    w = float(special.lambertw(sd * sd * math.exp(x)).real)
+    mode = -w / sd
+    peak = -math.exp(x + sd * mode) - 0.5 * mode * mode
+    width = 1.0 / math.sqrt(1.0 + w)
+    cuts = [mode - 40, mode - 12, mode - 4, mode - 1, mode, mode + width, mode + 4 * width, mode + 12 * width]
+    cuts.append(mode + 40 * width)
+    f = lambda t: math.exp(-math.exp(x + sd * t) - 0.5 * t * t - peak)  # noqa: E731
+    total = sum(integrate.quad(f, a, b, epsabs=1e-17, epsrel=1e-13, limit=500)[0] for a, b in zip(cuts[:-1], cuts[1:]))
+    return peak + math.log(total / math.sqrt(2 * math.pi))
+
+
+def test_the_upper_tail_keeps_its_relative_accuracy_where_the_lower_table_has_none():
+    """1 − G(x) = E[exp(−e^{x+u})] to 1e-12 relative (M = log(1 − G) to 1e-12 absolute) wherever it is a normal
+    double, down to 1e-300, over the table (0 <= x <= 40, sd < 6) and outside it (x > 40, sd >= 6: quadrature)."""
+    rng = np.random.default_rng(8)
+    x = np.concatenate(
+        [rng.uniform(0, 40, 150), rng.uniform(0, 2, 30), rng.uniform(40, 60, 10), rng.uniform(0, 30, 10)]
+    )
+    sd = np.concatenate(
+        [rng.uniform(0, 6, 150), rng.uniform(0, 0.5, 30), rng.uniform(0.5, 8, 10), rng.uniform(6, 9, 10)]
+    )
+    x = np.concatenate([x, [0.0, 0.0, 3.0, 3.0, 8.0, 40.0, 1e-9]])
+    sd = np.concatenate([sd, [0.0, 5.99, 0.0, 1.0, 0.05, 5.999, 2.0]])
+    got = tabulate.tabulated_log_survival(SURVIVAL, x, sd**2)
+    ref = np.array([log_survival_quad(a, b) for a, b in zip(x, sd)])
+    w = tabulate._lambert_w(np.array([40.0]), np.array([36.0]))  # the table's far corner is inside it
+    assert w + 2 * np.log1p(w) < tabulate.SURVIVAL_Q_RANGE
+    normal = ref > math.log(1e-300)
+    assert normal.sum() >= 150 and (ref[normal] < math.log(1e-100)).sum() >= 5  # far down the tail too
+    np.testing.assert_allclose(got[normal], ref[normal], rtol=0, atol=1e-12)
+    assert np.all(np.exp(got[~normal]) <= 1e-290)
+    assert got[-5] == pytest.approx(-math.exp(3.0), rel=1e-15)  # sd 0: log S(x) = −e^x
+
+
+def test_the_upper_tail_against_the_lower_table_where_both_are_accurate():
+    """Near η = 0, where 1 − G is large, 1 − exp(M) is the cloglog table's own G (both to 1e-12)."""
+    eta = np.array([0.0, 0.1, 0.3, 0.6, 1.0])[:, None] * np.ones(4)
+    var = np.array([0.0, 0.5, 4.0, 30.0]) ** 2 * np.ones((5, 1))
+    var = np.minimum(var, 35.0)
+    m = tabulate.tabulated_log_survival(SURVIVAL, eta, var)
+    g, _ = tabulate.tabulated_mean(tabulate.TABLES["cloglog"], eta, var)
+    np.testing.assert_allclose(-np.expm1(m), g, rtol=2e-12)
+
+
+def test_an_upper_tail_cell_does_not_depend_on_its_block_or_on_which_panels_were_built_first():
+    rng = np.random.default_rng(9)
+    x, var = rng.uniform(0, 12, 300), rng.uniform(0, 9, 300)
+    x[:5], var[:5] = [45.0, 3.0, 0.0, 50.0, 2.0], [1.0, 40.0, 0.0, 49.0, 0.0]  # outside the table, and sd 0
+    whole = tabulate.tabulated_log_survival(SURVIVAL, x.reshape(20, 15), var.reshape(20, 15)).ravel()
+    fresh = tabulate.SurvivalTable("cloglog", eta_degree=tabulate.ETA_DEGREE, symmetric=False, step=SURVIVAL.step)
+    alone = [tabulate.tabulated_log_survival(fresh, x[i : i + 1], var[i : i + 1])[0] for i in range(300)[::-1]][::-1]
+    np.testing.assert_array_equal(whole, alone)
+
+
+def test_lambert_w_to_an_ulp_or_two():
+    """Against Newton's method on w e^w = z in 40-digit decimals, from 1e-300 to beyond the doubles (in log z)."""
+    decimal.getcontext().prec = 40
+    x = np.concatenate([np.linspace(-690, 700, 60), np.linspace(-3, 5, 40), [705.0, 900.0]])
+    var = np.concatenate([np.ones(100), [1e10, 3.0]])  # the last two: z = var·e^x overflows
+    got = tabulate._lambert_w(x, var)
+    for xi, vi, wi in zip(x, var, got):
+        z = decimal.Decimal(float(vi)) * decimal.Decimal(float(xi)).exp()
+        w = decimal.Decimal(float(wi))
+        for _ in range(60):
+            w -= (w * w.exp() - z) / (w.exp() * (w + 1))
+        assert abs(float((decimal.Decimal(float(wi)) - w) / w)) <= 5e-16
+    assert tabulate._lambert_w(np.array([3.0]), np.array([0.0]))[0] == 0.0
+
+
+@pytest.mark.parametrize("scale", [1e-9, 1e-3, 0.2, 3.0])
+def test_cloglog_increments_keep_the_relative_accuracy_of_the_difference(scale):
+    """The non-symmetric table's exact increment G(η + d) − G(η), both ends in the table (−40..40), to 1e-10."""
+    rng = np.random.default_rng(10)
+    eta = rng.uniform(-40, 0, 300)
+    eta[:20] = -np.arange(20) * 0.25 - 1e-12  # just below a panel edge: the increment crosses it
+    sd = rng.uniform(0, 5, 300)
+    d = scale * rng.uniform(0.5, 1.0, 300) * rng.choice([-1.0, 1.0], 300)
+    table = tabulate.TABLES["cloglog"]
+    got, _ = tabulate.tabulated_increment(table, eta[None], d[None], sd[None] ** 2, _cloglog_increment)
+    outside = (eta + d < -40) | (eta + d > 40)
+    assert outside.any() == (scale > 1)  # beyond the table: the exact increment by quadrature
+
+    def exact(dd):
+        def f(x):  # F(x + dd) − F(x) without cancellation
+            x = np.asarray(x, dtype=float)
+            lo, step = (x, dd) if dd > 0 else (x + dd, -dd)
+            return np.sign(dd) * np.exp(-np.exp(lo)) * -np.expm1(-np.exp(lo) * np.expm1(step))
+
+        return f
+
+    ref = np.array([fine(exact(dd), [e], [s])[0] for e, s, dd in zip(eta, sd, d)])
+    np.testing.assert_allclose(got[0], ref, rtol=1e-10, atol=0)
+
+
+def test_table_values_in_log_space():
+    """``log=True``: the kernel's own log G, before the exp; above 0 of a symmetric table, log(1 − G(−η))."""
+    eta = np.array([[-30.0, -2.0, -0.1, 0.0, 0.5, 3.0, 25.0]])
+    var = np.array([[0.0, 1.0, 4.0, 0.25, 9.0, 2.0, 1.0]])
+
+    def values(table, eta, log):
+        out, skipped = np.empty_like(eta), []
+
+        def run(missing):
+            skipped.append(kernels.table_values(out, eta, var, table, missing, log=log))
+            return out
+
+        tabulate._fill(table, run)
+        assert skipped[-1] == 0  # every cell inside, once its panels are built
+        return out
+
+    cloglog = tabulate.TABLES["cloglog"]
+    np.testing.assert_array_equal(np.exp(values(cloglog, eta, True)), values(cloglog, eta, False))
+    logit = tabulate.TABLES["logit"]
+    logs, plain = values(logit, eta, True), values(logit, eta, False)
+    below = eta <= 0
+    np.testing.assert_array_equal(np.exp(logs[below]), plain[below])
+    mirror = values(logit, -eta, False)  # 1 − G(η) = G(−η), to its relative accuracy however small
+    np.testing.assert_allclose(-np.expm1(logs[~below]), mirror[~below], rtol=1e-14)

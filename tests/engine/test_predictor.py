@@ -173,19 +173,35 @@ def plain_category(link, a, b):
     return survival(a) - survival(b) if a > 0 else cdf(b) - cdf(a)
 
 
+def log_plain_category(link, a, b):
+    """log P(a < latent <= b) at one point, finite where the probability underflows (log forms of each tail)."""
+    p = plain_category(link, a, b)
+    if p > 1e-280:
+        return math.log(p)
+    if link == "probit":  # far in one tail, a and b on its side: log Φ(b) + log(1 − Φ(a)/Φ(b)), or the mirror
+        lo, hi = (-b, -a) if a > 0 else (a, b)
+        log_hi = float(special.log_ndtr(hi))
+        return log_hi + (math.log1p(-math.exp(float(special.log_ndtr(lo)) - log_hi)) if lo > -math.inf else 0.0)
+    if b == math.inf:  # log exp(−e^a)
+        return -math.exp(a)
+    # log[exp(−e^a)·(1 − exp(−y))], y = e^a·expm1(b − a) (b − a the whole width when a = −∞: y = e^b)
+    y = math.exp(b) if a == -math.inf else math.exp(a) * math.expm1(b - a)
+    head = 0.0 if a == -math.inf else -math.exp(a)
+    return head + (math.log(y) - 0.5 * y if y < 1e-8 else math.log(-math.expm1(-y)))
+
+
 def category_reference(link, a, b, sd):
     """E[F(b − u) − F(a − u)], u ~ N(0, sd²), by scipy's adaptive quad split around the integrand's mode.
 
-    The mode and its width are found on a grid of log(integrand); the pieces reach 25 widths on each side and
-    then the whole range (60 + 12 sd) where the normal density is below e^-72.
+    The integrand is computed in log space and scaled by its peak (probabilities far below the doubles' range
+    included); the mode and its width are found on a grid, the pieces reach 25 widths on each side and then the
+    whole range (60 + 12 sd) where the normal density is below e^-72.
     """
     if sd == 0:
         return plain_category(link, a, b)
     reach = 60.0 + 12.0 * sd
-    grid = np.linspace(-reach, reach, 24001)
-    with np.errstate(divide="ignore"):
-        logs = np.array([math.log(p) if (p := plain_category(link, a - u, b - u)) > 0 else -np.inf for u in grid])
-    logs -= 0.5 * (grid / sd) ** 2
+    grid = np.linspace(-reach, reach, 8001)
+    logs = np.array([log_plain_category(link, a - u, b - u) for u in grid]) - 0.5 * (grid / sd) ** 2
     top = int(np.argmax(logs))
     high = logs >= logs[top] - 1.0
     left = grid[top] - grid[top - np.argmin(high[top::-1])] if not high[0] else reach
@@ -195,8 +211,11 @@ def category_reference(link, a, b, sd):
         cuts |= {grid[top] - m * left, grid[top] + m * right}
     cuts = sorted(c for c in cuts if -reach <= c <= reach)
     norm = 1.0 / (sd * math.sqrt(2.0 * math.pi))
-    shift = logs[top]  # integrate the scaled integrand: pieces far below the peak stay representable
-    f = lambda u: plain_category(link, a - u, b - u) * math.exp(-0.5 * (u / sd) ** 2 - shift) * norm  # noqa: E731
+    shift = logs[top]
+
+    def f(u):
+        return math.exp(log_plain_category(link, a - u, b - u) - 0.5 * (u / sd) ** 2 - shift) * norm
+
     # the scaled integrand peaks at norm and falls by e over (left, right): its integral is ~norm·(left + right),
     # and pieces far below that need no relative accuracy of their own
     tol = 1e-15 * norm * (left + right)
@@ -261,6 +280,25 @@ def test_cumulative_categories_over_a_new_level_against_adaptive_quadrature(link
 
 
 @pytest.mark.parametrize("link", ["probit", "cloglog"])
+def test_cumulative_categories_beyond_the_tables(link):
+    """|τ − η| > 40 and sd(u) >= 6: the cloglog's cells outside its tables by quadrature (G, its increments, the
+    upper tail's remainder), cell by cell; to 1e-10 against quad all the same."""
+    needs_tables(link)
+    sds = np.array([0.5, 2.0, 6.5, 8.0])
+    eta, var, aux, a, b = ordinal_cells(etas=np.array([-44.0, -42.0, 0.5, 41.5, 44.0]), sds=sds)
+    got, _ = integrated_response(ordinal_spec(link), eta.copy(), var, None, aux)
+    ref = np.array(
+        [
+            [category_reference(link, a[r] - eta[r, j], b[r] - eta[r, j], sds[j]) for j in range(4)]
+            for r in range(len(a))
+        ]
+    )
+    tiny = ref < 1e-300
+    assert np.all(np.abs(got[tiny]) <= 1e-300) and (~tiny).sum() > 80
+    np.testing.assert_allclose(got[~tiny], ref[~tiny], rtol=1e-10, atol=0)
+
+
+@pytest.mark.parametrize("link", ["probit", "cloglog"])
 def test_cumulative_categories_agree_with_the_quadrature_they_replace(link, monkeypatch):
     """Where the trapezoidal rule the engine used before is itself accurate (1e-10 against quad), to 1e-9."""
     needs_tables(link)
@@ -313,6 +351,8 @@ def test_probit_categories_are_phi_of_scaled_thresholds_and_each_tail_keeps_its_
 @pytest.mark.parametrize("link", ["probit", "cloglog"])
 def test_ordinal_integration_cost_counts_a_closed_form_or_a_table(link):
     from mixeff.engine.predictor import QUADRATURE_CELL_COST, TABLE_CELL_COST, integration_cost
+
+    needs_tables(link)
 
     frame = pd.DataFrame({"y": [1, 2, 3], "x": [0.0, 1.0, -1.0], "g": ["a", "b", "a"]})
     d = pd.DataFrame({"b_x": [0.5], "b_Intercept[1]": [-1.0], "b_Intercept[2]": [1.0], "sd_g__Intercept": [1.0]})

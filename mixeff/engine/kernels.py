@@ -471,21 +471,7 @@ def table_values(
     kernel = _kernel("table_values")
     if kernel is None:
         return None
-    skipped = kernel(
-        out,
-        eta,
-        var,
-        table.coef.reshape(-1),
-        *table.built.shape,
-        table.built,
-        table.eta_lo,
-        table.eta_hi,
-        table.eta_width,
-        table.sd_width,
-        table.symmetric,
-        missing,
-        *table.row_cache(eta.shape[1]),
-    )
+    skipped = kernel(out, eta, var, *_table_arguments(table), missing, *table.row_cache(eta.shape[1]))
     if log:
         if table.symmetric:  # log G(η) = log(1 − G(−η)) above 0, accurate relative to 1 − G(η) = G(−η) too
             above = eta > 0.0
@@ -509,24 +495,22 @@ def table_increments(
     kernel = _kernel("table_increments")
     if kernel is None:
         return None
-    flat, (n_eta, n_sd) = table.coef.reshape(-1), table.built.shape
-    return int(
-        kernel(
-            out,
-            eta,
-            d,
-            var,
-            flat,
-            n_eta,
-            n_sd,
-            table.built,
-            table.eta_lo,
-            table.eta_hi,
-            table.eta_width,
-            table.sd_width,
-            table.symmetric,
-            missing,
-        )
+    return int(kernel(out, eta, d, var, *_table_arguments(table), missing))
+
+
+def _table_arguments(table: Any) -> tuple:
+    """What the table kernels read of a table: its flat coefficients, panel counts, built flags and geometry."""
+    n_eta, n_sd = table.built.shape
+    return (
+        table.coef.reshape(-1),
+        n_eta,
+        n_sd,
+        table.built,
+        table.eta_lo,
+        table.eta_hi,
+        table.eta_width,
+        table.sd_width,
+        table.symmetric,
     )
 
 

@@ -325,7 +325,7 @@ def _table_values(
     b = np.empty(TABLE_NE)
     xs = np.empty(n_draws)
     at = np.empty(n_draws, dtype=np.int64)
-    todo = np.empty(n_draws, dtype=np.int64)
+    missed = np.empty(n_draws, dtype=np.int64)
     skipped = 0
     direct = was_varying = False
     for r in range(eta.shape[0]):
@@ -358,11 +358,11 @@ def _table_values(
             at[c] = (slot * n_draws + c) * TABLE_NE
             same_panel = pe >= 0 and cache_pe[slot, c] == pe
             if not (same_panel and cache_v[slot, c] == var[r, c]):
-                todo[misses] = c
+                missed[misses] = c
                 misses += 1
                 other_var += same_panel
         for k in range(misses):
-            c = todo[k]
+            c = missed[k]
             e = -abs(eta[r, c]) if symmetric else eta[r, c]
             slot = -1
             if e >= lo and e <= hi:
